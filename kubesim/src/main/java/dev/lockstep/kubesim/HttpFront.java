@@ -1,0 +1,354 @@
+package dev.lockstep.kubesim;
+
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
+import dev.lockstep.kubesim.api.ApiPath;
+import dev.lockstep.kubesim.api.ApiServer;
+import io.vertx.core.MultiMap;
+import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpServer;
+import io.vertx.core.http.HttpServerOptions;
+import io.vertx.core.http.HttpServerRequest;
+import io.vertx.core.http.HttpServerResponse;
+import io.vertx.core.http.ServerWebSocket;
+import java.time.Instant;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The HTTP side of kubesim: a Vert.x server on loopback that logs every request, injects faults,
+ * serves discovery and kubesim's control endpoints, and hands resource requests to the {@link
+ * ApiServer}. Watches are served both ways Kubernetes clients use: WebSocket (fabric8) and a
+ * chunked HTTP stream (kubectl, client-go).
+ */
+final class HttpFront {
+  private static final ObjectMapper JSON =
+      new ObjectMapper()
+          .registerModule(new JavaTimeModule())
+          .disable(SerializationFeature.WRITE_DATES_AS_TIMESTAMPS);
+
+  private final Vertx vertx;
+  private final ApiServer api;
+  private final RequestLog log;
+  private final Faults faults;
+  private HttpServer server;
+
+  HttpFront(Vertx vertx, ApiServer api, RequestLog log, Faults faults) {
+    this.vertx = vertx;
+    this.api = api;
+    this.log = log;
+    this.faults = faults;
+  }
+
+  /** Starts listening on 127.0.0.1; port 0 picks a free one. Returns the port. */
+  int start(int port) {
+    HttpServerOptions options = new HttpServerOptions().setHost("127.0.0.1").setPort(port);
+    server = vertx.createHttpServer(options).requestHandler(this::handle);
+    try {
+      server.listen().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
+    } catch (Exception e) {
+      throw new IllegalStateException("kubesim could not listen on port " + port + ": " + e, e);
+    }
+    return server.actualPort();
+  }
+
+  void stop() {
+    if (server != null) {
+      try {
+        server.close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+      } catch (Exception e) {
+        // Closing is best effort: the Vert.x instance is closed right after.
+      }
+    }
+  }
+
+  private void handle(HttpServerRequest request) {
+    long start = System.nanoTime();
+    Instant arrived = Instant.now();
+    String agent = Optional.ofNullable(request.getHeader("User-Agent")).orElse("");
+    String upgrade = request.getHeader("Upgrade");
+    boolean websocket = upgrade != null && upgrade.equalsIgnoreCase("websocket");
+    if (websocket) {
+      dispatch(request, "", start, arrived, agent, true);
+      return;
+    }
+    request
+        .body()
+        .onSuccess(body -> dispatch(request, body.toString(), start, arrived, agent, false))
+        .onFailure(err -> request.response().setStatusCode(400).end());
+  }
+
+  private void dispatch(
+      HttpServerRequest request,
+      String body,
+      long start,
+      Instant arrived,
+      String agent,
+      boolean websocket) {
+    String path = request.path();
+    String method = request.method().name();
+    Map<String, String> query = query(request.params());
+    Optional<ApiPath> apiPath = ApiPath.parse(path);
+    boolean watch = isWatch(query);
+    String verb = apiPath.map(p -> p.verb(method, watch)).orElse(method.toLowerCase());
+    String resource = apiPath.map(ApiPath::resource).orElse("");
+    Recorder recorder =
+        code ->
+            log.add(
+                new RequestRecord(
+                    log.nextSeq(),
+                    arrived,
+                    method,
+                    request.uri(),
+                    verb,
+                    resource,
+                    apiPath.map(p -> p.namespace() == null ? "" : p.namespace()).orElse(""),
+                    apiPath.map(p -> p.name() == null ? "" : p.name()).orElse(""),
+                    code,
+                    (System.nanoTime() - start) / 1000,
+                    agent,
+                    query.containsKey("dryRun"),
+                    false));
+    if (path.startsWith("/kubesim/")) {
+      control(request, path, method, body, recorder);
+      return;
+    }
+    if (apiPath.isEmpty()) {
+      nonResource(request, path, recorder);
+      return;
+    }
+    Faults.Decision decision = faults.decide(verb, resource);
+    Runnable serve =
+        () -> {
+          if (decision.errorCode() != 0) {
+            injectFault(
+                request, decision.errorCode(), arrived, start, agent, apiPath.get(), verb, query);
+            return;
+          }
+          ApiServer.Call call =
+              new ApiServer.Call(
+                  method, apiPath.get(), query, request.getHeader("Content-Type"), body);
+          if (watch && method.equals("GET") && apiPath.get().name() == null) {
+            serveWatch(request, call, websocket, recorder);
+          } else {
+            ApiServer.Answer answer = api.serve(call);
+            send(request.response(), answer.code(), answer.contentType(), answer.body());
+            recorder.record(answer.code());
+          }
+        };
+    if (decision.latencyMillis() > 0) {
+      vertx.setTimer(decision.latencyMillis(), id -> serve.run());
+    } else {
+      serve.run();
+    }
+  }
+
+  private interface Recorder {
+    void record(int code);
+  }
+
+  private void injectFault(
+      HttpServerRequest request,
+      int code,
+      Instant arrived,
+      long start,
+      String agent,
+      ApiPath path,
+      String verb,
+      Map<String, String> query) {
+    String reason =
+        switch (code) {
+          case 409 -> "Conflict";
+          case 429 -> "TooManyRequests";
+          case 500 -> "InternalError";
+          case 503 -> "ServiceUnavailable";
+          case 504 -> "Timeout";
+          default -> "Unknown";
+        };
+    String message = "kubesim: injected fault " + code + " for " + verb + " " + path.resource();
+    HttpServerResponse response = request.response();
+    if (code == 429) {
+      response.putHeader("Retry-After", "1");
+    }
+    send(response, code, "application/json", ApiServer.status(code, reason, message).toString());
+    log.add(
+        new RequestRecord(
+            log.nextSeq(),
+            arrived,
+            request.method().name(),
+            request.uri(),
+            verb,
+            path.resource(),
+            path.namespace() == null ? "" : path.namespace(),
+            path.name() == null ? "" : path.name(),
+            code,
+            (System.nanoTime() - start) / 1000,
+            agent,
+            query.containsKey("dryRun"),
+            true));
+  }
+
+  private void serveWatch(
+      HttpServerRequest request, ApiServer.Call call, boolean websocket, Recorder recorder) {
+    if (websocket) {
+      request
+          .toWebSocket()
+          .onSuccess(
+              socket -> {
+                recorder.record(101);
+                openWatch(socket, call);
+              })
+          .onFailure(err -> recorder.record(400));
+      return;
+    }
+    HttpServerResponse response = request.response();
+    response.setChunked(true);
+    response.setStatusCode(200);
+    response.putHeader("Content-Type", "application/json");
+    response.putHeader("Transfer-Encoding", "chunked");
+    ApiServer.WatchHandle handle;
+    try {
+      handle =
+          api.watch(
+              call,
+              line -> response.write(line + "\n"),
+              () -> {
+                if (!response.ended() && !response.closed()) {
+                  response.end();
+                }
+              });
+    } catch (dev.lockstep.kubesim.api.ApiException e) {
+      response.setChunked(false);
+      response.headers().remove("Transfer-Encoding");
+      send(
+          response,
+          e.code(),
+          "application/json",
+          ApiServer.status(e.code(), e.reason(), e.getMessage()).toString());
+      recorder.record(e.code());
+      return;
+    }
+    recorder.record(200);
+    response.closeHandler(v -> handle.close());
+    long timeout = timeoutSeconds(call.query());
+    vertx.setTimer(timeout * 1000, id -> handle.close());
+  }
+
+  private void openWatch(ServerWebSocket socket, ApiServer.Call call) {
+    ApiServer.WatchHandle handle =
+        api.watch(
+            call,
+            socket::writeTextMessage,
+            () -> {
+              if (!socket.isClosed()) {
+                socket.close();
+              }
+            });
+    socket.closeHandler(v -> handle.close());
+    socket.exceptionHandler(err -> handle.close());
+    vertx.setTimer(timeoutSeconds(call.query()) * 1000, id -> handle.close());
+  }
+
+  /** A watch ends after timeoutSeconds, or (like the API server's default) after 30 minutes. */
+  private static long timeoutSeconds(Map<String, String> query) {
+    try {
+      long t = Long.parseLong(query.getOrDefault("timeoutSeconds", "1800"));
+      return Math.max(1, Math.min(t, 3600));
+    } catch (NumberFormatException e) {
+      return 1800;
+    }
+  }
+
+  private static boolean isWatch(Map<String, String> query) {
+    String watch = query.get("watch");
+    return watch != null && (watch.equals("true") || watch.equals("1"));
+  }
+
+  private void nonResource(HttpServerRequest request, String path, Recorder recorder) {
+    if (path.equals("/healthz") || path.equals("/readyz") || path.equals("/livez")) {
+      send(request.response(), 200, "text/plain", "ok");
+      recorder.record(200);
+      return;
+    }
+    Optional<com.fasterxml.jackson.databind.node.ObjectNode> doc =
+        dev.lockstep.kubesim.api.Discovery.document(path);
+    if (doc.isPresent()) {
+      send(request.response(), 200, "application/json", doc.get().toString());
+      recorder.record(200);
+      return;
+    }
+    send(
+        request.response(),
+        404,
+        "application/json",
+        ApiServer.status(404, "NotFound", "the server could not find the requested resource")
+            .toString());
+    recorder.record(404);
+  }
+
+  /**
+   * kubesim's own endpoints: {@code GET /kubesim/requests[?since=N]} (the request log), {@code
+   * DELETE /kubesim/requests}, {@code GET|PUT|DELETE /kubesim/faults} (the fault rules as JSON).
+   */
+  private void control(
+      HttpServerRequest request, String path, String method, String body, Recorder recorder) {
+    HttpServerResponse response = request.response();
+    try {
+      switch (path + " " + method) {
+        case "/kubesim/requests GET" -> {
+          String since = request.getParam("since");
+          List<RequestRecord> records =
+              since == null ? log.all() : log.since(Long.parseLong(since));
+          send(response, 200, "application/json", JSON.writeValueAsString(records));
+        }
+        case "/kubesim/requests DELETE" -> {
+          log.clear();
+          send(response, 200, "application/json", "{}");
+        }
+        case "/kubesim/faults GET" ->
+            send(response, 200, "application/json", JSON.writeValueAsString(faults.rules()));
+        case "/kubesim/faults PUT" -> {
+          List<FaultRule> rules = JSON.readValue(body, new TypeReference<List<FaultRule>>() {});
+          faults.set(rules);
+          send(response, 200, "application/json", JSON.writeValueAsString(faults.rules()));
+        }
+        case "/kubesim/faults DELETE" -> {
+          faults.clear();
+          send(response, 200, "application/json", "[]");
+        }
+        default -> {
+          send(response, 404, "text/plain", "unknown kubesim endpoint " + method + " " + path);
+          recorder.record(404);
+          return;
+        }
+      }
+      recorder.record(200);
+    } catch (Exception e) {
+      send(response, 400, "text/plain", "bad kubesim request: " + e.getMessage());
+      recorder.record(400);
+    }
+  }
+
+  private static void send(HttpServerResponse response, int code, String type, String body) {
+    if (response.ended() || response.closed()) {
+      return;
+    }
+    response.setStatusCode(code);
+    response.putHeader("Content-Type", type);
+    response.end(Buffer.buffer(body == null ? "" : body));
+  }
+
+  private static Map<String, String> query(MultiMap params) {
+    Map<String, String> query = new HashMap<>();
+    for (Map.Entry<String, String> e : params) {
+      query.putIfAbsent(e.getKey(), e.getValue());
+    }
+    return query;
+  }
+}

@@ -1,0 +1,361 @@
+package dev.lockstep.kubesim.api;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.security.SecureRandom;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.regex.Pattern;
+
+/**
+ * Defaulting and validation, as the API server's registry strategies do them, for what kubesim's
+ * clients rely on: names, StatefulSet defaults and immutable fields, Pod and Job defaults.
+ */
+final class Admission {
+  private static final Pattern DNS_SUBDOMAIN =
+      Pattern.compile("[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*");
+  private static final Pattern DNS_LABEL = Pattern.compile("[a-z0-9]([-a-z0-9]*[a-z0-9])?");
+  private static final String SAFE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789";
+  private static final SecureRandom RANDOM = new SecureRandom();
+
+  /** Spec fields of a StatefulSet that an update may change; everything else is immutable. */
+  private static final Set<String> STS_MUTABLE =
+      Set.of(
+          "replicas",
+          "ordinals",
+          "template",
+          "updateStrategy",
+          "persistentVolumeClaimRetentionPolicy",
+          "minReadySeconds",
+          "revisionHistoryLimit");
+
+  static final String STS_FORBIDDEN =
+      "spec: Forbidden: updates to statefulset spec for fields other than 'replicas', 'ordinals',"
+          + " 'template', 'updateStrategy', 'revisionHistoryLimit',"
+          + " 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden";
+
+  private Admission() {}
+
+  /** A name from generateName, with the API server's five-character random suffix. */
+  static String generateName(String prefix) {
+    StringBuilder name = new StringBuilder(prefix);
+    for (int i = 0; i < 5; i++) {
+      name.append(SAFE_ALPHABET.charAt(RANDOM.nextInt(SAFE_ALPHABET.length())));
+    }
+    return name.toString();
+  }
+
+  /** Defaults and validates an object about to be created; returns its name. */
+  static String admitCreate(ResourceType type, ObjectNode object) {
+    ObjectNode metadata = object.with("metadata");
+    String name = metadata.path("name").asText("");
+    if (name.isEmpty()) {
+      String prefix = metadata.path("generateName").asText("");
+      if (prefix.isEmpty()) {
+        throw ApiException.invalid(
+            type, "", "metadata.name: Required value: name or generateName is required");
+      }
+      name = generateName(prefix);
+      metadata.put("name", name);
+    }
+    validateName(type, name);
+    object.put("apiVersion", type.apiVersion());
+    object.put("kind", type.kind());
+    switch (type.kind()) {
+      case "StatefulSet" -> {
+        defaultStatefulSet(object);
+        validateStatefulSet(type, name, object);
+      }
+      case "Pod" -> defaultPod(object);
+      case "Job" -> defaultJob(type, name, object);
+      default -> {}
+    }
+    return name;
+  }
+
+  /** Defaults and validates an update of the main resource against the stored object. */
+  static void admitUpdate(ResourceType type, ObjectNode current, ObjectNode updated) {
+    String name = current.path("metadata").path("name").asText();
+    String newName = updated.path("metadata").path("name").asText(name);
+    if (!newName.equals(name)) {
+      throw ApiException.badRequest(
+          "the name of the object ("
+              + newName
+              + ") does not match the name on the URL ("
+              + name
+              + ")");
+    }
+    updated.with("metadata").put("name", name);
+    updated.put("apiVersion", type.apiVersion());
+    updated.put("kind", type.kind());
+    switch (type.kind()) {
+      case "StatefulSet" -> {
+        defaultStatefulSet(updated);
+        validateStatefulSet(type, name, updated);
+        JsonNode oldSpec = current.path("spec");
+        JsonNode newSpec = updated.path("spec");
+        if (!immutablePart(oldSpec).equals(immutablePart(newSpec))) {
+          throw ApiException.invalid(type, name, STS_FORBIDDEN);
+        }
+      }
+      case "Pod" -> {
+        defaultPod(updated);
+        validatePodUpdate(type, name, current, updated);
+      }
+      case "Job" -> {
+        for (String field : new String[] {"selector", "template", "completions"}) {
+          if (!current.path("spec").path(field).equals(updated.path("spec").path(field))) {
+            throw ApiException.invalid(
+                type, name, "spec." + field + ": Invalid value: field is immutable");
+          }
+        }
+      }
+      default -> {}
+    }
+  }
+
+  private static void validateName(ResourceType type, String name) {
+    boolean label = type.kind().equals("Namespace") || type.kind().equals("Service");
+    int max = label ? 63 : 253;
+    Pattern pattern = label ? DNS_LABEL : DNS_SUBDOMAIN;
+    if (name.length() > max || !pattern.matcher(name).matches()) {
+      String what = label ? "RFC 1123 label" : "RFC 1123 subdomain";
+      throw ApiException.invalid(
+          type,
+          name,
+          "metadata.name: Invalid value: \""
+              + name
+              + "\": a lowercase "
+              + what
+              + " must consist of lower case alphanumeric characters, '-' or '.', and must start"
+              + " and end with an alphanumeric character (at most "
+              + max
+              + " characters)");
+    }
+  }
+
+  private static Map<String, JsonNode> immutablePart(JsonNode spec) {
+    Map<String, JsonNode> fields = new TreeMap<>();
+    for (Iterator<Map.Entry<String, JsonNode>> it = spec.fields(); it.hasNext(); ) {
+      Map.Entry<String, JsonNode> field = it.next();
+      if (!STS_MUTABLE.contains(field.getKey())) {
+        fields.put(field.getKey(), field.getValue());
+      }
+    }
+    return fields;
+  }
+
+  static void defaultStatefulSet(ObjectNode sts) {
+    ObjectNode spec = sts.with("spec");
+    if (!spec.has("replicas") || spec.get("replicas").isNull()) {
+      spec.put("replicas", 1);
+    }
+    if (!spec.hasNonNull("podManagementPolicy")) {
+      spec.put("podManagementPolicy", "OrderedReady");
+    }
+    ObjectNode strategy = spec.with("updateStrategy");
+    if (!strategy.hasNonNull("type")) {
+      strategy.put("type", "RollingUpdate");
+    }
+    if ("RollingUpdate".equals(strategy.path("type").asText())) {
+      ObjectNode rolling = strategy.with("rollingUpdate");
+      if (!rolling.hasNonNull("partition")) {
+        rolling.put("partition", 0);
+      }
+    }
+    if (!spec.hasNonNull("revisionHistoryLimit")) {
+      spec.put("revisionHistoryLimit", 10);
+    }
+    ObjectNode retention = spec.with("persistentVolumeClaimRetentionPolicy");
+    if (!retention.hasNonNull("whenDeleted")) {
+      retention.put("whenDeleted", "Retain");
+    }
+    if (!retention.hasNonNull("whenScaled")) {
+      retention.put("whenScaled", "Retain");
+    }
+    JsonNode template = spec.path("template");
+    if (template.isObject()) {
+      defaultPodSpec(((ObjectNode) template).with("spec"));
+    }
+  }
+
+  private static void validateStatefulSet(ResourceType type, String name, ObjectNode sts) {
+    JsonNode spec = sts.path("spec");
+    if (spec.path("replicas").asInt() < 0) {
+      throw ApiException.invalid(
+          type,
+          name,
+          "spec.replicas: Invalid value: "
+              + spec.path("replicas").asInt()
+              + ": must be greater than or equal to 0");
+    }
+    JsonNode selector = spec.path("selector");
+    if (selector.isMissingNode() || selector.isNull() || selector.isEmpty()) {
+      throw ApiException.invalid(type, name, "spec.selector: Required value");
+    }
+    Map<String, String> labels = new HashMap<>();
+    spec.path("template")
+        .path("metadata")
+        .path("labels")
+        .fields()
+        .forEachRemaining(e -> labels.put(e.getKey(), e.getValue().asText()));
+    if (!Selectors.matches(selector, labels)) {
+      throw ApiException.invalid(
+          type,
+          name,
+          "spec.template.metadata.labels: Invalid value: "
+              + labels
+              + ": `selector` does not match template `labels`");
+    }
+    JsonNode containers = spec.path("template").path("spec").path("containers");
+    if (!containers.isArray() || containers.isEmpty()) {
+      throw ApiException.invalid(type, name, "spec.template.spec.containers: Required value");
+    }
+    for (int i = 0; i < containers.size(); i++) {
+      JsonNode container = containers.get(i);
+      if (container.path("name").asText("").isEmpty()) {
+        throw ApiException.invalid(
+            type, name, "spec.template.spec.containers[" + i + "].name: Required value");
+      }
+      if (container.path("image").asText("").isBlank()) {
+        throw ApiException.invalid(
+            type, name, "spec.template.spec.containers[" + i + "].image: Required value");
+      }
+    }
+    JsonNode strategy = spec.path("updateStrategy");
+    String strategyType = strategy.path("type").asText();
+    if (!strategyType.equals("RollingUpdate") && !strategyType.equals("OnDelete")) {
+      throw ApiException.invalid(
+          type,
+          name,
+          "spec.updateStrategy.type: Unsupported value: \""
+              + strategyType
+              + "\": supported values: \"OnDelete\", \"RollingUpdate\"");
+    }
+    if (strategyType.equals("OnDelete") && strategy.has("rollingUpdate")) {
+      throw ApiException.invalid(
+          type,
+          name,
+          "spec.updateStrategy.rollingUpdate: Invalid value: only allowed for updateStrategy"
+              + " 'RollingUpdate'");
+    }
+    if (strategy.path("rollingUpdate").path("partition").asInt(0) < 0) {
+      throw ApiException.invalid(
+          type,
+          name,
+          "spec.updateStrategy.rollingUpdate.partition: Invalid value: must be greater than or"
+              + " equal to 0");
+    }
+  }
+
+  private static void defaultPod(ObjectNode pod) {
+    defaultPodSpec(pod.with("spec"));
+    ObjectNode status = pod.with("status");
+    if (!status.hasNonNull("phase")) {
+      status.put("phase", "Pending");
+    }
+  }
+
+  private static void defaultPodSpec(ObjectNode spec) {
+    if (!spec.hasNonNull("restartPolicy")) {
+      spec.put("restartPolicy", "Always");
+    }
+    if (!spec.hasNonNull("schedulerName")) {
+      spec.put("schedulerName", "default-scheduler");
+    }
+    if (!spec.hasNonNull("terminationGracePeriodSeconds")) {
+      spec.put("terminationGracePeriodSeconds", 30);
+    }
+    if (!spec.hasNonNull("dnsPolicy")) {
+      spec.put("dnsPolicy", "ClusterFirst");
+    }
+    JsonNode containers = spec.path("containers");
+    if (containers.isArray()) {
+      for (JsonNode container : containers) {
+        if (container.isObject() && !container.hasNonNull("imagePullPolicy")) {
+          String image = container.path("image").asText("");
+          ((ObjectNode) container)
+              .put("imagePullPolicy", image.endsWith(":latest") ? "Always" : "IfNotPresent");
+        }
+      }
+    }
+  }
+
+  private static void validatePodUpdate(
+      ResourceType type, String name, ObjectNode current, ObjectNode updated) {
+    ObjectNode oldSpec = current.path("spec").deepCopy();
+    ObjectNode newSpec = updated.path("spec").deepCopy();
+    // An update may set the node once, and change images, the deadline and tolerations.
+    if (oldSpec.path("nodeName").asText("").isEmpty()) {
+      oldSpec.remove("nodeName");
+      newSpec.remove("nodeName");
+    }
+    for (ObjectNode spec : new ObjectNode[] {oldSpec, newSpec}) {
+      spec.remove("activeDeadlineSeconds");
+      spec.remove("tolerations");
+      for (String list : new String[] {"containers", "initContainers"}) {
+        if (spec.path(list).isArray()) {
+          spec.path(list).forEach(c -> ((ObjectNode) c).remove("image"));
+        }
+      }
+    }
+    if (!oldSpec.equals(newSpec)) {
+      throw ApiException.invalid(
+          type,
+          name,
+          "spec: Forbidden: pod updates may not change fields other than"
+              + " `spec.containers[*].image`, `spec.initContainers[*].image`,"
+              + " `spec.activeDeadlineSeconds`, `spec.tolerations` (only additions to existing"
+              + " tolerations)");
+    }
+  }
+
+  private static void defaultJob(ResourceType type, String name, ObjectNode job) {
+    ObjectNode spec = job.with("spec");
+    if (!spec.hasNonNull("completions")) {
+      spec.put("completions", 1);
+    }
+    if (!spec.hasNonNull("parallelism")) {
+      spec.put("parallelism", 1);
+    }
+    if (!spec.hasNonNull("backoffLimit")) {
+      spec.put("backoffLimit", 6);
+    }
+    ObjectNode podSpec = spec.with("template").with("spec");
+    String restart = podSpec.path("restartPolicy").asText("");
+    if (!restart.equals("Never") && !restart.equals("OnFailure")) {
+      throw ApiException.invalid(
+          type,
+          name,
+          "spec.template.spec.restartPolicy: Required value: valid values: \"OnFailure\","
+              + " \"Never\"");
+    }
+    defaultPodSpec(podSpec);
+    if (!podSpec.path("containers").isArray() || podSpec.path("containers").isEmpty()) {
+      throw ApiException.invalid(type, name, "spec.template.spec.containers: Required value");
+    }
+  }
+
+  /**
+   * Completes a created Job with the selector and labels the API server generates from its uid;
+   * done after the store has assigned the uid.
+   */
+  static boolean labelJob(ObjectNode job) {
+    String uid = job.path("metadata").path("uid").asText();
+    String name = job.path("metadata").path("name").asText();
+    ObjectNode spec = job.with("spec");
+    if (spec.has("selector")) {
+      return false;
+    }
+    spec.with("selector").with("matchLabels").put("batch.kubernetes.io/controller-uid", uid);
+    ObjectNode labels = spec.with("template").with("metadata").with("labels");
+    labels.put("batch.kubernetes.io/controller-uid", uid);
+    labels.put("batch.kubernetes.io/job-name", name);
+    labels.put("controller-uid", uid);
+    labels.put("job-name", name);
+    return true;
+  }
+}
