@@ -234,6 +234,8 @@ final class HttpFront {
       recorder.record(e.code());
       return;
     }
+    // Headers go out at once, as the API server sends them, so clients see the watch open.
+    response.writeHead();
     recorder.record(200);
     response.closeHandler(v -> handle.close());
     long timeout = timeoutSeconds(call.query());

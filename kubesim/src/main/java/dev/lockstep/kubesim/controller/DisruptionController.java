@@ -70,9 +70,16 @@ public final class DisruptionController implements Controller {
       }
       matching++;
       String name = pod.path("metadata").path("name").asText();
+      boolean evicted =
+          disrupted.containsKey(name)
+              && pod.path("metadata")
+                      .path("creationTimestamp")
+                      .asText()
+                      .compareTo(disrupted.get(name).asText())
+                  < 0;
       if (StatefulSetController.runningAndReady(pod)
           && !pod.path("metadata").has("deletionTimestamp")
-          && !disrupted.containsKey(name)) {
+          && !evicted) {
         healthy++;
       }
       for (JsonNode ref : pod.path("metadata").path("ownerReferences")) {
@@ -106,14 +113,21 @@ public final class DisruptionController implements Controller {
     status.put("currentHealthy", healthy);
     status.put("desiredHealthy", desired);
     status.put("expectedPods", expected);
-    // Evictions already approved stay recorded until the pod is gone.
+    // An approved eviction stays recorded until its pod is gone; kubesim deletes evicted pods at
+    // once, so a pod of the same name created since is its replacement.
     ObjectNode stillDisrupted = status.putObject("disruptedPods");
     disrupted.forEach(
-        (name, time) -> {
-          if (cluster.get(pods, key.namespace(), name).isPresent()) {
-            stillDisrupted.set(name, time);
-          }
-        });
+        (name, time) ->
+            cluster
+                .get(pods, key.namespace(), name)
+                .filter(
+                    p ->
+                        p.path("metadata")
+                                .path("creationTimestamp")
+                                .asText()
+                                .compareTo(time.asText())
+                            < 0)
+                .ifPresent(p -> stillDisrupted.set(name, time)));
     ObjectNode condition = status.putArray("conditions").addObject();
     condition.put("type", "DisruptionAllowed");
     condition.put("status", allowed > 0 ? "True" : "False");
