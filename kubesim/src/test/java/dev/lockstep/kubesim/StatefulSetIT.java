@@ -66,19 +66,29 @@ class StatefulSetIT {
   }
 
   private static void awaitRolledOut(String ns, String name, int replicas) {
+    awaitStatus(
+        ns,
+        name,
+        s ->
+            s.getReadyReplicas() == replicas
+                && s.getReplicas() == replicas
+                && s.getUpdatedReplicas() == replicas
+                && s.getCurrentRevision().equals(s.getUpdateRevision()));
+  }
+
+  private static StatefulSetStatus status(String ns, String name) {
+    return client.apps().statefulSets().inNamespace(ns).withName(name).get().getStatus();
+  }
+
+  /** Waits until the StatefulSet's status satisfies the condition. */
+  private static void awaitStatus(
+      String ns, String name, java.util.function.Predicate<StatefulSetStatus> condition) {
     await()
         .atMost(30, SECONDS)
         .until(
             () -> {
-              StatefulSetStatus s =
-                  client.apps().statefulSets().inNamespace(ns).withName(name).get().getStatus();
-              return s != null
-                  && s.getReadyReplicas() != null
-                  && s.getReadyReplicas() == replicas
-                  && s.getReplicas() == replicas
-                  && s.getUpdatedReplicas() != null
-                  && s.getUpdatedReplicas() == replicas
-                  && s.getCurrentRevision().equals(s.getUpdateRevision());
+              StatefulSetStatus s = status(ns, name);
+              return s != null && s.getReadyReplicas() != null && condition.test(s);
             });
   }
 
@@ -210,16 +220,13 @@ class StatefulSetIT {
     PodEvents watcher = new PodEvents();
     try (Watch watch = client.pods().inNamespace(ns).watch(watcher)) {
       setImage(ns, "db", "postgres:14.9");
-      await()
-          .atMost(30, SECONDS)
-          .until(
-              () -> {
-                StatefulSetStatus s =
-                    client.apps().statefulSets().inNamespace(ns).withName("db").get().getStatus();
-                return !s.getUpdateRevision().equals(oldRevision)
-                    && s.getUpdatedReplicas() == 2
-                    && s.getReadyReplicas() == 5;
-              });
+      awaitStatus(
+          ns,
+          "db",
+          s ->
+              !s.getUpdateRevision().equals(oldRevision)
+                  && s.getUpdatedReplicas() == 2
+                  && s.getReadyReplicas() == 5);
       String newRevision =
           client
               .apps()
@@ -278,16 +285,13 @@ class StatefulSetIT {
     PodEvents watcher = new PodEvents();
     try (Watch watch = client.pods().inNamespace(ns).watch(watcher)) {
       setImage(ns, "web", "nginx:1.26");
-      await()
-          .atMost(30, SECONDS)
-          .until(
-              () -> {
-                StatefulSetStatus s =
-                    client.apps().statefulSets().inNamespace(ns).withName("web").get().getStatus();
-                return !oldRevision.equals(s.getCurrentRevision())
-                    && s.getUpdatedReplicas() == 3
-                    && s.getReadyReplicas() == 3;
-              });
+      awaitStatus(
+          ns,
+          "web",
+          s ->
+              !oldRevision.equals(s.getCurrentRevision())
+                  && s.getUpdatedReplicas() == 3
+                  && s.getReadyReplicas() == 3);
       String newRevision =
           client
               .apps()
@@ -387,14 +391,7 @@ class StatefulSetIT {
   }
 
   private static void awaitReady(String ns, String name, int replicas) {
-    await()
-        .atMost(30, SECONDS)
-        .until(
-            () -> {
-              StatefulSetStatus s =
-                  client.apps().statefulSets().inNamespace(ns).withName(name).get().getStatus();
-              return s != null && s.getReadyReplicas() != null && s.getReadyReplicas() == replicas;
-            });
+    awaitStatus(ns, name, s -> s.getReadyReplicas() == replicas);
   }
 
   @Test
@@ -494,27 +491,21 @@ class StatefulSetIT {
     StatefulSet sts = createReady(ns, "web", 2, "nginx:1.25");
     String first = sts.getStatus().getCurrentRevision();
     setImage(ns, "web", "nginx:1.26");
-    await()
-        .atMost(30, SECONDS)
-        .until(
-            () -> {
-              StatefulSetStatus s =
-                  client.apps().statefulSets().inNamespace(ns).withName("web").get().getStatus();
-              return !first.equals(s.getCurrentRevision())
-                  && s.getUpdatedReplicas() == 2
-                  && s.getReadyReplicas() == 2;
-            });
+    awaitStatus(
+        ns,
+        "web",
+        s ->
+            !first.equals(s.getCurrentRevision())
+                && s.getUpdatedReplicas() == 2
+                && s.getReadyReplicas() == 2);
     setImage(ns, "web", "nginx:1.25");
-    await()
-        .atMost(30, SECONDS)
-        .until(
-            () -> {
-              StatefulSetStatus s =
-                  client.apps().statefulSets().inNamespace(ns).withName("web").get().getStatus();
-              return first.equals(s.getCurrentRevision())
-                  && s.getUpdatedReplicas() == 2
-                  && s.getReadyReplicas() == 2;
-            });
+    awaitStatus(
+        ns,
+        "web",
+        s ->
+            first.equals(s.getCurrentRevision())
+                && s.getUpdatedReplicas() == 2
+                && s.getReadyReplicas() == 2);
     ControllerRevision reused =
         client.apps().controllerRevisions().inNamespace(ns).withName(first).get();
     assertEquals(3L, reused.getRevision());

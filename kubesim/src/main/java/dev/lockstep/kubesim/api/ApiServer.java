@@ -165,7 +165,8 @@ public final class ApiServer {
     return filter;
   }
 
-  static Map<String, String> labels(JsonNode object) {
+  /** The labels of an object, empty when it has none. */
+  public static Map<String, String> labels(JsonNode object) {
     Map<String, String> labels = new HashMap<>();
     object
         .path("metadata")

@@ -139,13 +139,7 @@ public final class Cluster {
 
   /** The labels of an object. */
   public static Map<String, String> labels(JsonNode object) {
-    Map<String, String> labels = new java.util.HashMap<>();
-    object
-        .path("metadata")
-        .path("labels")
-        .fields()
-        .forEachRemaining(e -> labels.put(e.getKey(), e.getValue().asText()));
-    return labels;
+    return ApiServer.labels(object);
   }
 
   /** Whether {@code object} has a controller owner reference to the given uid. */
@@ -158,14 +152,16 @@ public final class Cluster {
     return false;
   }
 
-  /** The uid of the controller owner, or null. */
-  public static String controllerUid(JsonNode object) {
+  /** The key of the object's controller owner if it is of the given kind, as a list of 0 or 1. */
+  public static List<Controller.Key> controllerOfKind(JsonNode object, String kind) {
     for (JsonNode ref : object.path("metadata").path("ownerReferences")) {
-      if (ref.path("controller").asBoolean(false)) {
-        return ref.path("uid").asText();
+      if (kind.equals(ref.path("kind").asText()) && ref.path("controller").asBoolean(false)) {
+        return List.of(
+            new Controller.Key(
+                object.path("metadata").path("namespace").asText(), ref.path("name").asText()));
       }
     }
-    return null;
+    return List.of();
   }
 
   /** Adds a controller owner reference to {@code owner} to {@code object}'s metadata. */

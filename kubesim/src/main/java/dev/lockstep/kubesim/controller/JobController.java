@@ -38,13 +38,7 @@ public final class JobController implements Controller {
       return deleted ? List.of() : List.of(Key.of(object));
     }
     if (type.equals(pods)) {
-      for (JsonNode ref : object.path("metadata").path("ownerReferences")) {
-        if ("Job".equals(ref.path("kind").asText()) && ref.path("controller").asBoolean(false)) {
-          return List.of(
-              new Key(
-                  object.path("metadata").path("namespace").asText(), ref.path("name").asText()));
-        }
-      }
+      return Cluster.controllerOfKind(object, "Job");
     }
     return List.of();
   }

@@ -56,14 +56,7 @@ public final class StatefulSetController implements Controller {
       return List.of(Key.of(object));
     }
     if (type.equals(pods)) {
-      for (JsonNode ref : object.path("metadata").path("ownerReferences")) {
-        if ("StatefulSet".equals(ref.path("kind").asText())
-            && ref.path("controller").asBoolean(false)) {
-          return List.of(
-              new Key(
-                  object.path("metadata").path("namespace").asText(), ref.path("name").asText()));
-        }
-      }
+      return Cluster.controllerOfKind(object, "StatefulSet");
     }
     return List.of();
   }
