@@ -1,0 +1,608 @@
+package dev.lockstep.activities;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.lockstep.workflows.ClusterActivities;
+import dev.lockstep.workflows.Target;
+import io.fabric8.kubernetes.api.model.ContainerStatus;
+import io.fabric8.kubernetes.api.model.OwnerReference;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.PodCondition;
+import io.fabric8.kubernetes.api.model.PodTemplateSpec;
+import io.fabric8.kubernetes.api.model.apps.ControllerRevision;
+import io.fabric8.kubernetes.api.model.apps.StatefulSet;
+import io.fabric8.kubernetes.api.model.apps.StatefulSetStatus;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.fabric8.kubernetes.client.dsl.base.PatchContext;
+import io.fabric8.kubernetes.client.dsl.base.PatchType;
+import io.fabric8.kubernetes.client.utils.Serialization;
+import io.temporal.activity.Activity;
+import io.temporal.activity.ActivityExecutionContext;
+import io.temporal.failure.ApplicationFailure;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.TimeoutException;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The cluster side of an upgrade, with fabric8. Every write is computed from what the cluster holds
+ * now and made only when it differs, so a retry after a crash at any line is safe; waits run on
+ * {@link ClusterWatch}'s shared informers and heartbeat their progress.
+ */
+public final class ClusterActivitiesImpl implements ClusterActivities {
+  private static final Logger LOG = LoggerFactory.getLogger(ClusterActivitiesImpl.class);
+  private static final Pattern ORDINAL = Pattern.compile("^(.*)-([0-9]+)$");
+
+  private final KubernetesClient client;
+  private final ClusterWatch watch;
+
+  public ClusterActivitiesImpl(KubernetesClient client, ClusterWatch watch) {
+    this.client = client;
+    this.watch = watch;
+  }
+
+  // ---- inspect -------------------------------------------------------------------------------
+
+  @Override
+  public TargetSnapshot inspect(InspectRequest request) {
+    Target target = request.target();
+    StatefulSet sts = read(target);
+    if (sts == null) {
+      return new TargetSnapshot(
+          false,
+          List.of(
+              "statefulset "
+                  + target.namespace()
+                  + "/"
+                  + target.name()
+                  + " not found in cluster "
+                  + request.cluster()),
+          0,
+          null,
+          null,
+          null,
+          null,
+          0,
+          0,
+          Map.of(),
+          Map.of(),
+          false,
+          null,
+          List.of());
+    }
+    PodTemplateSpec template = sts.getSpec().getTemplate();
+    TemplateChange.Result changed =
+        TemplateChange.apply(template, request.change(), target.toString());
+    String strategyType =
+        sts.getSpec().getUpdateStrategy() == null
+            ? "RollingUpdate"
+            : Objects.requireNonNullElse(
+                sts.getSpec().getUpdateStrategy().getType(), "RollingUpdate");
+    Integer partition =
+        strategyType.equals("RollingUpdate")
+                && sts.getSpec().getUpdateStrategy() != null
+                && sts.getSpec().getUpdateStrategy().getRollingUpdate() != null
+            ? sts.getSpec().getUpdateStrategy().getRollingUpdate().getPartition()
+            : null;
+    StatefulSetStatus status =
+        Optional.ofNullable(sts.getStatus()).orElseGet(StatefulSetStatus::new);
+    return new TargetSnapshot(
+        true,
+        changed.problems(),
+        replicas(sts),
+        strategyType,
+        partition,
+        status.getCurrentRevision(),
+        status.getUpdateRevision(),
+        Optional.ofNullable(sts.getMetadata().getGeneration()).orElse(0L),
+        Optional.ofNullable(status.getObservedGeneration()).orElse(0L),
+        TemplateChange.images(template),
+        changed.images(),
+        !TemplateChange.same(template, changed.template()),
+        annotation(sts),
+        units(sts, client.pods().inNamespace(target.namespace()).list().getItems()));
+  }
+
+  // ---- prepare -------------------------------------------------------------------------------
+
+  @Override
+  public PrepareResult prepare(PrepareRequest request) {
+    Target target = request.target();
+    StatefulSet sts = require(target);
+    checkNotLocked(sts, request.runId(), target);
+    PodTemplateSpec current = sts.getSpec().getTemplate();
+    TemplateChange.Result changed =
+        TemplateChange.apply(current, request.change(), target.toString());
+    if (!changed.problems().isEmpty()) {
+      throw nonRetryable(FAILURE_TARGET_CHANGED, String.join("; ", changed.problems()));
+    }
+    int replicas = replicas(sts);
+    boolean ours = request.runId().equals(annotation(sts));
+    String updateRevision = sts.getStatus() == null ? null : sts.getStatus().getUpdateRevision();
+    if (!ours && !Objects.equals(updateRevision, request.fromRevision())) {
+      throw nonRetryable(
+          FAILURE_TARGET_CHANGED,
+          target
+              + " changed since it was inspected: its revision is now "
+              + updateRevision
+              + ", not "
+              + request.fromRevision());
+    }
+    boolean pinned = pinnedAt(sts) != null && pinnedAt(sts) >= replicas;
+    boolean applied = TemplateChange.same(current, changed.template());
+    if (!ours || !pinned || !applied) {
+      if (ours && !applied && !TemplateChange.same(current, changedFrom(sts, request))) {
+        throw nonRetryable(
+            FAILURE_TARGET_CHANGED, target + "'s template was changed by someone else");
+      }
+      // Partition and template in one write: there is no moment when the change could roll out.
+      sts.getMetadata().getAnnotations().put(RUN_ANNOTATION, request.runId());
+      sts.getSpec()
+          .setUpdateStrategy(
+              new io.fabric8.kubernetes.api.model.apps.StatefulSetUpdateStrategyBuilder()
+                  .withType("RollingUpdate")
+                  .withNewRollingUpdate()
+                  .withPartition(replicas)
+                  .endRollingUpdate()
+                  .build());
+      sts.getSpec().setTemplate(changed.template());
+      sts.setStatus(null);
+      try {
+        sts = client.apps().statefulSets().inNamespace(target.namespace()).resource(sts).update();
+      } catch (KubernetesClientException e) {
+        throw retryable(e, "could not apply the change to " + target);
+      }
+      LOG.info("prepared {}: partition {}, template changed", target, replicas);
+    }
+    long generation = sts.getMetadata().getGeneration();
+    String toRevision =
+        awaitQuietly(
+            target,
+            Instant.now().plus(Duration.ofMinutes(2)),
+            view ->
+                view.statefulSet(target.name())
+                    .filter(s -> s.getStatus() != null)
+                    .filter(
+                        s ->
+                            Optional.ofNullable(s.getStatus().getObservedGeneration()).orElse(0L)
+                                >= generation)
+                    .map(s -> s.getStatus().getUpdateRevision()),
+            "the StatefulSet controller to observe the change");
+    return new PrepareResult(toRevision, replicas);
+  }
+
+  private static PodTemplateSpec changedFrom(StatefulSet sts, PrepareRequest request) {
+    return TemplateChange.apply(sts.getSpec().getTemplate(), request.change(), "").template();
+  }
+
+  // ---- one unit ------------------------------------------------------------------------------
+
+  @Override
+  public UnitResult upgradeUnit(UnitRequest request) {
+    Target target = request.target();
+    String podName = target.name() + "-" + request.ordinal();
+    ActivityExecutionContext context = Activity.getExecutionContext();
+    long startedAt = context.getHeartbeatDetails(Long.class).orElse(System.currentTimeMillis());
+    context.heartbeat(startedAt);
+    StatefulSet sts = require(target);
+    checkOurs(sts, request.runId(), target);
+    checkRevision(sts, request.toRevision(), target);
+    Integer partition = pinnedAt(sts);
+    if (partition == null || partition > request.ordinal()) {
+      patch(
+          target,
+          "{\"spec\":{\"updateStrategy\":{\"type\":\"RollingUpdate\",\"rollingUpdate\":"
+              + "{\"partition\":"
+              + request.ordinal()
+              + "}}}}");
+    }
+    Instant deadline = Instant.ofEpochMilli(startedAt).plusSeconds(request.unitTimeoutSeconds());
+    try {
+      return watch.await(
+          target.namespace(),
+          deadline,
+          view -> {
+            view.statefulSet(target.name())
+                .ifPresent(s -> checkRevision(s, request.toRevision(), target));
+            Optional<Pod> pod = view.pod(podName);
+            if (pod.isEmpty() || !request.toRevision().equals(revision(pod.get()))) {
+              return Optional.empty();
+            }
+            int restarts = restarts(pod.get());
+            if (restarts >= request.crashLoopRestarts()) {
+              throw nonRetryable(
+                  FAILURE_UNIT_FAILED,
+                  podName
+                      + " is crash-looping on "
+                      + request.toRevision()
+                      + " ("
+                      + restarts
+                      + " restarts"
+                      + waitingReason(pod.get())
+                      + ")");
+            }
+            if (!ready(pod.get()) || pod.get().getMetadata().getDeletionTimestamp() != null) {
+              return Optional.empty();
+            }
+            return Optional.of(
+                new UnitResult(
+                    podName,
+                    pod.get().getMetadata().getUid(),
+                    request.toRevision(),
+                    true,
+                    restarts));
+          },
+          waited -> context.heartbeat(startedAt));
+    } catch (TimeoutException e) {
+      Pod pod = client.pods().inNamespace(target.namespace()).withName(podName).get();
+      throw nonRetryable(
+          FAILURE_UNIT_FAILED,
+          podName
+              + " was not Ready on "
+              + request.toRevision()
+              + " within "
+              + request.unitTimeoutSeconds()
+              + "s"
+              + (pod == null ? " (no pod)" : waitingReason(pod)));
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw ApplicationFailure.newFailure(
+          "interrupted while waiting for " + podName, "Interrupted");
+    }
+  }
+
+  // ---- finish and revert ---------------------------------------------------------------------
+
+  @Override
+  public FinishResult finish(FinishRequest request) {
+    Target target = request.target();
+    StatefulSet sts = require(target);
+    if (annotation(sts) != null) {
+      checkOurs(sts, request.runId(), target);
+    }
+    FinishResult settled =
+        awaitSettled(target, request.toRevision(), Duration.ofMinutes(10), null);
+    restoreStrategy(target, request.strategy(), request.runId());
+    return settled;
+  }
+
+  @Override
+  public FinishResult revert(RevertRequest request) {
+    Target target = request.target();
+    StatefulSet sts = require(target);
+    if (annotation(sts) != null) {
+      checkOurs(sts, request.runId(), target);
+    }
+    ControllerRevision revision =
+        client
+            .apps()
+            .controllerRevisions()
+            .inNamespace(target.namespace())
+            .withName(request.fromRevision())
+            .get();
+    if (revision == null) {
+      throw nonRetryable(
+          FAILURE_TARGET_CHANGED,
+          "revision " + request.fromRevision() + " of " + target + " is gone: cannot restore it");
+    }
+    PodTemplateSpec original = templateOf(revision);
+    if (!TemplateChange.same(sts.getSpec().getTemplate(), original)) {
+      sts.getSpec().setTemplate(original);
+      sts.setStatus(null);
+      try {
+        client.apps().statefulSets().inNamespace(target.namespace()).resource(sts).update();
+      } catch (KubernetesClientException e) {
+        throw retryable(e, "could not restore the template of " + target);
+      }
+      LOG.info("restored the template of {} from {}", target, request.fromRevision());
+    }
+    Set<String> deleted = new HashSet<>();
+    FinishResult settled =
+        awaitSettled(
+            target,
+            request.fromRevision(),
+            Duration.ofSeconds(Math.max(60, request.timeoutSeconds())),
+            deleted);
+    restoreStrategy(target, request.strategy(), request.runId());
+    return settled;
+  }
+
+  /**
+   * Waits until every unit is Ready on {@code revision} and the controller made it current. With
+   * {@code unstick} non-null, a unit stuck not Ready on another revision is deleted (once) so the
+   * controller can replace it: a StatefulSet never replaces such a pod by itself
+   * (kubernetes#67250).
+   */
+  private FinishResult awaitSettled(
+      Target target,
+      String revision,
+      Duration timeout,
+      Set<String> unstick) {
+    return awaitQuietly(
+        target,
+        Instant.now().plus(timeout),
+        view -> {
+          Optional<StatefulSet> sts = view.statefulSet(target.name());
+          if (sts.isEmpty() || sts.get().getStatus() == null) {
+            return Optional.empty();
+          }
+          List<UnitSnapshot> units = units(sts.get(), view.pods());
+          if (unstick != null) {
+            for (Pod pod : view.pods()) {
+              if (ownedBy(pod, sts.get())
+                  && !revision.equals(revision(pod))
+                  && !ready(pod)
+                  && pod.getMetadata().getDeletionTimestamp() == null
+                  && unstick.add(pod.getMetadata().getUid())) {
+                LOG.info(
+                    "deleting {}: stuck not Ready on {}",
+                    pod.getMetadata().getName(),
+                    revision(pod));
+                client
+                    .pods()
+                    .inNamespace(target.namespace())
+                    .withName(pod.getMetadata().getName())
+                    .delete();
+              }
+            }
+          }
+          StatefulSetStatus status = sts.get().getStatus();
+          boolean settled =
+              units.size() == replicas(sts.get())
+                  && units.stream().allMatch(u -> u.ready() && revision.equals(u.revision()))
+                  && revision.equals(status.getUpdateRevision())
+                  && revision.equals(status.getCurrentRevision())
+                  && Optional.ofNullable(status.getObservedGeneration()).orElse(0L)
+                      >= sts.get().getMetadata().getGeneration();
+          return settled ? Optional.of(new FinishResult(revision, units)) : Optional.empty();
+        },
+        "every unit of " + target + " Ready on " + revision);
+  }
+
+  private void restoreStrategy(Target target, Strategy strategy, String runId) {
+    StatefulSet sts = require(target);
+    boolean ours = runId.equals(annotation(sts));
+    String wantedType = strategy.type() == null ? "RollingUpdate" : strategy.type();
+    Integer wantedPartition =
+        wantedType.equals("RollingUpdate")
+            ? Optional.ofNullable(strategy.partition()).orElse(0)
+            : null;
+    String type =
+        sts.getSpec().getUpdateStrategy() == null
+            ? "RollingUpdate"
+            : sts.getSpec().getUpdateStrategy().getType();
+    if (!ours && wantedType.equals(type) && Objects.equals(wantedPartition, pinnedAt(sts))) {
+      return;
+    }
+    String strategyJson =
+        wantedType.equals("OnDelete")
+            ? "{\"type\":\"OnDelete\",\"rollingUpdate\":null}"
+            : "{\"type\":\"RollingUpdate\",\"rollingUpdate\":{\"partition\":"
+                + wantedPartition
+                + "}}";
+    patch(
+        target,
+        "{\"metadata\":{\"annotations\":{\""
+            + RUN_ANNOTATION
+            + "\":null}},"
+            + "\"spec\":{\"updateStrategy\":"
+            + strategyJson
+            + "}}");
+  }
+
+  // ---- helpers -------------------------------------------------------------------------------
+
+  private StatefulSet read(Target target) {
+    try {
+      return client
+          .apps()
+          .statefulSets()
+          .inNamespace(target.namespace())
+          .withName(target.name())
+          .get();
+    } catch (KubernetesClientException e) {
+      throw retryable(e, "could not read " + target);
+    }
+  }
+
+  private StatefulSet require(Target target) {
+    StatefulSet sts = read(target);
+    if (sts == null) {
+      throw nonRetryable(FAILURE_TARGET_NOT_FOUND, target + " no longer exists");
+    }
+    if (sts.getMetadata().getAnnotations() == null) {
+      sts.getMetadata().setAnnotations(new java.util.HashMap<>());
+    }
+    return sts;
+  }
+
+  private void patch(Target target, String mergePatch) {
+    try {
+      client
+          .apps()
+          .statefulSets()
+          .inNamespace(target.namespace())
+          .withName(target.name())
+          .patch(PatchContext.of(PatchType.JSON_MERGE), mergePatch);
+    } catch (KubernetesClientException e) {
+      if (e.getCode() == 404) {
+        throw nonRetryable(FAILURE_TARGET_NOT_FOUND, target + " no longer exists");
+      }
+      throw retryable(e, "could not update " + target);
+    }
+  }
+
+  private static void checkNotLocked(StatefulSet sts, String runId, Target target) {
+    String holder = annotation(sts);
+    if (holder != null && !holder.equals(runId)) {
+      throw nonRetryable(
+          FAILURE_TARGET_LOCKED, target + " is marked as being changed by Lockstep run " + holder);
+    }
+  }
+
+  private static void checkOurs(StatefulSet sts, String runId, Target target) {
+    String holder = annotation(sts);
+    if (!runId.equals(holder)) {
+      throw nonRetryable(
+          FAILURE_TARGET_CHANGED,
+          target
+              + " is no longer marked by this run ("
+              + RUN_ANNOTATION
+              + "="
+              + (holder == null ? "none" : holder)
+              + "): someone else changed it");
+    }
+  }
+
+  private static void checkRevision(StatefulSet sts, String toRevision, Target target) {
+    String updateRevision = sts.getStatus() == null ? null : sts.getStatus().getUpdateRevision();
+    if (updateRevision != null
+        && !updateRevision.equals(toRevision)
+        && Optional.ofNullable(sts.getStatus().getObservedGeneration()).orElse(0L)
+            >= sts.getMetadata().getGeneration()) {
+      throw nonRetryable(
+          FAILURE_TARGET_CHANGED,
+          target
+              + "'s template was changed by someone else: its revision is now "
+              + updateRevision
+              + ", not "
+              + toRevision);
+    }
+  }
+
+  private <T> T awaitQuietly(
+      Target target, Instant deadline, ClusterWatch.Step<T> step, String what) {
+    ActivityExecutionContext context = Activity.getExecutionContext();
+    try {
+      return watch.await(
+          target.namespace(),
+          deadline,
+          step,
+          waited -> context.heartbeat(context.getHeartbeatDetails(Long.class).orElse(null)));
+    } catch (TimeoutException e) {
+      throw ApplicationFailure.newFailure("timed out waiting for " + what, "Timeout");
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw ApplicationFailure.newFailure("interrupted waiting for " + what, "Interrupted");
+    }
+  }
+
+  private static PodTemplateSpec templateOf(ControllerRevision revision) {
+    JsonNode data = Serialization.jsonMapper().valueToTree(revision.getData());
+    ObjectNode template = data.path("spec").path("template").deepCopy();
+    template.remove("$patch");
+    return Serialization.jsonMapper().convertValue(template, PodTemplateSpec.class);
+  }
+
+  static Integer pinnedAt(StatefulSet sts) {
+    var strategy = sts.getSpec().getUpdateStrategy();
+    if (strategy == null || !"RollingUpdate".equals(strategy.getType())) {
+      return null;
+    }
+    return strategy.getRollingUpdate() == null
+        ? Integer.valueOf(0)
+        : Optional.ofNullable(strategy.getRollingUpdate().getPartition()).orElse(0);
+  }
+
+  private static int replicas(StatefulSet sts) {
+    return Optional.ofNullable(sts.getSpec().getReplicas()).orElse(1);
+  }
+
+  static String annotation(StatefulSet sts) {
+    Map<String, String> annotations = sts.getMetadata().getAnnotations();
+    return annotations == null ? null : annotations.get(RUN_ANNOTATION);
+  }
+
+  private static boolean ownedBy(Pod pod, StatefulSet sts) {
+    List<OwnerReference> refs = pod.getMetadata().getOwnerReferences();
+    return refs != null
+        && refs.stream().anyMatch(r -> sts.getMetadata().getUid().equals(r.getUid()));
+  }
+
+  private static List<UnitSnapshot> units(StatefulSet sts, List<Pod> pods) {
+    List<UnitSnapshot> units = new ArrayList<>();
+    for (Pod pod : pods) {
+      if (!ownedBy(pod, sts)) {
+        continue;
+      }
+      Matcher m = ORDINAL.matcher(pod.getMetadata().getName());
+      if (!m.matches() || !m.group(1).equals(sts.getMetadata().getName())) {
+        continue;
+      }
+      units.add(
+          new UnitSnapshot(
+              pod.getMetadata().getName(),
+              Integer.parseInt(m.group(2)),
+              revision(pod),
+              ready(pod),
+              restarts(pod)));
+    }
+    units.sort(Comparator.comparingInt(UnitSnapshot::ordinal).reversed());
+    return units;
+  }
+
+  static String revision(Pod pod) {
+    Map<String, String> labels = pod.getMetadata().getLabels();
+    return labels == null ? null : labels.get("controller-revision-hash");
+  }
+
+  static boolean ready(Pod pod) {
+    if (pod.getStatus() == null || !"Running".equals(pod.getStatus().getPhase())) {
+      return false;
+    }
+    for (PodCondition c : pod.getStatus().getConditions()) {
+      if ("Ready".equals(c.getType())) {
+        return "True".equals(c.getStatus());
+      }
+    }
+    return false;
+  }
+
+  private static int restarts(Pod pod) {
+    if (pod.getStatus() == null || pod.getStatus().getContainerStatuses() == null) {
+      return 0;
+    }
+    return pod.getStatus().getContainerStatuses().stream()
+        .mapToInt(c -> Optional.ofNullable(c.getRestartCount()).orElse(0))
+        .max()
+        .orElse(0);
+  }
+
+  private static String waitingReason(Pod pod) {
+    if (pod.getStatus() == null || pod.getStatus().getContainerStatuses() == null) {
+      return "";
+    }
+    for (ContainerStatus c : pod.getStatus().getContainerStatuses()) {
+      if (c.getState() != null && c.getState().getWaiting() != null) {
+        return ": " + c.getName() + " " + c.getState().getWaiting().getReason();
+      }
+    }
+    return "";
+  }
+
+  private static ApplicationFailure nonRetryable(String type, String message) {
+    return ApplicationFailure.newNonRetryableFailure(message, type);
+  }
+
+  private static RuntimeException retryable(KubernetesClientException e, String what) {
+    return ApplicationFailure.newFailure(
+        what
+            + ": "
+            + (e.getStatus() != null && e.getStatus().getMessage() != null
+                ? e.getStatus().getMessage()
+                : e.getMessage()),
+        "KubernetesApi");
+  }
+}

@@ -1,0 +1,184 @@
+package dev.lockstep.activities;
+
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.apps.StatefulSet;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
+import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentMap;
+import java.util.concurrent.CopyOnWriteArraySet;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * Shared watches of the cluster, one pod informer and one StatefulSet informer per namespace, for
+ * every activity of the worker: a thousand activities waiting for pods cost two watches on the API
+ * server, not a thousand polls. A waiting activity re-evaluates its condition on each change it
+ * could care about (and at a steady tick, to heartbeat).
+ */
+public final class ClusterWatch implements AutoCloseable {
+  private final KubernetesClient client;
+  private final Duration tick;
+  private final ConcurrentMap<String, Namespace> namespaces = new ConcurrentHashMap<>();
+
+  /** What a waiting activity can read: the informers' caches, never the API server. */
+  public interface View {
+    Optional<StatefulSet> statefulSet(String name);
+
+    Optional<Pod> pod(String name);
+
+    List<Pod> pods();
+  }
+
+  /** One step of a wait: either the answer, or what to report while waiting. */
+  public interface Step<T> {
+    /** Evaluates the state; may act (idempotently). Empty means "not yet". */
+    Optional<T> evaluate(View view);
+  }
+
+  /** Told on every tick, with the time waited so far; may throw to stop the wait (cancel). */
+  public interface Heartbeat {
+    void beat(Duration waited);
+  }
+
+  private static final class Namespace implements View {
+    final SharedIndexInformer<Pod> pods;
+    final SharedIndexInformer<StatefulSet> sets;
+    final Set<Semaphore> waiters = new CopyOnWriteArraySet<>();
+    final String name;
+
+    Namespace(KubernetesClient client, String name) {
+      this.name = name;
+      this.pods = client.pods().inNamespace(name).runnableInformer(0);
+      this.sets = client.apps().statefulSets().inNamespace(name).runnableInformer(0);
+      ResourceEventHandler<Object> wake =
+          new ResourceEventHandler<>() {
+            @Override
+            public void onAdd(Object obj) {
+              wakeAll();
+            }
+
+            @Override
+            public void onUpdate(Object oldObj, Object newObj) {
+              wakeAll();
+            }
+
+            @Override
+            public void onDelete(Object obj, boolean deletedFinalStateUnknown) {
+              wakeAll();
+            }
+          };
+      pods.addEventHandler(cast(wake));
+      sets.addEventHandler(cast(wake));
+    }
+
+    @SuppressWarnings("unchecked")
+    private static <T> ResourceEventHandler<T> cast(ResourceEventHandler<Object> handler) {
+      return (ResourceEventHandler<T>) (ResourceEventHandler<?>) handler;
+    }
+
+    void wakeAll() {
+      waiters.forEach(Semaphore::release);
+    }
+
+    void start(Duration timeout) throws Exception {
+      pods.start().toCompletableFuture().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+      sets.start().toCompletableFuture().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    @Override
+    public Optional<StatefulSet> statefulSet(String set) {
+      return Optional.ofNullable(sets.getStore().getByKey(name + "/" + set));
+    }
+
+    @Override
+    public Optional<Pod> pod(String pod) {
+      return Optional.ofNullable(pods.getStore().getByKey(name + "/" + pod));
+    }
+
+    @Override
+    public List<Pod> pods() {
+      return pods.getStore().list();
+    }
+
+    void stop() {
+      pods.stop();
+      sets.stop();
+    }
+  }
+
+  public ClusterWatch(KubernetesClient client, Duration tick) {
+    this.client = client;
+    this.tick = tick;
+  }
+
+  private Namespace namespace(String name) {
+    Namespace ns =
+        namespaces.computeIfAbsent(
+            name,
+            n -> {
+              Namespace created = new Namespace(client, n);
+              try {
+                created.start(Duration.ofSeconds(30));
+              } catch (Exception e) {
+                created.stop();
+                throw new IllegalStateException(
+                    "could not watch namespace " + n + ": " + e.getMessage(), e);
+              }
+              return created;
+            });
+    return ns;
+  }
+
+  /**
+   * Waits until {@code step} gives an answer, re-evaluating it whenever a pod or StatefulSet of the
+   * namespace changes, and at least every tick (when {@code heartbeat} is told how long it has
+   * waited).
+   *
+   * @throws TimeoutException when {@code deadline} passes first
+   */
+  public <T> T await(String namespace, Instant deadline, Step<T> step, Heartbeat heartbeat)
+      throws TimeoutException, InterruptedException {
+    Namespace ns = namespace(namespace);
+    Semaphore changed = new Semaphore(0);
+    ns.waiters.add(changed);
+    Instant start = Instant.now();
+    Instant lastBeat = start;
+    try {
+      while (true) {
+        changed.drainPermits();
+        Optional<T> answer = step.evaluate(ns);
+        if (answer.isPresent()) {
+          return answer.get();
+        }
+        Instant now = Instant.now();
+        if (!now.isBefore(deadline)) {
+          throw new TimeoutException("waited " + Duration.between(start, now).toSeconds() + "s");
+        }
+        // Beat at least every tick, however busy the namespace is.
+        if (!Duration.between(lastBeat, now).minus(tick).isNegative()) {
+          heartbeat.beat(Duration.between(start, now));
+          lastBeat = now;
+        }
+        Duration left = Duration.between(now, deadline);
+        Duration wait = left.compareTo(tick) < 0 ? left : tick;
+        changed.tryAcquire(Math.max(1, wait.toMillis()), TimeUnit.MILLISECONDS);
+      }
+    } finally {
+      ns.waiters.remove(changed);
+    }
+  }
+
+  @Override
+  public void close() {
+    namespaces.values().forEach(Namespace::stop);
+    namespaces.clear();
+  }
+}

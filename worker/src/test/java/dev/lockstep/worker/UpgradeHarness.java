@@ -1,0 +1,286 @@
+package dev.lockstep.worker;
+
+import static java.util.concurrent.TimeUnit.SECONDS;
+import static org.awaitility.Awaitility.await;
+
+import dev.lockstep.activities.ClusterActivitiesImpl;
+import dev.lockstep.activities.ClusterWatch;
+import dev.lockstep.kubesim.Kubesim;
+import dev.lockstep.workflows.Names;
+import dev.lockstep.workflows.Phase;
+import dev.lockstep.workflows.Target;
+import dev.lockstep.workflows.UpgradePlan;
+import dev.lockstep.workflows.UpgradeRequest;
+import dev.lockstep.workflows.UpgradeResult;
+import dev.lockstep.workflows.UpgradeStatus;
+import dev.lockstep.workflows.UpgradeWorkflow;
+import dev.lockstep.workflows.UpgradeWorkflowImpl;
+import dev.lockstep.workflows.Upgrades;
+import io.fabric8.kubernetes.api.model.NamespaceBuilder;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.apps.StatefulSet;
+import io.fabric8.kubernetes.api.model.apps.StatefulSetBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.Watch;
+import io.fabric8.kubernetes.client.Watcher;
+import io.fabric8.kubernetes.client.WatcherException;
+import io.temporal.client.WorkflowClient;
+import io.temporal.serviceclient.WorkflowServiceStubsOptions;
+import io.temporal.testing.TestEnvironmentOptions;
+import io.temporal.testing.TestWorkflowEnvironment;
+import io.temporal.worker.Worker;
+import io.temporal.worker.WorkerFactory;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Predicate;
+
+/**
+ * An upgrade test bench: kubesim, the Temporal test server (sticky execution off, as in the dev
+ * stack, so a replaced worker takes over), and workers running the real workflow and activities.
+ */
+final class UpgradeHarness implements AutoCloseable {
+  static final String CLUSTER = Names.DEFAULT_CLUSTER;
+  private static final AtomicInteger NAMESPACES = new AtomicInteger();
+
+  final Kubesim sim;
+  final KubernetesClient kube;
+  final TestWorkflowEnvironment env;
+  final WorkflowClient client;
+  private final List<WorkerFactory> factories = new ArrayList<>();
+  private final List<ClusterWatch> watches = new ArrayList<>();
+  private final List<Watch> podWatches = new ArrayList<>();
+
+  UpgradeHarness(Duration podStartup) {
+    sim = Kubesim.builder().podStartup(podStartup).start();
+    kube = sim.client();
+    env =
+        TestWorkflowEnvironment.newInstance(
+            TestEnvironmentOptions.newBuilder()
+                .setUseTimeskipping(false)
+                .setWorkflowServiceStubsOptions(
+                    WorkflowServiceStubsOptions.newBuilder()
+                        .setGrpcClientInterceptors(List.of(new StickyExecutionDisabled()))
+                        .build())
+                .build());
+    client = env.getWorkflowClient();
+    startWorker();
+  }
+
+  /** Starts one more worker (its own factory) polling the cluster's task queue. */
+  WorkerFactory startWorker() {
+    WorkerFactory factory = WorkerFactory.newInstance(client);
+    Worker worker = factory.newWorker(Names.taskQueue(CLUSTER));
+    worker.registerWorkflowImplementationTypes(UpgradeWorkflowImpl.class);
+    ClusterWatch watch = new ClusterWatch(kube, Duration.ofMillis(250));
+    watches.add(watch);
+    worker.registerActivitiesImplementations(new ClusterActivitiesImpl(kube, watch));
+    factory.start();
+    factories.add(factory);
+    return factory;
+  }
+
+  /**
+   * Kills every worker as abruptly as the SDK allows (running activities are interrupted and never
+   * report back), then starts a new one: what a SIGKILLed worker and its replacement look like to
+   * Temporal.
+   */
+  void replaceWorkers() {
+    for (WorkerFactory factory : factories) {
+      factory.shutdownNow();
+      factory.awaitTermination(10, SECONDS);
+    }
+    factories.clear();
+    startWorker();
+  }
+
+  String namespace() {
+    String name = "test-" + NAMESPACES.incrementAndGet();
+    kube.namespaces()
+        .resource(new NamespaceBuilder().withNewMetadata().withName(name).endMetadata().build())
+        .create();
+    return name;
+  }
+
+  StatefulSet statefulSet(String ns, String name, int replicas, String image) {
+    StatefulSet sts =
+        new StatefulSetBuilder()
+            .withNewMetadata()
+            .withName(name)
+            .endMetadata()
+            .withNewSpec()
+            .withReplicas(replicas)
+            .withServiceName(name)
+            .withNewSelector()
+            .addToMatchLabels("app", name)
+            .endSelector()
+            .withNewTemplate()
+            .withNewMetadata()
+            .addToLabels("app", name)
+            .endMetadata()
+            .withNewSpec()
+            .addNewContainer()
+            .withName(name)
+            .withImage(image)
+            .endContainer()
+            .endSpec()
+            .endTemplate()
+            .endSpec()
+            .build();
+    return createReady(ns, sts);
+  }
+
+  StatefulSet createReady(String ns, StatefulSet sts) {
+    kube.apps().statefulSets().inNamespace(ns).resource(sts).create();
+    String name = sts.getMetadata().getName();
+    int replicas = sts.getSpec().getReplicas();
+    await()
+        .atMost(30, SECONDS)
+        .until(
+            () -> {
+              var s = kube.apps().statefulSets().inNamespace(ns).withName(name).get().getStatus();
+              return s != null
+                  && s.getReadyReplicas() != null
+                  && s.getReadyReplicas() == replicas
+                  && s.getCurrentRevision() != null
+                  && s.getCurrentRevision().equals(s.getUpdateRevision());
+            });
+    return kube.apps().statefulSets().inNamespace(ns).withName(name).get();
+  }
+
+  static UpgradePlan plan(String target, String container, String image, UpgradePlan.Gate gate) {
+    return new UpgradePlan(
+        target,
+        CLUSTER,
+        new UpgradePlan.Change(Map.of(container, image), null, null),
+        gate,
+        null,
+        null,
+        "2m",
+        null,
+        null,
+        null,
+        null,
+        null,
+        null,
+        null,
+        null);
+  }
+
+  Upgrades.Started start(UpgradePlan plan) {
+    return start(plan, 5);
+  }
+
+  Upgrades.Started start(UpgradePlan plan, int heartbeatSeconds) {
+    return Upgrades.start(
+        client, new UpgradeRequest(plan, "alice@laptop", "test", heartbeatSeconds));
+  }
+
+  UpgradeWorkflow upgrade(String target) {
+    return Upgrades.of(client, CLUSTER, Target.parse(target, "default"));
+  }
+
+  UpgradeStatus awaitPhase(String target, Phase phase) {
+    await().atMost(60, SECONDS).until(() -> upgrade(target).status().phase() == phase);
+    return upgrade(target).status();
+  }
+
+  UpgradeStatus awaitStatus(String target, Predicate<UpgradeStatus> condition) {
+    await().atMost(60, SECONDS).until(() -> condition.test(upgrade(target).status()));
+    return upgrade(target).status();
+  }
+
+  UpgradeResult result(String target) {
+    try {
+      return Upgrades.untyped(client, CLUSTER, Target.parse(target, "default"))
+          .getResult(90, SECONDS, UpgradeResult.class);
+    } catch (java.util.concurrent.TimeoutException e) {
+      throw new AssertionError(
+          "the upgrade of " + target + " did not end in 90s: " + upgrade(target).status(), e);
+    }
+  }
+
+  /** Every pod event in a namespace, in order: who appeared on which revision, with which uid. */
+  PodHistory watchPods(String ns) {
+    PodHistory history = new PodHistory();
+    podWatches.add(kube.pods().inNamespace(ns).watch(history));
+    return history;
+  }
+
+  static final class PodHistory implements Watcher<Pod> {
+    record Event(Action action, String pod, String uid, String revision, boolean ready) {}
+
+    final List<Event> events = Collections.synchronizedList(new ArrayList<>());
+
+    @Override
+    public void eventReceived(Action action, Pod pod) {
+      events.add(
+          new Event(
+              action,
+              pod.getMetadata().getName(),
+              pod.getMetadata().getUid(),
+              pod.getMetadata().getLabels().get("controller-revision-hash"),
+              ready(pod)));
+    }
+
+    @Override
+    public void onClose(WatcherException cause) {}
+
+    static boolean ready(Pod pod) {
+      return pod.getStatus() != null
+          && "Running".equals(pod.getStatus().getPhase())
+          && pod.getStatus().getConditions().stream()
+              .anyMatch(c -> c.getType().equals("Ready") && c.getStatus().equals("True"));
+    }
+
+    /** Pods in the order they first appeared on a revision. */
+    List<String> arrivals(String revision) {
+      List<String> pods = new ArrayList<>();
+      synchronized (events) {
+        for (Event e : events) {
+          if (e.action() == Action.ADDED
+              && revision.equals(e.revision())
+              && !pods.contains(e.pod())) {
+            pods.add(e.pod());
+          }
+        }
+      }
+      return pods;
+    }
+
+    /** How many distinct pods (uids) a name had on a revision. */
+    long incarnations(String pod, String revision) {
+      synchronized (events) {
+        return events.stream()
+            .filter(e -> e.pod().equals(pod) && revision.equals(e.revision()))
+            .map(Event::uid)
+            .distinct()
+            .count();
+      }
+    }
+  }
+
+  Map<String, String> revisions(String ns, String app) {
+    Map<String, String> revisions = new java.util.TreeMap<>();
+    for (Pod pod : kube.pods().inNamespace(ns).withLabel("app", app).list().getItems()) {
+      revisions.put(
+          pod.getMetadata().getName(),
+          pod.getMetadata().getLabels().get("controller-revision-hash"));
+    }
+    return revisions;
+  }
+
+  @Override
+  public void close() {
+    podWatches.forEach(Watch::close);
+    for (WorkerFactory factory : factories) {
+      factory.shutdownNow();
+    }
+    env.close();
+    watches.forEach(ClusterWatch::close);
+    sim.close();
+  }
+}

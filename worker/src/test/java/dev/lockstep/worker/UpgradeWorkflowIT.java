@@ -1,0 +1,342 @@
+package dev.lockstep.worker;
+
+import static java.util.concurrent.TimeUnit.SECONDS;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import dev.lockstep.kubesim.ImageBehaviour;
+import dev.lockstep.workflows.Phase;
+import dev.lockstep.workflows.SteerRequest;
+import dev.lockstep.workflows.UnitState;
+import dev.lockstep.workflows.UnitStatus;
+import dev.lockstep.workflows.UpgradePlan;
+import dev.lockstep.workflows.UpgradeResult;
+import dev.lockstep.workflows.UpgradeStatus;
+import dev.lockstep.workflows.Upgrades;
+import io.fabric8.kubernetes.api.model.apps.StatefulSet;
+import io.temporal.client.WorkflowUpdateException;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** The upgrade workflow with its real activities, against kubesim. */
+class UpgradeWorkflowIT {
+  private static UpgradeHarness h;
+  private static final SteerRequest BOB = new SteerRequest("bob@desk", "looks good");
+
+  @BeforeAll
+  static void start() {
+    h = new UpgradeHarness(Duration.ofMillis(200));
+  }
+
+  @AfterAll
+  static void stop() {
+    h.close();
+  }
+
+  @Test
+  void upgradesTheHighestUnitWaitsAtTheGateThenTheRestHighestToLowest() {
+    String ns = h.namespace();
+    StatefulSet before = h.statefulSet(ns, "postgresql", 3, "postgres:14.8");
+    String from = before.getStatus().getCurrentRevision();
+    UpgradeHarness.PodHistory pods = h.watchPods(ns);
+    String target = ns + "/statefulset/postgresql";
+
+    Upgrades.Started started =
+        h.start(UpgradeHarness.plan(target, "postgresql", "postgres:14.9", UpgradePlan.Gate.FIRST));
+    assertThat(started.verdict().valid()).isTrue();
+    assertEquals(from, started.verdict().fromRevision());
+
+    UpgradeStatus gate = h.awaitPhase(target, Phase.WAITING_FOR_RESUME);
+    String to = gate.toRevision();
+    assertThat(to).isNotEqualTo(from);
+    assertThat(gate.message()).contains("lockstep resume " + target);
+    assertThat(gate.units())
+        .extracting(UnitStatus::name, UnitStatus::state)
+        .containsExactly(
+            org.assertj.core.groups.Tuple.tuple("postgresql-2", UnitState.UPGRADED),
+            org.assertj.core.groups.Tuple.tuple("postgresql-1", UnitState.WAITING),
+            org.assertj.core.groups.Tuple.tuple("postgresql-0", UnitState.WAITING));
+    assertThat(gate.units().get(1).message()).isEqualTo("other units upgrading first...");
+    assertEquals(Map.of("postgresql", "postgres:14.8"), gate.fromImages());
+    assertEquals(Map.of("postgresql", "postgres:14.9"), gate.toImages());
+    assertEquals("lockstep rollback " + target, gate.rollbackCommand());
+    // Exactly one unit is on the new revision while the gate waits, and nothing else moves.
+    await()
+        .during(Duration.ofMillis(800))
+        .atMost(3, SECONDS)
+        .until(
+            () ->
+                h.revisions(ns, "postgresql")
+                    .equals(
+                        Map.of("postgresql-0", from, "postgresql-1", from, "postgresql-2", to)));
+
+    assertThat(h.upgrade(target).resume(BOB)).isEqualTo("resumed at the gate");
+    UpgradeResult result = h.result(target);
+
+    assertEquals(Phase.COMPLETED, result.phase());
+    assertThat(h.revisions(ns, "postgresql"))
+        .containsOnlyKeys("postgresql-0", "postgresql-1", "postgresql-2")
+        .allSatisfy((pod, revision) -> assertEquals(to, revision));
+    assertThat(pods.arrivals(to)).containsExactly("postgresql-2", "postgresql-1", "postgresql-0");
+    assertThat(result.status().units())
+        .allSatisfy(
+            u -> {
+              assertEquals(UnitState.UPGRADED, u.state());
+              assertEquals("upgrade completed", u.message());
+            });
+    assertThat(result.status().steering())
+        .singleElement()
+        .satisfies(
+            s -> {
+              assertEquals("resume", s.action());
+              assertEquals("bob@desk", s.identity());
+              assertEquals("looks good", s.reason());
+              assertThat(s.accepted()).isTrue();
+            });
+    StatefulSet after = h.kube.apps().statefulSets().inNamespace(ns).withName("postgresql").get();
+    assertEquals(0, after.getSpec().getUpdateStrategy().getRollingUpdate().getPartition());
+    assertThat(after.getMetadata().getAnnotations()).doesNotContainKey("lockstep.dev/run");
+    assertEquals(to, after.getStatus().getCurrentRevision());
+  }
+
+  @Test
+  void fiveUnitsWithoutGateGoHighestToLowestAndTheUsersPartitionIsPutBack() {
+    String ns = h.namespace();
+    StatefulSet sts = h.statefulSet(ns, "db", 5, "postgres:14.8");
+    h.kube
+        .apps()
+        .statefulSets()
+        .inNamespace(ns)
+        .withName("db")
+        .edit(
+            s -> {
+              s.getSpec().getUpdateStrategy().getRollingUpdate().setPartition(3);
+              return s;
+            });
+    UpgradeHarness.PodHistory pods = h.watchPods(ns);
+    String target = ns + "/sts/db";
+
+    h.start(UpgradeHarness.plan(target, "db", "postgres:14.9", UpgradePlan.Gate.NONE));
+    UpgradeResult result = h.result(target);
+
+    assertEquals(Phase.COMPLETED, result.phase(), result.message());
+    String to = result.status().toRevision();
+    assertThat(pods.arrivals(to)).containsExactly("db-4", "db-3", "db-2", "db-1", "db-0");
+    for (String pod : List.of("db-0", "db-1", "db-2", "db-3", "db-4")) {
+      assertEquals(1, pods.incarnations(pod, to), pod + " replaced more than once");
+    }
+    StatefulSet after = h.kube.apps().statefulSets().inNamespace(ns).withName("db").get();
+    assertEquals(3, after.getSpec().getUpdateStrategy().getRollingUpdate().getPartition());
+    assertEquals(to, after.getStatus().getCurrentRevision());
+    assertThat(sts.getStatus().getCurrentRevision()).isNotEqualTo(to);
+  }
+
+  @Test
+  void anOnDeleteStrategyDoesNotLimitTheUpgradeAndIsPutBack() {
+    String ns = h.namespace();
+    StatefulSet sts =
+        new io.fabric8.kubernetes.api.model.apps.StatefulSetBuilder(
+                h.statefulSet(ns, "cache", 2, "redis:7.0"))
+            .build();
+    h.kube
+        .apps()
+        .statefulSets()
+        .inNamespace(ns)
+        .withName("cache")
+        .edit(
+            s -> {
+              s.getSpec()
+                  .setUpdateStrategy(
+                      new io.fabric8.kubernetes.api.model.apps.StatefulSetUpdateStrategyBuilder()
+                          .withType("OnDelete")
+                          .build());
+              return s;
+            });
+    String target = ns + "/statefulset/cache";
+    h.start(UpgradeHarness.plan(target, "cache", "redis:7.2", UpgradePlan.Gate.NONE));
+    UpgradeResult result = h.result(target);
+    assertEquals(Phase.COMPLETED, result.phase(), result.message());
+    assertThat(h.revisions(ns, "cache").values()).containsOnly(result.status().toRevision());
+    StatefulSet after = h.kube.apps().statefulSets().inNamespace(ns).withName("cache").get();
+    assertEquals("OnDelete", after.getSpec().getUpdateStrategy().getType());
+    assertThat(after.getSpec().getUpdateStrategy().getRollingUpdate()).isNull();
+    assertThat(sts.getMetadata().getName()).isEqualTo("cache");
+  }
+
+  @Test
+  void eachGateWaitsAfterEveryUnit() {
+    String ns = h.namespace();
+    h.statefulSet(ns, "web", 3, "nginx:1.25");
+    String target = ns + "/statefulset/web";
+    h.start(UpgradeHarness.plan(target, "web", "nginx:1.26", UpgradePlan.Gate.EACH));
+    for (int upgraded = 1; upgraded <= 2; upgraded++) {
+      int expected = upgraded;
+      UpgradeStatus gate =
+          h.awaitStatus(
+              target,
+              s ->
+                  s.phase() == Phase.WAITING_FOR_RESUME
+                      && s.units().stream().filter(u -> u.state() == UnitState.UPGRADED).count()
+                          == expected);
+      assertThat(gate.units().stream().filter(u -> u.state() == UnitState.UPGRADED))
+          .hasSize(expected);
+      h.upgrade(target).resume(BOB);
+    }
+    assertEquals(Phase.COMPLETED, h.result(target).phase());
+  }
+
+  @Test
+  void pauseHoldsBeforeTheNextUnitAndResumeGoesOn() {
+    String ns = h.namespace();
+    h.statefulSet(ns, "api", 4, "example/api:1.0");
+    // New pods take a second: time to pause while the first unit upgrades.
+    h.sim.behaviours().image("example/api:1.1", ImageBehaviour.startingIn(Duration.ofSeconds(1)));
+    String target = ns + "/statefulset/api";
+    h.start(UpgradeHarness.plan(target, "api", "example/api:1.1", UpgradePlan.Gate.NONE));
+    h.awaitPhase(target, Phase.UPGRADING);
+    assertThat(h.upgrade(target).pause(BOB)).contains("pause");
+
+    UpgradeStatus paused = h.awaitPhase(target, Phase.PAUSED);
+    long upgraded = paused.units().stream().filter(u -> u.state() == UnitState.UPGRADED).count();
+    assertThat(upgraded).isBetween(1L, 3L);
+    await()
+        .during(Duration.ofMillis(1500))
+        .atMost(3, SECONDS)
+        .until(
+            () ->
+                h.revisions(ns, "api").values().stream()
+                        .filter(r -> r.equals(paused.toRevision()))
+                        .count()
+                    == upgraded);
+    WorkflowUpdateException refused =
+        assertThrows(WorkflowUpdateException.class, () -> h.upgrade(target).pause(BOB));
+    assertThat(refused.getCause().getMessage()).contains("already paused");
+
+    h.upgrade(target).resume(BOB);
+    assertEquals(Phase.COMPLETED, h.result(target).phase());
+    h.sim.behaviours().clear();
+  }
+
+  @Test
+  void cancelAtTheGateReturnsTheUpgradedUnitToTheOriginalRevision() {
+    String ns = h.namespace();
+    StatefulSet before = h.statefulSet(ns, "forum", 3, "discourse:3.2");
+    String from = before.getStatus().getCurrentRevision();
+    var uids = new java.util.HashMap<String, String>();
+    h.kube
+        .pods()
+        .inNamespace(ns)
+        .list()
+        .getItems()
+        .forEach(p -> uids.put(p.getMetadata().getName(), p.getMetadata().getUid()));
+    String target = ns + "/statefulset/forum";
+    h.start(UpgradeHarness.plan(target, "forum", "discourse:3.3", UpgradePlan.Gate.FIRST));
+    h.awaitPhase(target, Phase.WAITING_FOR_RESUME);
+
+    assertThat(h.upgrade(target).cancel(new SteerRequest("carol", "wrong version")))
+        .startsWith("cancelling");
+    UpgradeResult result = h.result(target);
+
+    assertEquals(Phase.CANCELLED, result.phase());
+    assertThat(h.revisions(ns, "forum").values()).containsOnly(from);
+    // Units that never moved were never touched.
+    for (String pod : List.of("forum-0", "forum-1")) {
+      assertEquals(
+          uids.get(pod), h.kube.pods().inNamespace(ns).withName(pod).get().getMetadata().getUid());
+    }
+    assertThat(result.status().units().get(0).state()).isEqualTo(UnitState.ROLLED_BACK);
+    assertThat(result.status().units().get(1).state()).isEqualTo(UnitState.WAITING);
+    StatefulSet after = h.kube.apps().statefulSets().inNamespace(ns).withName("forum").get();
+    assertEquals(
+        "discourse:3.2", after.getSpec().getTemplate().getSpec().getContainers().get(0).getImage());
+    assertEquals(0, after.getSpec().getUpdateStrategy().getRollingUpdate().getPartition());
+    assertThat(after.getMetadata().getAnnotations()).doesNotContainKey("lockstep.dev/run");
+  }
+
+  @Test
+  void aSecondUpgradeOfTheSameTargetIsRefusedNamingTheRunningOne() {
+    String ns = h.namespace();
+    h.statefulSet(ns, "pg", 2, "postgres:14.8");
+    String target = ns + "/statefulset/pg";
+    Upgrades.Started first =
+        h.start(UpgradeHarness.plan(target, "pg", "postgres:14.9", UpgradePlan.Gate.FIRST));
+    h.awaitPhase(target, Phase.WAITING_FOR_RESUME);
+    long mark = h.sim.requestLog().mark();
+
+    Upgrades.TargetBusy busy =
+        assertThrows(
+            Upgrades.TargetBusy.class,
+            () ->
+                h.start(UpgradeHarness.plan(target, "pg", "postgres:15.0", UpgradePlan.Gate.NONE)));
+    assertEquals(first.runId(), busy.runId());
+    assertThat(busy.getMessage()).contains(first.workflowId()).contains(first.runId());
+    assertThat(h.sim.requestLog().writesSince(mark)).isEmpty();
+
+    h.upgrade(target).resume(BOB);
+    assertEquals(Phase.COMPLETED, h.result(target).phase());
+  }
+
+  @Test
+  void aResumeWithNoGateWaitingIsRefusedAsAnUpdateAndIgnoredAsASignal() {
+    String ns = h.namespace();
+    h.statefulSet(ns, "svc", 2, "nginx:1.25");
+    h.sim.behaviours().image("nginx:1.27", ImageBehaviour.startingIn(Duration.ofSeconds(1)));
+    String target = ns + "/statefulset/svc";
+    h.start(UpgradeHarness.plan(target, "svc", "nginx:1.27", UpgradePlan.Gate.FIRST));
+    h.awaitPhase(target, Phase.UPGRADING);
+    WorkflowUpdateException refused =
+        assertThrows(WorkflowUpdateException.class, () -> h.upgrade(target).resume(BOB));
+    assertThat(refused.getCause().getMessage()).contains("no gate is waiting");
+    h.upgrade(target).resumeSignal(new SteerRequest("ui", "clicked"));
+    UpgradeStatus gate = h.awaitPhase(target, Phase.WAITING_FOR_RESUME);
+    assertThat(gate.steering())
+        .singleElement()
+        .satisfies(
+            s -> {
+              assertEquals("signal", s.via());
+              assertThat(s.accepted()).isFalse();
+              assertThat(s.outcome()).startsWith("ignored: no gate is waiting");
+            });
+    h.upgrade(target).resumeSignal(new SteerRequest("ui", "clicked again"));
+    assertEquals(Phase.COMPLETED, h.result(target).phase());
+    h.sim.behaviours().clear();
+  }
+
+  @Test
+  void aReplacedWorkerFinishesTheUpgradeAndNoPodIsReplacedTwice() {
+    String ns = h.namespace();
+    h.statefulSet(ns, "ledger", 3, "example/ledger:1.0");
+    h.sim
+        .behaviours()
+        .image("example/ledger:2.0", ImageBehaviour.startingIn(Duration.ofSeconds(2)));
+    UpgradeHarness.PodHistory pods = h.watchPods(ns);
+    String target = ns + "/statefulset/ledger";
+    h.start(UpgradeHarness.plan(target, "ledger", "example/ledger:2.0", UpgradePlan.Gate.NONE), 2);
+    // Kill the worker while the second unit is being replaced, and start another.
+    h.awaitStatus(
+        target,
+        s -> s.phase() == Phase.UPGRADING && s.units().get(1).state() == UnitState.UPGRADING);
+    await()
+        .atMost(10, SECONDS)
+        .until(
+            () -> {
+              var pod = h.kube.pods().inNamespace(ns).withName("ledger-1").get();
+              return pod == null
+                  || "example/ledger:2.0".equals(pod.getSpec().getContainers().get(0).getImage());
+            });
+    h.replaceWorkers();
+    UpgradeResult result = h.result(target);
+    assertEquals(Phase.COMPLETED, result.phase(), result.message());
+    String to = result.status().toRevision();
+    for (String pod : List.of("ledger-0", "ledger-1", "ledger-2")) {
+      assertEquals(1, pods.incarnations(pod, to), pod + " replaced more than once");
+    }
+    h.sim.behaviours().clear();
+  }
+}

@@ -1,0 +1,32 @@
+package dev.lockstep.workflows;
+
+/** Task queue names and workflow-id formats, in one place. */
+public final class Names {
+  /** The cluster used when none is named. */
+  public static final String DEFAULT_CLUSTER = "default";
+
+  /** Prefix of every upgrade workflow id. */
+  public static final String WORKFLOW_ID_PREFIX = "lockstep/";
+
+  private Names() {}
+
+  /** The task queue that the workers of one cluster poll: {@code lockstep.<cluster>}. */
+  public static String taskQueue(String cluster) {
+    return "lockstep." + cluster;
+  }
+
+  /**
+   * The workflow id of the upgrade of a target: {@code lockstep/<cluster>/<ns>/<kind>/<name>}. One
+   * running execution per id is what makes one upgrade per target a lock that cannot be left stuck.
+   */
+  public static String workflowId(String cluster, Target target) {
+    return WORKFLOW_ID_PREFIX
+        + cluster
+        + "/"
+        + target.namespace()
+        + "/"
+        + target.kind()
+        + "/"
+        + target.name();
+  }
+}

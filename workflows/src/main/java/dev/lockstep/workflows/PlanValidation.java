@@ -1,0 +1,116 @@
+package dev.lockstep.workflows;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.regex.Pattern;
+
+/**
+ * What can be said of a plan without the cluster: syntax, names, durations, image references, and
+ * what this version does not do yet. The worker checks the rest (target exists, container names) as
+ * the run's first step.
+ */
+public final class PlanValidation {
+  /**
+   * An image reference: [registry[:port]/]path[:tag][@digest], lower-case path components, a tag of
+   * at most 128 word characters, dots and dashes.
+   */
+  private static final Pattern IMAGE =
+      Pattern.compile(
+          "^(?:(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*"
+              + "[a-zA-Z0-9])?)*(?::[0-9]+)?)/)?"
+              + "[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
+              + "(?::[\\w][\\w.-]{0,127})?"
+              + "(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$");
+
+  private static final Pattern CONTAINER_NAME = Pattern.compile("[a-z0-9]([-a-z0-9]*[a-z0-9])?");
+
+  /** The pre-checks a plan may name in {@code force}. */
+  public static final Set<String> CHECKS = Set.of(PreChecks.UNITS_READY, PreChecks.NO_ROLLOUT);
+
+  private PlanValidation() {}
+
+  /** Whether a string is a well-formed image reference. */
+  public static boolean isImageReference(String image) {
+    return image != null && image.length() <= 4096 && IMAGE.matcher(image).matches();
+  }
+
+  /**
+   * Every problem with the plan, each one line; empty when it is fine. The target is parsed from
+   * {@code plan.target()}.
+   */
+  public static List<String> problems(UpgradePlan plan) {
+    List<String> problems = new ArrayList<>();
+    try {
+      Target target = Target.parse(plan.target(), "default");
+      if (Target.DEPLOYMENT.equals(target.kind())) {
+        problems.add(
+            "deployment targets are not supported yet: Lockstep upgrades StatefulSets for now"
+                + " (Deployments arrive with their own release)");
+      }
+    } catch (IllegalArgumentException e) {
+      problems.add(e.getMessage());
+    }
+    String cluster = plan.effectiveCluster();
+    if (!CONTAINER_NAME.matcher(cluster).matches() || cluster.length() > 63) {
+      problems.add("cluster '" + cluster + "' is not a valid name (lower case, digits, '-')");
+    }
+    UpgradePlan.Change change = plan.effectiveChange();
+    if (change.isEmpty()) {
+      problems.add("the plan changes nothing: give --image CONTAINER=IMAGE or change: in the plan");
+    }
+    for (Map.Entry<String, String> image : change.images().entrySet()) {
+      if (!image.getKey().equals(UpgradePlan.Change.ONLY_CONTAINER)
+          && !CONTAINER_NAME.matcher(image.getKey()).matches()) {
+        problems.add("'" + image.getKey() + "' is not a valid container name");
+      }
+      if (!isImageReference(image.getValue())) {
+        problems.add(
+            "'"
+                + image.getValue()
+                + "' is not a valid image reference"
+                + (image.getKey().isEmpty() ? "" : " for container " + image.getKey())
+                + " (e.g. postgres:14.9 or registry.example.com/team/app:1.2.3)");
+      }
+      if (image.getKey().equals(UpgradePlan.Change.ONLY_CONTAINER) && change.images().size() > 1) {
+        problems.add("an image without CONTAINER= can only be given alone");
+      }
+    }
+    for (Map.Entry<String, Map<String, Map<String, String>>> r : change.resources().entrySet()) {
+      for (String kind : r.getValue().keySet()) {
+        if (!kind.equals("requests") && !kind.equals("limits")) {
+          problems.add(
+              "resources of " + r.getKey() + ": '" + kind + "' is neither requests nor limits");
+        }
+      }
+    }
+    try {
+      plan.effectiveUnitTimeout();
+    } catch (IllegalArgumentException e) {
+      problems.add(e.getMessage());
+    }
+    if (plan.crashLoopRestarts() != null && plan.crashLoopRestarts() < 1) {
+      problems.add("crashLoopRestarts must be at least 1, was " + plan.crashLoopRestarts());
+    }
+    for (String check : plan.effectiveForce()) {
+      if (!CHECKS.contains(check)) {
+        problems.add("unknown check '" + check + "' in force: use one of " + CHECKS);
+      }
+    }
+    notYet(problems, plan.gateTimeout() != null || plan.onGateTimeout() != null, "gateTimeout");
+    notYet(problems, Boolean.TRUE.equals(plan.scaleUp()), "scaleUp");
+    notYet(problems, plan.onFailure() == UpgradePlan.FailurePolicy.HOLD, "onFailure: hold");
+    notYet(problems, plan.retries() != null && plan.retries() > 0, "retries");
+    notYet(problems, plan.health() != null, "health");
+    notYet(problems, plan.migration() != null, "migration");
+    notYet(problems, plan.hooks() != null && !plan.hooks().isEmpty(), "hooks");
+    return problems;
+  }
+
+  private static void notYet(List<String> problems, boolean used, String what) {
+    if (used) {
+      problems.add(what + " is not supported by this version of Lockstep yet");
+    }
+  }
+}

@@ -1,0 +1,24 @@
+package dev.lockstep.workflows;
+
+import java.util.List;
+import java.util.Map;
+
+/**
+ * What {@code lockstep status -o json} shows: the fields tools may rely on (see CLI.md), plus the
+ * steering requests received.
+ */
+public record UpgradeStatus(
+    String target,
+    String runId,
+    Phase phase,
+    String message,
+    String fromRevision,
+    String toRevision,
+    Map<String, String> fromImages,
+    Map<String, String> toImages,
+    String cluster,
+    String startedAt,
+    String finishedAt,
+    String rollbackCommand,
+    List<UnitStatus> units,
+    List<Steering> steering) {}

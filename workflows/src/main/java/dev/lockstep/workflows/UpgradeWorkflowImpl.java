@@ -1,0 +1,511 @@
+package dev.lockstep.workflows;
+
+import dev.lockstep.workflows.ClusterActivities.FinishResult;
+import dev.lockstep.workflows.ClusterActivities.PrepareResult;
+import dev.lockstep.workflows.ClusterActivities.Strategy;
+import dev.lockstep.workflows.ClusterActivities.TargetSnapshot;
+import dev.lockstep.workflows.ClusterActivities.UnitResult;
+import dev.lockstep.workflows.ClusterActivities.UnitSnapshot;
+import io.temporal.activity.ActivityOptions;
+import io.temporal.common.RetryOptions;
+import io.temporal.failure.ActivityFailure;
+import io.temporal.failure.ApplicationFailure;
+import io.temporal.workflow.Workflow;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.slf4j.Logger;
+
+/**
+ * The upgrade, step by step, as DESIGN.md describes it. Deterministic: time, waits and logging come
+ * from {@link Workflow}; every cluster action is an activity. The state below is all there is:
+ * status is computed from it in one place ({@link #status()}).
+ */
+public class UpgradeWorkflowImpl implements UpgradeWorkflow {
+  private static final Logger LOG = Workflow.getLogger(UpgradeWorkflowImpl.class);
+
+  private static final String MSG_WAITING = "other units upgrading first...";
+  private static final String MSG_UPGRADING = "upgrading unit";
+  private static final String MSG_UPGRADED = "upgrade completed";
+
+  private UpgradeRequest request;
+  private UpgradePlan plan;
+  private Target target;
+  private String cluster;
+  private long startedAt;
+  private Long finishedAt;
+  private Phase phase = Phase.PENDING;
+  private String message = "starting";
+  private Verdict verdict;
+  private String fromRevision;
+  private String toRevision;
+  private Map<String, String> fromImages = Map.of();
+  private Map<String, String> toImages = Map.of();
+  private final List<UnitStatus> units = new ArrayList<>();
+  private final List<Steering> steering = new ArrayList<>();
+  private boolean gateOpened;
+  private boolean pauseRequested;
+  private boolean cancelRequested;
+  private int unitsStarted;
+
+  private ClusterActivities quick;
+
+  @Override
+  public UpgradeResult run(UpgradeRequest upgradeRequest) {
+    this.request = upgradeRequest;
+    this.plan = upgradeRequest.plan();
+    this.startedAt = Workflow.currentTimeMillis();
+    this.cluster = plan.effectiveCluster();
+    int heartbeat = upgradeRequest.effectiveHeartbeatSeconds();
+    this.quick =
+        Workflow.newActivityStub(
+            ClusterActivities.class,
+            options(Duration.ofMinutes(2), heartbeat).toBuilder()
+                .setScheduleToCloseTimeout(Duration.ofMinutes(10))
+                .build());
+
+    // 1. Collect, and validate against the cluster before anything moves.
+    phase = Phase.COLLECTING;
+    message = "reading the target";
+    List<String> problems = new ArrayList<>(PlanValidation.problems(plan));
+    if (!problems.isEmpty()) {
+      return invalid(problems);
+    }
+    target = Target.parse(plan.target(), "default");
+    TargetSnapshot snapshot;
+    try {
+      snapshot =
+          quick.inspect(
+              new ClusterActivities.InspectRequest(cluster, target, plan.effectiveChange()));
+    } catch (ActivityFailure e) {
+      verdict = Verdict.notInspected("could not read the target: " + cause(e));
+      return end(Phase.FAILED, verdict.problems().get(0));
+    }
+    if (!snapshot.problems().isEmpty()) {
+      return invalid(snapshot.problems());
+    }
+    fromRevision = snapshot.updateRevision();
+    fromImages = snapshot.images();
+    toImages = snapshot.newImages();
+    for (UnitSnapshot unit : snapshot.units()) {
+      units.add(
+          new UnitStatus(
+              unit.name(), unit.ordinal(), UnitState.WAITING, unit.revision(), unit.ready(), ""));
+    }
+    verdict = Verdict.ok(fromRevision);
+
+    // 2. Pre-checks: every failing reason at once; nothing changes if any fails.
+    phase = Phase.PRE_CHECKS;
+    message = "running pre-checks";
+    List<String> failing = new ArrayList<>();
+    for (PreChecks.Result check : PreChecks.evaluate(snapshot, plan.effectiveForce())) {
+      if (!check.passed() && !check.forced()) {
+        failing.add(check.name() + ": " + check.message());
+      }
+    }
+    if (snapshot.runAnnotation() != null) {
+      failing.add(
+          "the target is marked as being changed by Lockstep run "
+              + snapshot.runAnnotation()
+              + " (annotation "
+              + ClusterActivities.RUN_ANNOTATION
+              + ")");
+    }
+    if (!snapshot.changesTemplate()) {
+      failing.add("the change changes nothing: " + target + " already runs " + toImages);
+    }
+    if (!failing.isEmpty()) {
+      return end(
+          Phase.FAILED, "pre-checks failed, nothing was changed: " + String.join("; ", failing));
+    }
+    if (cancelRequested) {
+      return end(Phase.CANCELLED, "cancelled before any change");
+    }
+
+    // 5. Prepare: pin the partition so nothing moves, then apply the template change.
+    Strategy strategy = new Strategy(snapshot.strategyType(), snapshot.partition());
+    phase = Phase.PREPARING;
+    message = "pinning the partition and applying the change";
+    PrepareResult prepared;
+    try {
+      prepared =
+          quick.prepare(
+              new ClusterActivities.PrepareRequest(
+                  cluster, target, resolved(snapshot), fromRevision, runId()));
+    } catch (ActivityFailure e) {
+      return rollBack(strategy, "prepare failed: " + cause(e), Phase.FAILED);
+    }
+    toRevision = prepared.toRevision();
+    for (int i = 0; i < units.size(); i++) {
+      units.set(
+          i,
+          units
+              .get(i)
+              .with(UnitState.WAITING, units.get(i).revision(), units.get(i).ready(), MSG_WAITING));
+    }
+
+    // 6-8. The first unit, the gate, then the rest, highest ordinal first.
+    ClusterActivities perUnit =
+        Workflow.newActivityStub(
+            ClusterActivities.class,
+            options(plan.effectiveUnitTimeout().plus(Duration.ofMinutes(2)), heartbeat));
+    for (int i = 0; i < units.size(); i++) {
+      if (i > 0 && gateAfter(i)) {
+        awaitGate(i);
+      }
+      holdIfPaused();
+      if (cancelRequested) {
+        return rollBack(strategy, "cancelled; units returned to " + fromRevision, Phase.CANCELLED);
+      }
+      UnitStatus unit = units.get(i);
+      units.set(i, unit.with(UnitState.UPGRADING, unit.revision(), false, MSG_UPGRADING));
+      unitsStarted = i + 1;
+      phase = Phase.UPGRADING;
+      message = "upgrading " + unit.name() + " (" + (i + 1) + "/" + units.size() + ")";
+      UnitResult result;
+      try {
+        result =
+            perUnit.upgradeUnit(
+                new ClusterActivities.UnitRequest(
+                    cluster,
+                    target,
+                    unit.ordinal(),
+                    toRevision,
+                    plan.effectiveUnitTimeout().getSeconds(),
+                    plan.effectiveCrashLoopRestarts(),
+                    runId()));
+      } catch (ActivityFailure e) {
+        String cause = cause(e);
+        units.set(i, units.get(i).with(UnitState.FAILED, toRevision, false, cause));
+        return rollBack(strategy, unit.name() + " failed: " + cause, Phase.ROLLED_BACK);
+      }
+      units.set(i, unit.with(UnitState.UPGRADED, result.revision(), result.ready(), MSG_UPGRADED));
+      LOG.info("unit {} upgraded to {}", unit.name(), toRevision);
+    }
+
+    // 9. Post-checks, and the user's own update strategy back.
+    phase = Phase.POST_CHECKS;
+    message = "checking every unit on " + toRevision;
+    ClusterActivities settle =
+        Workflow.newActivityStub(ClusterActivities.class, options(settleTimeout(), heartbeat));
+    try {
+      FinishResult finished =
+          settle.finish(
+              new ClusterActivities.FinishRequest(cluster, target, toRevision, strategy, runId()));
+      refreshUnits(finished.units());
+    } catch (ActivityFailure e) {
+      return end(Phase.FAILED, "post-checks failed: " + cause(e));
+    }
+    return end(Phase.COMPLETED, "all " + units.size() + " units upgraded to " + toRevision);
+  }
+
+  private boolean gateAfter(int unitIndex) {
+    return switch (plan.effectiveGate()) {
+      case FIRST -> unitIndex == 1;
+      case EACH -> true;
+      case NONE -> false;
+    };
+  }
+
+  private void awaitGate(int unitIndex) {
+    phase = Phase.WAITING_FOR_RESUME;
+    message =
+        (unitIndex == 1 ? "first unit upgraded" : unitIndex + " units upgraded")
+            + "; run `lockstep resume "
+            + target
+            + "`";
+    gateOpened = false;
+    Workflow.await(() -> gateOpened || cancelRequested);
+    gateOpened = false;
+  }
+
+  private void holdIfPaused() {
+    if (pauseRequested && !cancelRequested) {
+      phase = Phase.PAUSED;
+      message = "paused before the next unit; run `lockstep resume " + target + "`";
+      Workflow.await(() -> !pauseRequested || cancelRequested);
+    }
+  }
+
+  /** Returns every upgraded unit to the original revision, then ends in {@code outcome}. */
+  private UpgradeResult rollBack(Strategy strategy, String why, Phase outcome) {
+    phase = Phase.ROLLING_BACK;
+    message = why + "; returning units to " + fromRevision;
+    for (int i = 0; i < units.size(); i++) {
+      UnitStatus unit = units.get(i);
+      if (unit.state() == UnitState.UPGRADED
+          || unit.state() == UnitState.UPGRADING
+          || unit.state() == UnitState.FAILED) {
+        units.set(
+            i, unit.with(UnitState.ROLLING_BACK, unit.revision(), unit.ready(), "rolling back"));
+      }
+    }
+    ClusterActivities revert =
+        Workflow.newActivityStub(
+            ClusterActivities.class, options(settleTimeout(), request.effectiveHeartbeatSeconds()));
+    try {
+      FinishResult result =
+          revert.revert(
+              new ClusterActivities.RevertRequest(
+                  cluster, target, fromRevision, strategy, settleTimeout().getSeconds(), runId()));
+      for (int i = 0; i < units.size(); i++) {
+        UnitStatus unit = units.get(i);
+        if (unit.state() == UnitState.ROLLING_BACK) {
+          units.set(i, unit.with(UnitState.ROLLED_BACK, fromRevision, true, "rolled back"));
+        }
+      }
+      refreshUnits(result.units());
+    } catch (ActivityFailure e) {
+      return end(
+          Phase.FAILED,
+          why
+              + "; returning the units to "
+              + fromRevision
+              + " failed too: "
+              + cause(e)
+              + " (the target may be mixed: check `lockstep status` and the pods)");
+    }
+    return end(outcome, why);
+  }
+
+  private void refreshUnits(List<UnitSnapshot> seen) {
+    for (UnitSnapshot s : seen) {
+      for (int i = 0; i < units.size(); i++) {
+        UnitStatus unit = units.get(i);
+        if (unit.name().equals(s.name())) {
+          units.set(i, unit.with(unit.state(), s.revision(), s.ready(), unit.message()));
+        }
+      }
+    }
+  }
+
+  private Duration settleTimeout() {
+    return plan.effectiveUnitTimeout().multipliedBy(Math.max(1, units.size()) + 1L);
+  }
+
+  private static ActivityOptions options(Duration startToClose, int heartbeatSeconds) {
+    return ActivityOptions.newBuilder()
+        .setStartToCloseTimeout(startToClose)
+        .setHeartbeatTimeout(Duration.ofSeconds(heartbeatSeconds))
+        .setRetryOptions(
+            RetryOptions.newBuilder()
+                .setInitialInterval(Duration.ofSeconds(1))
+                .setBackoffCoefficient(2)
+                .setMaximumInterval(Duration.ofSeconds(30))
+                .setDoNotRetry(
+                    ClusterActivities.FAILURE_TARGET_NOT_FOUND,
+                    ClusterActivities.FAILURE_TARGET_CHANGED,
+                    ClusterActivities.FAILURE_TARGET_LOCKED,
+                    ClusterActivities.FAILURE_UNIT_FAILED)
+                .build())
+        .build();
+  }
+
+  private UpgradePlan.Change resolved(TargetSnapshot snapshot) {
+    UpgradePlan.Change change = plan.effectiveChange();
+    Map<String, String> images = new LinkedHashMap<>();
+    for (Map.Entry<String, String> e : snapshot.newImages().entrySet()) {
+      if (!e.getValue().equals(snapshot.images().get(e.getKey()))) {
+        images.put(e.getKey(), e.getValue());
+      }
+    }
+    return new UpgradePlan.Change(images, change.template(), change.resources());
+  }
+
+  private UpgradeResult invalid(List<String> problems) {
+    verdict = Verdict.invalid(problems);
+    return end(Phase.FAILED, "invalid plan: " + String.join("; ", problems));
+  }
+
+  private UpgradeResult end(Phase outcome, String why) {
+    if (verdict == null) {
+      verdict = Verdict.notInspected(why);
+    }
+    phase = outcome;
+    message = why;
+    finishedAt = Workflow.currentTimeMillis();
+    // Updates still running (awaitVerdict) must answer before the run closes.
+    Workflow.await(Workflow::isEveryHandlerFinished);
+    return new UpgradeResult(outcome, why, status());
+  }
+
+  private static String cause(ActivityFailure e) {
+    Throwable cause = e.getCause();
+    if (cause instanceof ApplicationFailure app) {
+      return app.getOriginalMessage();
+    }
+    return cause == null ? e.getMessage() : cause.getMessage();
+  }
+
+  private String runId() {
+    return Workflow.getInfo().getRunId();
+  }
+
+  // ---- steering: one logic behind updates and signals ----------------------------------------
+
+  /** Why an action would be refused now, or null when it is accepted. */
+  private String refusal(String action) {
+    if (phase.isTerminal()) {
+      return "the upgrade has ended (" + phase + ")";
+    }
+    return switch (action) {
+      case "resume" ->
+          phase == Phase.WAITING_FOR_RESUME || phase == Phase.PAUSED || pauseRequested
+              ? null
+              : "no gate is waiting and the upgrade is not paused (phase " + phase + ")";
+      case "pause" -> {
+        if (cancelRequested || phase == Phase.ROLLING_BACK || phase == Phase.POST_CHECKS) {
+          yield "the upgrade is ending (phase " + phase + ")";
+        }
+        if (pauseRequested || phase == Phase.PAUSED) {
+          yield "the upgrade is already paused";
+        }
+        if (!units.isEmpty() && unitsStarted >= units.size()) {
+          yield "no unit remains to hold before: the last unit is upgrading";
+        }
+        yield null;
+      }
+      case "cancel" -> {
+        if (cancelRequested || phase == Phase.ROLLING_BACK) {
+          yield "the upgrade is already being cancelled or rolled back";
+        }
+        if (phase == Phase.POST_CHECKS) {
+          yield "every unit is already upgraded; the upgrade is finishing";
+        }
+        yield null;
+      }
+      default -> "unknown action " + action;
+    };
+  }
+
+  private String apply(String action, SteerRequest who, String via) {
+    String refused = refusal(action);
+    if (refused != null) {
+      steering.add(
+          new Steering(
+              Workflow.currentTimeMillis(),
+              action,
+              who.identity(),
+              who.reason(),
+              via,
+              false,
+              "ignored: " + refused));
+      return refused;
+    }
+    String outcome =
+        switch (action) {
+          case "resume" -> {
+            boolean atGate = phase == Phase.WAITING_FOR_RESUME;
+            gateOpened = atGate;
+            pauseRequested = false;
+            yield atGate ? "resumed at the gate" : "resumed";
+          }
+          case "pause" -> {
+            pauseRequested = true;
+            yield phase == Phase.UPGRADING
+                ? "will pause once the unit upgrading now is done"
+                : "pausing before the next unit";
+          }
+          default -> {
+            cancelRequested = true;
+            yield "cancelling: stopping before the next unit and returning upgraded units to "
+                + (fromRevision == null ? "their original revision" : fromRevision);
+          }
+        };
+    steering.add(
+        new Steering(
+            Workflow.currentTimeMillis(),
+            action,
+            who.identity(),
+            who.reason(),
+            via,
+            true,
+            outcome));
+    return outcome;
+  }
+
+  private void validate(String action) {
+    String refused = refusal(action);
+    if (refused != null) {
+      throw new IllegalStateException(refused);
+    }
+  }
+
+  @Override
+  public Verdict awaitVerdict() {
+    Workflow.await(() -> verdict != null);
+    return verdict;
+  }
+
+  @Override
+  public String resume(SteerRequest who) {
+    return apply("resume", who, "update");
+  }
+
+  @Override
+  public void validateResume(SteerRequest who) {
+    validate("resume");
+  }
+
+  @Override
+  public String pause(SteerRequest who) {
+    return apply("pause", who, "update");
+  }
+
+  @Override
+  public void validatePause(SteerRequest who) {
+    validate("pause");
+  }
+
+  @Override
+  public String cancel(SteerRequest who) {
+    return apply("cancel", who, "update");
+  }
+
+  @Override
+  public void validateCancel(SteerRequest who) {
+    validate("cancel");
+  }
+
+  @Override
+  public void resumeSignal(SteerRequest who) {
+    apply("resume", who, "signal");
+  }
+
+  @Override
+  public void pauseSignal(SteerRequest who) {
+    apply("pause", who, "signal");
+  }
+
+  @Override
+  public void cancelSignal(SteerRequest who) {
+    apply("cancel", who, "signal");
+  }
+
+  @Override
+  public UpgradeStatus status() {
+    String targetText = target != null ? target.toString() : plan == null ? "" : plan.target();
+    return new UpgradeStatus(
+        targetText,
+        Workflow.getInfo().getRunId(),
+        phase,
+        message,
+        fromRevision,
+        toRevision,
+        fromImages,
+        toImages,
+        cluster,
+        startedAt == 0 ? null : Instant.ofEpochMilli(startedAt).toString(),
+        finishedAt == null ? null : Instant.ofEpochMilli(finishedAt).toString(),
+        target == null ? null : "lockstep rollback " + target + clusterFlag(),
+        List.copyOf(units),
+        List.copyOf(steering));
+  }
+
+  private String clusterFlag() {
+    return Names.DEFAULT_CLUSTER.equals(cluster) ? "" : " --cluster " + cluster;
+  }
+}

@@ -1,0 +1,79 @@
+package dev.lockstep.workflows;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A scripted cluster for workflow tests: a StatefulSet of {@code replicas} units on revision
+ * {@code web-1} moving to {@code web-2}; records every call in order.
+ */
+class FakeCluster implements ClusterActivities {
+  final List<String> calls = Collections.synchronizedList(new ArrayList<>());
+  private final int replicas;
+  volatile List<String> problems = List.of();
+  volatile boolean allReady = true;
+  volatile String failUnit;
+
+  FakeCluster(int replicas) {
+    this.replicas = replicas;
+  }
+
+  private List<UnitSnapshot> units(String revision) {
+    List<UnitSnapshot> units = new ArrayList<>();
+    for (int i = replicas - 1; i >= 0; i--) {
+      units.add(new UnitSnapshot("web-" + i, i, revision, allReady, 0));
+    }
+    return units;
+  }
+
+  @Override
+  public TargetSnapshot inspect(InspectRequest request) {
+    calls.add("inspect");
+    return new TargetSnapshot(
+        true,
+        problems,
+        replicas,
+        "RollingUpdate",
+        0,
+        "web-1",
+        "web-1",
+        1,
+        1,
+        Map.of("web", "nginx:1.25"),
+        Map.of("web", "nginx:1.26"),
+        true,
+        null,
+        units("web-1"));
+  }
+
+  @Override
+  public PrepareResult prepare(PrepareRequest request) {
+    calls.add("prepare " + request.change().images());
+    return new PrepareResult("web-2", replicas);
+  }
+
+  @Override
+  public UnitResult upgradeUnit(UnitRequest request) {
+    String name = "web-" + request.ordinal();
+    calls.add("upgrade " + name);
+    if (name.equals(failUnit)) {
+      throw io.temporal.failure.ApplicationFailure.newNonRetryableFailure(
+          name + " is crash-looping on web-2 (3 restarts)", FAILURE_UNIT_FAILED);
+    }
+    return new UnitResult(name, "uid-" + name, request.toRevision(), true, 0);
+  }
+
+  @Override
+  public FinishResult finish(FinishRequest request) {
+    calls.add("finish " + request.strategy());
+    return new FinishResult("web-2", units("web-2"));
+  }
+
+  @Override
+  public FinishResult revert(RevertRequest request) {
+    calls.add("revert to " + request.fromRevision());
+    return new FinishResult("web-1", units("web-1"));
+  }
+}
