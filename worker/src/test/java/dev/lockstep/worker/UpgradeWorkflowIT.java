@@ -339,4 +339,91 @@ class UpgradeWorkflowIT {
     }
     h.sim.behaviours().clear();
   }
+
+  static java.util.stream.Stream<org.junit.jupiter.params.provider.Arguments> invalidPlans() {
+    return java.util.stream.Stream.of(
+        org.junit.jupiter.params.provider.Arguments.of(
+            "missing",
+            "statefulset/nothere",
+            "app",
+            "nginx:1.26",
+            "2m",
+            "statefulset NS/nothere not found in cluster default"),
+        org.junit.jupiter.params.provider.Arguments.of(
+            "unknown container",
+            "statefulset/app",
+            "sidecar",
+            "nginx:1.26",
+            "2m",
+            "no container 'sidecar' in NS/statefulset/app: containers are [app]"),
+        org.junit.jupiter.params.provider.Arguments.of(
+            "no change",
+            "statefulset/app",
+            "app",
+            "nginx:1.25",
+            "2m",
+            "the change changes nothing"),
+        org.junit.jupiter.params.provider.Arguments.of(
+            "bad image",
+            "statefulset/app",
+            "app",
+            "nginx::1.26",
+            "2m",
+            "'nginx::1.26' is not a valid image reference"),
+        org.junit.jupiter.params.provider.Arguments.of(
+            "zero timeout",
+            "statefulset/app",
+            "app",
+            "nginx:1.26",
+            "0s",
+            "unitTimeout must be positive"),
+        org.junit.jupiter.params.provider.Arguments.of(
+            "deployment",
+            "deployment/app",
+            "app",
+            "nginx:1.26",
+            "2m",
+            "deployment targets are not supported yet"));
+  }
+
+  @org.junit.jupiter.params.ParameterizedTest(name = "{0}")
+  @org.junit.jupiter.params.provider.MethodSource("invalidPlans")
+  void anInvalidPlanIsRefusedAndNothingIsWritten(
+      String why, String target, String container, String image, String timeout, String expected) {
+    String ns = h.namespace();
+    h.statefulSet(ns, "app", 2, "nginx:1.25");
+    long mark = h.sim.requestLog().mark();
+    UpgradePlan plan =
+        UpgradeHarness.plan(ns + "/" + target, container, image, UpgradePlan.Gate.FIRST);
+    plan =
+        new UpgradePlan(
+            plan.target(),
+            plan.cluster(),
+            plan.change(),
+            plan.gate(),
+            null,
+            null,
+            timeout,
+            null,
+            null,
+            null,
+            null,
+            null,
+            null,
+            null,
+            null);
+    Upgrades.Started started = h.start(plan);
+    String problems = String.join("; ", started.verdict().problems());
+    if (why.equals("no change")) {
+      assertThat(started.verdict().valid()).isTrue();
+      UpgradeResult result = h.result(ns + "/" + target);
+      assertEquals(Phase.FAILED, result.phase());
+      assertThat(result.message()).contains(expected);
+    } else {
+      assertThat(started.verdict().valid()).isFalse();
+      assertThat(problems).contains(expected.replace("NS", ns));
+      assertEquals(Phase.FAILED, h.result(ns + "/" + target).phase());
+    }
+    assertThat(h.sim.requestLog().writesSince(mark)).isEmpty();
+  }
 }

@@ -6,8 +6,8 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * A scripted cluster for workflow tests: a StatefulSet of {@code replicas} units on revision
- * {@code web-1} moving to {@code web-2}; records every call in order.
+ * A scripted cluster for workflow tests: a StatefulSet of {@code replicas} units on revision {@code
+ * web-1} moving to {@code web-2}; records every call in order.
  */
 class FakeCluster implements ClusterActivities {
   final List<String> calls = Collections.synchronizedList(new ArrayList<>());
@@ -15,6 +15,9 @@ class FakeCluster implements ClusterActivities {
   volatile List<String> problems = List.of();
   volatile boolean allReady = true;
   volatile String failUnit;
+
+  /** When set, prepare waits for it: a test's chance to steer while a step runs. */
+  volatile java.util.concurrent.CountDownLatch prepareGate;
 
   FakeCluster(int replicas) {
     this.replicas = replicas;
@@ -51,6 +54,13 @@ class FakeCluster implements ClusterActivities {
   @Override
   public PrepareResult prepare(PrepareRequest request) {
     calls.add("prepare " + request.change().images());
+    if (prepareGate != null) {
+      try {
+        prepareGate.await();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
     return new PrepareResult("web-2", replicas);
   }
 

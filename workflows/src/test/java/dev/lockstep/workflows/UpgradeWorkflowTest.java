@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import io.temporal.client.WorkflowClient;
 import io.temporal.client.WorkflowStub;
-import io.temporal.client.WorkflowUpdateException;
 import io.temporal.testing.TestWorkflowEnvironment;
 import io.temporal.worker.Worker;
 import java.time.Duration;
@@ -42,8 +41,22 @@ class UpgradeWorkflowTest {
   }
 
   static UpgradePlan plan(UpgradePlan.Gate gate) {
-    return new UpgradePlan(TARGET, null, new UpgradePlan.Change(Map.of("web", "nginx:1.26"), null,
-        null), gate, null, null, null, null, null, null, null, null, null, null, null);
+    return new UpgradePlan(
+        TARGET,
+        null,
+        new UpgradePlan.Change(Map.of("web", "nginx:1.26"), null, null),
+        gate,
+        null,
+        null,
+        null,
+        null,
+        null,
+        null,
+        null,
+        null,
+        null,
+        null,
+        null);
   }
 
   private Upgrades.Started begin(UpgradePlan plan) {
@@ -51,8 +64,8 @@ class UpgradeWorkflowTest {
   }
 
   private UpgradeWorkflow upgrade() {
-    return client.newWorkflowStub(UpgradeWorkflow.class, Names.workflowId("default",
-        Target.parse(TARGET, "default")));
+    return client.newWorkflowStub(
+        UpgradeWorkflow.class, Names.workflowId("default", Target.parse(TARGET, "default")));
   }
 
   private UpgradeResult result() {
@@ -65,15 +78,21 @@ class UpgradeWorkflowTest {
     env.sleep(Duration.ofHours(10));
     UpgradeStatus status = upgrade().status();
     assertEquals(Phase.WAITING_FOR_RESUME, status.phase());
-    assertThat(cluster.calls).containsExactly("inspect", "prepare {web=nginx:1.26}", "upgrade web-2");
+    assertThat(cluster.calls)
+        .containsExactly("inspect", "prepare {web=nginx:1.26}", "upgrade web-2");
 
     upgrade().resume(new SteerRequest("bob", "ok"));
     UpgradeResult result = result();
 
     assertEquals(Phase.COMPLETED, result.phase());
-    assertThat(cluster.calls).containsExactly("inspect", "prepare {web=nginx:1.26}",
-        "upgrade web-2", "upgrade web-1", "upgrade web-0",
-        "finish Strategy[type=RollingUpdate, partition=0]");
+    assertThat(cluster.calls)
+        .containsExactly(
+            "inspect",
+            "prepare {web=nginx:1.26}",
+            "upgrade web-2",
+            "upgrade web-1",
+            "upgrade web-0",
+            "finish Strategy[type=RollingUpdate, partition=0]");
     assertThat(result.status().finishedAt()).isNotNull();
     assertThat(result.status().units()).extracting(UnitStatus::revision).containsOnly("web-2");
   }
@@ -104,8 +123,23 @@ class UpgradeWorkflowTest {
   void aForcedCheckIsSkipped() {
     cluster.allReady = false;
     UpgradePlan plan = plan(UpgradePlan.Gate.NONE);
-    plan = new UpgradePlan(plan.target(), null, plan.change(), plan.gate(), null, null, null, null,
-        null, null, null, List.of(PreChecks.UNITS_READY), null, null, null);
+    plan =
+        new UpgradePlan(
+            plan.target(),
+            null,
+            plan.change(),
+            plan.gate(),
+            null,
+            null,
+            null,
+            null,
+            null,
+            null,
+            null,
+            List.of(PreChecks.UNITS_READY),
+            null,
+            null,
+            null);
     begin(plan);
     assertEquals(Phase.COMPLETED, result().phase());
   }
@@ -116,7 +150,8 @@ class UpgradeWorkflowTest {
     begin(plan(UpgradePlan.Gate.NONE));
     UpgradeResult result = result();
     assertEquals(Phase.ROLLED_BACK, result.phase());
-    assertThat(result.message()).isEqualTo("web-1 failed: web-1 is crash-looping on web-2 (3 restarts)");
+    assertThat(result.message())
+        .isEqualTo("web-1 failed: web-1 is crash-looping on web-2 (3 restarts)");
     assertThat(cluster.calls).endsWith("upgrade web-2", "upgrade web-1", "revert to web-1");
     assertThat(result.status().units())
         .extracting(UnitStatus::state)
@@ -124,12 +159,14 @@ class UpgradeWorkflowTest {
   }
 
   @Test
-  void pauseAndCancelAreRefusedOnceTheUpgradeHasEnded() {
+  void steeringAnUpgradeThatHasEndedFindsNoRunningUpgrade() {
     begin(plan(UpgradePlan.Gate.NONE));
     assertEquals(Phase.COMPLETED, result().phase());
-    WorkflowUpdateException e =
-        assertThrows(WorkflowUpdateException.class, () -> upgrade().cancel(new SteerRequest("x", "")));
-    assertThat(e).isNotNull();
+    assertThrows(
+        io.temporal.client.WorkflowNotFoundException.class,
+        () -> upgrade().cancel(new SteerRequest("x", "")));
+    // Its status stays readable after the end.
+    assertEquals(Phase.COMPLETED, upgrade().status().phase());
   }
 
   @Test

@@ -1,0 +1,147 @@
+package dev.lockstep.workflows;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import java.time.Duration;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+class PlanValidationTest {
+  private static final ObjectMapper YAML =
+      new ObjectMapper(new YAMLFactory()).enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
+
+  private static UpgradePlan plan(String target, Map<String, String> images, String unitTimeout) {
+    return new UpgradePlan(
+        target,
+        null,
+        new UpgradePlan.Change(images, null, null),
+        null,
+        null,
+        null,
+        unitTimeout,
+        null,
+        null,
+        null,
+        null,
+        null,
+        null,
+        null,
+        null);
+  }
+
+  @Test
+  void aGoodPlanHasNoProblems() {
+    assertThat(PlanValidation.problems(plan("demo/sts/pg", Map.of("pg", "postgres:14.9"), "5m")))
+        .isEmpty();
+    assertThat(
+            PlanValidation.problems(
+                plan("sts/pg", Map.of("", "ghcr.io/acme/pg:14.9@sha256:" + "a".repeat(64)), null)))
+        .isEmpty();
+  }
+
+  @ParameterizedTest
+  @CsvSource(
+      delimiter = '|',
+      quoteCharacter = '"',
+      value = {
+        "demo/sts/pg | pg | postgres:14.9 | 0s | unitTimeout must be positive",
+        "demo/sts/pg | pg | postgres:14.9 | -5m | bad duration '-5m'",
+        "demo/sts/pg | pg | postgres:14.9 | soon | bad duration 'soon'",
+        "demo/sts/pg | pg | Postgres:14.9 | 5m | 'Postgres:14.9' is not a valid image reference",
+        "demo/sts/pg | pg | postgres:14 9 | 5m | is not a valid image reference",
+        "demo/sts/pg | PG | postgres:14.9 | 5m | 'PG' is not a valid container name",
+        "demo/deploy/web | web | nginx:1.26 | 5m | deployment targets are not supported yet",
+        "demo/daemonset/x | x | nginx:1.26 | 5m | unsupported kind 'daemonset'",
+        "demo/sts/Bad_Name | x | nginx:1.26 | 5m | is not a valid Kubernetes object name",
+        "a/b/c/d | x | nginx:1.26 | 5m | is not [NAMESPACE/]KIND/NAME",
+      })
+  void badPlansAreRefusedWithAOneLineReason(
+      String target, String container, String image, String timeout, String expected) {
+    assertThat(PlanValidation.problems(plan(target, Map.of(container, image), timeout)))
+        .anySatisfy(p -> assertThat(p).contains(expected).doesNotContain("\n"));
+  }
+
+  @Test
+  void aPlanThatChangesNothingIsRefused() {
+    assertThat(PlanValidation.problems(plan("demo/sts/pg", Map.of(), null)))
+        .containsExactly(
+            "the plan changes nothing: give --image CONTAINER=IMAGE or change: in the plan");
+  }
+
+  @Test
+  void namesOverKubernetesLimitsAreRefused() {
+    assertThat(
+            PlanValidation.problems(plan("demo/sts/" + "a".repeat(53), Map.of("a", "a:1"), null)))
+        .anySatisfy(p -> assertThat(p).contains("longer than 52 characters"));
+    assertThat(
+            PlanValidation.problems(
+                plan("n" + "s".repeat(63) + "/sts/a", Map.of("a", "a:1"), null)))
+        .anySatisfy(p -> assertThat(p).contains("is not a valid Kubernetes namespace"));
+  }
+
+  @Test
+  void thePlanFileOfTheCliContractParses() throws Exception {
+    String yaml =
+        """
+        target: demo/statefulset/postgresql
+        cluster: default
+        change:
+          images:
+            postgresql: postgres:14.9
+          template:
+            spec: {containers: [{name: postgresql, env: [{name: PGTZ, value: UTC}]}]}
+          resources:
+            postgresql: {requests: {cpu: "500m", memory: 1Gi}}
+        gate: first
+        unitTimeout: 10m
+        crashLoopRestarts: 3
+        force: []
+        """;
+    UpgradePlan plan = YAML.readValue(yaml, UpgradePlan.class);
+    assertEquals(UpgradePlan.Gate.FIRST, plan.effectiveGate());
+    assertEquals(Duration.ofMinutes(10), plan.effectiveUnitTimeout());
+    assertEquals("postgres:14.9", plan.change().images().get("postgresql"));
+    assertThat(PlanValidation.problems(plan)).isEmpty();
+  }
+
+  @Test
+  void unknownFieldsInAPlanFileAreAnError() {
+    UnrecognizedPropertyException e =
+        assertThrows(
+            UnrecognizedPropertyException.class,
+            () -> YAML.readValue("target: demo/sts/pg\ngates: first\n", UpgradePlan.class));
+    assertEquals("gates", e.getPropertyName());
+  }
+
+  @Test
+  void whatThisVersionCannotDoYetIsRefusedNotIgnored() throws Exception {
+    UpgradePlan plan =
+        YAML.readValue(
+            "target: demo/sts/pg\nchange: {images: {pg: postgres:14.9}}\nscaleUp: true\n"
+                + "hooks: {backup: {image: postgres:14.8, command: [pg_dumpall]}}\n",
+            UpgradePlan.class);
+    assertThat(PlanValidation.problems(plan))
+        .containsExactly(
+            "scaleUp is not supported by this version of Lockstep yet",
+            "hooks is not supported by this version of Lockstep yet");
+  }
+
+  @Test
+  void targetsAndDurationsParseAsOperatorsWriteThem() {
+    assertEquals(new Target("default", "statefulset", "pg"), Target.parse("sts/pg", "default"));
+    assertEquals(
+        new Target("demo", "statefulset", "pg"), Target.parse("demo/StatefulSets/pg", "default"));
+    assertEquals(Duration.ofSeconds(90), Durations.parse("90s"));
+    assertEquals(Duration.ofMinutes(10), Durations.parse("PT10M"));
+    assertEquals("1h30m", Durations.format(Duration.ofMinutes(90)));
+    assertThrows(IllegalArgumentException.class, () -> Target.parse("", "default"));
+  }
+}

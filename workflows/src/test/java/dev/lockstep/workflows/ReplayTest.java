@@ -1,0 +1,104 @@
+package dev.lockstep.workflows;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import io.temporal.activity.ActivityOptions;
+import io.temporal.common.WorkflowExecutionHistory;
+import io.temporal.testing.WorkflowReplayer;
+import io.temporal.worker.NonDeterministicException;
+import io.temporal.workflow.Workflow;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * The replay gate: every saved history must replay against today's workflow code, so that a change
+ * to the workflow's command sequence can never break running upgrades unnoticed. Until v0.1.0
+ * histories may be re-recorded on purpose: {@code mvn -pl workflows test -Dtest=ReplayTest
+ * -Dlockstep.recordHistories=true}.
+ */
+class ReplayTest {
+  private static final Path HISTORIES = Path.of("src", "test", "resources", "histories");
+
+  static Stream<Path> histories() throws IOException {
+    try (Stream<Path> files = Files.list(HISTORIES)) {
+      return files.filter(f -> f.toString().endsWith(".json")).sorted().toList().stream();
+    }
+  }
+
+  @Test
+  void theSavedHistoriesCoverAFullUpgradeAndAPausedOne() throws IOException {
+    assertThat(histories().map(p -> p.getFileName().toString()))
+        .contains("full-upgrade.json", "paused-and-resumed.json");
+  }
+
+  @ParameterizedTest
+  @MethodSource("histories")
+  void replaysAgainstTodaysWorkflow(Path history) throws Exception {
+    WorkflowReplayer.replayWorkflowExecution(Files.readString(history), UpgradeWorkflowImpl.class);
+  }
+
+  @Test
+  void aNonDeterministicChangeIsCaught() throws Exception {
+    String history = Files.readString(HISTORIES.resolve("full-upgrade.json"));
+    Throwable e =
+        assertThrows(
+            Throwable.class,
+            () -> WorkflowReplayer.replayWorkflowExecution(history, SkipsPrepare.class));
+    assertThat(causes(e))
+        .as("the replay failure %s", e)
+        .anyMatch(
+            t ->
+                t instanceof NonDeterministicException
+                    || String.valueOf(t.getMessage()).contains("nondeterministic")
+                    || String.valueOf(t.getMessage()).contains("NonDeterministic"));
+  }
+
+  private static List<Throwable> causes(Throwable e) {
+    java.util.ArrayList<Throwable> chain = new java.util.ArrayList<>();
+    for (Throwable t = e; t != null && !chain.contains(t); t = t.getCause()) {
+      chain.add(t);
+    }
+    return chain;
+  }
+
+  /** A "refactoring" that drops the prepare step: exactly what the replay gate must refuse. */
+  public static class SkipsPrepare extends UpgradeWorkflowImpl {
+    @Override
+    public UpgradeResult run(UpgradeRequest request) {
+      ClusterActivities activities =
+          Workflow.newActivityStub(
+              ClusterActivities.class,
+              ActivityOptions.newBuilder().setStartToCloseTimeout(Duration.ofMinutes(1)).build());
+      activities.inspect(
+          new ClusterActivities.InspectRequest(
+              "default",
+              Target.parse(request.plan().target(), "default"),
+              request.plan().change()));
+      activities.upgradeUnit(
+          new ClusterActivities.UnitRequest(
+              "default", Target.parse(request.plan().target(), "default"), 2, "web-2", 60, 3, ""));
+      return null;
+    }
+  }
+
+  @Test
+  @EnabledIfSystemProperty(named = "lockstep.recordHistories", matches = "true")
+  void recordHistories() throws IOException {
+    Files.createDirectories(HISTORIES);
+    Files.writeString(
+        HISTORIES.resolve("full-upgrade.json"),
+        new WorkflowExecutionHistory(Scenarios.record(Scenarios.FULL_UPGRADE)).toJson(true));
+    Files.writeString(
+        HISTORIES.resolve("paused-and-resumed.json"),
+        new WorkflowExecutionHistory(Scenarios.record(Scenarios.PAUSED_AND_RESUMED)).toJson(true));
+  }
+}
