@@ -272,8 +272,7 @@ public final class ClusterActivitiesImpl implements ClusterActivities {
     if (annotation(sts) != null) {
       checkOurs(sts, request.runId(), target);
     }
-    FinishResult settled =
-        awaitSettled(target, request.toRevision(), Duration.ofMinutes(10), null);
+    FinishResult settled = awaitSettled(target, request.toRevision(), Duration.ofMinutes(10), null);
     restoreStrategy(target, request.strategy(), request.runId());
     return settled;
   }
@@ -326,10 +325,7 @@ public final class ClusterActivitiesImpl implements ClusterActivities {
    * (kubernetes#67250).
    */
   private FinishResult awaitSettled(
-      Target target,
-      String revision,
-      Duration timeout,
-      Set<String> unstick) {
+      Target target, String revision, Duration timeout, Set<String> unstick) {
     return awaitQuietly(
         target,
         Instant.now().plus(timeout),
