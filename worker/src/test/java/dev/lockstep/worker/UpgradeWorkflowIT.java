@@ -340,6 +340,34 @@ class UpgradeWorkflowIT {
     h.sim.behaviours().clear();
   }
 
+  @Test
+  void aChangeMadeBySomeoneElseAtTheGateIsNeverOverwritten() {
+    String ns = h.namespace();
+    h.statefulSet(ns, "kv", 3, "example/kv:1.0");
+    String target = ns + "/statefulset/kv";
+    h.start(UpgradeHarness.plan(target, "kv", "example/kv:1.1", UpgradePlan.Gate.FIRST));
+    h.awaitPhase(target, Phase.WAITING_FOR_RESUME);
+    // Someone runs kubectl set image while Lockstep waits at the gate.
+    h.kube
+        .apps()
+        .statefulSets()
+        .inNamespace(ns)
+        .withName("kv")
+        .edit(
+            s -> {
+              s.getSpec().getTemplate().getSpec().getContainers().get(0).setImage("example/kv:9.9");
+              return s;
+            });
+    h.upgrade(target).resume(BOB);
+    UpgradeResult result = h.result(target);
+    assertEquals(Phase.FAILED, result.phase());
+    assertThat(result.message()).contains("changed by someone else").contains("left " + target);
+    StatefulSet after = h.kube.apps().statefulSets().inNamespace(ns).withName("kv").get();
+    assertEquals(
+        "example/kv:9.9",
+        after.getSpec().getTemplate().getSpec().getContainers().get(0).getImage());
+  }
+
   static java.util.stream.Stream<org.junit.jupiter.params.provider.Arguments> invalidPlans() {
     return java.util.stream.Stream.of(
         org.junit.jupiter.params.provider.Arguments.of(

@@ -179,6 +179,18 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
                     runId()));
       } catch (ActivityFailure e) {
         String cause = cause(e);
+        if (changedBySomeoneElse(e)) {
+          // Never overwrite someone else's change: stop and leave the target as it is.
+          units.set(i, units.get(i).with(UnitState.FAILED, unit.revision(), false, cause));
+          return end(
+              Phase.FAILED,
+              cause
+                  + "; Lockstep stopped and left "
+                  + target
+                  + " as it is (annotation "
+                  + ClusterActivities.RUN_ANNOTATION
+                  + " and the pinned partition are still on it)");
+        }
         units.set(i, units.get(i).with(UnitState.FAILED, toRevision, false, cause));
         return rollBack(strategy, unit.name() + " failed: " + cause, Phase.ROLLED_BACK);
       }
@@ -330,6 +342,12 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
     // Updates still running (awaitVerdict) must answer before the run closes.
     Workflow.await(Workflow::isEveryHandlerFinished);
     return new UpgradeResult(outcome, why, status());
+  }
+
+  private static boolean changedBySomeoneElse(ActivityFailure e) {
+    return e.getCause() instanceof ApplicationFailure app
+        && (ClusterActivities.FAILURE_TARGET_CHANGED.equals(app.getType())
+            || ClusterActivities.FAILURE_TARGET_LOCKED.equals(app.getType()));
   }
 
   private static String cause(ActivityFailure e) {
