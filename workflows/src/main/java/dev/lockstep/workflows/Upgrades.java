@@ -32,6 +32,29 @@ public final class Upgrades {
     }
   }
 
+  /** The upgrade started, but no worker of its cluster answered in time. */
+  public static final class NoWorker extends RuntimeException {
+    private final String runId;
+
+    NoWorker(String workflowId, String runId, String cluster) {
+      super(
+          "the upgrade is started ("
+              + workflowId
+              + ", run "
+              + runId
+              + ") but no worker of cluster "
+              + cluster
+              + " answered: start one with `lockstep worker --cluster "
+              + cluster
+              + "`; the upgrade goes on when it does");
+      this.runId = runId;
+    }
+
+    public String runId() {
+      return runId;
+    }
+  }
+
   /** A started upgrade and the worker's verdict on its plan. */
   public record Started(String workflowId, String runId, Verdict verdict) {}
 
@@ -55,6 +78,17 @@ public final class Upgrades {
    * @throws TargetBusy when another upgrade of the target is running
    */
   public static Started start(WorkflowClient client, UpgradeRequest request) {
+    return start(client, request, null);
+  }
+
+  /**
+   * As {@link #start(WorkflowClient, UpgradeRequest)}, waiting at most {@code verdictTimeout} (null
+   * for ever) for the worker's verdict.
+   *
+   * @throws NoWorker when no worker answered in time (the upgrade stays started)
+   */
+  public static Started start(
+      WorkflowClient client, UpgradeRequest request, java.time.Duration verdictTimeout) {
     WorkflowOptions options = options(request.plan());
     UpgradeWorkflow workflow = client.newWorkflowStub(UpgradeWorkflow.class, options);
     WorkflowExecution execution;
@@ -68,7 +102,25 @@ public final class Upgrades {
             UpgradeWorkflow.class,
             execution.getWorkflowId(),
             java.util.Optional.of(execution.getRunId()));
-    Verdict verdict = started.awaitVerdict();
+    Verdict verdict;
+    if (verdictTimeout == null) {
+      verdict = started.awaitVerdict();
+    } else {
+      java.util.concurrent.CompletableFuture<Verdict> answer =
+          java.util.concurrent.CompletableFuture.supplyAsync(started::awaitVerdict);
+      try {
+        verdict = answer.get(verdictTimeout.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+      } catch (java.util.concurrent.TimeoutException e) {
+        answer.cancel(true);
+        throw new NoWorker(
+            execution.getWorkflowId(), execution.getRunId(), request.plan().effectiveCluster());
+      } catch (java.util.concurrent.ExecutionException e) {
+        throw e.getCause() instanceof RuntimeException r ? r : new IllegalStateException(e);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IllegalStateException(e);
+      }
+    }
     return new Started(execution.getWorkflowId(), execution.getRunId(), verdict);
   }
 

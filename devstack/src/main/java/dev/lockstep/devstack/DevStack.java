@@ -1,0 +1,201 @@
+package dev.lockstep.devstack;
+
+import dev.lockstep.kubesim.Kubesim;
+import dev.lockstep.worker.WorkerRuntime;
+import dev.lockstep.worker.WorkerSettings;
+import io.fabric8.kubernetes.api.model.NamespaceBuilder;
+import io.fabric8.kubernetes.api.model.Quantity;
+import io.fabric8.kubernetes.api.model.apps.StatefulSet;
+import io.fabric8.kubernetes.api.model.apps.StatefulSetBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.temporal.testserver.TestServer;
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.nio.file.Path;
+import java.time.Duration;
+
+/**
+ * The embedded stack: the Temporal test server bound to a loopback port (a real gRPC server that
+ * workers and the CLI use as they would a Temporal cluster), kubesim with a kubeconfig on disk, the
+ * example workloads in namespace {@code demo}, and (unless told not to) a worker.
+ */
+public final class DevStack implements AutoCloseable {
+  /** Namespace of the seeded example workloads. */
+  public static final String DEMO_NAMESPACE = "demo";
+
+  /** Settings of a stack. Port 0 picks a free one. */
+  public record Settings(
+      int temporalPort,
+      int kubePort,
+      Duration podStartup,
+      boolean seed,
+      boolean worker,
+      Path kubeconfig) {}
+
+  private final TestServer.PortBoundTestServer temporal;
+  private final Kubesim sim;
+  private final WorkerRuntime worker;
+  private final int temporalPort;
+  private final Path kubeconfig;
+
+  private DevStack(
+      TestServer.PortBoundTestServer temporal,
+      int temporalPort,
+      Kubesim sim,
+      Path kubeconfig,
+      WorkerRuntime worker) {
+    this.temporal = temporal;
+    this.temporalPort = temporalPort;
+    this.sim = sim;
+    this.kubeconfig = kubeconfig;
+    this.worker = worker;
+  }
+
+  public static DevStack start(Settings settings) throws IOException {
+    int temporalPort = settings.temporalPort() == 0 ? freePort() : settings.temporalPort();
+    TestServer.PortBoundTestServer temporal;
+    try {
+      // true locks time skipping: a gate must wait in real time, not jump ten years ahead.
+      temporal = TestServer.createPortBoundServer(temporalPort, true);
+    } catch (RuntimeException e) {
+      throw new IOException(
+          "cannot start Temporal on port " + temporalPort + " (in use? pick --temporal-port)", e);
+    }
+    Kubesim sim;
+    try {
+      sim = Kubesim.builder().port(settings.kubePort()).podStartup(settings.podStartup()).start();
+    } catch (RuntimeException e) {
+      temporal.close();
+      throw new IOException(
+          "cannot start kubesim on port " + settings.kubePort() + " (in use? pick --kube-port)", e);
+    }
+    sim.writeKubeconfig(settings.kubeconfig());
+    if (settings.seed()) {
+      seed(sim.client());
+    }
+    WorkerRuntime worker = null;
+    if (settings.worker()) {
+      try {
+        worker =
+            WorkerRuntime.start(
+                new WorkerSettings(
+                    "default",
+                    "localhost:" + temporalPort,
+                    "default",
+                    settings.kubeconfig().toString(),
+                    null,
+                    "off",
+                    Duration.ofSeconds(5)));
+      } catch (RuntimeException e) {
+        sim.close();
+        temporal.close();
+        throw e;
+      }
+    }
+    return new DevStack(temporal, temporalPort, sim, settings.kubeconfig(), worker);
+  }
+
+  /** The example workloads: what the demo and a newcomer's first upgrades act on. */
+  static void seed(KubernetesClient client) {
+    client
+        .namespaces()
+        .resource(
+            new NamespaceBuilder().withNewMetadata().withName(DEMO_NAMESPACE).endMetadata().build())
+        .create();
+    create(client, statefulSet("postgresql", 3, "postgres:14.8", 5432, null));
+    create(client, statefulSet("discourse", 2, "discourse/discourse:3.2.1", 3000, null));
+    create(client, statefulSet("ghostwire", 1, "ghcr.io/example/ghostwire:1.4.0", 8080, "data"));
+  }
+
+  private static void create(KubernetesClient client, StatefulSet sts) {
+    client.apps().statefulSets().inNamespace(DEMO_NAMESPACE).resource(sts).create();
+  }
+
+  static StatefulSet statefulSet(String name, int replicas, String image, int port, String claim) {
+    StatefulSetBuilder builder =
+        new StatefulSetBuilder()
+            .withNewMetadata()
+            .withName(name)
+            .addToLabels("app.kubernetes.io/name", name)
+            .endMetadata()
+            .withNewSpec()
+            .withReplicas(replicas)
+            .withServiceName(name)
+            .withNewSelector()
+            .addToMatchLabels("app.kubernetes.io/name", name)
+            .endSelector()
+            .withNewTemplate()
+            .withNewMetadata()
+            .addToLabels("app.kubernetes.io/name", name)
+            .endMetadata()
+            .withNewSpec()
+            .addNewContainer()
+            .withName(name)
+            .withImage(image)
+            .addNewPort()
+            .withContainerPort(port)
+            .endPort()
+            .withNewResources()
+            .addToRequests("cpu", new Quantity("250m"))
+            .addToRequests("memory", new Quantity("256Mi"))
+            .endResources()
+            .endContainer()
+            .endSpec()
+            .endTemplate()
+            .endSpec();
+    if (claim != null) {
+      builder
+          .editSpec()
+          .addNewVolumeClaimTemplate()
+          .withNewMetadata()
+          .withName(claim)
+          .endMetadata()
+          .withNewSpec()
+          .withAccessModes("ReadWriteOnce")
+          .withNewResources()
+          .addToRequests("storage", new Quantity("1Gi"))
+          .endResources()
+          .endSpec()
+          .endVolumeClaimTemplate()
+          .editTemplate()
+          .editSpec()
+          .editFirstContainer()
+          .addNewVolumeMount()
+          .withName(claim)
+          .withMountPath("/var/lib/" + name)
+          .endVolumeMount()
+          .endContainer()
+          .endSpec()
+          .endTemplate()
+          .endSpec();
+    }
+    return builder.build();
+  }
+
+  static int freePort() throws IOException {
+    try (ServerSocket socket = new ServerSocket(0)) {
+      return socket.getLocalPort();
+    }
+  }
+
+  public String temporalAddress() {
+    return "localhost:" + temporalPort;
+  }
+
+  public Path kubeconfig() {
+    return kubeconfig;
+  }
+
+  public Kubesim kubesim() {
+    return sim;
+  }
+
+  @Override
+  public void close() {
+    if (worker != null) {
+      worker.close();
+    }
+    sim.close();
+    temporal.close();
+  }
+}

@@ -1,0 +1,102 @@
+package dev.lockstep.starter;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import dev.lockstep.workflows.Names;
+import dev.lockstep.workflows.StatusTable;
+import dev.lockstep.workflows.Target;
+import dev.lockstep.workflows.UpgradeStatus;
+import dev.lockstep.workflows.UpgradeWorkflow;
+import io.temporal.client.WorkflowClient;
+import java.io.PrintWriter;
+import java.util.Optional;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** {@code lockstep status TARGET [--run RUN_ID] [-o table|json|yaml] [--watch]}. */
+@Command(
+    name = "status",
+    mixinStandardHelpOptions = true,
+    description = "Shows an upgrade (the running one, or the latest), one line per unit.")
+class StatusCommand extends Common {
+  private static final ObjectMapper JSON =
+      new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+  private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
+
+  @Parameters(index = "0", paramLabel = "TARGET", description = "[NAMESPACE/]KIND/NAME")
+  String target;
+
+  @Option(names = "--run", paramLabel = "RUN_ID", description = "An earlier run.")
+  String run;
+
+  @Option(
+      names = {"-o", "--output"},
+      defaultValue = "table",
+      description = "table, json or yaml.")
+  String output;
+
+  @Option(names = "--watch", description = "Redraw as it changes, until the upgrade ends.")
+  boolean watch;
+
+  @Override
+  int run() {
+    if (!output.equals("table") && !output.equals("json") && !output.equals("yaml")) {
+      throw new CliFailure(
+          CliFailure.BAD_INPUT, "-o must be table, json or yaml, not '" + output + "'");
+    }
+    Target t = target(target);
+    WorkflowClient client = temporal();
+    if (watch) {
+      return follow(client, cluster(), t, out()) ? 0 : 0;
+    }
+    UpgradeStatus status = stub(client, cluster(), t, run).status();
+    print(status, output, out());
+    return 0;
+  }
+
+  static UpgradeWorkflow stub(WorkflowClient client, String cluster, Target t, String run) {
+    return client.newWorkflowStub(
+        UpgradeWorkflow.class, Names.workflowId(cluster, t), Optional.ofNullable(run));
+  }
+
+  static void print(UpgradeStatus status, String output, PrintWriter out) {
+    try {
+      switch (output) {
+        case "json" -> out.println(JSON.writeValueAsString(status));
+        case "yaml" -> out.print(YAML.writeValueAsString(status));
+        default -> out.print(StatusTable.render(status));
+      }
+    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+      throw new CliFailure(CliFailure.FAILED, "cannot print the status: " + e.getMessage());
+    }
+    out.flush();
+  }
+
+  /**
+   * Prints the status table whenever it changes, until the upgrade ends; true when it COMPLETED.
+   */
+  static boolean follow(WorkflowClient client, String cluster, Target t, PrintWriter out) {
+    UpgradeWorkflow upgrade = stub(client, cluster, t, null);
+    String last = "";
+    while (true) {
+      UpgradeStatus status = upgrade.status();
+      String table = StatusTable.render(status);
+      if (!table.equals(last)) {
+        out.println(table);
+        out.flush();
+        last = table;
+      }
+      if (status.phase().isTerminal()) {
+        return status.phase() == dev.lockstep.workflows.Phase.COMPLETED;
+      }
+      try {
+        Thread.sleep(500);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return false;
+      }
+    }
+  }
+}

@@ -1,0 +1,128 @@
+package dev.lockstep.starter;
+
+import dev.lockstep.workflows.SteerRequest;
+import dev.lockstep.workflows.Target;
+import dev.lockstep.workflows.UpgradeWorkflow;
+import io.temporal.client.WorkflowClient;
+import io.temporal.client.WorkflowUpdateException;
+import io.temporal.failure.ApplicationFailure;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.BiFunction;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** {@code lockstep resume|pause|cancel TARGET [--as NAME] [--reason TEXT]}. */
+final class SteerCommands {
+  private SteerCommands() {}
+
+  abstract static class Steer extends Common {
+    @Parameters(index = "0", paramLabel = "TARGET", description = "[NAMESPACE/]KIND/NAME")
+    String target;
+
+    @Option(
+        names = "--as",
+        paramLabel = "NAME",
+        description = "Who is asking (default $USER@hostname).")
+    String as;
+
+    @Option(names = "--reason", paramLabel = "TEXT", description = "Why, for the audit.")
+    String reason;
+
+    abstract String action();
+
+    abstract BiFunction<UpgradeWorkflow, SteerRequest, String> operation();
+
+    @Override
+    int run() {
+      Target t = target(target);
+      WorkflowClient client = temporal();
+      UpgradeWorkflow upgrade = StatusCommand.stub(client, cluster(), t, null);
+      SteerRequest who = who(as, reason);
+      CompletableFuture<String> answer =
+          CompletableFuture.supplyAsync(() -> operation().apply(upgrade, who));
+      try {
+        String outcome = answer.get(30, TimeUnit.SECONDS);
+        out().println(t + ": " + outcome);
+        out().flush();
+        return 0;
+      } catch (TimeoutException e) {
+        throw new CliFailure(
+            CliFailure.UNREACHABLE,
+            "no worker of cluster "
+                + cluster()
+                + " answered within 30s: is `lockstep worker --cluster "
+                + cluster()
+                + "` running?");
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new CliFailure(CliFailure.FAILED, "interrupted");
+      } catch (ExecutionException e) {
+        Throwable cause = e.getCause();
+        if (cause instanceof WorkflowUpdateException refused) {
+          throw new CliFailure(CliFailure.REFUSED, action() + " refused: " + reasonOf(refused));
+        }
+        if (cause instanceof io.temporal.client.WorkflowNotFoundException) {
+          throw new CliFailure(
+              CliFailure.FAILED, "no upgrade of " + t + " is running in cluster " + cluster());
+        }
+        throw cause instanceof RuntimeException r ? r : new IllegalStateException(cause);
+      }
+    }
+
+    private static String reasonOf(WorkflowUpdateException e) {
+      for (Throwable t = e.getCause(); t != null; t = t.getCause()) {
+        if (t instanceof ApplicationFailure app) {
+          return app.getOriginalMessage();
+        }
+      }
+      return e.getMessage();
+    }
+  }
+
+  @Command(
+      name = "resume",
+      mixinStandardHelpOptions = true,
+      description = "Resumes an upgrade waiting at a gate, or paused.")
+  static final class Resume extends Steer {
+    String action() {
+      return "resume";
+    }
+
+    BiFunction<UpgradeWorkflow, SteerRequest, String> operation() {
+      return UpgradeWorkflow::resume;
+    }
+  }
+
+  @Command(
+      name = "pause",
+      mixinStandardHelpOptions = true,
+      description = "Holds an upgrade before its next unit.")
+  static final class Pause extends Steer {
+    String action() {
+      return "pause";
+    }
+
+    BiFunction<UpgradeWorkflow, SteerRequest, String> operation() {
+      return UpgradeWorkflow::pause;
+    }
+  }
+
+  @Command(
+      name = "cancel",
+      mixinStandardHelpOptions = true,
+      description =
+          "Stops before the next unit and returns upgraded units to the original revision.")
+  static final class Cancel extends Steer {
+    String action() {
+      return "cancel";
+    }
+
+    BiFunction<UpgradeWorkflow, SteerRequest, String> operation() {
+      return UpgradeWorkflow::cancel;
+    }
+  }
+}

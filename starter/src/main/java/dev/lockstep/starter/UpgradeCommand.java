@@ -1,0 +1,222 @@
+package dev.lockstep.starter;
+
+import dev.lockstep.workflows.PlanValidation;
+import dev.lockstep.workflows.Target;
+import dev.lockstep.workflows.UpgradePlan;
+import dev.lockstep.workflows.UpgradeRequest;
+import dev.lockstep.workflows.Upgrades;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** {@code lockstep upgrade TARGET --image [CONTAINER=]IMAGE ...}. */
+@Command(
+    name = "upgrade",
+    mixinStandardHelpOptions = true,
+    description = {
+      "Starts an upgrade and returns once the worker has checked the plan against the cluster",
+      "(or, with --wait, when the upgrade ends)."
+    })
+class UpgradeCommand extends Common {
+  @Parameters(
+      index = "0",
+      arity = "0..1",
+      paramLabel = "TARGET",
+      description =
+          "[NAMESPACE/]KIND/NAME, e.g. demo/statefulset/postgresql (or target: in the plan).")
+  String target;
+
+  @Option(
+      names = "--image",
+      paramLabel = "[CONTAINER=]IMAGE",
+      description = "New image; without CONTAINER= for the only container. Repeatable.")
+  List<String> images = new ArrayList<>();
+
+  @Option(names = "-f", paramLabel = "PLAN.yaml", description = "A plan file; flags override it.")
+  Path planFile;
+
+  @Option(names = "--gate", description = "first (default), each or none.")
+  String gate;
+
+  @Option(names = "--on-failure", description = "rollback (default) or hold.")
+  String onFailure;
+
+  @Option(names = "--unit-timeout", description = "How long one unit may take, e.g. 10m (default).")
+  String unitTimeout;
+
+  @Option(names = "--scale-up", description = "Add one unit first, upgrade it first.")
+  Boolean scaleUp;
+
+  @Option(
+      names = "--force",
+      paramLabel = "CHECK",
+      description = "Skip a named pre-check (recorded). Repeatable.")
+  List<String> force = new ArrayList<>();
+
+  @Option(
+      names = "--as",
+      paramLabel = "NAME",
+      description = "Who is asking (default $USER@hostname).")
+  String as;
+
+  @Option(names = "--reason", paramLabel = "TEXT", description = "Why, for the audit.")
+  String reason;
+
+  @Option(
+      names = "--wait",
+      description = "Follow the upgrade until it ends; exit 0 only if it COMPLETED.")
+  boolean await;
+
+  @Option(
+      names = "--heartbeat-timeout",
+      defaultValue = "30s",
+      description =
+          "How long a worker may go silent before another takes over its step (default 30s).")
+  String heartbeatTimeout;
+
+  @Option(
+      names = "--verdict-timeout",
+      defaultValue = "30s",
+      description = "How long to wait for a worker to check the plan (default 30s).")
+  String verdictTimeout;
+
+  @Override
+  int run() {
+    UpgradePlan plan = plan();
+    List<String> problems = PlanValidation.problems(plan);
+    if (!problems.isEmpty()) {
+      throw new CliFailure(CliFailure.BAD_INPUT, String.join("; ", problems));
+    }
+    Duration heartbeat = duration("--heartbeat-timeout", heartbeatTimeout);
+    Duration verdictWait = duration("--verdict-timeout", verdictTimeout);
+    UpgradeRequest request =
+        new UpgradeRequest(plan, identity(as), reason, (int) Math.max(1, heartbeat.toSeconds()));
+    Target t = Target.parse(plan.target(), defaultNamespace());
+    Upgrades.Started started;
+    try {
+      started = Upgrades.start(temporal(), request, verdictWait);
+    } catch (Upgrades.TargetBusy e) {
+      throw new CliFailure(
+          CliFailure.REFUSED,
+          "refused: another upgrade of "
+              + t
+              + " is running (run "
+              + e.runId()
+              + "): see `lockstep status "
+              + t
+              + "`");
+    } catch (Upgrades.NoWorker e) {
+      throw new CliFailure(CliFailure.UNREACHABLE, e.getMessage());
+    }
+    if (!started.verdict().valid()) {
+      int code = started.verdict().inspected() ? CliFailure.BAD_INPUT : CliFailure.FAILED;
+      String what = started.verdict().inspected() ? "invalid plan: " : "";
+      throw new CliFailure(
+          code, what + String.join("; ", started.verdict().problems()) + "; nothing was changed");
+    }
+    var out = out();
+    out.println(
+        "upgrade of "
+            + t
+            + " started (run "
+            + started.runId()
+            + "), from revision "
+            + started.verdict().fromRevision());
+    out.println("follow:   lockstep status " + t + clusterFlag() + " --watch");
+    out.println("rollback: lockstep rollback " + t + clusterFlag());
+    out.flush();
+    if (!await) {
+      return 0;
+    }
+    return StatusCommand.follow(temporal(), cluster(), t, out) ? 0 : CliFailure.FAILED;
+  }
+
+  private String clusterFlag() {
+    return cluster().equals("default") ? "" : " --cluster " + cluster();
+  }
+
+  private static Duration duration(String flag, String text) {
+    try {
+      return dev.lockstep.workflows.Durations.positive(flag, text);
+    } catch (IllegalArgumentException e) {
+      throw new CliFailure(CliFailure.BAD_INPUT, e.getMessage());
+    }
+  }
+
+  /** The plan file, if any, with every flag given laid over it. */
+  UpgradePlan plan() {
+    UpgradePlan base =
+        planFile != null
+            ? PlanFiles.load(planFile)
+            : new UpgradePlan(
+                null, null, null, null, null, null, null, null, null, null, null, null, null, null,
+                null);
+    String targetText = target != null ? target : base.target();
+    if (targetText == null) {
+      throw new CliFailure(
+          CliFailure.BAD_INPUT,
+          "no target: give [NAMESPACE/]KIND/NAME, e.g. demo/statefulset/postgresql");
+    }
+    Target t = target(targetText);
+    UpgradePlan.Change change = base.effectiveChange();
+    Map<String, String> newImages = new LinkedHashMap<>(change.images());
+    for (String image : images) {
+      int eq = image.indexOf('=');
+      String container = eq < 0 ? UpgradePlan.Change.ONLY_CONTAINER : image.substring(0, eq);
+      String ref = eq < 0 ? image : image.substring(eq + 1);
+      if (eq == 0 || ref.isBlank()) {
+        throw new CliFailure(
+            CliFailure.BAD_INPUT,
+            "--image '"
+                + image
+                + "' is not [CONTAINER=]IMAGE, e.g. --image postgresql=postgres:14.9");
+      }
+      newImages.put(container, ref);
+    }
+    List<String> forced = new ArrayList<>(base.effectiveForce());
+    forced.addAll(force);
+    return new UpgradePlan(
+        t.toString(),
+        cluster != null ? cluster : base.cluster() != null ? base.cluster() : cluster(),
+        new UpgradePlan.Change(newImages, change.template(), change.resources()),
+        gate != null ? parseGate(gate) : base.gate(),
+        base.gateTimeout(),
+        base.onGateTimeout(),
+        unitTimeout != null ? unitTimeout : base.unitTimeout(),
+        base.crashLoopRestarts(),
+        scaleUp != null ? scaleUp : base.scaleUp(),
+        onFailure != null ? parseFailure(onFailure) : base.onFailure(),
+        base.retries(),
+        forced,
+        base.health(),
+        base.migration(),
+        base.hooks());
+  }
+
+  private static UpgradePlan.Gate parseGate(String text) {
+    return switch (text) {
+      case "first" -> UpgradePlan.Gate.FIRST;
+      case "each" -> UpgradePlan.Gate.EACH;
+      case "none" -> UpgradePlan.Gate.NONE;
+      default ->
+          throw new CliFailure(
+              CliFailure.BAD_INPUT, "--gate must be first, each or none, not '" + text + "'");
+    };
+  }
+
+  private static UpgradePlan.FailurePolicy parseFailure(String text) {
+    return switch (text) {
+      case "rollback" -> UpgradePlan.FailurePolicy.ROLLBACK;
+      case "hold" -> UpgradePlan.FailurePolicy.HOLD;
+      default ->
+          throw new CliFailure(
+              CliFailure.BAD_INPUT, "--on-failure must be rollback or hold, not '" + text + "'");
+    };
+  }
+}

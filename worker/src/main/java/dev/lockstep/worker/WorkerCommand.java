@@ -1,0 +1,156 @@
+package dev.lockstep.worker;
+
+import io.micronaut.configuration.picocli.PicocliRunner;
+import io.micronaut.context.annotation.Value;
+import java.time.Duration;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code lockstep worker}: a worker for one cluster, until stopped. */
+@Command(
+    name = "lockstep worker",
+    mixinStandardHelpOptions = true,
+    description = {
+      "Runs a worker for one cluster: executes the upgrades of targets in that cluster.",
+      "Configuration: application.yml, environment (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,",
+      "LOCKSTEP_CLUSTER, KUBECONFIG), then these options."
+    })
+public class WorkerCommand implements Callable<Integer> {
+
+  @Value("${lockstep.cluster:default}")
+  String configuredCluster;
+
+  @Value("${temporal.address:`localhost:7233`}")
+  String configuredAddress;
+
+  @Value("${temporal.namespace:default}")
+  String configuredNamespace;
+
+  @Value("${lockstep.worker.health-port:8081}")
+  int configuredHealthPort;
+
+  @Option(
+      names = "--cluster",
+      description = "The cluster this worker serves (default: LOCKSTEP_CLUSTER or default).")
+  String cluster;
+
+  @Option(
+      names = "--kubeconfig",
+      description = "Kubeconfig file (default: KUBECONFIG, ~/.kube/config, or in-cluster).")
+  String kubeconfig;
+
+  @Option(names = "--context", description = "Kubeconfig context (default: its current context).")
+  String context;
+
+  @Option(
+      names = "--temporal-address",
+      description = "Temporal frontend host:port (default: TEMPORAL_ADDRESS or localhost:7233).")
+  String temporalAddress;
+
+  @Option(
+      names = "--temporal-namespace",
+      description = "Temporal namespace (default: TEMPORAL_NAMESPACE or default).")
+  String temporalNamespace;
+
+  @Option(
+      names = "--sticky",
+      defaultValue = "auto",
+      description =
+          "Sticky execution: auto (off against the Temporal test server of `lockstep dev`, whose"
+              + " sticky queues never expire; on elsewhere), on, off.")
+  String sticky;
+
+  @Option(
+      names = "--health-port",
+      description = "Port of GET /health; 0 picks a free one, -1 turns it off (default 8081).")
+  Integer healthPort;
+
+  @Option(
+      names = "--shutdown-grace",
+      defaultValue = "30s",
+      description = "How long a stopping worker lets running activities finish.")
+  String shutdownGrace;
+
+  @Option(names = "--verbose", description = "Print stack traces.")
+  boolean verbose;
+
+  public static void main(String[] args) {
+    int code = PicocliRunner.execute(WorkerCommand.class, args);
+    System.exit(code);
+  }
+
+  @Override
+  public Integer call() throws Exception {
+    if (!sticky.equals("auto") && !sticky.equals("on") && !sticky.equals("off")) {
+      System.err.println("lockstep: --sticky must be auto, on or off, not '" + sticky + "'");
+      return 2;
+    }
+    Duration grace;
+    try {
+      grace = dev.lockstep.workflows.Durations.parse(shutdownGrace);
+    } catch (IllegalArgumentException e) {
+      System.err.println("lockstep: --shutdown-grace: " + e.getMessage());
+      return 2;
+    }
+    WorkerSettings settings =
+        new WorkerSettings(
+            cluster != null ? cluster : configuredCluster,
+            temporalAddress != null ? temporalAddress : configuredAddress,
+            temporalNamespace != null ? temporalNamespace : configuredNamespace,
+            kubeconfig,
+            context,
+            sticky,
+            grace);
+    WorkerRuntime runtime;
+    try {
+      runtime = WorkerRuntime.start(settings);
+    } catch (WorkerRuntime.StartFailure e) {
+      System.err.println("lockstep: " + e.getMessage());
+      if (verbose) {
+        e.printStackTrace();
+      }
+      return 4;
+    }
+    int port = healthPort != null ? healthPort : configuredHealthPort;
+    HealthServer health = null;
+    if (port >= 0) {
+      try {
+        health = new HealthServer(port, settings.cluster(), runtime::running);
+      } catch (java.io.IOException e) {
+        System.err.println(
+            "lockstep: cannot serve /health on port "
+                + port
+                + ": "
+                + e.getMessage()
+                + "; use --health-port");
+        runtime.close();
+        return 2;
+      }
+    }
+    System.out.println(
+        "worker ready: cluster "
+            + settings.cluster()
+            + ", Temporal "
+            + settings.temporalAddress()
+            + ", sticky execution "
+            + (runtime.sticky() ? "on" : "off")
+            + (health == null ? "" : ", health http://localhost:" + health.port() + "/health"));
+    System.out.flush();
+    CountDownLatch stopped = new CountDownLatch(1);
+    HealthServer finalHealth = health;
+    Runtime.getRuntime()
+        .addShutdownHook(
+            new Thread(
+                () -> {
+                  if (finalHealth != null) {
+                    finalHealth.close();
+                  }
+                  runtime.close();
+                  stopped.countDown();
+                }));
+    stopped.await();
+    return 0;
+  }
+}

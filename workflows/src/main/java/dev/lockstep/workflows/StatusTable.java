@@ -1,0 +1,65 @@
+package dev.lockstep.workflows;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/** The status as {@code lockstep status} prints it: one line for the target, one per unit. */
+public final class StatusTable {
+  private StatusTable() {}
+
+  public static String render(UpgradeStatus s) {
+    long upgraded = s.units().stream().filter(u -> u.state() == UnitState.UPGRADED).count();
+    List<List<String>> head = new ArrayList<>();
+    head.add(List.of("Target", "Phase", "From", "To", "Units", "Message"));
+    head.add(
+        List.of(
+            s.target(),
+            String.valueOf(s.phase()),
+            images(s.fromImages(), s.fromRevision()),
+            images(s.toImages(), s.toRevision()),
+            upgraded + "/" + s.units().size(),
+            s.message() == null ? "" : s.message()));
+    List<List<String>> units = new ArrayList<>();
+    units.add(List.of("Unit", "State", "Revision", "Ready", "Message"));
+    for (UnitStatus u : s.units()) {
+      units.add(
+          List.of(
+              u.name(),
+              String.valueOf(u.state()),
+              u.revision() == null ? "" : u.revision(),
+              u.ready() ? "yes" : "no",
+              u.message() == null ? "" : u.message()));
+    }
+    return table(head) + "\n" + table(units);
+  }
+
+  private static String images(Map<String, String> images, String revision) {
+    if (images == null || images.isEmpty()) {
+      return revision == null ? "" : revision;
+    }
+    return String.join(",", new java.util.TreeMap<>(images).values());
+  }
+
+  private static String table(List<List<String>> rows) {
+    int columns = rows.get(0).size();
+    int[] widths = new int[columns];
+    for (List<String> row : rows) {
+      for (int c = 0; c < columns; c++) {
+        widths[c] = Math.max(widths[c], row.get(c).length());
+      }
+    }
+    StringBuilder out = new StringBuilder();
+    for (List<String> row : rows) {
+      StringBuilder line = new StringBuilder();
+      for (int c = 0; c < columns; c++) {
+        line.append(row.get(c));
+        if (c < columns - 1) {
+          line.append(" ".repeat(widths[c] - row.get(c).length() + 2));
+        }
+      }
+      out.append(line.toString().stripTrailing()).append('\n');
+    }
+    return out.toString();
+  }
+}
