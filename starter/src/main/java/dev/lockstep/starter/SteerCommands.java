@@ -66,10 +66,30 @@ final class SteerCommands {
           throw new CliFailure(CliFailure.REFUSED, action() + " refused: " + reasonOf(refused));
         }
         if (cause instanceof io.temporal.client.WorkflowNotFoundException) {
+          String ended = endedPhase(upgrade);
+          if (ended != null) {
+            throw new CliFailure(
+                CliFailure.REFUSED,
+                action()
+                    + " refused: the upgrade has ended ("
+                    + ended
+                    + "); see `lockstep status "
+                    + t
+                    + "`");
+          }
           throw new CliFailure(
-              CliFailure.FAILED, "no upgrade of " + t + " is running in cluster " + cluster());
+              CliFailure.FAILED, "no upgrade of " + t + " found in cluster " + cluster());
         }
         throw cause instanceof RuntimeException r ? r : new IllegalStateException(cause);
+      }
+    }
+
+    /** The phase of the latest run when it has ended, or null when there is none. */
+    private static String endedPhase(UpgradeWorkflow upgrade) {
+      try {
+        return String.valueOf(upgrade.status().phase());
+      } catch (io.temporal.client.WorkflowNotFoundException e) {
+        return null;
       }
     }
 

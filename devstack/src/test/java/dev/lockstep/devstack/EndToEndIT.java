@@ -1,0 +1,345 @@
+package dev.lockstep.devstack;
+
+import static java.util.concurrent.TimeUnit.SECONDS;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.fabric8.kubernetes.api.model.ConfigMapBuilder;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.client.Config;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import io.fabric8.kubernetes.client.Watch;
+import io.fabric8.kubernetes.client.Watcher;
+import io.fabric8.kubernetes.client.WatcherException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Separate processes on loopback, as a user runs them: the dev stack without its worker, worker
+ * processes (killed with SIGKILL and replaced), and the {@code lockstep} CLI.
+ */
+class EndToEndIT {
+  private static final ObjectMapper JSON = new ObjectMapper();
+  @TempDir static Path dir;
+  private static Processes.Running stack;
+  private static Processes.Running worker;
+  private static Map<String, String> env;
+  private static KubernetesClient kube;
+  private static String kubeUrl;
+
+  @BeforeAll
+  static void start() throws Exception {
+    int temporalPort = DevStack.freePort();
+    Path kubeconfig = dir.resolve("kubeconfig");
+    stack =
+        Processes.start(
+            Map.of(),
+            Processes.DEVSTACK,
+            "dev",
+            "--no-worker",
+            "--temporal-port",
+            String.valueOf(temporalPort),
+            "--kube-port",
+            "0",
+            "--pod-startup",
+            "300ms",
+            "--kubeconfig",
+            kubeconfig.toString());
+    stack.awaitLine("ready", Duration.ofSeconds(90));
+    env = Map.of("TEMPORAL_ADDRESS", "localhost:" + temporalPort);
+    kube =
+        new KubernetesClientBuilder()
+            .withConfig(Config.fromKubeconfig(Files.readString(kubeconfig)))
+            .build();
+    kubeUrl = kube.getConfiguration().getMasterUrl().replaceAll("/$", "");
+    worker = startWorker();
+  }
+
+  private static Processes.Running startWorker() throws Exception {
+    Processes.Running w =
+        Processes.start(
+            env,
+            Processes.WORKER,
+            "--kubeconfig",
+            dir.resolve("kubeconfig").toString(),
+            "--health-port",
+            "0");
+    w.awaitLine("worker ready", Duration.ofSeconds(90));
+    assertThat(String.join("\n", w.lines)).contains("sticky execution off");
+    return w;
+  }
+
+  @AfterAll
+  static void stop() throws Exception {
+    if (worker != null) {
+      worker.close();
+    }
+    if (kube != null) {
+      kube.close();
+    }
+    if (stack != null) {
+      stack.close();
+    }
+  }
+
+  private static Processes.Result lockstep(String... args) throws Exception {
+    return Processes.cli(env, args);
+  }
+
+  private static JsonNode status(String target) throws Exception {
+    Processes.Result r = lockstep("status", target, "-o", "json");
+    assertEquals(0, r.exit(), r.err());
+    return JSON.readTree(r.out());
+  }
+
+  private static JsonNode awaitPhase(String target, String phase) {
+    await()
+        .atMost(120, SECONDS)
+        .pollInterval(Duration.ofMillis(200))
+        .until(() -> status(target).path("phase").asText().equals(phase));
+    try {
+      return status(target);
+    } catch (Exception e) {
+      throw new AssertionError(e);
+    }
+  }
+
+  private static long writesSince(long mark) throws Exception {
+    HttpResponse<String> r =
+        HttpClient.newHttpClient()
+            .send(
+                HttpRequest.newBuilder(URI.create(kubeUrl + "/kubesim/requests?since=" + mark))
+                    .build(),
+                HttpResponse.BodyHandlers.ofString());
+    long writes = 0;
+    for (JsonNode record : JSON.readTree(r.body())) {
+      String verb = record.path("verb").asText();
+      int code = record.path("status").asInt();
+      boolean write =
+          List.of("create", "update", "patch", "delete", "deletecollection").contains(verb);
+      if (write && code >= 200 && code < 300 && !record.path("dryRun").asBoolean()) {
+        writes++;
+      }
+    }
+    return writes;
+  }
+
+  private static long requestMark() throws Exception {
+    HttpResponse<String> r =
+        HttpClient.newHttpClient()
+            .send(
+                HttpRequest.newBuilder(URI.create(kubeUrl + "/kubesim/requests")).build(),
+                HttpResponse.BodyHandlers.ofString());
+    long mark = 0;
+    for (JsonNode record : JSON.readTree(r.body())) {
+      mark = Math.max(mark, record.path("seq").asLong());
+    }
+    return mark;
+  }
+
+  @Test
+  void upgradeWaitsAtTheGateWithOneUnitUpgradedThenResumeCompletesIt() throws Exception {
+    String target = "demo/statefulset/postgresql";
+    Processes.Result started =
+        lockstep(
+            "upgrade",
+            target,
+            "--image",
+            "postgresql=postgres:14.9",
+            "--as",
+            "alice",
+            "--reason",
+            "minor upgrade");
+    assertEquals(0, started.exit(), started.err());
+    assertThat(started.out())
+        .contains("upgrade of " + target + " started")
+        .contains("rollback: lockstep rollback " + target);
+
+    JsonNode gate = awaitPhase(target, "WAITING_FOR_RESUME");
+    List<String> states = new ArrayList<>();
+    gate.path("units")
+        .forEach(u -> states.add(u.path("name").asText() + "=" + u.path("state").asText()));
+    assertThat(states)
+        .containsExactly("postgresql-2=UPGRADED", "postgresql-1=WAITING", "postgresql-0=WAITING");
+    Processes.Result table = lockstep("status", target);
+    assertThat(table.out())
+        .contains("Target")
+        .contains("WAITING_FOR_RESUME")
+        .contains("postgres:14.8")
+        .contains("postgres:14.9")
+        .contains("1/3")
+        .contains("other units upgrading first...");
+
+    Processes.Result resumed = lockstep("resume", target, "--as", "bob", "--reason", "healthy");
+    assertEquals(0, resumed.exit(), resumed.err());
+    assertThat(resumed.out()).contains("resumed at the gate");
+    JsonNode done = awaitPhase(target, "COMPLETED");
+    String to = done.path("toRevision").asText();
+    for (Pod pod :
+        kube.pods()
+            .inNamespace("demo")
+            .withLabel("app.kubernetes.io/name", "postgresql")
+            .list()
+            .getItems()) {
+      assertEquals(to, pod.getMetadata().getLabels().get("controller-revision-hash"));
+    }
+    Processes.Result again = lockstep("resume", target);
+    assertEquals(3, again.exit());
+    assertThat(again.err()).startsWith("lockstep: resume refused: the upgrade has ended");
+  }
+
+  @Test
+  void aSecondUpgradeOfTheSameTargetExits3NamingTheRunningOne() throws Exception {
+    String target = "demo/statefulset/discourse";
+    assertEquals(0, lockstep("upgrade", target, "--image", "discourse/discourse:3.3.0").exit());
+    JsonNode gate = awaitPhase(target, "WAITING_FOR_RESUME");
+    long mark = requestMark();
+    Processes.Result second = lockstep("upgrade", target, "--image", "discourse/discourse:3.4.0");
+    assertEquals(3, second.exit());
+    assertThat(second.err())
+        .startsWith("lockstep: refused: another upgrade of " + target)
+        .contains(gate.path("runId").asText());
+    assertEquals(0, writesSince(mark));
+    Processes.Result cancel = lockstep("cancel", target, "--reason", "test over");
+    assertEquals(0, cancel.exit(), cancel.err());
+    awaitPhase(target, "CANCELLED");
+  }
+
+  @Test
+  void badInputExits2WithOneLineAndWritesNothing() throws Exception {
+    Path badPlan = dir.resolve("bad.yaml");
+    Files.writeString(badPlan, "target: demo/statefulset/postgresql\ngates: first\n");
+    long mark = requestMark();
+    List<List<String>> cases =
+        List.of(
+            List.of("upgrade", "demo/deployment/web", "--image", "nginx:1.27"),
+            List.of("upgrade", "demo/statefulset/postgresql", "--image", "postgresql=Postgres 15"),
+            List.of(
+                "upgrade",
+                "demo/statefulset/postgresql",
+                "--image",
+                "postgresql=postgres:15",
+                "--unit-timeout",
+                "0s"),
+            List.of(
+                "upgrade",
+                "demo/statefulset/postgresql",
+                "--image",
+                "postgresql=postgres:15",
+                "--gate",
+                "sometimes"),
+            List.of("upgrade", "demo/statefulset/postgresql"),
+            List.of("upgrade", "-f", badPlan.toString()),
+            List.of("upgrade", "demo/statefulset/nothere", "--image", "x=postgres:15"),
+            List.of("upgrade", "demo/statefulset/ghostwire", "--image", "sidecar=busybox:1.36"),
+            List.of("status", "demo/daemonset/x"));
+    for (List<String> args : cases) {
+      Processes.Result r = lockstep(args.toArray(String[]::new));
+      assertEquals(2, r.exit(), args + " -> " + r.err());
+      assertThat(r.err()).as(args.toString()).startsWith("lockstep: ").hasLineCount(1);
+    }
+    assertThat(lockstep("upgrade", "-f", badPlan.toString()).err())
+        .contains("line 2: unknown field 'gates'");
+    assertEquals(0, writesSince(mark));
+  }
+
+  @Test
+  void aKilledWorkerIsReplacedMidUnitAndAtTheGateAndNoPodIsReplacedTwice() throws Exception {
+    kube.apps()
+        .statefulSets()
+        .inNamespace("demo")
+        .resource(DevStack.statefulSet("ledger", 3, "example/ledger:1.0", 8080, null))
+        .create();
+    await()
+        .atMost(60, SECONDS)
+        .until(
+            () -> {
+              var s =
+                  kube.apps()
+                      .statefulSets()
+                      .inNamespace("demo")
+                      .withName("ledger")
+                      .get()
+                      .getStatus();
+              return s != null && s.getReadyReplicas() != null && s.getReadyReplicas() == 3;
+            });
+    kube.configMaps()
+        .inNamespace("kube-system")
+        .resource(
+            new ConfigMapBuilder()
+                .withNewMetadata()
+                .withName("kubesim-behaviour")
+                .endMetadata()
+                .addToData("rules", "example/ledger:2.0 startup 4s\n")
+                .build())
+        .create();
+    List<String[]> events = Collections.synchronizedList(new ArrayList<>());
+    try (Watch watch =
+        kube.pods()
+            .inNamespace("demo")
+            .watch(
+                new Watcher<Pod>() {
+                  @Override
+                  public void eventReceived(Action action, Pod pod) {
+                    events.add(
+                        new String[] {
+                          pod.getMetadata().getName(),
+                          pod.getMetadata().getUid(),
+                          pod.getSpec().getContainers().get(0).getImage()
+                        });
+                  }
+
+                  @Override
+                  public void onClose(WatcherException cause) {}
+                })) {
+      String target = "demo/statefulset/ledger";
+      Processes.Result started =
+          lockstep("upgrade", target, "--image", "example/ledger:2.0", "--heartbeat-timeout", "3s");
+      assertEquals(0, started.exit(), started.err());
+      // SIGKILL while the first unit is being replaced.
+      await()
+          .atMost(60, SECONDS)
+          .until(
+              () ->
+                  events.stream()
+                      .anyMatch(e -> e[0].equals("ledger-2") && e[2].equals("example/ledger:2.0")));
+      worker.kill();
+      worker = startWorker();
+      awaitPhase(target, "WAITING_FOR_RESUME");
+      // SIGKILL while it waits at the gate; the gate is Temporal's, not the worker's.
+      worker.kill();
+      worker = startWorker();
+      Processes.Result resumed = lockstep("resume", target);
+      assertEquals(0, resumed.exit(), resumed.err());
+      awaitPhase(target, "COMPLETED");
+      for (String pod : List.of("ledger-0", "ledger-1", "ledger-2")) {
+        long incarnations =
+            events.stream()
+                .filter(e -> e[0].equals(pod) && e[2].equals("example/ledger:2.0"))
+                .map(e -> e[1])
+                .distinct()
+                .count();
+        assertEquals(1, incarnations, pod + " was replaced more than once");
+      }
+    } finally {
+      kube.configMaps().inNamespace("kube-system").withName("kubesim-behaviour").delete();
+    }
+  }
+}

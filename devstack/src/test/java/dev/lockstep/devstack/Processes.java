@@ -1,0 +1,119 @@
+package dev.lockstep.devstack;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/** Separate processes for end-to-end tests: the dev stack, workers, CLI invocations. */
+final class Processes {
+  static final Path ROOT = Path.of("..").toAbsolutePath().normalize();
+  static final Path DEVSTACK = ROOT.resolve("devstack/target/lockstep-devstack.jar");
+  static final Path WORKER = ROOT.resolve("worker/target/lockstep-worker.jar");
+  static final Path CLI = ROOT.resolve("starter/target/lockstep-cli.jar");
+
+  private Processes() {}
+
+  /** A long-running process whose output lines are collected as they come. */
+  static final class Running implements AutoCloseable {
+    final Process process;
+    final List<String> lines = Collections.synchronizedList(new ArrayList<>());
+
+    Running(Process process) {
+      this.process = process;
+      Thread reader =
+          new Thread(
+              () -> {
+                try (BufferedReader in =
+                    new BufferedReader(
+                        new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
+                  String line;
+                  while ((line = in.readLine()) != null) {
+                    lines.add(line);
+                  }
+                } catch (IOException e) {
+                  // the process ended
+                }
+              });
+      reader.setDaemon(true);
+      reader.start();
+    }
+
+    /** Waits until a line starting with {@code prefix} was printed. */
+    void awaitLine(String prefix, Duration timeout) throws InterruptedException {
+      long deadline = System.nanoTime() + timeout.toNanos();
+      while (System.nanoTime() < deadline) {
+        synchronized (lines) {
+          if (lines.stream().anyMatch(l -> l.startsWith(prefix))) {
+            return;
+          }
+        }
+        if (!process.isAlive()) {
+          throw new AssertionError("process ended (" + process.exitValue() + "): " + lines);
+        }
+        // Waiting on the process's own output: there is no event to block on but its pipe.
+        process.waitFor(50, TimeUnit.MILLISECONDS);
+      }
+      throw new AssertionError("no line '" + prefix + "' within " + timeout + ": " + lines);
+    }
+
+    /** SIGKILL: no shutdown hook, no graceful anything. */
+    void kill() throws InterruptedException {
+      process.destroyForcibly();
+      process.waitFor(30, TimeUnit.SECONDS);
+    }
+
+    @Override
+    public void close() throws InterruptedException {
+      process.destroy();
+      if (!process.waitFor(30, TimeUnit.SECONDS)) {
+        kill();
+      }
+    }
+  }
+
+  static Running start(Map<String, String> env, Path jar, String... args) throws IOException {
+    List<String> command = new ArrayList<>(List.of(java(), "-jar", jar.toString()));
+    command.addAll(List.of(args));
+    ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
+    builder.environment().putAll(env);
+    return new Running(builder.start());
+  }
+
+  /** What one CLI invocation printed and how it exited. */
+  record Result(int exit, String out, String err) {}
+
+  static Result cli(Map<String, String> env, String... args) throws Exception {
+    List<String> command = new ArrayList<>(List.of(java(), "-jar", CLI.toString()));
+    command.addAll(List.of(args));
+    ProcessBuilder builder = new ProcessBuilder(command);
+    builder.environment().putAll(env);
+    java.io.File out = java.io.File.createTempFile("lockstep-out", ".txt");
+    java.io.File err = java.io.File.createTempFile("lockstep-err", ".txt");
+    builder.redirectOutput(out).redirectError(err);
+    Process process = builder.start();
+    if (!process.waitFor(120, TimeUnit.SECONDS)) {
+      process.destroyForcibly();
+      throw new AssertionError("lockstep " + String.join(" ", args) + " did not end in 120s");
+    }
+    Result result =
+        new Result(
+            process.exitValue(),
+            java.nio.file.Files.readString(out.toPath()),
+            java.nio.file.Files.readString(err.toPath()));
+    out.delete();
+    err.delete();
+    return result;
+  }
+
+  private static String java() {
+    return Path.of(System.getProperty("java.home"), "bin", "java").toString();
+  }
+}
