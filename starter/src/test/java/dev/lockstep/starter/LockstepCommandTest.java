@@ -1,0 +1,90 @@
+package dev.lockstep.starter;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import io.micronaut.configuration.picocli.MicronautFactory;
+import io.micronaut.context.ApplicationContext;
+import io.micronaut.context.env.Environment;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The CLI's own checks: they answer without Temporal (nothing listens on the address used). */
+class LockstepCommandTest {
+  record Run(int exit, String out, String err) {}
+
+  private static Run run(String... args) {
+    PrintStream oldOut = System.out;
+    PrintStream oldErr = System.err;
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
+    System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
+    System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+    try (ApplicationContext ctx = ApplicationContext.run(Environment.CLI, Environment.TEST)) {
+      int exit =
+          new picocli.CommandLine(LockstepCommand.class, new MicronautFactory(ctx)).execute(args);
+      return new Run(
+          exit, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+    } finally {
+      System.setOut(oldOut);
+      System.setErr(oldErr);
+    }
+  }
+
+  @Test
+  void helpListsTheCommandsAndTouchesNoNetwork() {
+    Run r = run("--help");
+    assertEquals(0, r.exit());
+    assertThat(r.out())
+        .contains("upgrade", "status", "resume", "pause", "cancel", "worker", "demo");
+  }
+
+  @Test
+  void badInputIsExit2WithOneLockstepLine() {
+    for (String[] args :
+        new String[][] {
+          {"upgrade", "demo/deployment/web", "--image", "nginx:1.27"},
+          {"upgrade", "demo/sts/pg", "--image", "pg=Not An Image"},
+          {"upgrade", "demo/sts/pg", "--image", "pg=postgres:15", "--unit-timeout", "-1m"},
+          {"upgrade", "demo/sts/pg", "--image", "pg=postgres:15", "--gate", "later"},
+          {"upgrade", "demo/sts/pg", "--image", "=postgres:15"},
+          {"upgrade", "--image", "postgres:15"},
+          {"status", "demo/sts/pg", "-o", "xml"},
+          {"resume", "a/b/c/d"},
+        }) {
+      Run r = run(args);
+      assertEquals(2, r.exit(), String.join(" ", args) + ": " + r.err());
+      assertThat(r.err()).startsWith("lockstep: ").hasLineCount(1);
+    }
+  }
+
+  @Test
+  void aPlanFileWithAnUnknownFieldNamesTheFieldAndItsLine(@TempDir Path dir) throws Exception {
+    Path plan = dir.resolve("plan.yaml");
+    Files.writeString(
+        plan, "target: demo/sts/pg\nchange:\n  images: {pg: postgres:15}\n  imagez: {}\n");
+    Run r = run("upgrade", "-f", plan.toString());
+    assertEquals(2, r.exit());
+    assertThat(r.err()).contains("line 4: unknown field 'imagez'");
+  }
+
+  @Test
+  void flagsOverrideThePlanFile(@TempDir Path dir) throws Exception {
+    Path plan = dir.resolve("plan.yaml");
+    Files.writeString(
+        plan, "target: demo/sts/pg\nchange: {images: {pg: postgres:14.9}}\ngate: each\n");
+    UpgradeCommand command = new UpgradeCommand();
+    command.planFile = plan;
+    command.gate = "none";
+    command.images.add("pg=postgres:15.1");
+    var built = command.plan();
+    assertEquals("postgres:15.1", built.change().images().get("pg"));
+    assertEquals(dev.lockstep.workflows.UpgradePlan.Gate.NONE, built.gate());
+    assertEquals("demo/statefulset/pg", built.target());
+  }
+}
