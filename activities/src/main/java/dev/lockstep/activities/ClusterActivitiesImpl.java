@@ -189,13 +189,23 @@ public final class ClusterActivitiesImpl implements ClusterActivities {
 
   // ---- one unit ------------------------------------------------------------------------------
 
+  /**
+   * What an attempt at one unit keeps in its heartbeat, so that a retry after a worker dies keeps
+   * the same deadline and the same restart baseline.
+   */
+  public record UnitProgress(long startedAt, String podUid, int baselineRestarts) {}
+
   @Override
   public UnitResult upgradeUnit(UnitRequest request) {
     Target target = request.target();
     String podName = target.name() + "-" + request.ordinal();
     ActivityExecutionContext context = Activity.getExecutionContext();
-    long startedAt = context.getHeartbeatDetails(Long.class).orElse(System.currentTimeMillis());
-    context.heartbeat(startedAt);
+    UnitProgress[] progress = {
+      context
+          .getHeartbeatDetails(UnitProgress.class)
+          .orElse(new UnitProgress(System.currentTimeMillis(), null, 0))
+    };
+    context.heartbeat(progress[0]);
     StatefulSet sts = require(target);
     checkOurs(sts, request.runId(), target);
     checkRevision(sts, request.toRevision(), target);
@@ -208,7 +218,8 @@ public final class ClusterActivitiesImpl implements ClusterActivities {
               + request.ordinal()
               + "}}}}");
     }
-    Instant deadline = Instant.ofEpochMilli(startedAt).plusSeconds(request.unitTimeoutSeconds());
+    Instant deadline =
+        Instant.ofEpochMilli(progress[0].startedAt()).plusSeconds(request.unitTimeoutSeconds());
     try {
       return watch.await(
           target.namespace(),
@@ -221,14 +232,22 @@ public final class ClusterActivitiesImpl implements ClusterActivities {
               return Optional.empty();
             }
             int restarts = restarts(pod.get());
-            if (restarts >= request.crashLoopRestarts()) {
+            String uid = pod.get().getMetadata().getUid();
+            if (!uid.equals(progress[0].podUid())) {
+              // A retry counts only the restarts of its own attempt.
+              progress[0] =
+                  new UnitProgress(progress[0].startedAt(), uid, request.retry() ? restarts : 0);
+              context.heartbeat(progress[0]);
+            }
+            int attemptRestarts = restarts - progress[0].baselineRestarts();
+            if (attemptRestarts >= request.crashLoopRestarts()) {
               throw nonRetryable(
                   FAILURE_UNIT_FAILED,
                   podName
                       + " is crash-looping on "
                       + request.toRevision()
                       + " ("
-                      + restarts
+                      + attemptRestarts
                       + " restarts"
                       + waitingReason(pod.get())
                       + ")");
@@ -236,15 +255,9 @@ public final class ClusterActivitiesImpl implements ClusterActivities {
             if (!ready(pod.get()) || pod.get().getMetadata().getDeletionTimestamp() != null) {
               return Optional.empty();
             }
-            return Optional.of(
-                new UnitResult(
-                    podName,
-                    pod.get().getMetadata().getUid(),
-                    request.toRevision(),
-                    true,
-                    restarts));
+            return Optional.of(new UnitResult(podName, uid, request.toRevision(), true, restarts));
           },
-          waited -> context.heartbeat(startedAt));
+          waited -> context.heartbeat(progress[0]));
     } catch (TimeoutException e) {
       Pod pod = client.pods().inNamespace(target.namespace()).withName(podName).get();
       throw nonRetryable(
@@ -260,6 +273,14 @@ public final class ClusterActivitiesImpl implements ClusterActivities {
       Thread.currentThread().interrupt();
       throw ApplicationFailure.newFailure(
           "interrupted while waiting for " + podName, "Interrupted");
+    }
+  }
+
+  @Override
+  public void release(ReleaseRequest request) {
+    StatefulSet sts = require(request.target());
+    if (request.runId().equals(annotation(sts))) {
+      patch(request.target(), "{\"metadata\":{\"annotations\":{\"" + RUN_ANNOTATION + "\":null}}}");
     }
   }
 
@@ -482,11 +503,7 @@ public final class ClusterActivitiesImpl implements ClusterActivities {
       Target target, Instant deadline, ClusterWatch.Step<T> step, String what) {
     ActivityExecutionContext context = Activity.getExecutionContext();
     try {
-      return watch.await(
-          target.namespace(),
-          deadline,
-          step,
-          waited -> context.heartbeat(context.getHeartbeatDetails(Long.class).orElse(null)));
+      return watch.await(target.namespace(), deadline, step, waited -> context.heartbeat(null));
     } catch (TimeoutException e) {
       throw ApplicationFailure.newFailure("timed out waiting for " + what, "Timeout");
     } catch (InterruptedException e) {

@@ -1,6 +1,9 @@
 package dev.lockstep.starter;
 
-import io.micronaut.configuration.picocli.PicocliRunner;
+import io.micronaut.configuration.picocli.MicronautFactory;
+import io.micronaut.context.ApplicationContext;
+import io.micronaut.context.env.Environment;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 /** {@code lockstep}: the command line. It talks to Temporal only, never to a cluster. */
@@ -14,7 +17,10 @@ import picocli.CommandLine.Command;
       StatusCommand.class,
       SteerCommands.Resume.class,
       SteerCommands.Pause.class,
-      SteerCommands.Cancel.class
+      SteerCommands.Cancel.class,
+      SteerCommands.Rollback.class,
+      SteerCommands.Retry.class,
+      SteerCommands.Abandon.class
     },
     footer = {
       "",
@@ -36,7 +42,28 @@ public class LockstepCommand implements Runnable {
 
   /** Runs the command line; returns the exit code. */
   public static int execute(String... args) {
-    return PicocliRunner.execute(LockstepCommand.class, args);
+    try (ApplicationContext context = ApplicationContext.run(Environment.CLI)) {
+      return commandLine(context).execute(args);
+    }
+  }
+
+  /** The command line, with bad flags answered by one {@code lockstep:} line and exit 2. */
+  static CommandLine commandLine(ApplicationContext context) {
+    CommandLine line = new CommandLine(LockstepCommand.class, new MicronautFactory(context));
+    line.setParameterExceptionHandler(
+        (e, args) -> {
+          String command = e.getCommandLine().getCommandName();
+          e.getCommandLine()
+              .getErr()
+              .println(
+                  "lockstep: "
+                      + e.getMessage()
+                      + "; see `"
+                      + (command.equals("lockstep") ? "lockstep" : "lockstep " + command)
+                      + " --help`");
+          return 2;
+        });
+    return line;
   }
 
   @Override

@@ -145,4 +145,49 @@ final class SteerCommands {
       return UpgradeWorkflow::cancel;
     }
   }
+
+  @Command(
+      name = "rollback",
+      mixinStandardHelpOptions = true,
+      description = {
+        "Returns every upgraded unit of the running upgrade to the original revision and ends it",
+        "ROLLED_BACK: at a gate, paused, held, or mid-way (the unit being replaced settles first)."
+      })
+  static final class Rollback extends Steer {
+    String action() {
+      return "rollback";
+    }
+
+    BiFunction<UpgradeWorkflow, SteerRequest, String> operation() {
+      return UpgradeWorkflow::rollback;
+    }
+  }
+
+  @Command(
+      name = "retry",
+      mixinStandardHelpOptions = true,
+      description = "Tries the failed unit of a HELD upgrade again (e.g. once the image is fixed).")
+  static final class Retry extends Steer {
+    String action() {
+      return "retry";
+    }
+
+    BiFunction<UpgradeWorkflow, SteerRequest, String> operation() {
+      return UpgradeWorkflow::retry;
+    }
+  }
+
+  @Command(
+      name = "abandon",
+      mixinStandardHelpOptions = true,
+      description = "Leaves a HELD upgrade's target exactly as it is, releases it, ends ABANDONED.")
+  static final class Abandon extends Steer {
+    String action() {
+      return "abandon";
+    }
+
+    BiFunction<UpgradeWorkflow, SteerRequest, String> operation() {
+      return UpgradeWorkflow::abandon;
+    }
+  }
 }

@@ -3,7 +3,6 @@ package dev.lockstep.starter;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import io.micronaut.configuration.picocli.MicronautFactory;
 import io.micronaut.context.ApplicationContext;
 import io.micronaut.context.env.Environment;
 import java.io.ByteArrayOutputStream;
@@ -26,8 +25,7 @@ class LockstepCommandTest {
     System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
     System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
     try (ApplicationContext ctx = ApplicationContext.run(Environment.CLI, Environment.TEST)) {
-      int exit =
-          new picocli.CommandLine(LockstepCommand.class, new MicronautFactory(ctx)).execute(args);
+      int exit = LockstepCommand.commandLine(ctx).execute(args);
       return new Run(
           exit, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
     } finally {
@@ -56,6 +54,8 @@ class LockstepCommandTest {
           {"upgrade", "--image", "postgres:15"},
           {"status", "demo/sts/pg", "-o", "xml"},
           {"resume", "a/b/c/d"},
+          {"upgrade", "demo/sts/pg", "--colour", "blue"},
+          {"rollback", "demo/sts/pg", "--to-revision", "3"},
         }) {
       Run r = run(args);
       assertEquals(2, r.exit(), String.join(" ", args) + ": " + r.err());

@@ -52,7 +52,8 @@ public interface ClusterActivities {
    * Lowers the partition to the unit's ordinal (never raises it) and waits, on shared watches,
    * until that pod is Ready on the new revision; heartbeats while it waits. Fails with {@link
    * #FAILURE_UNIT_FAILED} when the unit crash-loops past the plan's threshold or is not Ready
-   * within the unit timeout (counted from the first attempt, across retries).
+   * within the unit timeout (counted from the first attempt, across retries). With {@code retry} (a
+   * HELD upgrade's retry), restarts before this attempt do not count.
    */
   @ActivityMethod
   UnitResult upgradeUnit(UnitRequest request);
@@ -73,6 +74,16 @@ public interface ClusterActivities {
    */
   @ActivityMethod
   FinishResult revert(RevertRequest request);
+
+  /**
+   * Releases the target exactly as it is: removes this run's {@link #RUN_ANNOTATION} and nothing
+   * else (template, partition and pods stay). Idempotent.
+   */
+  @ActivityMethod
+  void release(ReleaseRequest request);
+
+  /** Which run lets go of which target. */
+  record ReleaseRequest(String cluster, Target target, String runId) {}
 
   /** What to inspect: the target and the change the plan asks for. */
   record InspectRequest(String cluster, Target target, UpgradePlan.Change change) {}
@@ -142,7 +153,8 @@ public interface ClusterActivities {
       String toRevision,
       long unitTimeoutSeconds,
       int crashLoopRestarts,
-      String runId) {}
+      String runId,
+      boolean retry) {}
 
   /** The unit as it ended up. */
   record UnitResult(String name, String uid, String revision, boolean ready, int restarts) {}

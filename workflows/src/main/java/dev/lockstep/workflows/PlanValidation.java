@@ -100,7 +100,6 @@ public final class PlanValidation {
     }
     notYet(problems, plan.gateTimeout() != null || plan.onGateTimeout() != null, "gateTimeout");
     notYet(problems, Boolean.TRUE.equals(plan.scaleUp()), "scaleUp");
-    notYet(problems, plan.onFailure() == UpgradePlan.FailurePolicy.HOLD, "onFailure: hold");
     notYet(problems, plan.retries() != null && plan.retries() > 0, "retries");
     notYet(problems, plan.health() != null, "health");
     notYet(problems, plan.migration() != null, "migration");

@@ -55,6 +55,46 @@ public interface UpgradeWorkflow {
   @UpdateValidatorMethod(updateName = "cancel")
   void validateCancel(SteerRequest request);
 
+  /**
+   * Returns every upgraded unit to the original revision and ends ROLLED_BACK: at a gate, paused,
+   * held, or mid-way (the unit being replaced settles first, as the charm guides say: never roll
+   * back during a unit's replacement).
+   */
+  @UpdateMethod
+  String rollback(SteerRequest request);
+
+  /** Refuses a rollback when the upgrade is ending or nothing has changed yet. */
+  @UpdateValidatorMethod(updateName = "rollback")
+  void validateRollback(SteerRequest request);
+
+  /** HELD only: tries the failed unit again (e.g. once the image is fixed). */
+  @UpdateMethod
+  String retry(SteerRequest request);
+
+  /** Refuses a retry unless the upgrade is HELD. */
+  @UpdateValidatorMethod(updateName = "retry")
+  void validateRetry(SteerRequest request);
+
+  /** HELD only: leaves the target exactly as it is, releases it, ends ABANDONED. */
+  @UpdateMethod
+  String abandon(SteerRequest request);
+
+  /** Refuses an abandon unless the upgrade is HELD. */
+  @UpdateValidatorMethod(updateName = "abandon")
+  void validateAbandon(SteerRequest request);
+
+  /** {@link #rollback} for tools that can only signal. */
+  @SignalMethod(name = "rollback")
+  void rollbackSignal(SteerRequest request);
+
+  /** {@link #retry} for tools that can only signal. */
+  @SignalMethod(name = "retry")
+  void retrySignal(SteerRequest request);
+
+  /** {@link #abandon} for tools that can only signal. */
+  @SignalMethod(name = "abandon")
+  void abandonSignal(SteerRequest request);
+
   /** {@link #resume} for tools that can only signal. */
   @SignalMethod(name = "resume")
   void resumeSignal(SteerRequest request);

@@ -49,6 +49,9 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
   private boolean gateOpened;
   private boolean pauseRequested;
   private boolean cancelRequested;
+  private boolean rollbackRequested;
+  private String rollbackBy;
+  private String heldDecision;
   private int unitsStarted;
 
   private ClusterActivities quick;
@@ -157,45 +160,72 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
         awaitGate(i);
       }
       holdIfPaused();
-      if (cancelRequested) {
-        return rollBack(strategy, "cancelled; units returned to " + fromRevision, Phase.CANCELLED);
+      UpgradeResult stopped = stopIfAsked(strategy);
+      if (stopped != null) {
+        return stopped;
       }
       UnitStatus unit = units.get(i);
-      units.set(i, unit.with(UnitState.UPGRADING, unit.revision(), false, MSG_UPGRADING));
-      unitsStarted = i + 1;
-      phase = Phase.UPGRADING;
-      message = "upgrading " + unit.name() + " (" + (i + 1) + "/" + units.size() + ")";
-      UnitResult result;
-      try {
-        result =
-            perUnit.upgradeUnit(
-                new ClusterActivities.UnitRequest(
-                    cluster,
-                    target,
-                    unit.ordinal(),
-                    toRevision,
-                    plan.effectiveUnitTimeout().getSeconds(),
-                    plan.effectiveCrashLoopRestarts(),
-                    runId()));
-      } catch (ActivityFailure e) {
-        String cause = cause(e);
-        if (changedBySomeoneElse(e)) {
-          // Never overwrite someone else's change: stop and leave the target as it is.
-          units.set(i, units.get(i).with(UnitState.FAILED, unit.revision(), false, cause));
-          return end(
-              Phase.FAILED,
-              cause
-                  + "; Lockstep stopped and left "
-                  + target
-                  + " as it is (annotation "
-                  + ClusterActivities.RUN_ANNOTATION
-                  + " and the pinned partition are still on it)");
+      boolean retry = false;
+      while (true) {
+        units.set(i, unit.with(UnitState.UPGRADING, unit.revision(), false, MSG_UPGRADING));
+        unitsStarted = i + 1;
+        phase = Phase.UPGRADING;
+        message = "upgrading " + unit.name() + " (" + (i + 1) + "/" + units.size() + ")";
+        try {
+          UnitResult result =
+              perUnit.upgradeUnit(
+                  new ClusterActivities.UnitRequest(
+                      cluster,
+                      target,
+                      unit.ordinal(),
+                      toRevision,
+                      plan.effectiveUnitTimeout().getSeconds(),
+                      plan.effectiveCrashLoopRestarts(),
+                      runId(),
+                      retry));
+          units.set(
+              i, unit.with(UnitState.UPGRADED, result.revision(), result.ready(), MSG_UPGRADED));
+          LOG.info("unit {} upgraded to {}", unit.name(), toRevision);
+          break;
+        } catch (ActivityFailure e) {
+          String cause = cause(e);
+          if (changedBySomeoneElse(e)) {
+            // Never overwrite someone else's change: stop and leave the target as it is.
+            units.set(i, units.get(i).with(UnitState.FAILED, unit.revision(), false, cause));
+            return end(
+                Phase.FAILED,
+                cause
+                    + "; Lockstep stopped and left "
+                    + target
+                    + " as it is (annotation "
+                    + ClusterActivities.RUN_ANNOTATION
+                    + " and the pinned partition are still on it)");
+          }
+          units.set(i, units.get(i).with(UnitState.FAILED, toRevision, false, cause));
+          String why = unit.name() + " failed: " + cause;
+          if (plan.onFailure() != UpgradePlan.FailurePolicy.HOLD
+              || cancelRequested
+              || rollbackRequested) {
+            return rollBack(strategy, why, Phase.ROLLED_BACK);
+          }
+          String decision = hold(why);
+          switch (decision) {
+            case "retry" -> retry = true;
+            case "abandon" -> {
+              return abandon(why);
+            }
+            default -> {
+              UpgradeResult ended = stopIfAsked(strategy);
+              return ended != null ? ended : rollBack(strategy, why, Phase.ROLLED_BACK);
+            }
+          }
         }
-        units.set(i, units.get(i).with(UnitState.FAILED, toRevision, false, cause));
-        return rollBack(strategy, unit.name() + " failed: " + cause, Phase.ROLLED_BACK);
       }
-      units.set(i, unit.with(UnitState.UPGRADED, result.revision(), result.ready(), MSG_UPGRADED));
-      LOG.info("unit {} upgraded to {}", unit.name(), toRevision);
+    }
+    // A cancel or rollback asked for while the last unit upgraded still applies.
+    UpgradeResult stopped = stopIfAsked(strategy);
+    if (stopped != null) {
+      return stopped;
     }
 
     // 9. Post-checks, and the user's own update strategy back.
@@ -214,6 +244,61 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
     return end(Phase.COMPLETED, "all " + units.size() + " units upgraded to " + toRevision);
   }
 
+  /** Rolls back when a cancel or rollback was asked for; null to go on. */
+  private UpgradeResult stopIfAsked(Strategy strategy) {
+    if (cancelRequested) {
+      return rollBack(strategy, "cancelled; units returned to " + fromRevision, Phase.CANCELLED);
+    }
+    if (rollbackRequested) {
+      return rollBack(
+          strategy,
+          "rolled back as " + rollbackBy + " asked; units returned to " + fromRevision,
+          Phase.ROLLED_BACK);
+    }
+    return null;
+  }
+
+  /** HELD: waits, at no cost, for retry, rollback, cancel or abandon; returns which. */
+  private String hold(String why) {
+    phase = Phase.HELD;
+    message =
+        why
+            + "; held: run `lockstep retry "
+            + target
+            + "`, `lockstep rollback "
+            + target
+            + "` or `lockstep abandon "
+            + target
+            + "`";
+    heldDecision = null;
+    Workflow.await(() -> heldDecision != null || cancelRequested || rollbackRequested);
+    String decision = heldDecision == null ? "rollback" : heldDecision;
+    heldDecision = null;
+    return decision;
+  }
+
+  /** Releases the target exactly as it is: the run's mark goes, nothing else changes. */
+  private UpgradeResult abandon(String why) {
+    try {
+      quick.release(new ClusterActivities.ReleaseRequest(cluster, target, runId()));
+    } catch (ActivityFailure e) {
+      return end(Phase.FAILED, why + "; abandoning failed to release the target: " + cause(e));
+    }
+    long upgraded = units.stream().filter(u -> u.state() == UnitState.UPGRADED).count();
+    return end(
+        Phase.ABANDONED,
+        why
+            + "; abandoned: "
+            + target
+            + " left as it is ("
+            + upgraded
+            + " of "
+            + units.size()
+            + " units on "
+            + toRevision
+            + ", partition still pinned) and released");
+  }
+
   private boolean gateAfter(int unitIndex) {
     return switch (plan.effectiveGate()) {
       case FIRST -> unitIndex == 1;
@@ -230,15 +315,15 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
             + target
             + "`";
     gateOpened = false;
-    Workflow.await(() -> gateOpened || cancelRequested);
+    Workflow.await(() -> gateOpened || cancelRequested || rollbackRequested);
     gateOpened = false;
   }
 
   private void holdIfPaused() {
-    if (pauseRequested && !cancelRequested) {
+    if (pauseRequested && !cancelRequested && !rollbackRequested) {
       phase = Phase.PAUSED;
       message = "paused before the next unit; run `lockstep resume " + target + "`";
-      Workflow.await(() -> !pauseRequested || cancelRequested);
+      Workflow.await(() -> !pauseRequested || cancelRequested || rollbackRequested);
     }
   }
 
@@ -369,11 +454,38 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
     if (phase.isTerminal()) {
       return "the upgrade has ended (" + phase + ")";
     }
+    if (phase == Phase.HELD
+        && !action.equals("retry")
+        && !action.equals("abandon")
+        && !action.equals("rollback")
+        && !action.equals("cancel")) {
+      return "the upgrade is HELD after a failure: use retry, rollback or abandon";
+    }
     return switch (action) {
       case "resume" ->
           phase == Phase.WAITING_FOR_RESUME || phase == Phase.PAUSED || pauseRequested
               ? null
               : "no gate is waiting and the upgrade is not paused (phase " + phase + ")";
+      case "retry", "abandon" ->
+          phase == Phase.HELD && heldDecision == null
+              ? null
+              : "only a HELD upgrade can be "
+                  + (action.equals("retry") ? "retried" : "abandoned")
+                  + " (phase "
+                  + phase
+                  + ")";
+      case "rollback" -> {
+        if (cancelRequested || rollbackRequested || phase == Phase.ROLLING_BACK) {
+          yield "the upgrade is already being cancelled or rolled back";
+        }
+        if (phase == Phase.POST_CHECKS) {
+          yield "every unit is already upgraded; the upgrade is finishing";
+        }
+        if (toRevision == null && phase != Phase.PREPARING) {
+          yield "nothing has changed yet (phase " + phase + "): use `lockstep cancel`";
+        }
+        yield null;
+      }
       case "pause" -> {
         if (cancelRequested || phase == Phase.ROLLING_BACK || phase == Phase.POST_CHECKS) {
           yield "the upgrade is ending (phase " + phase + ")";
@@ -387,7 +499,7 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
         yield null;
       }
       case "cancel" -> {
-        if (cancelRequested || phase == Phase.ROLLING_BACK) {
+        if (cancelRequested || rollbackRequested || phase == Phase.ROLLING_BACK) {
           yield "the upgrade is already being cancelled or rolled back";
         }
         if (phase == Phase.POST_CHECKS) {
@@ -426,6 +538,21 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
             yield phase == Phase.UPGRADING
                 ? "will pause once the unit upgrading now is done"
                 : "pausing before the next unit";
+          }
+          case "retry" -> {
+            heldDecision = "retry";
+            yield "retrying the failed unit";
+          }
+          case "abandon" -> {
+            heldDecision = "abandon";
+            yield "abandoning: the target stays exactly as it is and is released";
+          }
+          case "rollback" -> {
+            rollbackRequested = true;
+            rollbackBy = who.identity();
+            yield phase == Phase.UPGRADING || phase == Phase.PREPARING
+                ? "will roll back to " + fromRevision + " once the step running now has settled"
+                : "rolling back to " + fromRevision;
           }
           default -> {
             cancelRequested = true;
@@ -486,6 +613,51 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
   @Override
   public void validateCancel(SteerRequest who) {
     validate("cancel");
+  }
+
+  @Override
+  public String rollback(SteerRequest who) {
+    return apply("rollback", who, "update");
+  }
+
+  @Override
+  public void validateRollback(SteerRequest who) {
+    validate("rollback");
+  }
+
+  @Override
+  public String retry(SteerRequest who) {
+    return apply("retry", who, "update");
+  }
+
+  @Override
+  public void validateRetry(SteerRequest who) {
+    validate("retry");
+  }
+
+  @Override
+  public String abandon(SteerRequest who) {
+    return apply("abandon", who, "update");
+  }
+
+  @Override
+  public void validateAbandon(SteerRequest who) {
+    validate("abandon");
+  }
+
+  @Override
+  public void rollbackSignal(SteerRequest who) {
+    apply("rollback", who, "signal");
+  }
+
+  @Override
+  public void retrySignal(SteerRequest who) {
+    apply("retry", who, "signal");
+  }
+
+  @Override
+  public void abandonSignal(SteerRequest who) {
+    apply("abandon", who, "signal");
   }
 
   @Override

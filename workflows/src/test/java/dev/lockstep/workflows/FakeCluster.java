@@ -82,6 +82,11 @@ class FakeCluster implements ClusterActivities {
   }
 
   @Override
+  public void release(ReleaseRequest request) {
+    calls.add("release");
+  }
+
+  @Override
   public FinishResult revert(RevertRequest request) {
     calls.add("revert to " + request.fromRevision());
     return new FinishResult("web-1", units("web-1"));

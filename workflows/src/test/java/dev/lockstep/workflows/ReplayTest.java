@@ -85,7 +85,14 @@ class ReplayTest {
               request.plan().change()));
       activities.upgradeUnit(
           new ClusterActivities.UnitRequest(
-              "default", Target.parse(request.plan().target(), "default"), 2, "web-2", 60, 3, ""));
+              "default",
+              Target.parse(request.plan().target(), "default"),
+              2,
+              "web-2",
+              60,
+              3,
+              "",
+              false));
       return null;
     }
   }

@@ -1,0 +1,200 @@
+package dev.lockstep.worker;
+
+import static java.util.concurrent.TimeUnit.SECONDS;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import dev.lockstep.kubesim.ImageBehaviour;
+import dev.lockstep.workflows.Phase;
+import dev.lockstep.workflows.SteerRequest;
+import dev.lockstep.workflows.UnitState;
+import dev.lockstep.workflows.UpgradePlan;
+import dev.lockstep.workflows.UpgradeResult;
+import dev.lockstep.workflows.UpgradeStatus;
+import io.fabric8.kubernetes.api.model.apps.StatefulSet;
+import io.temporal.client.WorkflowUpdateException;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** When it goes wrong: rollback on failure, HELD with retry and abandon, manual rollback. */
+class FailureIT {
+  private static UpgradeHarness h;
+  private static final SteerRequest OPS = new SteerRequest("ops@desk", "incident 42");
+
+  @BeforeAll
+  static void start() {
+    h = new UpgradeHarness(Duration.ofMillis(150));
+  }
+
+  @AfterAll
+  static void stop() {
+    h.close();
+  }
+
+  @AfterEach
+  void clearBehaviours() {
+    h.sim.behaviours().clear();
+  }
+
+  private static UpgradePlan plan(
+      String target,
+      String container,
+      String image,
+      UpgradePlan.Gate gate,
+      UpgradePlan.FailurePolicy onFailure) {
+    return new UpgradePlan(
+        target,
+        UpgradeHarness.CLUSTER,
+        new UpgradePlan.Change(Map.of(container, image), null, null),
+        gate,
+        null,
+        null,
+        "1m",
+        2,
+        null,
+        onFailure,
+        null,
+        null,
+        null,
+        null,
+        null);
+  }
+
+  private static Map<String, String> uids(String ns) {
+    Map<String, String> uids = new HashMap<>();
+    h.kube
+        .pods()
+        .inNamespace(ns)
+        .list()
+        .getItems()
+        .forEach(p -> uids.put(p.getMetadata().getName(), p.getMetadata().getUid()));
+    return uids;
+  }
+
+  @Test
+  void aBrokenFirstUnitIsRolledBackAndOnlyThatUnitWasEverReplaced() {
+    String ns = h.namespace();
+    StatefulSet before = h.statefulSet(ns, "db", 3, "postgres:14.8");
+    String from = before.getStatus().getCurrentRevision();
+    Map<String, String> uids = uids(ns);
+    String target = ns + "/statefulset/db";
+    h.start(plan(target, "db", "postgres:14.9-broken", UpgradePlan.Gate.FIRST, null));
+    UpgradeResult result = h.result(target);
+    assertEquals(Phase.ROLLED_BACK, result.phase());
+    assertThat(result.message()).startsWith("db-2 failed: db-2 is crash-looping");
+    assertThat(h.revisions(ns, "db").values()).containsOnly(from);
+    await()
+        .atMost(10, SECONDS)
+        .until(
+            () ->
+                h.kube.pods().inNamespace(ns).list().getItems().stream()
+                    .allMatch(UpgradeHarness.PodHistory::ready));
+    Map<String, String> after = uids(ns);
+    assertEquals(uids.get("db-0"), after.get("db-0"));
+    assertEquals(uids.get("db-1"), after.get("db-1"));
+    StatefulSet sts = h.kube.apps().statefulSets().inNamespace(ns).withName("db").get();
+    assertEquals(
+        "postgres:14.8", sts.getSpec().getTemplate().getSpec().getContainers().get(0).getImage());
+    assertThat(sts.getMetadata().getAnnotations()).doesNotContainKey("lockstep.dev/run");
+    assertEquals(0, sts.getSpec().getUpdateStrategy().getRollingUpdate().getPartition());
+  }
+
+  @Test
+  void heldThenRetriedOnceTheImageIsFixedCompletes() {
+    String ns = h.namespace();
+    h.statefulSet(ns, "api", 2, "example/api:1.0");
+    h.sim.behaviours().image("example/api:2.0", ImageBehaviour.CRASHLOOP);
+    String target = ns + "/statefulset/api";
+    h.start(
+        plan(
+            target,
+            "api",
+            "example/api:2.0",
+            UpgradePlan.Gate.NONE,
+            UpgradePlan.FailurePolicy.HOLD));
+    UpgradeStatus held = h.awaitPhase(target, Phase.HELD);
+    assertThat(held.message()).contains("api-1 failed").contains("lockstep retry " + target);
+    assertEquals(UnitState.FAILED, held.units().get(0).state());
+    WorkflowUpdateException refused =
+        assertThrows(WorkflowUpdateException.class, () -> h.upgrade(target).resume(OPS));
+    assertThat(refused.getCause().getMessage()).contains("HELD");
+
+    // The registry now has a good 2.0: the crash-looping pod comes up at its next restart.
+    h.sim.behaviours().clear();
+    assertEquals("retrying the failed unit", h.upgrade(target).retry(OPS));
+    UpgradeResult result = h.result(target);
+    assertEquals(Phase.COMPLETED, result.phase(), result.message());
+    assertThat(h.revisions(ns, "api").values()).containsOnly(result.status().toRevision());
+  }
+
+  @Test
+  void heldThenAbandonedLeavesTheTargetAsItIsAndReleasesIt() {
+    String ns = h.namespace();
+    h.statefulSet(ns, "q", 3, "example/q:1.0");
+    h.sim.behaviours().image("example/q:2.0", ImageBehaviour.CRASHLOOP);
+    String target = ns + "/statefulset/q";
+    h.start(
+        plan(target, "q", "example/q:2.0", UpgradePlan.Gate.NONE, UpgradePlan.FailurePolicy.HOLD));
+    h.awaitPhase(target, Phase.HELD);
+    h.upgrade(target).abandon(OPS);
+    UpgradeResult result = h.result(target);
+    assertEquals(Phase.ABANDONED, result.phase());
+    StatefulSet sts = h.kube.apps().statefulSets().inNamespace(ns).withName("q").get();
+    assertEquals(
+        "example/q:2.0", sts.getSpec().getTemplate().getSpec().getContainers().get(0).getImage());
+    assertEquals(2, sts.getSpec().getUpdateStrategy().getRollingUpdate().getPartition());
+    assertThat(sts.getMetadata().getAnnotations()).doesNotContainKey("lockstep.dev/run");
+    assertThat(result.status().steering()).extracting(s -> s.action()).containsExactly("abandon");
+  }
+
+  @Test
+  void aManualRollbackAtTheGateReturnsTheFirstUnit() {
+    String ns = h.namespace();
+    StatefulSet before = h.statefulSet(ns, "web", 3, "nginx:1.25");
+    String target = ns + "/statefulset/web";
+    h.start(plan(target, "web", "nginx:1.26", UpgradePlan.Gate.FIRST, null));
+    h.awaitPhase(target, Phase.WAITING_FOR_RESUME);
+    assertThat(h.upgrade(target).rollback(OPS)).startsWith("rolling back to ");
+    UpgradeResult result = h.result(target);
+    assertEquals(Phase.ROLLED_BACK, result.phase());
+    assertThat(result.message()).contains("as ops@desk asked");
+    assertThat(h.revisions(ns, "web").values())
+        .containsOnly(before.getStatus().getCurrentRevision());
+  }
+
+  @Test
+  void aManualRollbackMidWayLetsTheUnitSettleThenReturnsEveryUpgradedUnit() {
+    String ns = h.namespace();
+    StatefulSet before = h.statefulSet(ns, "kv", 4, "example/kv:1.0");
+    h.sim.behaviours().image("example/kv:2.0", ImageBehaviour.startingIn(Duration.ofSeconds(1)));
+    UpgradeHarness.PodHistory pods = h.watchPods(ns);
+    String target = ns + "/statefulset/kv";
+    h.start(plan(target, "kv", "example/kv:2.0", UpgradePlan.Gate.NONE, null));
+    h.awaitStatus(
+        target,
+        s -> s.phase() == Phase.UPGRADING && s.units().get(1).state() == UnitState.UPGRADING);
+    assertThat(h.upgrade(target).rollback(OPS)).contains("once the step running now has settled");
+    UpgradeResult result = h.result(target);
+    assertEquals(Phase.ROLLED_BACK, result.phase());
+    String from = before.getStatus().getCurrentRevision();
+    assertThat(h.revisions(ns, "kv").values()).containsOnly(from);
+    // The unit being replaced was let finish (it reached the new revision Ready) before going back.
+    assertThat(pods.events)
+        .anyMatch(
+            e ->
+                e.pod().equals("kv-2")
+                    && e.ready()
+                    && result.status().toRevision().equals(e.revision()));
+    for (String untouched : List.of("kv-0", "kv-1")) {
+      assertEquals(0, pods.incarnations(untouched, result.status().toRevision()));
+    }
+  }
+}
