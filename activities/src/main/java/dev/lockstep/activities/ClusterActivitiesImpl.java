@@ -83,8 +83,14 @@ public final class ClusterActivitiesImpl implements ClusterActivities {
           List.of());
     }
     PodTemplateSpec template = sts.getSpec().getTemplate();
-    TemplateChange.Result changed =
-        TemplateChange.apply(template, request.change(), target.toString());
+    TemplateChange.Result changed;
+    try {
+      changed = desired(sts, request.change(), target);
+    } catch (IllegalArgumentException e) {
+      changed =
+          new TemplateChange.Result(
+              template, TemplateChange.images(template), List.of(e.getMessage()));
+    }
     String strategyType =
         sts.getSpec().getUpdateStrategy() == null
             ? "RollingUpdate"
@@ -123,8 +129,12 @@ public final class ClusterActivitiesImpl implements ClusterActivities {
     StatefulSet sts = require(target);
     checkNotLocked(sts, request.runId(), target);
     PodTemplateSpec current = sts.getSpec().getTemplate();
-    TemplateChange.Result changed =
-        TemplateChange.apply(current, request.change(), target.toString());
+    TemplateChange.Result changed;
+    try {
+      changed = desired(sts, request.change(), target);
+    } catch (IllegalArgumentException e) {
+      throw nonRetryable(FAILURE_TARGET_CHANGED, e.getMessage());
+    }
     if (!changed.problems().isEmpty()) {
       throw nonRetryable(FAILURE_TARGET_CHANGED, String.join("; ", changed.problems()));
     }
@@ -183,8 +193,56 @@ public final class ClusterActivitiesImpl implements ClusterActivities {
     return new PrepareResult(toRevision, replicas);
   }
 
-  private static PodTemplateSpec changedFrom(StatefulSet sts, PrepareRequest request) {
-    return TemplateChange.apply(sts.getSpec().getTemplate(), request.change(), "").template();
+  private PodTemplateSpec changedFrom(StatefulSet sts, PrepareRequest request) {
+    return desired(sts, request.change(), request.target()).template();
+  }
+
+  /**
+   * The template the change asks for: the current one changed, or, for a rollback, the template of
+   * the named ControllerRevision.
+   *
+   * @throws IllegalArgumentException when the revision to restore does not exist
+   */
+  private TemplateChange.Result desired(
+      StatefulSet sts, dev.lockstep.workflows.UpgradePlan.Change change, Target target) {
+    if (change.restore() == null) {
+      return TemplateChange.apply(sts.getSpec().getTemplate(), change, target.toString());
+    }
+    List<ControllerRevision> owned =
+        client
+            .apps()
+            .controllerRevisions()
+            .inNamespace(target.namespace())
+            .list()
+            .getItems()
+            .stream()
+            .filter(
+                r ->
+                    r.getMetadata().getOwnerReferences() != null
+                        && r.getMetadata().getOwnerReferences().stream()
+                            .anyMatch(o -> sts.getMetadata().getUid().equals(o.getUid())))
+            .sorted(Comparator.comparingLong(ControllerRevision::getRevision))
+            .toList();
+    ControllerRevision found =
+        owned.stream()
+            .filter(
+                r ->
+                    r.getMetadata().getName().equals(change.restore())
+                        || String.valueOf(r.getRevision()).equals(change.restore()))
+            .findFirst()
+            .orElseThrow(
+                () ->
+                    new IllegalArgumentException(
+                        "revision "
+                            + change.restore()
+                            + " of "
+                            + target
+                            + " not found: its revisions are "
+                            + owned.stream()
+                                .map(r -> r.getRevision() + " (" + r.getMetadata().getName() + ")")
+                                .toList()));
+    PodTemplateSpec template = templateOf(found);
+    return new TemplateChange.Result(template, TemplateChange.images(template), List.of());
   }
 
   // ---- one unit ------------------------------------------------------------------------------

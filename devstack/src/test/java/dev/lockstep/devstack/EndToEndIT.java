@@ -342,4 +342,37 @@ class EndToEndIT {
       kube.configMaps().inNamespace("kube-system").withName("kubesim-behaviour").delete();
     }
   }
+
+  @Test
+  void rollbackWithNoUpgradeRunningRestoresTheRevisionTheLastRunStartedFrom() throws Exception {
+    String target = "demo/statefulset/ghostwire";
+    Processes.Result upgraded =
+        lockstep("upgrade", target, "--image", "ghcr.io/example/ghostwire:1.5.0", "--wait");
+    assertEquals(0, upgraded.exit(), upgraded.err());
+    String from = status(target).path("fromRevision").asText();
+    Processes.Result rolledBack = lockstep("rollback", target, "--wait", "--reason", "1.5 is slow");
+    assertEquals(0, rolledBack.exit(), rolledBack.err());
+    assertThat(rolledBack.out()).contains("rollback to revision " + from + " of " + target);
+    JsonNode done = status(target);
+    assertEquals("COMPLETED", done.path("phase").asText());
+    assertEquals(
+        "ghcr.io/example/ghostwire:1.4.0", done.path("toImages").path("ghostwire").asText());
+    assertEquals(
+        "ghcr.io/example/ghostwire:1.4.0",
+        kube.apps()
+            .statefulSets()
+            .inNamespace("demo")
+            .withName("ghostwire")
+            .get()
+            .getSpec()
+            .getTemplate()
+            .getSpec()
+            .getContainers()
+            .get(0)
+            .getImage());
+    Processes.Result missing = lockstep("rollback", target, "--to-revision", "99");
+    assertEquals(2, missing.exit());
+    assertThat(missing.err())
+        .startsWith("lockstep: invalid plan: revision 99 of " + target + " not found");
+  }
 }

@@ -40,6 +40,10 @@ final class SteerCommands {
     int run() {
       Target t = target(target);
       WorkflowClient client = temporal();
+      return steer(client, t);
+    }
+
+    int steer(WorkflowClient client, Target t) {
       UpgradeWorkflow upgrade = StatusCommand.stub(client, cluster(), t, null);
       SteerRequest who = who(as, reason);
       CompletableFuture<String> answer =
@@ -66,6 +70,10 @@ final class SteerCommands {
           throw new CliFailure(CliFailure.REFUSED, action() + " refused: " + reasonOf(refused));
         }
         if (cause instanceof io.temporal.client.WorkflowNotFoundException) {
+          Integer instead = whenNoneRuns(client, t);
+          if (instead != null) {
+            return instead;
+          }
           String ended = endedPhase(upgrade);
           if (ended != null) {
             throw new CliFailure(
@@ -82,6 +90,11 @@ final class SteerCommands {
         }
         throw cause instanceof RuntimeException r ? r : new IllegalStateException(cause);
       }
+    }
+
+    /** What to do when no upgrade of the target runs: null to say so and fail. */
+    Integer whenNoneRuns(WorkflowClient client, Target t) {
+      return null;
     }
 
     /** The phase of the latest run when it has ended, or null when there is none. */
@@ -150,16 +163,87 @@ final class SteerCommands {
       name = "rollback",
       mixinStandardHelpOptions = true,
       description = {
-        "Returns every upgraded unit of the running upgrade to the original revision and ends it",
-        "ROLLED_BACK: at a gate, paused, held, or mid-way (the unit being replaced settles first)."
+        "While an upgrade runs: returns its upgraded units to the original revision, ends it",
+        "ROLLED_BACK (at a gate, paused, held, or mid-way: the unit being replaced settles first).",
+        "When none runs: restores the revision the last Lockstep run started from (or, with",
+        "--to-revision, ControllerRevision N) as a new run, gated and verified like an upgrade."
       })
   static final class Rollback extends Steer {
+    @Option(
+        names = "--to-revision",
+        paramLabel = "N",
+        description =
+            "Restore ControllerRevision N (by number or name); only when no upgrade runs.")
+    String toRevision;
+
+    @Option(
+        names = "--gate",
+        defaultValue = "first",
+        description = "For a new run: first (default), each or none.")
+    String gate;
+
+    @Option(names = "--wait", description = "For a new run: follow it until it ends.")
+    boolean await;
+
+    @Option(
+        names = "--heartbeat-timeout",
+        defaultValue = "30s",
+        description = "For a new run, as for upgrade.")
+    String heartbeatTimeout;
+
     String action() {
       return "rollback";
     }
 
     BiFunction<UpgradeWorkflow, SteerRequest, String> operation() {
       return UpgradeWorkflow::rollback;
+    }
+
+    @Override
+    int run() {
+      Target t = target(target);
+      WorkflowClient client = temporal();
+      if (toRevision != null) {
+        return startRun(client, t, toRevision);
+      }
+      return steer(client, t);
+    }
+
+    @Override
+    Integer whenNoneRuns(WorkflowClient client, Target t) {
+      String from;
+      try {
+        from = StatusCommand.stub(client, cluster(), t, null).status().fromRevision();
+      } catch (io.temporal.client.WorkflowNotFoundException e) {
+        throw new CliFailure(
+            CliFailure.FAILED,
+            "no Lockstep run of "
+                + t
+                + " found in cluster "
+                + cluster()
+                + ": give the revision to restore with --to-revision N");
+      }
+      if (from == null) {
+        throw new CliFailure(
+            CliFailure.FAILED,
+            "the last Lockstep run of " + t + " changed nothing: give --to-revision N");
+      }
+      return startRun(client, t, from);
+    }
+
+    private int startRun(WorkflowClient client, Target t, String revision) {
+      UpgradeCommand upgrade = new UpgradeCommand();
+      upgrade.spec = spec;
+      upgrade.cluster = cluster;
+      upgrade.target = t.toString();
+      upgrade.gate = gate;
+      upgrade.as = as;
+      upgrade.reason = reason == null ? "rollback to " + revision : reason;
+      upgrade.await = await;
+      upgrade.heartbeatTimeout = heartbeatTimeout;
+      upgrade.verdictTimeout = "30s";
+      upgrade.restore = revision;
+      return upgrade.start(client);
     }
   }
 

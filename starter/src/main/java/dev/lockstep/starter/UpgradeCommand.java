@@ -86,8 +86,15 @@ class UpgradeCommand extends Common {
       description = "How long to wait for a worker to check the plan (default 30s).")
   String verdictTimeout;
 
+  /** Set by {@code lockstep rollback}: a run that restores this revision. */
+  String restore;
+
   @Override
   int run() {
+    return start(temporal());
+  }
+
+  int start(io.temporal.client.WorkflowClient client) {
     UpgradePlan plan = plan();
     List<String> problems = PlanValidation.problems(plan);
     if (!problems.isEmpty()) {
@@ -100,7 +107,7 @@ class UpgradeCommand extends Common {
     Target t = Target.parse(plan.target(), defaultNamespace());
     Upgrades.Started started;
     try {
-      started = Upgrades.start(temporal(), request, verdictWait);
+      started = Upgrades.start(client, request, verdictWait);
     } catch (Upgrades.TargetBusy e) {
       throw new CliFailure(
           CliFailure.REFUSED,
@@ -122,7 +129,8 @@ class UpgradeCommand extends Common {
     }
     var out = out();
     out.println(
-        "upgrade of "
+        (restore == null ? "upgrade" : "rollback to revision " + restore)
+            + " of "
             + t
             + " started (run "
             + started.runId()
@@ -134,7 +142,7 @@ class UpgradeCommand extends Common {
     if (!await) {
       return 0;
     }
-    return StatusCommand.follow(temporal(), cluster(), t, out) ? 0 : CliFailure.FAILED;
+    return StatusCommand.follow(client, cluster(), t, out) ? 0 : CliFailure.FAILED;
   }
 
   private String clusterFlag() {
@@ -184,7 +192,9 @@ class UpgradeCommand extends Common {
     return new UpgradePlan(
         t.toString(),
         cluster != null ? cluster : base.cluster() != null ? base.cluster() : cluster(),
-        new UpgradePlan.Change(newImages, change.template(), change.resources()),
+        restore != null
+            ? UpgradePlan.Change.restoring(restore)
+            : new UpgradePlan.Change(newImages, change.template(), change.resources()),
         gate != null ? parseGate(gate) : base.gate(),
         base.gateTimeout(),
         base.onGateTimeout(),

@@ -197,4 +197,58 @@ class FailureIT {
       assertEquals(0, pods.incarnations(untouched, result.status().toRevision()));
     }
   }
+
+  private static UpgradePlan restoring(String target, String revision, UpgradePlan.Gate gate) {
+    return new UpgradePlan(
+        target,
+        UpgradeHarness.CLUSTER,
+        UpgradePlan.Change.restoring(revision),
+        gate,
+        null,
+        null,
+        "1m",
+        null,
+        null,
+        null,
+        null,
+        null,
+        null,
+        null,
+        null);
+  }
+
+  @Test
+  void aFinishedUpgradeIsRolledBackAsANewGatedRunAndToAnyRevisionByNumber() {
+    String ns = h.namespace();
+    StatefulSet v1 = h.statefulSet(ns, "app", 3, "example/app:1.0");
+    String target = ns + "/statefulset/app";
+    for (String version : List.of("2.0", "3.0")) {
+      h.start(plan(target, "app", "example/app:" + version, UpgradePlan.Gate.NONE, null));
+      assertEquals(Phase.COMPLETED, h.result(target).phase());
+    }
+    UpgradeHarness.PodHistory pods = h.watchPods(ns);
+    // The revision the last run started from: 2.0's.
+    String last = h.upgrade(target).status().fromRevision();
+    h.start(restoring(target, last, UpgradePlan.Gate.FIRST));
+    UpgradeStatus gate = h.awaitPhase(target, Phase.WAITING_FOR_RESUME);
+    assertEquals(Map.of("app", "example/app:2.0"), gate.toImages());
+    assertEquals(last, gate.toRevision());
+    h.upgrade(target).resume(OPS);
+    assertEquals(Phase.COMPLETED, h.result(target).phase());
+    assertThat(h.revisions(ns, "app").values()).containsOnly(last);
+    assertThat(pods.arrivals(last)).containsExactly("app-2", "app-1", "app-0");
+
+    // --to-revision 1: the first template, by its ControllerRevision number.
+    h.start(restoring(target, "1", UpgradePlan.Gate.NONE));
+    UpgradeResult result = h.result(target);
+    assertEquals(Phase.COMPLETED, result.phase(), result.message());
+    assertThat(h.revisions(ns, "app").values()).containsOnly(v1.getStatus().getCurrentRevision());
+
+    long mark = h.sim.requestLog().mark();
+    var started = h.start(restoring(target, "42", UpgradePlan.Gate.NONE));
+    assertThat(started.verdict().valid()).isFalse();
+    assertThat(started.verdict().problems().get(0))
+        .startsWith("revision 42 of " + target + " not found: its revisions are [");
+    assertThat(h.sim.requestLog().writesSince(mark)).isEmpty();
+  }
 }

@@ -60,6 +60,17 @@ public final class PlanValidation {
     if (change.isEmpty()) {
       problems.add("the plan changes nothing: give --image CONTAINER=IMAGE or change: in the plan");
     }
+    if (change.restore() != null
+        && (!change.images().isEmpty()
+            || !change.template().isEmpty()
+            || !change.resources().isEmpty())) {
+      problems.add(
+          "a rollback restores a revision as it was: it takes no images, template or"
+              + " resources");
+    }
+    if (change.restore() != null && change.restore().isBlank()) {
+      problems.add("restore: give a revision name or number");
+    }
     for (Map.Entry<String, String> image : change.images().entrySet()) {
       if (!image.getKey().equals(UpgradePlan.Change.ONLY_CONTAINER)
           && !CONTAINER_NAME.matcher(image.getKey()).matches()) {

@@ -82,12 +82,15 @@ public record UpgradePlan(
    * @param images container name to new image
    * @param template a JSON merge patch of {@code spec.template}
    * @param resources container name to resource requirements ({@code requests}, {@code limits})
+   * @param restore a rollback: the ControllerRevision (name, or revision number) whose template to
+   *     restore; exclusive with the other fields
    */
   @JsonInclude(JsonInclude.Include.NON_EMPTY)
   public record Change(
       Map<String, String> images,
       Map<String, Object> template,
-      Map<String, Map<String, Map<String, String>>> resources) {
+      Map<String, Map<String, Map<String, String>>> resources,
+      String restore) {
 
     /** The key of {@link #images()} that means "the target's only container". */
     public static final String ONLY_CONTAINER = "";
@@ -101,10 +104,23 @@ public record UpgradePlan(
       resources = resources == null ? Map.of() : resources;
     }
 
+    /** A change of images, template and resources. */
+    public Change(
+        Map<String, String> images,
+        Map<String, Object> template,
+        Map<String, Map<String, Map<String, String>>> resources) {
+      this(images, template, resources, null);
+    }
+
+    /** A rollback: restore the template of a ControllerRevision, by name or by number. */
+    public static Change restoring(String revision) {
+      return new Change(null, null, null, revision);
+    }
+
     /** Whether it asks for nothing at all. */
     @JsonIgnore
     public boolean isEmpty() {
-      return images.isEmpty() && template.isEmpty() && resources.isEmpty();
+      return images.isEmpty() && template.isEmpty() && resources.isEmpty() && restore == null;
     }
   }
 

@@ -409,7 +409,7 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
         images.put(e.getKey(), e.getValue());
       }
     }
-    return new UpgradePlan.Change(images, change.template(), change.resources());
+    return new UpgradePlan.Change(images, change.template(), change.resources(), change.restore());
   }
 
   private UpgradeResult invalid(List<String> problems) {
