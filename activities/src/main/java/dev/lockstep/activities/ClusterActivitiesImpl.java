@@ -266,7 +266,7 @@ public final class ClusterActivitiesImpl implements ClusterActivities {
     context.heartbeat(progress[0]);
     StatefulSet sts = require(target);
     checkOurs(sts, request.runId(), target);
-    checkRevision(sts, request.toRevision(), target);
+    checkDrift(sts, request, request.partitionBefore());
     Integer partition = pinnedAt(sts);
     if (partition == null || partition > request.ordinal()) {
       patch(
@@ -284,7 +284,7 @@ public final class ClusterActivitiesImpl implements ClusterActivities {
           deadline,
           view -> {
             view.statefulSet(target.name())
-                .ifPresent(s -> checkRevision(s, request.toRevision(), target));
+                .ifPresent(s -> checkDrift(s, request, request.partitionBefore()));
             Optional<Pod> pod = view.pod(podName);
             if (pod.isEmpty() || !request.toRevision().equals(revision(pod.get()))) {
               return Optional.empty();
@@ -539,6 +539,69 @@ public final class ClusterActivitiesImpl implements ClusterActivities {
               + (holder == null ? "none" : holder)
               + "): someone else changed it");
     }
+  }
+
+  /**
+   * Compares the target with what Lockstep last set: the template (its revision), the replica count
+   * and the update strategy with its partition. Any difference is someone else's change.
+   */
+  private void checkDrift(StatefulSet sts, UnitRequest request, int expectedPartition) {
+    Target target = request.target();
+    List<String> differences = new ArrayList<>();
+    String updateRevision = sts.getStatus() == null ? null : sts.getStatus().getUpdateRevision();
+    boolean observed =
+        sts.getStatus() != null
+            && Optional.ofNullable(sts.getStatus().getObservedGeneration()).orElse(0L)
+                >= sts.getMetadata().getGeneration();
+    if (observed && updateRevision != null && !updateRevision.equals(request.toRevision())) {
+      differences.add(
+          "template: "
+              + imageDifference(sts, request.toRevision())
+              + " (revision "
+              + updateRevision
+              + ", not "
+              + request.toRevision()
+              + ")");
+    }
+    if (replicas(sts) != request.replicas()) {
+      differences.add("replicas: " + request.replicas() + " -> " + replicas(sts));
+    }
+    // Lockstep itself moves the partition from partitionBefore to the unit's ordinal; the shared
+    // informer may show either value for a moment.
+    Integer partition = pinnedAt(sts);
+    if (partition == null) {
+      differences.add(
+          "update strategy: RollingUpdate -> " + sts.getSpec().getUpdateStrategy().getType());
+    } else if (partition != expectedPartition && partition != request.ordinal()) {
+      differences.add("partition: " + expectedPartition + " -> " + partition);
+    }
+    if (!differences.isEmpty()) {
+      throw nonRetryable(FAILURE_TARGET_CHANGED, String.join("; ", differences));
+    }
+  }
+
+  /** The images that differ between the target's template and a revision's, as a -> b. */
+  private String imageDifference(StatefulSet sts, String revisionName) {
+    ControllerRevision revision =
+        client
+            .apps()
+            .controllerRevisions()
+            .inNamespace(sts.getMetadata().getNamespace())
+            .withName(revisionName)
+            .get();
+    if (revision == null) {
+      return "changed";
+    }
+    Map<String, String> expected = TemplateChange.images(templateOf(revision));
+    Map<String, String> now = TemplateChange.images(sts.getSpec().getTemplate());
+    List<String> changed = new ArrayList<>();
+    now.forEach(
+        (container, image) -> {
+          if (!image.equals(expected.get(container))) {
+            changed.add(container + " " + expected.get(container) + " -> " + image);
+          }
+        });
+    return changed.isEmpty() ? "changed (not the images)" : String.join(", ", changed);
   }
 
   private static void checkRevision(StatefulSet sts, String toRevision, Target target) {

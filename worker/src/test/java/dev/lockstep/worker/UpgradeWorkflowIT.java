@@ -341,31 +341,76 @@ class UpgradeWorkflowIT {
   }
 
   @Test
-  void aChangeMadeBySomeoneElseAtTheGateIsNeverOverwritten() {
+  void aChangeMadeBySomeoneElseAtTheGateHoldsWithTheDifferenceAndIsNeverOverwritten() {
     String ns = h.namespace();
     h.statefulSet(ns, "kv", 3, "example/kv:1.0");
     String target = ns + "/statefulset/kv";
     h.start(UpgradeHarness.plan(target, "kv", "example/kv:1.1", UpgradePlan.Gate.FIRST));
     h.awaitPhase(target, Phase.WAITING_FOR_RESUME);
     // Someone runs kubectl set image while Lockstep waits at the gate.
+    setImage(ns, "kv", "example/kv:9.9");
+    h.upgrade(target).resume(BOB);
+    UpgradeStatus held = h.awaitPhase(target, Phase.HELD);
+    assertThat(held.message())
+        .contains("someone else changed " + target)
+        .contains("template: kv example/kv:1.1 -> example/kv:9.9");
+    assertEquals("example/kv:9.9", image(ns, "kv"));
+    // They put it back; Lockstep carries on where it stopped.
+    setImage(ns, "kv", "example/kv:1.1");
+    h.upgrade(target).retry(BOB);
+    UpgradeResult result = h.result(target);
+    assertEquals(Phase.COMPLETED, result.phase(), result.message());
+    assertThat(h.revisions(ns, "kv").values()).containsOnly(result.status().toRevision());
+  }
+
+  @Test
+  void aScaleBySomeoneElseDuringTheRestHoldsAndAbandonLeavesItAsItIs() {
+    String ns = h.namespace();
+    h.statefulSet(ns, "mq", 3, "example/mq:1.0");
+    h.sim.behaviours().image("example/mq:1.1", ImageBehaviour.startingIn(Duration.ofSeconds(1)));
+    String target = ns + "/statefulset/mq";
+    h.start(UpgradeHarness.plan(target, "mq", "example/mq:1.1", UpgradePlan.Gate.NONE));
+    h.awaitStatus(
+        target,
+        s -> s.phase() == Phase.UPGRADING && s.units().get(1).state() == UnitState.UPGRADING);
+    h.kube.apps().statefulSets().inNamespace(ns).withName("mq").scale(4);
+    UpgradeStatus held = h.awaitPhase(target, Phase.HELD);
+    assertThat(held.message()).contains("replicas: 3 -> 4");
+    h.upgrade(target).abandon(BOB);
+    assertEquals(Phase.ABANDONED, h.result(target).phase());
+    StatefulSet after = h.kube.apps().statefulSets().inNamespace(ns).withName("mq").get();
+    assertEquals(4, after.getSpec().getReplicas());
+    assertEquals("example/mq:1.1", image(ns, "mq"));
+    assertThat(after.getMetadata().getAnnotations()).doesNotContainKey("lockstep.dev/run");
+    h.sim.behaviours().clear();
+  }
+
+  private static void setImage(String ns, String name, String image) {
     h.kube
         .apps()
         .statefulSets()
         .inNamespace(ns)
-        .withName("kv")
+        .withName(name)
         .edit(
             s -> {
-              s.getSpec().getTemplate().getSpec().getContainers().get(0).setImage("example/kv:9.9");
+              s.getSpec().getTemplate().getSpec().getContainers().get(0).setImage(image);
               return s;
             });
-    h.upgrade(target).resume(BOB);
-    UpgradeResult result = h.result(target);
-    assertEquals(Phase.FAILED, result.phase());
-    assertThat(result.message()).contains("changed by someone else").contains("left " + target);
-    StatefulSet after = h.kube.apps().statefulSets().inNamespace(ns).withName("kv").get();
-    assertEquals(
-        "example/kv:9.9",
-        after.getSpec().getTemplate().getSpec().getContainers().get(0).getImage());
+  }
+
+  private static String image(String ns, String name) {
+    return h.kube
+        .apps()
+        .statefulSets()
+        .inNamespace(ns)
+        .withName(name)
+        .get()
+        .getSpec()
+        .getTemplate()
+        .getSpec()
+        .getContainers()
+        .get(0)
+        .getImage();
   }
 
   static java.util.stream.Stream<org.junit.jupiter.params.provider.Arguments> invalidPlans() {

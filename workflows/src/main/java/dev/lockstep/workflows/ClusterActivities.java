@@ -154,7 +154,9 @@ public interface ClusterActivities {
       long unitTimeoutSeconds,
       int crashLoopRestarts,
       String runId,
-      boolean retry) {}
+      boolean retry,
+      int replicas,
+      int partitionBefore) {}
 
   /** The unit as it ended up. */
   record UnitResult(String name, String uid, String revision, boolean ready, int restarts) {}

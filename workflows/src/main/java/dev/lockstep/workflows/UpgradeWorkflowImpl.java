@@ -182,30 +182,29 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
                       plan.effectiveUnitTimeout().getSeconds(),
                       plan.effectiveCrashLoopRestarts(),
                       runId(),
-                      retry));
+                      retry,
+                      prepared.replicas(),
+                      i == 0 ? prepared.replicas() : units.get(i - 1).ordinal()));
           units.set(
               i, unit.with(UnitState.UPGRADED, result.revision(), result.ready(), MSG_UPGRADED));
           LOG.info("unit {} upgraded to {}", unit.name(), toRevision);
           break;
         } catch (ActivityFailure e) {
           String cause = cause(e);
-          if (changedBySomeoneElse(e)) {
-            // Never overwrite someone else's change: stop and leave the target as it is.
-            units.set(i, units.get(i).with(UnitState.FAILED, unit.revision(), false, cause));
-            return end(
-                Phase.FAILED,
-                cause
-                    + "; Lockstep stopped and left "
-                    + target
-                    + " as it is (annotation "
-                    + ClusterActivities.RUN_ANNOTATION
-                    + " and the pinned partition are still on it)");
-          }
-          units.set(i, units.get(i).with(UnitState.FAILED, toRevision, false, cause));
           String why = unit.name() + " failed: " + cause;
-          if (plan.onFailure() != UpgradePlan.FailurePolicy.HOLD
-              || cancelRequested
-              || rollbackRequested) {
+          boolean drift = changedBySomeoneElse(e);
+          if (drift) {
+            // Never overwrite someone else's change: hold with the difference, whatever the
+            // failure policy, until a human decides.
+            units.set(i, units.get(i).with(UnitState.FAILED, unit.revision(), false, cause));
+            why = "someone else changed " + target + ": " + cause;
+          } else {
+            units.set(i, units.get(i).with(UnitState.FAILED, toRevision, false, cause));
+          }
+          if (!drift
+              && (plan.onFailure() != UpgradePlan.FailurePolicy.HOLD
+                  || cancelRequested
+                  || rollbackRequested)) {
             return rollBack(strategy, why, Phase.ROLLED_BACK);
           }
           String decision = hold(why);
@@ -219,6 +218,7 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
               return ended != null ? ended : rollBack(strategy, why, Phase.ROLLED_BACK);
             }
           }
+          continue;
         }
       }
     }

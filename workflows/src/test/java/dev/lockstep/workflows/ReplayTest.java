@@ -92,7 +92,9 @@ class ReplayTest {
               60,
               3,
               "",
-              false));
+              false,
+              3,
+              3));
       return null;
     }
   }
