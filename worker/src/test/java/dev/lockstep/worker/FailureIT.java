@@ -251,4 +251,51 @@ class FailureIT {
         .startsWith("revision 42 of " + target + " not found: its revisions are [");
     assertThat(h.sim.requestLog().writesSince(mark)).isEmpty();
   }
+
+  @Test
+  void aWorkerKilledDuringARollbackIsReplacedAndTheRollbackCompletesOnce() {
+    String ns = h.namespace();
+    StatefulSet before = h.statefulSet(ns, "ledger", 3, "example/ledger:1.0");
+    String from = before.getStatus().getCurrentRevision();
+    UpgradeHarness.PodHistory pods = h.watchPods(ns);
+    String target = ns + "/statefulset/ledger";
+    h.start(plan(target, "ledger", "example/ledger:2.0", UpgradePlan.Gate.FIRST, null), 2);
+    h.awaitPhase(target, Phase.WAITING_FOR_RESUME);
+    // Going back takes a while: time to kill the worker in the middle of it.
+    h.sim
+        .behaviours()
+        .image("example/ledger:1.0", ImageBehaviour.startingIn(Duration.ofSeconds(2)));
+    h.upgrade(target).rollback(OPS);
+    h.awaitPhase(target, Phase.ROLLING_BACK);
+    await()
+        .atMost(10, SECONDS)
+        .until(
+            () -> {
+              var pod = h.kube.pods().inNamespace(ns).withName("ledger-2").get();
+              return pod != null
+                  && "example/ledger:1.0".equals(pod.getSpec().getContainers().get(0).getImage());
+            });
+    h.replaceWorkers();
+    UpgradeResult result = h.result(target);
+    assertEquals(Phase.ROLLED_BACK, result.phase(), result.message());
+    assertThat(h.revisions(ns, "ledger").values()).containsOnly(from);
+    // ledger-2 came back to the original revision exactly once (a pod created since the watch
+    // began is first seen not Ready); the others never moved.
+    long backAgain =
+        pods.events.stream()
+            .filter(e -> e.pod().equals("ledger-2") && from.equals(e.revision()) && !e.ready())
+            .map(UpgradeHarness.PodHistory.Event::uid)
+            .distinct()
+            .count();
+    assertEquals(
+        1,
+        backAgain,
+        () ->
+            pods.events.stream()
+                .filter(e -> e.pod().equals("ledger-2"))
+                .map(Object::toString)
+                .toList()
+                .toString());
+    assertEquals(0, pods.incarnations("ledger-1", result.status().toRevision()));
+  }
 }
