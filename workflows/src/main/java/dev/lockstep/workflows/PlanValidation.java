@@ -111,7 +111,9 @@ public final class PlanValidation {
     }
     notYet(problems, plan.gateTimeout() != null || plan.onGateTimeout() != null, "gateTimeout");
     notYet(problems, Boolean.TRUE.equals(plan.scaleUp()), "scaleUp");
-    notYet(problems, plan.retries() != null && plan.retries() > 0, "retries");
+    if (plan.retries() != null && (plan.retries() < 0 || plan.retries() > 10)) {
+      problems.add("retries must be between 0 and 10, was " + plan.retries());
+    }
     notYet(problems, plan.health() != null, "health");
     notYet(problems, plan.migration() != null, "migration");
     notYet(problems, plan.hooks() != null && !plan.hooks().isEmpty(), "hooks");

@@ -159,6 +159,10 @@ public record UpgradePlan(
     return crashLoopRestarts == null ? DEFAULT_CRASH_LOOP_RESTARTS : crashLoopRestarts;
   }
 
+  public int effectiveRetries() {
+    return retries == null ? 0 : retries;
+  }
+
   public List<String> effectiveForce() {
     return force == null ? List.of() : force;
   }

@@ -130,97 +130,125 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
 
     // 5. Prepare: pin the partition so nothing moves, then apply the template change.
     Strategy strategy = new Strategy(snapshot.strategyType(), snapshot.partition());
-    phase = Phase.PREPARING;
-    message = "pinning the partition and applying the change";
-    PrepareResult prepared;
-    try {
-      prepared =
-          quick.prepare(
-              new ClusterActivities.PrepareRequest(
-                  cluster, target, resolved(snapshot), fromRevision, runId()));
-    } catch (ActivityFailure e) {
-      return rollBack(strategy, "prepare failed: " + cause(e), Phase.FAILED);
-    }
-    toRevision = prepared.toRevision();
-    for (int i = 0; i < units.size(); i++) {
-      units.set(
-          i,
-          units
-              .get(i)
-              .with(UnitState.WAITING, units.get(i).revision(), units.get(i).ready(), MSG_WAITING));
-    }
+    int attempt = 0;
+    attempts:
+    while (true) {
+      phase = Phase.PREPARING;
+      message = "pinning the partition and applying the change";
+      PrepareResult prepared;
+      try {
+        prepared =
+            quick.prepare(
+                new ClusterActivities.PrepareRequest(
+                    cluster, target, resolved(snapshot), fromRevision, runId()));
+      } catch (ActivityFailure e) {
+        return rollBack(strategy, "prepare failed: " + cause(e), Phase.FAILED);
+      }
+      toRevision = prepared.toRevision();
+      for (int i = 0; i < units.size(); i++) {
+        units.set(
+            i,
+            units
+                .get(i)
+                .with(
+                    UnitState.WAITING, units.get(i).revision(), units.get(i).ready(), MSG_WAITING));
+      }
 
-    // 6-8. The first unit, the gate, then the rest, highest ordinal first.
-    ClusterActivities perUnit =
-        Workflow.newActivityStub(
-            ClusterActivities.class,
-            options(plan.effectiveUnitTimeout().plus(Duration.ofMinutes(2)), heartbeat));
-    for (int i = 0; i < units.size(); i++) {
-      if (i > 0 && gateAfter(i)) {
-        awaitGate(i);
-      }
-      holdIfPaused();
-      UpgradeResult stopped = stopIfAsked(strategy);
-      if (stopped != null) {
-        return stopped;
-      }
-      UnitStatus unit = units.get(i);
-      boolean retry = false;
-      while (true) {
-        units.set(i, unit.with(UnitState.UPGRADING, unit.revision(), false, MSG_UPGRADING));
-        unitsStarted = i + 1;
-        phase = Phase.UPGRADING;
-        message = "upgrading " + unit.name() + " (" + (i + 1) + "/" + units.size() + ")";
-        try {
-          UnitResult result =
-              perUnit.upgradeUnit(
-                  new ClusterActivities.UnitRequest(
-                      cluster,
-                      target,
-                      unit.ordinal(),
-                      toRevision,
-                      plan.effectiveUnitTimeout().getSeconds(),
-                      plan.effectiveCrashLoopRestarts(),
-                      runId(),
-                      retry,
-                      prepared.replicas(),
-                      i == 0 ? prepared.replicas() : units.get(i - 1).ordinal()));
-          units.set(
-              i, unit.with(UnitState.UPGRADED, result.revision(), result.ready(), MSG_UPGRADED));
-          LOG.info("unit {} upgraded to {}", unit.name(), toRevision);
-          break;
-        } catch (ActivityFailure e) {
-          String cause = cause(e);
-          String why = unit.name() + " failed: " + cause;
-          boolean drift = changedBySomeoneElse(e);
-          if (drift) {
-            // Never overwrite someone else's change: hold with the difference, whatever the
-            // failure policy, until a human decides.
-            units.set(i, units.get(i).with(UnitState.FAILED, unit.revision(), false, cause));
-            why = "someone else changed " + target + ": " + cause;
-          } else {
-            units.set(i, units.get(i).with(UnitState.FAILED, toRevision, false, cause));
-          }
-          if (!drift
-              && (plan.onFailure() != UpgradePlan.FailurePolicy.HOLD
-                  || cancelRequested
-                  || rollbackRequested)) {
-            return rollBack(strategy, why, Phase.ROLLED_BACK);
-          }
-          String decision = hold(why);
-          switch (decision) {
-            case "retry" -> retry = true;
-            case "abandon" -> {
-              return abandon(why);
+      // 6-8. The first unit, the gate, then the rest, highest ordinal first.
+      ClusterActivities perUnit =
+          Workflow.newActivityStub(
+              ClusterActivities.class,
+              options(plan.effectiveUnitTimeout().plus(Duration.ofMinutes(2)), heartbeat));
+      for (int i = 0; i < units.size(); i++) {
+        if (i > 0 && gateAfter(i)) {
+          awaitGate(i);
+        }
+        holdIfPaused();
+        UpgradeResult stopped = stopIfAsked(strategy);
+        if (stopped != null) {
+          return stopped;
+        }
+        UnitStatus unit = units.get(i);
+        boolean retry = false;
+        while (true) {
+          units.set(i, unit.with(UnitState.UPGRADING, unit.revision(), false, MSG_UPGRADING));
+          unitsStarted = i + 1;
+          phase = Phase.UPGRADING;
+          message = "upgrading " + unit.name() + " (" + (i + 1) + "/" + units.size() + ")";
+          try {
+            UnitResult result =
+                perUnit.upgradeUnit(
+                    new ClusterActivities.UnitRequest(
+                        cluster,
+                        target,
+                        unit.ordinal(),
+                        toRevision,
+                        plan.effectiveUnitTimeout().getSeconds(),
+                        plan.effectiveCrashLoopRestarts(),
+                        runId(),
+                        retry,
+                        prepared.replicas(),
+                        i == 0 ? prepared.replicas() : units.get(i - 1).ordinal()));
+            units.set(
+                i, unit.with(UnitState.UPGRADED, result.revision(), result.ready(), MSG_UPGRADED));
+            LOG.info("unit {} upgraded to {}", unit.name(), toRevision);
+            break;
+          } catch (ActivityFailure e) {
+            String cause = cause(e);
+            String why = unit.name() + " failed: " + cause;
+            boolean drift = changedBySomeoneElse(e);
+            if (drift) {
+              // Never overwrite someone else's change: hold with the difference, whatever the
+              // failure policy, until a human decides.
+              units.set(i, units.get(i).with(UnitState.FAILED, unit.revision(), false, cause));
+              why = "someone else changed " + target + ": " + cause;
+            } else {
+              units.set(i, units.get(i).with(UnitState.FAILED, toRevision, false, cause));
             }
-            default -> {
-              UpgradeResult ended = stopIfAsked(strategy);
-              return ended != null ? ended : rollBack(strategy, why, Phase.ROLLED_BACK);
+            if (!drift
+                && attempt < plan.effectiveRetries()
+                && !cancelRequested
+                && !rollbackRequested) {
+              // Flux-style remediation: roll back, then run the upgrade again from prepare.
+              UpgradeResult failed = returnUnits(strategy, why);
+              if (failed != null) {
+                return failed;
+              }
+              attempt++;
+              for (int u = 0; u < units.size(); u++) {
+                UnitStatus back = units.get(u);
+                units.set(
+                    u,
+                    back.with(
+                        UnitState.WAITING,
+                        back.revision(),
+                        back.ready(),
+                        "attempt " + (attempt + 1) + " after: " + why));
+              }
+              continue attempts;
             }
+            if (!drift
+                && (plan.onFailure() != UpgradePlan.FailurePolicy.HOLD
+                    || cancelRequested
+                    || rollbackRequested)) {
+              return rollBack(strategy, why, Phase.ROLLED_BACK);
+            }
+            String decision = hold(why);
+            switch (decision) {
+              case "retry" -> retry = true;
+              case "abandon" -> {
+                return abandon(why);
+              }
+              default -> {
+                UpgradeResult ended = stopIfAsked(strategy);
+                return ended != null ? ended : rollBack(strategy, why, Phase.ROLLED_BACK);
+              }
+            }
+            continue;
           }
-          continue;
         }
       }
+      break;
     }
     // A cancel or rollback asked for while the last unit upgraded still applies.
     UpgradeResult stopped = stopIfAsked(strategy);
@@ -329,6 +357,15 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
 
   /** Returns every upgraded unit to the original revision, then ends in {@code outcome}. */
   private UpgradeResult rollBack(Strategy strategy, String why, Phase outcome) {
+    UpgradeResult failed = returnUnits(strategy, why);
+    return failed != null ? failed : end(outcome, why);
+  }
+
+  /**
+   * Returns every upgraded unit to the original revision; null when done, else the FAILED result to
+   * end with.
+   */
+  private UpgradeResult returnUnits(Strategy strategy, String why) {
     phase = Phase.ROLLING_BACK;
     message = why + "; returning units to " + fromRevision;
     for (int i = 0; i < units.size(); i++) {
@@ -365,7 +402,7 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
               + cause(e)
               + " (the target may be mixed: check `lockstep status` and the pods)");
     }
-    return end(outcome, why);
+    return null;
   }
 
   private void refreshUnits(List<UnitSnapshot> seen) {

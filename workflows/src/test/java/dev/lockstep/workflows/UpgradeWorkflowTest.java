@@ -194,4 +194,48 @@ class UpgradeWorkflowTest {
     assertThat(upgrade().resume(new SteerRequest("ops", "go"))).isEqualTo("resumed at the gate");
     assertEquals(Phase.COMPLETED, result().phase());
   }
+
+  private static UpgradePlan withRetries(int retries, UpgradePlan.FailurePolicy onFailure) {
+    UpgradePlan p = plan(UpgradePlan.Gate.NONE);
+    return new UpgradePlan(
+        p.target(),
+        null,
+        p.change(),
+        p.gate(),
+        null,
+        null,
+        null,
+        null,
+        null,
+        onFailure,
+        retries,
+        null,
+        null,
+        null,
+        null);
+  }
+
+  @Test
+  void retriesRollBackAndRunAgainFromPrepareThenTheRollbackPolicyApplies() {
+    cluster.failUnit = "web-1";
+    begin(withRetries(2, null));
+    UpgradeResult result = result();
+    assertEquals(Phase.ROLLED_BACK, result.phase());
+    assertThat(cluster.calls.stream().filter(c -> c.startsWith("prepare"))).hasSize(3);
+    assertThat(cluster.calls.stream().filter(c -> c.startsWith("revert"))).hasSize(3);
+    assertThat(cluster.calls).endsWith("upgrade web-2", "upgrade web-1", "revert to web-1");
+  }
+
+  @Test
+  void exhaustedRetriesEndInTheHoldPolicyWhichStillHasAWayOut() {
+    cluster.failUnit = "web-1";
+    begin(withRetries(1, UpgradePlan.FailurePolicy.HOLD));
+    env.sleep(Duration.ofMinutes(5));
+    UpgradeStatus held = upgrade().status();
+    assertEquals(Phase.HELD, held.phase());
+    assertThat(cluster.calls.stream().filter(c -> c.startsWith("prepare"))).hasSize(2);
+    cluster.failUnit = null;
+    upgrade().retry(new SteerRequest("ops", "fixed"));
+    assertEquals(Phase.COMPLETED, result().phase());
+  }
 }
