@@ -315,7 +315,8 @@ public final class ClusterActivitiesImpl implements ClusterActivities {
             }
             return Optional.of(new UnitResult(podName, uid, request.toRevision(), true, restarts));
           },
-          waited -> context.heartbeat(progress[0]));
+          waited -> context.heartbeat(progress[0]),
+          beatEvery(context));
     } catch (TimeoutException e) {
       Pod pod = client.pods().inNamespace(target.namespace()).withName(podName).get();
       throw nonRetryable(
@@ -624,7 +625,12 @@ public final class ClusterActivitiesImpl implements ClusterActivities {
       Target target, Instant deadline, ClusterWatch.Step<T> step, String what) {
     ActivityExecutionContext context = Activity.getExecutionContext();
     try {
-      return watch.await(target.namespace(), deadline, step, waited -> context.heartbeat(null));
+      return watch.await(
+          target.namespace(),
+          deadline,
+          step,
+          waited -> context.heartbeat(null),
+          beatEvery(context));
     } catch (TimeoutException e) {
       throw ApplicationFailure.newFailure("timed out waiting for " + what, "Timeout");
     } catch (InterruptedException e) {
@@ -724,6 +730,14 @@ public final class ClusterActivitiesImpl implements ClusterActivities {
       }
     }
     return "";
+  }
+
+  /** A third of the heartbeat timeout, so that two beats can be late before Temporal gives up. */
+  private static Duration beatEvery(ActivityExecutionContext context) {
+    Duration timeout = context.getInfo().getHeartbeatTimeout();
+    return timeout == null || timeout.isZero()
+        ? Duration.ofSeconds(10)
+        : timeout.dividedBy(3).plusMillis(1);
   }
 
   private static ApplicationFailure nonRetryable(String type, String message) {

@@ -146,6 +146,17 @@ public final class ClusterWatch implements AutoCloseable {
    */
   public <T> T await(String namespace, Instant deadline, Step<T> step, Heartbeat heartbeat)
       throws TimeoutException, InterruptedException {
+    return await(namespace, deadline, step, heartbeat, tick);
+  }
+
+  /**
+   * As {@link #await(String, Instant, Step, Heartbeat)}, beating at least every {@code beatEvery}
+   * (when shorter than the watch's own tick): a caller with a short heartbeat timeout asks for it.
+   */
+  public <T> T await(
+      String namespace, Instant deadline, Step<T> step, Heartbeat heartbeat, Duration beatEvery)
+      throws TimeoutException, InterruptedException {
+    Duration tick = beatEvery.compareTo(this.tick) < 0 ? beatEvery : this.tick;
     Namespace ns = namespace(namespace);
     Semaphore changed = new Semaphore(0);
     ns.waiters.add(changed);

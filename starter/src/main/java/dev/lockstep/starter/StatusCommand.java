@@ -49,7 +49,8 @@ class StatusCommand extends Common {
     Target t = target(target);
     WorkflowClient client = temporal();
     if (watch) {
-      return follow(client, cluster(), t, out()) ? 0 : 0;
+      follow(client, cluster(), t, out());
+      return 0;
     }
     UpgradeStatus status = stub(client, cluster(), t, run).status();
     print(status, output, out());
