@@ -202,6 +202,9 @@ final class SteerCommands {
     @Override
     int run() {
       Target t = target(target);
+      if (toRevision != null && toRevision.isBlank()) {
+        throw new CliFailure(CliFailure.BAD_INPUT, "--to-revision needs a revision number or name");
+      }
       WorkflowClient client = temporal();
       if (toRevision != null) {
         return startRun(client, t, toRevision);
@@ -243,7 +246,7 @@ final class SteerCommands {
       upgrade.heartbeatTimeout = heartbeatTimeout;
       upgrade.verdictTimeout = "30s";
       upgrade.restore = revision;
-      return upgrade.start(client);
+      return upgrade.start(client, upgrade.validPlan());
     }
   }
 

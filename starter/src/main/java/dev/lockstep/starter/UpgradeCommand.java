@@ -91,15 +91,24 @@ class UpgradeCommand extends Common {
 
   @Override
   int run() {
-    return start(temporal());
+    // Everything the CLI can check alone is checked before it connects anywhere.
+    UpgradePlan plan = validPlan();
+    return start(temporal(), plan);
   }
 
-  int start(io.temporal.client.WorkflowClient client) {
+  /** The plan, checked as far as the CLI can without the cluster. */
+  UpgradePlan validPlan() {
     UpgradePlan plan = plan();
     List<String> problems = PlanValidation.problems(plan);
     if (!problems.isEmpty()) {
       throw new CliFailure(CliFailure.BAD_INPUT, String.join("; ", problems));
     }
+    duration("--heartbeat-timeout", heartbeatTimeout);
+    duration("--verdict-timeout", verdictTimeout);
+    return plan;
+  }
+
+  int start(io.temporal.client.WorkflowClient client, UpgradePlan plan) {
     Duration heartbeat = duration("--heartbeat-timeout", heartbeatTimeout);
     Duration verdictWait = duration("--verdict-timeout", verdictTimeout);
     UpgradeRequest request =

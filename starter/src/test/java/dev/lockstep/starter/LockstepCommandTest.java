@@ -55,7 +55,7 @@ class LockstepCommandTest {
           {"status", "demo/sts/pg", "-o", "xml"},
           {"resume", "a/b/c/d"},
           {"upgrade", "demo/sts/pg", "--colour", "blue"},
-          {"rollback", "demo/sts/pg", "--to-revision", "3"},
+          {"retry", "demo/sts/pg", "--to-revision", "3"},
         }) {
       Run r = run(args);
       assertEquals(2, r.exit(), String.join(" ", args) + ": " + r.err());
