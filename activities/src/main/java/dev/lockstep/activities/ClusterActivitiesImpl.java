@@ -140,8 +140,11 @@ public final class ClusterActivitiesImpl implements ClusterActivities {
     }
     int replicas = replicas(sts);
     boolean ours = request.runId().equals(annotation(sts));
+    boolean applied = TemplateChange.same(current, changed.template());
     String updateRevision = sts.getStatus() == null ? null : sts.getStatus().getUpdateRevision();
-    if (!ours && !Objects.equals(updateRevision, request.fromRevision())) {
+    // Until this write is made the template is still the one inspect saw; any other revision is
+    // someone else's change (a retry after the write finds the change applied).
+    if (!applied && !Objects.equals(updateRevision, request.fromRevision())) {
       throw nonRetryable(
           FAILURE_TARGET_CHANGED,
           target
@@ -151,12 +154,7 @@ public final class ClusterActivitiesImpl implements ClusterActivities {
               + request.fromRevision());
     }
     boolean pinned = pinnedAt(sts) != null && pinnedAt(sts) >= replicas;
-    boolean applied = TemplateChange.same(current, changed.template());
     if (!ours || !pinned || !applied) {
-      if (ours && !applied && !TemplateChange.same(current, changedFrom(sts, request))) {
-        throw nonRetryable(
-            FAILURE_TARGET_CHANGED, target + "'s template was changed by someone else");
-      }
       // Partition and template in one write: there is no moment when the change could roll out.
       sts.getMetadata().getAnnotations().put(RUN_ANNOTATION, request.runId());
       sts.getSpec()
@@ -191,10 +189,6 @@ public final class ClusterActivitiesImpl implements ClusterActivities {
                     .map(s -> s.getStatus().getUpdateRevision()),
             "the StatefulSet controller to observe the change");
     return new PrepareResult(toRevision, replicas);
-  }
-
-  private PodTemplateSpec changedFrom(StatefulSet sts, PrepareRequest request) {
-    return desired(sts, request.change(), request.target()).template();
   }
 
   /**
@@ -333,6 +327,44 @@ public final class ClusterActivitiesImpl implements ClusterActivities {
       throw ApplicationFailure.newFailure(
           "interrupted while waiting for " + podName, "Interrupted");
     }
+  }
+
+  @Override
+  public FinishResult scale(ScaleRequest request) {
+    Target target = request.target();
+    StatefulSet sts = require(target);
+    checkNotLocked(sts, request.runId(), target);
+    if (replicas(sts) != request.replicas() || !request.runId().equals(annotation(sts))) {
+      patch(
+          target,
+          "{\"metadata\":{\"annotations\":{\""
+              + RUN_ANNOTATION
+              + "\":\""
+              + request.runId()
+              + "\"}},\"spec\":{\"replicas\":"
+              + request.replicas()
+              + "}}");
+    }
+    return awaitQuietly(
+        target,
+        Instant.now().plus(Duration.ofMinutes(10)),
+        view -> {
+          Optional<StatefulSet> now = view.statefulSet(target.name());
+          if (now.isEmpty() || now.get().getStatus() == null) {
+            return Optional.empty();
+          }
+          List<UnitSnapshot> units = units(now.get(), view.pods());
+          boolean settled =
+              units.size() == request.replicas()
+                  && units.stream().allMatch(UnitSnapshot::ready)
+                  && units.stream().allMatch(u -> u.ordinal() < request.replicas())
+                  && (request.revision() == null
+                      || units.stream().allMatch(u -> request.revision().equals(u.revision())));
+          return settled
+              ? Optional.of(new FinishResult(now.get().getStatus().getCurrentRevision(), units))
+              : Optional.empty();
+        },
+        request.replicas() + " Ready units of " + target);
   }
 
   @Override

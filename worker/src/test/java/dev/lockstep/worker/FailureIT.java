@@ -298,4 +298,61 @@ class FailureIT {
                 .toString());
     assertEquals(0, pods.incarnations("ledger-1", result.status().toRevision()));
   }
+
+  private static UpgradePlan scaleUp(String target, String container, String image) {
+    return new UpgradePlan(
+        target,
+        UpgradeHarness.CLUSTER,
+        new UpgradePlan.Change(Map.of(container, image), null, null),
+        UpgradePlan.Gate.NONE,
+        null,
+        null,
+        "1m",
+        2,
+        true,
+        null,
+        null,
+        null,
+        null,
+        null,
+        null);
+  }
+
+  @Test
+  void scaleUpFirstUpgradesTheExtraUnitFirstAndScalesBack() {
+    String ns = h.namespace();
+    h.statefulSet(ns, "pg", 3, "postgres:14.8");
+    UpgradeHarness.PodHistory pods = h.watchPods(ns);
+    String target = ns + "/statefulset/pg";
+    h.start(scaleUp(target, "pg", "postgres:14.9"));
+    UpgradeResult result = h.result(target);
+    assertEquals(Phase.COMPLETED, result.phase(), result.message());
+    String to = result.status().toRevision();
+    assertThat(pods.arrivals(to)).containsExactly("pg-3", "pg-2", "pg-1", "pg-0");
+    StatefulSet after = h.kube.apps().statefulSets().inNamespace(ns).withName("pg").get();
+    assertEquals(3, after.getSpec().getReplicas());
+    assertThat(h.revisions(ns, "pg")).containsOnlyKeys("pg-0", "pg-1", "pg-2");
+    assertThat(h.revisions(ns, "pg").values()).containsOnly(to);
+    assertThat(result.status().units()).hasSize(3);
+  }
+
+  @Test
+  void aFailedExtraUnitIsJustRemovedAndNothingElseWasTouched() {
+    String ns = h.namespace();
+    StatefulSet before = h.statefulSet(ns, "pg", 3, "postgres:14.8");
+    Map<String, String> uids = uids(ns);
+    String target = ns + "/statefulset/pg";
+    h.start(scaleUp(target, "pg", "postgres:14.9-broken"));
+    UpgradeResult result = h.result(target);
+    assertEquals(Phase.ROLLED_BACK, result.phase());
+    assertThat(result.message()).startsWith("pg-3 failed");
+    StatefulSet after = h.kube.apps().statefulSets().inNamespace(ns).withName("pg").get();
+    assertEquals(3, after.getSpec().getReplicas());
+    assertEquals(
+        "postgres:14.8", after.getSpec().getTemplate().getSpec().getContainers().get(0).getImage());
+    await().atMost(10, SECONDS).until(() -> h.revisions(ns, "pg").size() == 3);
+    assertEquals(uids, uids(ns));
+    assertThat(h.revisions(ns, "pg").values())
+        .containsOnly(before.getStatus().getCurrentRevision());
+  }
 }

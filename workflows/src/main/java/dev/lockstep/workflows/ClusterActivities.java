@@ -82,6 +82,17 @@ public interface ClusterActivities {
   @ActivityMethod
   void release(ReleaseRequest request);
 
+  /**
+   * Sets the replica count (marking the target with this run's {@link #RUN_ANNOTATION}) and waits
+   * until exactly that many units are Ready; with {@code revision}, the new units must be on it.
+   * Scaling down removes the highest ordinals, as the controller does. Idempotent.
+   */
+  @ActivityMethod
+  FinishResult scale(ScaleRequest request);
+
+  /** The replica count to reach, and the revision new units must come up on (or null). */
+  record ScaleRequest(String cluster, Target target, int replicas, String revision, String runId) {}
+
   /** Which run lets go of which target. */
   record ReleaseRequest(String cluster, Target target, String runId) {}
 

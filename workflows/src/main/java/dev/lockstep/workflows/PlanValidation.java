@@ -110,7 +110,6 @@ public final class PlanValidation {
       }
     }
     notYet(problems, plan.gateTimeout() != null || plan.onGateTimeout() != null, "gateTimeout");
-    notYet(problems, Boolean.TRUE.equals(plan.scaleUp()), "scaleUp");
     if (plan.retries() != null && (plan.retries() < 0 || plan.retries() > 10)) {
       problems.add("retries must be between 0 and 10, was " + plan.retries());
     }

@@ -52,6 +52,8 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
   private boolean rollbackRequested;
   private String rollbackBy;
   private String heldDecision;
+  private int originalReplicas;
+  private boolean scaledUp;
   private int unitsStarted;
 
   private ClusterActivities quick;
@@ -126,6 +128,35 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
     }
     if (cancelRequested) {
       return end(Phase.CANCELLED, "cancelled before any change");
+    }
+
+    // 4. Scale up by one (optional): the extra unit is upgraded first.
+    originalReplicas = snapshot.replicas();
+    if (Boolean.TRUE.equals(plan.scaleUp())) {
+      phase = Phase.SCALING_UP;
+      message = "adding one unit: " + target.name() + "-" + originalReplicas;
+      scaledUp = true;
+      try {
+        FinishResult grown =
+            quick.scale(
+                new ClusterActivities.ScaleRequest(
+                    cluster, target, originalReplicas + 1, fromRevision, runId()));
+        units.add(
+            0,
+            new UnitStatus(
+                target.name() + "-" + originalReplicas,
+                originalReplicas,
+                UnitState.WAITING,
+                fromRevision,
+                true,
+                "the extra unit, upgraded first"));
+        refreshUnits(grown.units());
+      } catch (ActivityFailure e) {
+        return rollBack(
+            new Strategy(snapshot.strategyType(), snapshot.partition()),
+            "scaling up failed: " + cause(e),
+            Phase.FAILED);
+      }
     }
 
     // 5. Prepare: pin the partition so nothing moves, then apply the template change.
@@ -210,7 +241,7 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
                 && !cancelRequested
                 && !rollbackRequested) {
               // Flux-style remediation: roll back, then run the upgrade again from prepare.
-              UpgradeResult failed = returnUnits(strategy, why);
+              UpgradeResult failed = returnUnits(strategy, why, false);
               if (failed != null) {
                 return failed;
               }
@@ -254,6 +285,13 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
     UpgradeResult stopped = stopIfAsked(strategy);
     if (stopped != null) {
       return stopped;
+    }
+
+    if (scaledUp) {
+      UpgradeResult failed = scaleBack("upgraded");
+      if (failed != null) {
+        return failed;
+      }
     }
 
     // 9. Post-checks, and the user's own update strategy back.
@@ -357,7 +395,7 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
 
   /** Returns every upgraded unit to the original revision, then ends in {@code outcome}. */
   private UpgradeResult rollBack(Strategy strategy, String why, Phase outcome) {
-    UpgradeResult failed = returnUnits(strategy, why);
+    UpgradeResult failed = returnUnits(strategy, why, true);
     return failed != null ? failed : end(outcome, why);
   }
 
@@ -365,7 +403,14 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
    * Returns every upgraded unit to the original revision; null when done, else the FAILED result to
    * end with.
    */
-  private UpgradeResult returnUnits(Strategy strategy, String why) {
+  private UpgradeResult returnUnits(Strategy strategy, String why, boolean scaleBack) {
+    if (scaleBack && scaledUp) {
+      // Removing the extra unit first: when only it was upgraded, that is the whole rollback.
+      UpgradeResult failed = scaleBack(why);
+      if (failed != null) {
+        return failed;
+      }
+    }
     phase = Phase.ROLLING_BACK;
     message = why + "; returning units to " + fromRevision;
     for (int i = 0; i < units.size(); i++) {
@@ -402,6 +447,22 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
               + cause(e)
               + " (the target may be mixed: check `lockstep status` and the pods)");
     }
+    return null;
+  }
+
+  /** Back to the original replica count: the extra unit goes. Null when done. */
+  private UpgradeResult scaleBack(String why) {
+    phase = Phase.SCALING_BACK;
+    message = why + "; removing the extra unit";
+    try {
+      quick.scale(
+          new ClusterActivities.ScaleRequest(cluster, target, originalReplicas, null, runId()));
+    } catch (ActivityFailure e) {
+      return end(
+          Phase.FAILED, why + "; scaling back to " + originalReplicas + " failed: " + cause(e));
+    }
+    scaledUp = false;
+    units.removeIf(u -> u.ordinal() >= originalReplicas);
     return null;
   }
 

@@ -82,6 +82,12 @@ class FakeCluster implements ClusterActivities {
   }
 
   @Override
+  public FinishResult scale(ScaleRequest request) {
+    calls.add("scale to " + request.replicas());
+    return new FinishResult("web-1", units("web-1"));
+  }
+
+  @Override
   public void release(ReleaseRequest request) {
     calls.add("release");
   }

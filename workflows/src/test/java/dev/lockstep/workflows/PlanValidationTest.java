@@ -129,9 +129,7 @@ class PlanValidationTest {
                 + "hooks: {backup: {image: postgres:14.8, command: [pg_dumpall]}}\n",
             UpgradePlan.class);
     assertThat(PlanValidation.problems(plan))
-        .containsExactly(
-            "scaleUp is not supported by this version of Lockstep yet",
-            "hooks is not supported by this version of Lockstep yet");
+        .containsExactly("hooks is not supported by this version of Lockstep yet");
   }
 
   @Test
