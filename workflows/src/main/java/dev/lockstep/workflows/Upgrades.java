@@ -103,6 +103,34 @@ public final class Upgrades {
             execution.getWorkflowId(),
             java.util.Optional.of(execution.getRunId()));
     Verdict verdict;
+    try {
+      verdict = verdict(started, request, execution, verdictTimeout);
+    } catch (io.temporal.client.WorkflowNotFoundException e) {
+      // The run ended before it could be asked (a plan refused in its first step): its result
+      // says why.
+      UpgradeResult result =
+          client
+              .newUntypedWorkflowStub(
+                  execution.getWorkflowId(),
+                  java.util.Optional.of(execution.getRunId()),
+                  java.util.Optional.empty())
+              .getResult(UpgradeResult.class);
+      String prefix = "invalid plan: ";
+      verdict =
+          result.message().startsWith(prefix)
+              ? Verdict.invalid(
+                  java.util.List.of(result.message().substring(prefix.length()).split("; ")))
+              : Verdict.notInspected(result.message());
+    }
+    return new Started(execution.getWorkflowId(), execution.getRunId(), verdict);
+  }
+
+  private static Verdict verdict(
+      UpgradeWorkflow started,
+      UpgradeRequest request,
+      WorkflowExecution execution,
+      java.time.Duration verdictTimeout) {
+    Verdict verdict;
     if (verdictTimeout == null) {
       verdict = started.awaitVerdict();
     } else {
@@ -121,7 +149,7 @@ public final class Upgrades {
         throw new IllegalStateException(e);
       }
     }
-    return new Started(execution.getWorkflowId(), execution.getRunId(), verdict);
+    return verdict;
   }
 
   /** The running (or latest) upgrade of a target, to query or steer. */
