@@ -637,22 +637,6 @@ public final class ClusterActivitiesImpl implements ClusterActivities {
     return changed.isEmpty() ? "changed (not the images)" : String.join(", ", changed);
   }
 
-  private static void checkRevision(StatefulSet sts, String toRevision, Target target) {
-    String updateRevision = sts.getStatus() == null ? null : sts.getStatus().getUpdateRevision();
-    if (updateRevision != null
-        && !updateRevision.equals(toRevision)
-        && Optional.ofNullable(sts.getStatus().getObservedGeneration()).orElse(0L)
-            >= sts.getMetadata().getGeneration()) {
-      throw nonRetryable(
-          FAILURE_TARGET_CHANGED,
-          target
-              + "'s template was changed by someone else: its revision is now "
-              + updateRevision
-              + ", not "
-              + toRevision);
-    }
-  }
-
   private <T> T awaitQuietly(
       Target target, Instant deadline, ClusterWatch.Step<T> step, String what) {
     ActivityExecutionContext context = Activity.getExecutionContext();

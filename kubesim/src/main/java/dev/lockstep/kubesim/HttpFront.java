@@ -99,7 +99,7 @@ final class HttpFront {
     String verb = apiPath.map(p -> p.verb(method, watch)).orElse(method.toLowerCase());
     String resource = apiPath.map(ApiPath::resource).orElse("");
     Recorder recorder =
-        code ->
+        (code, injected) ->
             log.add(
                 new RequestRecord(
                     log.nextSeq(),
@@ -114,7 +114,7 @@ final class HttpFront {
                     (System.nanoTime() - start) / 1000,
                     agent,
                     query.containsKey("dryRun"),
-                    false));
+                    injected));
     if (path.startsWith("/kubesim/")) {
       control(request, path, method, body, recorder);
       return;
@@ -127,8 +127,7 @@ final class HttpFront {
     Runnable serve =
         () -> {
           if (decision.errorCode() != 0) {
-            injectFault(
-                request, decision.errorCode(), arrived, start, agent, apiPath.get(), verb, query);
+            injectFault(request, decision.errorCode(), verb, resource, recorder);
             return;
           }
           ApiServer.Call call =
@@ -150,48 +149,26 @@ final class HttpFront {
   }
 
   private interface Recorder {
-    void record(int code);
+    void record(int code, boolean injected);
+
+    default void record(int code) {
+      record(code, false);
+    }
   }
 
   private void injectFault(
-      HttpServerRequest request,
-      int code,
-      Instant arrived,
-      long start,
-      String agent,
-      ApiPath path,
-      String verb,
-      Map<String, String> query) {
-    String reason =
-        switch (code) {
-          case 409 -> "Conflict";
-          case 429 -> "TooManyRequests";
-          case 500 -> "InternalError";
-          case 503 -> "ServiceUnavailable";
-          case 504 -> "Timeout";
-          default -> "Unknown";
-        };
-    String message = "kubesim: injected fault " + code + " for " + verb + " " + path.resource();
+      HttpServerRequest request, int code, String verb, String resource, Recorder recorder) {
+    String message = "kubesim: injected fault " + code + " for " + verb + " " + resource;
     HttpServerResponse response = request.response();
     if (code == 429) {
       response.putHeader("Retry-After", "1");
     }
-    send(response, code, "application/json", ApiServer.status(code, reason, message).toString());
-    log.add(
-        new RequestRecord(
-            log.nextSeq(),
-            arrived,
-            request.method().name(),
-            request.uri(),
-            verb,
-            path.resource(),
-            path.namespace() == null ? "" : path.namespace(),
-            path.name() == null ? "" : path.name(),
-            code,
-            (System.nanoTime() - start) / 1000,
-            agent,
-            query.containsKey("dryRun"),
-            true));
+    send(
+        response,
+        code,
+        "application/json",
+        ApiServer.status(code, ApiServer.reasonFor(code), message).toString());
+    recorder.record(code, true);
   }
 
   private void serveWatch(

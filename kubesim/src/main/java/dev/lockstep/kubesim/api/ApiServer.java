@@ -16,7 +16,6 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Predicate;
@@ -796,7 +795,8 @@ public final class ApiServer {
     return status;
   }
 
-  static String reasonFor(int code) {
+  /** The Status reason Kubernetes gives with an HTTP code. */
+  public static String reasonFor(int code) {
     return switch (code) {
       case 400 -> "BadRequest";
       case 404 -> "NotFound";
@@ -806,12 +806,8 @@ public final class ApiServer {
       case 422 -> "Invalid";
       case 429 -> "TooManyRequests";
       case 503 -> "ServiceUnavailable";
+      case 504 -> "Timeout";
       default -> code >= 500 ? "InternalError" : "BadRequest";
     };
-  }
-
-  /** Looks up an object without the HTTP layer; for kubesim's own parts. */
-  public Optional<ObjectNode> find(ResourceType type, String namespace, String name) {
-    return store.get(type, namespace, name);
   }
 }

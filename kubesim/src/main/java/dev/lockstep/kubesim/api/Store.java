@@ -122,8 +122,4 @@ public final class Store {
       throw new UncheckedIOException(e);
     }
   }
-
-  public void reset() {
-    crud.reset();
-  }
 }
