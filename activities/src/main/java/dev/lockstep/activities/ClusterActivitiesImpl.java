@@ -53,6 +53,10 @@ public final class ClusterActivitiesImpl implements ClusterActivities {
     this.watch = watch;
   }
 
+  private TargetChecks checks() {
+    return new TargetChecks(client);
+  }
+
   // ---- inspect -------------------------------------------------------------------------------
 
   @Override
@@ -80,6 +84,9 @@ public final class ClusterActivitiesImpl implements ClusterActivities {
           Map.of(),
           false,
           null,
+          null,
+          List.of(),
+          List.of(),
           List.of());
     }
     PodTemplateSpec template = sts.getSpec().getTemplate();
@@ -104,6 +111,30 @@ public final class ClusterActivitiesImpl implements ClusterActivities {
             : null;
     StatefulSetStatus status =
         Optional.ofNullable(sts.getStatus()).orElseGet(StatefulSetStatus::new);
+    List<Pod> pods = client.pods().inNamespace(target.namespace()).list().getItems();
+    boolean changes = !TemplateChange.same(template, changed.template());
+    List<CheckResult> checks = List.of();
+    List<String> diff = List.of();
+    if (changed.problems().isEmpty() && changes) {
+      StatefulSet pinned = Serialization.jsonMapper().convertValue(sts, StatefulSet.class);
+      if (pinned.getMetadata().getAnnotations() == null) {
+        pinned.getMetadata().setAnnotations(new java.util.HashMap<>());
+      }
+      pinned.getMetadata().getAnnotations().put(RUN_ANNOTATION, "dry-run");
+      pinned
+          .getSpec()
+          .setUpdateStrategy(
+              new io.fabric8.kubernetes.api.model.apps.StatefulSetUpdateStrategyBuilder()
+                  .withType("RollingUpdate")
+                  .withNewRollingUpdate()
+                  .withPartition(replicas(sts))
+                  .endRollingUpdate()
+                  .build());
+      pinned.getSpec().setTemplate(changed.template());
+      pinned.setStatus(null);
+      checks = checks().run(sts, changed.template(), pods, request.scaleUp(), pinned);
+      diff = TemplateChange.diff(template, changed.template());
+    }
     return new TargetSnapshot(
         true,
         changed.problems(),
@@ -116,9 +147,12 @@ public final class ClusterActivitiesImpl implements ClusterActivities {
         Optional.ofNullable(status.getObservedGeneration()).orElse(0L),
         TemplateChange.images(template),
         changed.images(),
-        !TemplateChange.same(template, changed.template()),
+        changes,
         annotation(sts),
-        units(sts, client.pods().inNamespace(target.namespace()).list().getItems()));
+        origin(sts),
+        units(sts, pods),
+        checks,
+        diff);
   }
 
   // ---- prepare -------------------------------------------------------------------------------
@@ -154,9 +188,13 @@ public final class ClusterActivitiesImpl implements ClusterActivities {
               + request.fromRevision());
     }
     boolean pinned = pinnedAt(sts) != null && pinnedAt(sts) >= replicas;
-    if (!ours || !pinned || !applied) {
+    boolean recorded = !ours || request.origin() == null || origin(sts) != null;
+    if (!ours || !pinned || !applied || !recorded) {
       // Partition and template in one write: there is no moment when the change could roll out.
       sts.getMetadata().getAnnotations().put(RUN_ANNOTATION, request.runId());
+      if (request.origin() != null && (!ours || origin(sts) == null)) {
+        sts.getMetadata().getAnnotations().put(ORIGIN_ANNOTATION, json(request.origin()));
+      }
       sts.getSpec()
           .setUpdateStrategy(
               new io.fabric8.kubernetes.api.model.apps.StatefulSetUpdateStrategyBuilder()
@@ -334,16 +372,16 @@ public final class ClusterActivitiesImpl implements ClusterActivities {
     Target target = request.target();
     StatefulSet sts = require(target);
     checkNotLocked(sts, request.runId(), target);
-    if (replicas(sts) != request.replicas() || !request.runId().equals(annotation(sts))) {
-      patch(
-          target,
-          "{\"metadata\":{\"annotations\":{\""
-              + RUN_ANNOTATION
-              + "\":\""
-              + request.runId()
-              + "\"}},\"spec\":{\"replicas\":"
-              + request.replicas()
-              + "}}");
+    boolean ours = request.runId().equals(annotation(sts));
+    if (replicas(sts) != request.replicas() || !ours) {
+      ObjectNode body = Serialization.jsonMapper().createObjectNode();
+      ObjectNode annotations = body.putObject("metadata").putObject("annotations");
+      annotations.put(RUN_ANNOTATION, request.runId());
+      if (!ours && request.origin() != null) {
+        annotations.put(ORIGIN_ANNOTATION, json(request.origin()));
+      }
+      body.putObject("spec").put("replicas", request.replicas());
+      patch(target, body.toString());
     }
     return awaitQuietly(
         target,
@@ -371,8 +409,40 @@ public final class ClusterActivitiesImpl implements ClusterActivities {
   public void release(ReleaseRequest request) {
     StatefulSet sts = require(request.target());
     if (request.runId().equals(annotation(sts))) {
-      patch(request.target(), "{\"metadata\":{\"annotations\":{\"" + RUN_ANNOTATION + "\":null}}}");
+      patch(request.target(), UNMARK);
     }
+  }
+
+  @Override
+  public void adopt(AdoptRequest request) {
+    Target target = request.target();
+    StatefulSet sts = require(target);
+    String holder = annotation(sts);
+    if (request.runId().equals(holder)) {
+      return;
+    }
+    if (!request.deadRunId().equals(holder)) {
+      throw nonRetryable(
+          FAILURE_TARGET_CHANGED,
+          target
+              + " is no longer marked by run "
+              + request.deadRunId()
+              + " ("
+              + RUN_ANNOTATION
+              + "="
+              + (holder == null ? "none" : holder)
+              + "): someone else changed it");
+    }
+    sts.getMetadata().getAnnotations().put(RUN_ANNOTATION, request.runId());
+    sts.setStatus(null);
+    try {
+      // An update carries the resourceVersion read above: a change made in between is a conflict,
+      // and the retry reads again.
+      client.apps().statefulSets().inNamespace(target.namespace()).resource(sts).update();
+    } catch (KubernetesClientException e) {
+      throw retryable(e, "could not take over " + target);
+    }
+    LOG.info("took over {} from dead run {}", target, request.deadRunId());
   }
 
   // ---- finish and revert ---------------------------------------------------------------------
@@ -504,6 +574,8 @@ public final class ClusterActivitiesImpl implements ClusterActivities {
         target,
         "{\"metadata\":{\"annotations\":{\""
             + RUN_ANNOTATION
+            + "\":null,\""
+            + ORIGIN_ANNOTATION
             + "\":null}},"
             + "\"spec\":{\"updateStrategy\":"
             + strategyJson
@@ -674,6 +746,39 @@ public final class ClusterActivitiesImpl implements ClusterActivities {
 
   private static int replicas(StatefulSet sts) {
     return Optional.ofNullable(sts.getSpec().getReplicas()).orElse(1);
+  }
+
+  private static final String UNMARK =
+      "{\"metadata\":{\"annotations\":{\""
+          + RUN_ANNOTATION
+          + "\":null,\""
+          + ORIGIN_ANNOTATION
+          + "\":null}}}";
+
+  /** What the origin annotation records, or null when it is missing or unreadable. */
+  static Origin origin(StatefulSet sts) {
+    Map<String, String> annotations = sts.getMetadata().getAnnotations();
+    String text = annotations == null ? null : annotations.get(ORIGIN_ANNOTATION);
+    if (text == null) {
+      return null;
+    }
+    try {
+      return Serialization.jsonMapper().readValue(text, Origin.class);
+    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+      LOG.warn(
+          "ignoring an unreadable {} annotation on {}",
+          ORIGIN_ANNOTATION,
+          sts.getMetadata().getName());
+      return null;
+    }
+  }
+
+  private static String json(Origin origin) {
+    try {
+      return Serialization.jsonMapper().writeValueAsString(origin);
+    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+      throw new IllegalStateException(e);
+    }
   }
 
   static String annotation(StatefulSet sts) {

@@ -142,4 +142,60 @@ final class TemplateChange {
       }
     }
   }
+
+  /**
+   * What changes from {@code a} to {@code b}, one line per changed field ({@code
+   * spec.containers[db].image: postgres:14.8 -> postgres:14.9}); items of named lists are keyed by
+   * name. The value of an env variable is never shown, since it may be a secret written literally.
+   */
+  static List<String> diff(PodTemplateSpec a, PodTemplateSpec b) {
+    List<String> lines = new ArrayList<>();
+    diff("", JSON.valueToTree(a), JSON.valueToTree(b), lines);
+    return lines;
+  }
+
+  private static void diff(String path, JsonNode a, JsonNode b, List<String> lines) {
+    if (a != null && a.equals(b)) {
+      return;
+    }
+    if (a != null && b != null && a.isObject() && b.isObject()) {
+      java.util.Set<String> keys = new java.util.LinkedHashSet<>();
+      a.fieldNames().forEachRemaining(keys::add);
+      b.fieldNames().forEachRemaining(keys::add);
+      for (String key : keys) {
+        diff(path.isEmpty() ? key : path + "." + key, a.get(key), b.get(key), lines);
+      }
+      return;
+    }
+    if (a != null && b != null && a.isArray() && b.isArray() && named(a) && named(b)) {
+      java.util.Set<String> names = new java.util.LinkedHashSet<>();
+      a.forEach(e -> names.add(e.path("name").asText()));
+      b.forEach(e -> names.add(e.path("name").asText()));
+      for (String name : names) {
+        diff(path + "[" + name + "]", byName(a, name), byName(b, name), lines);
+      }
+      return;
+    }
+    boolean secret = path.contains(".env[") || path.endsWith(".env");
+    lines.add(path + ": " + shown(a, secret) + " -> " + shown(b, secret));
+  }
+
+  private static JsonNode byName(JsonNode array, String name) {
+    for (JsonNode e : array) {
+      if (name.equals(e.path("name").asText())) {
+        return e;
+      }
+    }
+    return null;
+  }
+
+  private static String shown(JsonNode value, boolean secret) {
+    if (value == null || value.isNull()) {
+      return "(none)";
+    }
+    if (secret) {
+      return "(set, not shown)";
+    }
+    return value.isTextual() ? value.asText() : value.toString();
+  }
 }

@@ -71,22 +71,13 @@ class DemoCommand implements Callable<Integer> {
 
   private int run(WorkflowClient client, DevStack stack) throws InterruptedException {
     UpgradePlan plan =
-        new UpgradePlan(
-            TARGET,
-            Names.DEFAULT_CLUSTER,
-            new UpgradePlan.Change(Map.of("postgresql", "postgres:14.9"), null, null),
-            UpgradePlan.Gate.FIRST,
-            null,
-            null,
-            "2m",
-            null,
-            null,
-            null,
-            null,
-            null,
-            null,
-            null,
-            null);
+        UpgradePlan.builder()
+            .target(TARGET)
+            .cluster(Names.DEFAULT_CLUSTER)
+            .images(Map.of("postgresql", "postgres:14.9"))
+            .gate(UpgradePlan.Gate.FIRST)
+            .unitTimeout("2m")
+            .build();
     say("");
     say("$ lockstep upgrade " + TARGET + " --image postgresql=postgres:14.9 --gate first");
     Instant began = Instant.now();

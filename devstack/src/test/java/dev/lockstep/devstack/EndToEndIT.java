@@ -216,10 +216,53 @@ class EndToEndIT {
     assertThat(second.err())
         .startsWith("lockstep: refused: another upgrade of " + target)
         .contains(gate.path("runId").asText());
+    Processes.Result plan = lockstep("plan", target, "--image", "discourse/discourse:3.4.0");
+    assertEquals(1, plan.exit(), plan.err());
+    assertThat(plan.out())
+        .contains("another upgrade of " + target + " is running")
+        .doesNotContain("ended without finishing");
     assertEquals(0, writesSince(mark));
     Processes.Result cancel = lockstep("cancel", target, "--reason", "test over");
     assertEquals(0, cancel.exit(), cancel.err());
     awaitPhase(target, "CANCELLED");
+  }
+
+  @Test
+  void planPrintsWhatTheUpgradeWouldDoAndWritesNothing() throws Exception {
+    String target = "demo/statefulset/ghostwire";
+    long mark = requestMark();
+    Processes.Result plan =
+        lockstep(
+            "plan", target, "--image", "ghostwire=ghcr.io/acme/ghostwire:2.1", "--gate", "none");
+    assertEquals(0, plan.exit(), plan.err());
+    assertThat(plan.out())
+        .contains("Plan for " + target)
+        .containsPattern(
+            "spec\\.containers\\[ghostwire\\]\\.image: \\S+ -> ghcr.io/acme/ghostwire:2.1")
+        .contains("1. ghostwire-0")
+        .containsPattern("dry-run +ok")
+        .contains("Rollback once started: lockstep rollback " + target)
+        .contains("The upgrade could start. Nothing was changed.");
+    Processes.Result refused =
+        lockstep(
+            "plan",
+            target,
+            "--image",
+            "ghostwire=ghcr.io/acme/ghostwire:2.1",
+            "--scale-up",
+            "-f",
+            writePlan(
+                "target: demo/statefulset/ghostwire\n"
+                    + "change:\n  resources: {ghostwire: {requests: {cpu: \"500\"}}}\n"));
+    assertEquals(1, refused.exit(), refused.err());
+    assertThat(refused.out()).containsPattern("capacity +FAILED +no node has room");
+    assertEquals(0, writesSince(mark));
+  }
+
+  private static String writePlan(String yaml) throws Exception {
+    Path file = Files.createTempFile(dir, "plan", ".yaml");
+    Files.writeString(file, yaml);
+    return file.toString();
   }
 
   @Test

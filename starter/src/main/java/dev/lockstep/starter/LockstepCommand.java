@@ -14,13 +14,15 @@ import picocli.CommandLine.Command;
     description = "Durable, resumable upgrades of Kubernetes workloads.",
     subcommands = {
       UpgradeCommand.class,
+      PlanCommand.class,
       StatusCommand.class,
       SteerCommands.Resume.class,
       SteerCommands.Pause.class,
       SteerCommands.Cancel.class,
       SteerCommands.Rollback.class,
       SteerCommands.Retry.class,
-      SteerCommands.Abandon.class
+      SteerCommands.Abandon.class,
+      RepairCommand.class
     },
     footer = {
       "",

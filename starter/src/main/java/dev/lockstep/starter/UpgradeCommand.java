@@ -5,6 +5,7 @@ import dev.lockstep.workflows.Target;
 import dev.lockstep.workflows.UpgradePlan;
 import dev.lockstep.workflows.UpgradeRequest;
 import dev.lockstep.workflows.Upgrades;
+import dev.lockstep.workflows.Verdict;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -89,6 +90,9 @@ class UpgradeCommand extends Common {
   /** Set by {@code lockstep rollback}: a run that restores this revision. */
   String restore;
 
+  /** Set by {@code lockstep repair}: a run that takes over from a dead one. */
+  UpgradePlan.Repair repair;
+
   @Override
   int run() {
     // Everything the CLI can check alone is checked before it connects anywhere.
@@ -130,15 +134,23 @@ class UpgradeCommand extends Common {
     } catch (Upgrades.NoWorker e) {
       throw new CliFailure(CliFailure.UNREACHABLE, e.getMessage());
     }
-    if (!started.verdict().valid()) {
-      int code = started.verdict().inspected() ? CliFailure.BAD_INPUT : CliFailure.FAILED;
-      String what = started.verdict().inspected() ? "invalid plan: " : "";
-      throw new CliFailure(
-          code, what + String.join("; ", started.verdict().problems()) + "; nothing was changed");
+    Verdict verdict = started.verdict();
+    if (!verdict.valid()) {
+      String problems = String.join("; ", verdict.problems()) + "; nothing was changed";
+      if (!verdict.inspected() || verdict.refusal() == null) {
+        throw new CliFailure(CliFailure.FAILED, problems);
+      }
+      throw switch (verdict.refusal()) {
+        case INVALID_PLAN -> new CliFailure(CliFailure.BAD_INPUT, "invalid plan: " + problems);
+        case CHECKS_FAILED -> new CliFailure(CliFailure.FAILED, "pre-checks failed: " + problems);
+        case TARGET_HELD -> new CliFailure(CliFailure.REFUSED, "refused: " + problems);
+      };
     }
     var out = out();
     out.println(
-        (restore == null ? "upgrade" : "rollback to revision " + restore)
+        (repair != null
+                ? "repair (" + repair.name().toLowerCase(java.util.Locale.ROOT) + ")"
+                : restore == null ? "upgrade" : "rollback to revision " + restore)
             + " of "
             + t
             + " started (run "
@@ -168,12 +180,7 @@ class UpgradeCommand extends Common {
 
   /** The plan file, if any, with every flag given laid over it. */
   UpgradePlan plan() {
-    UpgradePlan base =
-        planFile != null
-            ? PlanFiles.load(planFile)
-            : new UpgradePlan(
-                null, null, null, null, null, null, null, null, null, null, null, null, null, null,
-                null);
+    UpgradePlan base = planFile != null ? PlanFiles.load(planFile) : UpgradePlan.builder().build();
     String targetText = target != null ? target : base.target();
     if (targetText == null) {
       throw new CliFailure(
@@ -198,24 +205,22 @@ class UpgradeCommand extends Common {
     }
     List<String> forced = new ArrayList<>(base.effectiveForce());
     forced.addAll(force);
-    return new UpgradePlan(
-        t.toString(),
-        cluster != null ? cluster : base.cluster() != null ? base.cluster() : cluster(),
-        restore != null
-            ? UpgradePlan.Change.restoring(restore)
-            : new UpgradePlan.Change(newImages, change.template(), change.resources()),
-        gate != null ? parseGate(gate) : base.gate(),
-        base.gateTimeout(),
-        base.onGateTimeout(),
-        unitTimeout != null ? unitTimeout : base.unitTimeout(),
-        base.crashLoopRestarts(),
-        scaleUp != null ? scaleUp : base.scaleUp(),
-        onFailure != null ? parseFailure(onFailure) : base.onFailure(),
-        base.retries(),
-        forced,
-        base.health(),
-        base.migration(),
-        base.hooks());
+    return base.toBuilder()
+        .target(t.toString())
+        .cluster(cluster != null ? cluster : base.cluster() != null ? base.cluster() : cluster())
+        .change(
+            repair != null
+                ? null
+                : restore != null
+                    ? UpgradePlan.Change.restoring(restore)
+                    : new UpgradePlan.Change(newImages, change.template(), change.resources()))
+        .repair(repair != null ? repair : base.repair())
+        .gate(gate != null ? parseGate(gate) : base.gate())
+        .unitTimeout(unitTimeout != null ? unitTimeout : base.unitTimeout())
+        .scaleUp(scaleUp != null ? scaleUp : base.scaleUp())
+        .onFailure(onFailure != null ? parseFailure(onFailure) : base.onFailure())
+        .force(forced)
+        .build();
   }
 
   private static UpgradePlan.Gate parseGate(String text) {

@@ -39,7 +39,7 @@ class LockstepCommandTest {
     Run r = run("--help");
     assertEquals(0, r.exit());
     assertThat(r.out())
-        .contains("upgrade", "status", "resume", "pause", "cancel", "worker", "demo");
+        .contains("upgrade", "status", "resume", "pause", "cancel", "repair", "worker", "demo");
   }
 
   @Test
@@ -56,11 +56,25 @@ class LockstepCommandTest {
           {"resume", "a/b/c/d"},
           {"upgrade", "demo/sts/pg", "--colour", "blue"},
           {"retry", "demo/sts/pg", "--to-revision", "3"},
+          {"repair", "demo/sts/pg"},
+          {"repair", "demo/sts/pg", "--continue", "--restore"},
+          {"repair", "demo/sts/pg", "--restore", "--gate", "none"},
+          {"repair", "demo/sts/pg", "--continue", "--gate", "later"},
+          {"repair", "demo/deployment/web", "--continue"},
         }) {
       Run r = run(args);
       assertEquals(2, r.exit(), String.join(" ", args) + ": " + r.err());
       assertThat(r.err()).startsWith("lockstep: ").hasLineCount(1);
     }
+  }
+
+  @Test
+  void repairWithoutAChoiceSaysWhatTheChoicesAre() {
+    Run r = run("repair", "demo/sts/pg");
+    assertThat(r.err())
+        .isEqualTo(
+            "lockstep: choose one: --continue (finish the dead run's change) or --restore"
+                + " (return to the revision it started from)\n");
   }
 
   @Test

@@ -109,7 +109,8 @@ public final class WorkerRuntime implements AutoCloseable {
                 .build());
     WorkerFactory factory = WorkerFactory.newInstance(client);
     Worker worker = factory.newWorker(Names.taskQueue(settings.cluster()));
-    worker.registerWorkflowImplementationTypes(UpgradeWorkflowImpl.class);
+    worker.registerWorkflowImplementationTypes(
+        UpgradeWorkflowImpl.class, dev.lockstep.workflows.PlanWorkflowImpl.class);
     ClusterWatch watch = new ClusterWatch(kube, Duration.ofSeconds(5));
     worker.registerActivitiesImplementations(new ClusterActivitiesImpl(kube, watch));
     factory.start();

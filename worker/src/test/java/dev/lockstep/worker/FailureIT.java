@@ -50,22 +50,15 @@ class FailureIT {
       String image,
       UpgradePlan.Gate gate,
       UpgradePlan.FailurePolicy onFailure) {
-    return new UpgradePlan(
-        target,
-        UpgradeHarness.CLUSTER,
-        new UpgradePlan.Change(Map.of(container, image), null, null),
-        gate,
-        null,
-        null,
-        "1m",
-        2,
-        null,
-        onFailure,
-        null,
-        null,
-        null,
-        null,
-        null);
+    return UpgradePlan.builder()
+        .target(target)
+        .cluster(UpgradeHarness.CLUSTER)
+        .images(Map.of(container, image))
+        .gate(gate)
+        .unitTimeout("1m")
+        .crashLoopRestarts(2)
+        .onFailure(onFailure)
+        .build();
   }
 
   private static Map<String, String> uids(String ns) {
@@ -199,22 +192,13 @@ class FailureIT {
   }
 
   private static UpgradePlan restoring(String target, String revision, UpgradePlan.Gate gate) {
-    return new UpgradePlan(
-        target,
-        UpgradeHarness.CLUSTER,
-        UpgradePlan.Change.restoring(revision),
-        gate,
-        null,
-        null,
-        "1m",
-        null,
-        null,
-        null,
-        null,
-        null,
-        null,
-        null,
-        null);
+    return UpgradePlan.builder()
+        .target(target)
+        .cluster(UpgradeHarness.CLUSTER)
+        .change(UpgradePlan.Change.restoring(revision))
+        .gate(gate)
+        .unitTimeout("1m")
+        .build();
   }
 
   @Test
@@ -300,22 +284,15 @@ class FailureIT {
   }
 
   private static UpgradePlan scaleUp(String target, String container, String image) {
-    return new UpgradePlan(
-        target,
-        UpgradeHarness.CLUSTER,
-        new UpgradePlan.Change(Map.of(container, image), null, null),
-        UpgradePlan.Gate.NONE,
-        null,
-        null,
-        "1m",
-        2,
-        true,
-        null,
-        null,
-        null,
-        null,
-        null,
-        null);
+    return UpgradePlan.builder()
+        .target(target)
+        .cluster(UpgradeHarness.CLUSTER)
+        .images(Map.of(container, image))
+        .gate(UpgradePlan.Gate.NONE)
+        .unitTimeout("1m")
+        .crashLoopRestarts(2)
+        .scaleUp(true)
+        .build();
   }
 
   @Test

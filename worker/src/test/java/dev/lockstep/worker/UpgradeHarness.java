@@ -74,7 +74,8 @@ final class UpgradeHarness implements AutoCloseable {
   WorkerFactory startWorker() {
     WorkerFactory factory = WorkerFactory.newInstance(client);
     Worker worker = factory.newWorker(Names.taskQueue(CLUSTER));
-    worker.registerWorkflowImplementationTypes(UpgradeWorkflowImpl.class);
+    worker.registerWorkflowImplementationTypes(
+        UpgradeWorkflowImpl.class, dev.lockstep.workflows.PlanWorkflowImpl.class);
     ClusterWatch watch = new ClusterWatch(kube, Duration.ofMillis(250));
     watches.add(watch);
     worker.registerActivitiesImplementations(new ClusterActivitiesImpl(kube, watch));
@@ -152,22 +153,13 @@ final class UpgradeHarness implements AutoCloseable {
   }
 
   static UpgradePlan plan(String target, String container, String image, UpgradePlan.Gate gate) {
-    return new UpgradePlan(
-        target,
-        CLUSTER,
-        new UpgradePlan.Change(Map.of(container, image), null, null),
-        gate,
-        null,
-        null,
-        "2m",
-        null,
-        null,
-        null,
-        null,
-        null,
-        null,
-        null,
-        null);
+    return UpgradePlan.builder()
+        .target(target)
+        .cluster(CLUSTER)
+        .images(Map.of(container, image))
+        .gate(gate)
+        .unitTimeout("2m")
+        .build();
   }
 
   Upgrades.Started start(UpgradePlan plan) {

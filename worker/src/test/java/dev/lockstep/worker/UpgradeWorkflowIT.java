@@ -468,35 +468,18 @@ class UpgradeWorkflowIT {
     long mark = h.sim.requestLog().mark();
     UpgradePlan plan =
         UpgradeHarness.plan(ns + "/" + target, container, image, UpgradePlan.Gate.FIRST);
-    plan =
-        new UpgradePlan(
-            plan.target(),
-            plan.cluster(),
-            plan.change(),
-            plan.gate(),
-            null,
-            null,
-            timeout,
-            null,
-            null,
-            null,
-            null,
-            null,
-            null,
-            null,
-            null);
+    plan = plan.toBuilder().unitTimeout(timeout).build();
     Upgrades.Started started = h.start(plan);
     String problems = String.join("; ", started.verdict().problems());
-    if (why.equals("no change")) {
-      assertThat(started.verdict().valid()).isTrue();
-      UpgradeResult result = h.result(ns + "/" + target);
-      assertEquals(Phase.FAILED, result.phase());
-      assertThat(result.message()).contains(expected);
-    } else {
-      assertThat(started.verdict().valid()).isFalse();
-      assertThat(problems).contains(expected.replace("NS", ns));
-      assertEquals(Phase.FAILED, h.result(ns + "/" + target).phase());
-    }
+    assertThat(started.verdict().valid()).isFalse();
+    assertThat(problems).contains(expected.replace("NS", ns));
+    assertEquals(
+        why.equals("no change")
+            ? dev.lockstep.workflows.Verdict.Refusal.CHECKS_FAILED
+            : dev.lockstep.workflows.Verdict.Refusal.INVALID_PLAN,
+        started.verdict().refusal());
+    UpgradeResult result = h.result(ns + "/" + target);
+    assertEquals(Phase.FAILED, result.phase());
     assertThat(h.sim.requestLog().writesSince(mark)).isEmpty();
   }
 }

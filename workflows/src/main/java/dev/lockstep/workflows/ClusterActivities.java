@@ -32,6 +32,13 @@ public interface ClusterActivities {
   String RUN_ANNOTATION = "lockstep.dev/run";
 
   /**
+   * The annotation, written with {@link #RUN_ANNOTATION} and removed with it, that records where
+   * the run started ({@link Origin} as JSON): what a repair needs when the run that wrote it is
+   * gone.
+   */
+  String ORIGIN_ANNOTATION = "lockstep.dev/origin";
+
+  /**
    * Reads the target and measures the plan's change against it. Changes nothing; safe to repeat. A
    * missing target or an unknown container is reported in {@link TargetSnapshot#problems()}, not
    * thrown.
@@ -90,14 +97,54 @@ public interface ClusterActivities {
   @ActivityMethod
   FinishResult scale(ScaleRequest request);
 
-  /** The replica count to reach, and the revision new units must come up on (or null). */
-  record ScaleRequest(String cluster, Target target, int replicas, String revision, String runId) {}
+  /**
+   * Takes the target over from a run that ended outside Lockstep: replaces that run's {@link
+   * #RUN_ANNOTATION} with this run's, keeping its {@link #ORIGIN_ANNOTATION}, in one write that
+   * fails if the target changed in between. Idempotent: a target already marked by this run is left
+   * as it is. Fails with {@link #FAILURE_TARGET_CHANGED} when the target is no longer marked by the
+   * dead run.
+   */
+  @ActivityMethod
+  void adopt(AdoptRequest request);
+
+  /** Which dead run to take {@code target} over from. */
+  record AdoptRequest(String cluster, Target target, String deadRunId, String runId) {}
+
+  /**
+   * Where a run started, kept on the target while the run holds it.
+   *
+   * @param workflowId the run's workflow id (one per target and cluster name)
+   * @param fromRevision the revision the run started from
+   * @param strategyType the user's update strategy type, put back at the end
+   * @param partition the user's partition, or null
+   * @param replicas the user's replica count (a run that scales up adds one)
+   */
+  record Origin(
+      String workflowId,
+      String fromRevision,
+      String strategyType,
+      Integer partition,
+      int replicas) {}
+
+  /**
+   * The replica count to reach, and the revision new units must come up on (or null); {@code
+   * origin}, when the write is the run's first, is recorded with the mark.
+   */
+  record ScaleRequest(
+      String cluster, Target target, int replicas, String revision, String runId, Origin origin) {}
 
   /** Which run lets go of which target. */
   record ReleaseRequest(String cluster, Target target, String runId) {}
 
-  /** What to inspect: the target and the change the plan asks for. */
-  record InspectRequest(String cluster, Target target, UpgradePlan.Change change) {}
+  /**
+   * What to inspect: the target and the change the plan asks for; with {@code scaleUp}, the
+   * capacity check counts the extra unit.
+   */
+  record InspectRequest(
+      String cluster, Target target, UpgradePlan.Change change, boolean scaleUp) {}
+
+  /** The answer of one pre-check that needs the cluster. */
+  record CheckResult(String name, boolean passed, String message) {}
 
   /**
    * The target as it is, without its template.
@@ -115,6 +162,11 @@ public interface ClusterActivities {
    * @param newImages container name to image after the change
    * @param changesTemplate whether the change alters the pod template at all
    * @param runAnnotation the value of {@link #RUN_ANNOTATION}, or null
+   * @param origin what {@link #ORIGIN_ANNOTATION} records, or null
+   * @param checks the answers of the checks that need the cluster (capacity, disruption,
+   *     compatibility, immutable fields, dry run); empty when the plan has problems
+   * @param templateDiff what the change does to the pod template, one line per changed field, with
+   *     the values of env variables never shown
    * @param units the pods, highest ordinal first
    */
   record TargetSnapshot(
@@ -131,7 +183,10 @@ public interface ClusterActivities {
       Map<String, String> newImages,
       boolean changesTemplate,
       String runAnnotation,
-      List<UnitSnapshot> units) {}
+      Origin origin,
+      List<UnitSnapshot> units,
+      List<CheckResult> checks,
+      List<String> templateDiff) {}
 
   /** One pod as seen. */
   record UnitSnapshot(String name, int ordinal, String revision, boolean ready, int restarts) {}
@@ -145,13 +200,15 @@ public interface ClusterActivities {
    * @param change the change, with container names resolved
    * @param fromRevision the revision {@code inspect} saw; anything else is someone else's change
    * @param runId the run, written to {@link #RUN_ANNOTATION}
+   * @param origin where the run started, written to {@link #ORIGIN_ANNOTATION} with the mark
    */
   record PrepareRequest(
       String cluster,
       Target target,
       UpgradePlan.Change change,
       String fromRevision,
-      String runId) {}
+      String runId,
+      Origin origin) {}
 
   /** The revision units move to, and the replica count pinned. */
   record PrepareResult(String toRevision, int replicas) {}

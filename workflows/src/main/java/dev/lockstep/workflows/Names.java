@@ -29,4 +29,23 @@ public final class Names {
         + "/"
         + target.name();
   }
+
+  /** The id of one {@code lockstep plan} of a target: its own, never the upgrade's. */
+  public static String planWorkflowId(String cluster, Target target, String nonce) {
+    return "lockstep-plan/"
+        + cluster
+        + "/"
+        + target.namespace()
+        + "/"
+        + target.kind()
+        + "/"
+        + target.name()
+        + "/"
+        + nonce;
+  }
+
+  /** How a command names a cluster other than the default: {@code " --cluster NAME"} or "". */
+  public static String clusterFlag(String cluster) {
+    return DEFAULT_CLUSTER.equals(cluster) ? "" : " --cluster " + cluster;
+  }
 }

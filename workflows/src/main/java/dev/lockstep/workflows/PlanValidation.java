@@ -27,7 +27,7 @@ public final class PlanValidation {
   private static final Pattern CONTAINER_NAME = Pattern.compile("[a-z0-9]([-a-z0-9]*[a-z0-9])?");
 
   /** The pre-checks a plan may name in {@code force}. */
-  public static final Set<String> CHECKS = Set.of(PreChecks.UNITS_READY, PreChecks.NO_ROLLOUT);
+  public static final Set<String> CHECKS = Set.copyOf(PreChecks.FORCEABLE);
 
   private PlanValidation() {}
 
@@ -57,7 +57,18 @@ public final class PlanValidation {
       problems.add("cluster '" + cluster + "' is not a valid name (lower case, digits, '-')");
     }
     UpgradePlan.Change change = plan.effectiveChange();
-    if (change.isEmpty()) {
+    if (plan.repair() != null) {
+      if (!change.isEmpty()) {
+        problems.add(
+            "a repair continues or restores the change of the run that ended: it takes no change");
+      }
+      if (Boolean.TRUE.equals(plan.scaleUp()) || plan.effectiveRetries() > 0) {
+        problems.add("a repair takes neither scaleUp nor retries");
+      }
+      if (!plan.effectiveForce().isEmpty()) {
+        problems.add("a repair runs no pre-checks: it takes no force");
+      }
+    } else if (change.isEmpty()) {
       problems.add("the plan changes nothing: give --image CONTAINER=IMAGE or change: in the plan");
     }
     if (change.restore() != null
@@ -88,6 +99,7 @@ public final class PlanValidation {
         problems.add("an image without CONTAINER= can only be given alone");
       }
     }
+    templateFields(change.template(), problems);
     for (Map.Entry<String, Map<String, Map<String, String>>> r : change.resources().entrySet()) {
       for (String kind : r.getValue().keySet()) {
         if (!kind.equals("requests") && !kind.equals("limits")) {
@@ -105,8 +117,13 @@ public final class PlanValidation {
       problems.add("crashLoopRestarts must be at least 1, was " + plan.crashLoopRestarts());
     }
     for (String check : plan.effectiveForce()) {
-      if (!CHECKS.contains(check)) {
-        problems.add("unknown check '" + check + "' in force: use one of " + CHECKS);
+      if (PreChecks.ALL.contains(check) && !CHECKS.contains(check)) {
+        problems.add(
+            "check '"
+                + check
+                + "' cannot be forced: the API server would refuse the change mid-upgrade");
+      } else if (!CHECKS.contains(check)) {
+        problems.add("unknown check '" + check + "' in force: use one of " + PreChecks.FORCEABLE);
       }
     }
     notYet(problems, plan.gateTimeout() != null || plan.onGateTimeout() != null, "gateTimeout");
@@ -117,6 +134,47 @@ public final class PlanValidation {
     notYet(problems, plan.migration() != null, "migration");
     notYet(problems, plan.hooks() != null && !plan.hooks().isEmpty(), "hooks");
     return problems;
+  }
+
+  /** StatefulSet fields the API server never lets change in place, with the way out. */
+  private static final Map<String, String> IMMUTABLE =
+      Map.of(
+          "volumeClaimTemplates",
+          "volumeClaimTemplates cannot change in place (the API server refuses it, helm#7998):"
+              + " delete the StatefulSet with `kubectl delete sts NAME --cascade=orphan` (pods and"
+              + " claims stay), create it again with the new claim templates, then upgrade",
+          "selector",
+          "spec.selector cannot change in place: recreate the StatefulSet (`kubectl delete sts"
+              + " NAME --cascade=orphan`, then apply it with the new selector)",
+          "serviceName",
+          "serviceName cannot change in place: recreate the StatefulSet (`kubectl delete sts NAME"
+              + " --cascade=orphan`, then apply it with the new serviceName)",
+          "podManagementPolicy",
+          "podManagementPolicy cannot change in place: recreate the StatefulSet (`kubectl delete"
+              + " sts NAME --cascade=orphan`, then apply it)");
+
+  /**
+   * change.template patches spec.template, a pod template: StatefulSet fields put there by mistake
+   * (the immutable ones especially) are refused up front, with the reason and the way out.
+   */
+  private static void templateFields(Map<String, Object> template, List<String> problems) {
+    List<String> places = new ArrayList<>(template.keySet());
+    if (template.get("spec") instanceof Map<?, ?> spec) {
+      spec.keySet().forEach(k -> places.add(String.valueOf(k)));
+    }
+    for (String key : places) {
+      if (IMMUTABLE.containsKey(key)) {
+        problems.add(PreChecks.IMMUTABLE + ": " + IMMUTABLE.get(key));
+      }
+    }
+    for (String key : template.keySet()) {
+      if (!key.equals("metadata") && !key.equals("spec") && !IMMUTABLE.containsKey(key)) {
+        problems.add(
+            "change.template patches the pod template (spec.template): '"
+                + key
+                + "' is not one of its fields (metadata, spec)");
+      }
+    }
   }
 
   private static void notYet(List<String> problems, boolean used, String what) {

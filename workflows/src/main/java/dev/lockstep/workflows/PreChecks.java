@@ -14,6 +14,32 @@ public final class PreChecks {
   /** No rollout is in progress: currentRevision equals updateRevision. */
   public static final String NO_ROLLOUT = "no-rollout";
 
+  /** The new template's requests fit the nodes, unit by unit (and the extra unit). */
+  public static final String CAPACITY = "capacity";
+
+  /** Every PodDisruptionBudget selecting the units allows one down. */
+  public static final String DISRUPTION = "disruption";
+
+  /** Service target ports, claim mounts and env kinds survive the change. */
+  public static final String COMPATIBILITY = "compatibility";
+
+  /** Nothing the API server treats as immutable changes. */
+  public static final String IMMUTABLE = "immutable-fields";
+
+  /** The API server accepts the write, sent as a dry run. */
+  public static final String DRY_RUN = "dry-run";
+
+  /** Every check, in the order they are reported. */
+  public static final List<String> ALL =
+      List.of(UNITS_READY, NO_ROLLOUT, CAPACITY, DISRUPTION, COMPATIBILITY, IMMUTABLE, DRY_RUN);
+
+  /**
+   * The checks {@code force} may name. The API server would refuse what the other two find, so
+   * forcing them would only move the failure into the middle of the upgrade.
+   */
+  public static final List<String> FORCEABLE =
+      List.of(UNITS_READY, NO_ROLLOUT, CAPACITY, DISRUPTION, COMPATIBILITY);
+
   private PreChecks() {}
 
   /** One check's answer. */
@@ -55,10 +81,50 @@ public final class PreChecks {
                     + ", updateRevision "
                     + target.updateRevision()
                     + ")"));
+    if (target.checks() != null) {
+      for (ClusterActivities.CheckResult check : target.checks()) {
+        results.add(result(check.name(), check.passed(), force, check.message()));
+      }
+    }
     return results;
   }
 
   private static Result result(String name, boolean passed, List<String> force, String message) {
     return new Result(name, passed, !passed && force.contains(name), message);
+  }
+
+  /**
+   * Why a target marked by a Lockstep run cannot be upgraded, and what to do about it: the mark of
+   * a run of the target's own upgrade workflow, {@code upgradeWorkflowId}, is a dead run's (only
+   * one run of it runs at a time), to be repaired.
+   */
+  public static String heldBy(
+      ClusterActivities.TargetSnapshot snapshot,
+      Target target,
+      String upgradeWorkflowId,
+      String cluster) {
+    ClusterActivities.Origin marked = snapshot.origin();
+    String flag = Names.clusterFlag(cluster);
+    if (marked != null && marked.workflowId().equals(upgradeWorkflowId)) {
+      return target
+          + " is still marked by Lockstep run "
+          + snapshot.runAnnotation()
+          + ", which ended without finishing (stopped outside Lockstep, e.g. terminated):"
+          + " run `lockstep repair "
+          + target
+          + flag
+          + " --continue` to finish its change, or `lockstep repair "
+          + target
+          + flag
+          + " --restore` to return to "
+          + marked.fromRevision();
+    }
+    return target
+        + " is marked as being changed by Lockstep run "
+        + snapshot.runAnnotation()
+        + (marked == null ? "" : " of " + marked.workflowId())
+        + " (annotation "
+        + ClusterActivities.RUN_ANNOTATION
+        + ")";
   }
 }

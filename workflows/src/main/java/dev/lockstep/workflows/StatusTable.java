@@ -31,7 +31,21 @@ public final class StatusTable {
               u.ready() ? "yes" : "no",
               u.message() == null ? "" : u.message()));
     }
-    return table(head) + "\n" + table(units);
+    StringBuilder forced = new StringBuilder();
+    if (s.checks() != null) {
+      for (PreChecks.Result check : s.checks()) {
+        if (check.forced()) {
+          forced.append("\nForced: ").append(check.name()).append(" (").append(check.message());
+          forced.append(")");
+        }
+      }
+    }
+    return table(head) + "\n" + table(units) + (forced.isEmpty() ? "" : forced.substring(1) + "\n");
+  }
+
+  /** Table columns, padded to the widest cell; exposed for other listings. */
+  public static String columns(List<List<String>> rows) {
+    return table(rows);
   }
 
   private static String images(Map<String, String> images, String revision) {

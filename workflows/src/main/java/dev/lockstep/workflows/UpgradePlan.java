@@ -26,6 +26,8 @@ import java.util.Map;
  * @param health optional per-unit HTTP check through the API server's pod proxy
  * @param migration whether the migration can be reversed
  * @param hooks Kubernetes Jobs run at named points
+ * @param repair instead of a change: take over the target from a run that ended outside Lockstep
+ *     and either continue that run's change or restore the revision it started from
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record UpgradePlan(
@@ -43,7 +45,8 @@ public record UpgradePlan(
     List<String> force,
     Health health,
     Migration migration,
-    Hooks hooks) {
+    Hooks hooks,
+    Repair repair) {
 
   public static final String DEFAULT_UNIT_TIMEOUT = "10m";
   public static final int DEFAULT_CRASH_LOOP_RESTARTS = 3;
@@ -66,6 +69,16 @@ public record UpgradePlan(
     RESUME,
     @JsonProperty("rollback")
     ROLLBACK
+  }
+
+  /** What a repair does with the change of a run that ended outside Lockstep. */
+  public enum Repair {
+    /** Move the remaining units to the revision the dead run applied, then finish. */
+    @JsonProperty("continue")
+    CONTINUE,
+    /** Return every unit to the revision the dead run started from. */
+    @JsonProperty("restore")
+    RESTORE
   }
 
   /** What a failed upgrade does. */
@@ -173,21 +186,161 @@ public record UpgradePlan(
 
   /** A copy aimed at another target (and cluster, when given). */
   public UpgradePlan withTarget(String newTarget, String newCluster) {
-    return new UpgradePlan(
-        newTarget,
-        newCluster == null ? cluster : newCluster,
-        change,
-        gate,
-        gateTimeout,
-        onGateTimeout,
-        unitTimeout,
-        crashLoopRestarts,
-        scaleUp,
-        onFailure,
-        retries,
-        force,
-        health,
-        migration,
-        hooks);
+    return toBuilder().target(newTarget).cluster(newCluster == null ? cluster : newCluster).build();
+  }
+
+  /** An empty plan to fill in. */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /** A builder holding this plan's fields. */
+  public Builder toBuilder() {
+    Builder b = new Builder();
+    b.target = target;
+    b.cluster = cluster;
+    b.change = change;
+    b.gate = gate;
+    b.gateTimeout = gateTimeout;
+    b.onGateTimeout = onGateTimeout;
+    b.unitTimeout = unitTimeout;
+    b.crashLoopRestarts = crashLoopRestarts;
+    b.scaleUp = scaleUp;
+    b.onFailure = onFailure;
+    b.retries = retries;
+    b.force = force;
+    b.health = health;
+    b.migration = migration;
+    b.hooks = hooks;
+    b.repair = repair;
+    return b;
+  }
+
+  /** Builds a plan field by field; unset fields keep their defaults. */
+  public static final class Builder {
+    private String target;
+    private String cluster;
+    private Change change;
+    private Gate gate;
+    private String gateTimeout;
+    private GateTimeoutPolicy onGateTimeout;
+    private String unitTimeout;
+    private Integer crashLoopRestarts;
+    private Boolean scaleUp;
+    private FailurePolicy onFailure;
+    private Integer retries;
+    private List<String> force;
+    private Health health;
+    private Migration migration;
+    private Hooks hooks;
+    private Repair repair;
+
+    private Builder() {}
+
+    public Builder target(String value) {
+      target = value;
+      return this;
+    }
+
+    public Builder cluster(String value) {
+      cluster = value;
+      return this;
+    }
+
+    public Builder change(Change value) {
+      change = value;
+      return this;
+    }
+
+    /** A change of images only: container name (or "" for the only one) to image. */
+    public Builder images(Map<String, String> value) {
+      change = new Change(value, null, null);
+      return this;
+    }
+
+    public Builder gate(Gate value) {
+      gate = value;
+      return this;
+    }
+
+    public Builder gateTimeout(String value) {
+      gateTimeout = value;
+      return this;
+    }
+
+    public Builder onGateTimeout(GateTimeoutPolicy value) {
+      onGateTimeout = value;
+      return this;
+    }
+
+    public Builder unitTimeout(String value) {
+      unitTimeout = value;
+      return this;
+    }
+
+    public Builder crashLoopRestarts(Integer value) {
+      crashLoopRestarts = value;
+      return this;
+    }
+
+    public Builder scaleUp(Boolean value) {
+      scaleUp = value;
+      return this;
+    }
+
+    public Builder onFailure(FailurePolicy value) {
+      onFailure = value;
+      return this;
+    }
+
+    public Builder retries(Integer value) {
+      retries = value;
+      return this;
+    }
+
+    public Builder force(List<String> value) {
+      force = value;
+      return this;
+    }
+
+    public Builder health(Health value) {
+      health = value;
+      return this;
+    }
+
+    public Builder migration(Migration value) {
+      migration = value;
+      return this;
+    }
+
+    public Builder hooks(Hooks value) {
+      hooks = value;
+      return this;
+    }
+
+    public Builder repair(Repair value) {
+      repair = value;
+      return this;
+    }
+
+    public UpgradePlan build() {
+      return new UpgradePlan(
+          target,
+          cluster,
+          change,
+          gate,
+          gateTimeout,
+          onGateTimeout,
+          unitTimeout,
+          crashLoopRestarts,
+          scaleUp,
+          onFailure,
+          retries,
+          force,
+          health,
+          migration,
+          hooks,
+          repair);
+    }
   }
 }

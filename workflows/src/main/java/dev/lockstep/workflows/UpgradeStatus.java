@@ -6,6 +6,8 @@ import java.util.Map;
 /**
  * What {@code lockstep status -o json} shows: the fields tools may rely on (see CLI.md), plus the
  * steering requests received.
+ *
+ * @param checks the pre-checks with their answers, forced ones marked
  */
 public record UpgradeStatus(
     String target,
@@ -21,4 +23,5 @@ public record UpgradeStatus(
     String finishedAt,
     String rollbackCommand,
     List<UnitStatus> units,
-    List<Steering> steering) {}
+    List<Steering> steering,
+    List<PreChecks.Result> checks) {}

@@ -46,6 +46,7 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
   private Map<String, String> toImages = Map.of();
   private final List<UnitStatus> units = new ArrayList<>();
   private final List<Steering> steering = new ArrayList<>();
+  private final List<PreChecks.Result> checks = new ArrayList<>();
   private boolean gateOpened;
   private boolean pauseRequested;
   private boolean cancelRequested;
@@ -53,6 +54,7 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
   private String rollbackBy;
   private String heldDecision;
   private int originalReplicas;
+  private ClusterActivities.Origin origin;
   private boolean scaledUp;
   private int unitsStarted;
 
@@ -84,7 +86,8 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
     try {
       snapshot =
           quick.inspect(
-              new ClusterActivities.InspectRequest(cluster, target, plan.effectiveChange()));
+              new ClusterActivities.InspectRequest(
+                  cluster, target, plan.effectiveChange(), Boolean.TRUE.equals(plan.scaleUp())));
     } catch (ActivityFailure e) {
       verdict = Verdict.notInspected("could not read the target: " + cause(e));
       return end(Phase.FAILED, verdict.problems().get(0));
@@ -100,38 +103,47 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
           new UnitStatus(
               unit.name(), unit.ordinal(), UnitState.WAITING, unit.revision(), unit.ready(), ""));
     }
-    verdict = Verdict.ok(fromRevision);
+    if (plan.repair() != null) {
+      return repair(snapshot);
+    }
 
     // 2. Pre-checks: every failing reason at once; nothing changes if any fails.
     phase = Phase.PRE_CHECKS;
     message = "running pre-checks";
+    if (snapshot.runAnnotation() != null) {
+      String held = PreChecks.heldBy(snapshot, target, Workflow.getInfo().getWorkflowId(), cluster);
+      verdict = Verdict.refused(Verdict.Refusal.TARGET_HELD, List.of(held));
+      return end(Phase.FAILED, "refused, nothing was changed: " + held);
+    }
     List<String> failing = new ArrayList<>();
-    for (PreChecks.Result check : PreChecks.evaluate(snapshot, plan.effectiveForce())) {
+    checks.addAll(PreChecks.evaluate(snapshot, plan.effectiveForce()));
+    for (PreChecks.Result check : checks) {
       if (!check.passed() && !check.forced()) {
         failing.add(check.name() + ": " + check.message());
       }
-    }
-    if (snapshot.runAnnotation() != null) {
-      failing.add(
-          "the target is marked as being changed by Lockstep run "
-              + snapshot.runAnnotation()
-              + " (annotation "
-              + ClusterActivities.RUN_ANNOTATION
-              + ")");
     }
     if (!snapshot.changesTemplate()) {
       failing.add("the change changes nothing: " + target + " already runs " + toImages);
     }
     if (!failing.isEmpty()) {
+      verdict = Verdict.refused(Verdict.Refusal.CHECKS_FAILED, failing);
       return end(
           Phase.FAILED, "pre-checks failed, nothing was changed: " + String.join("; ", failing));
     }
+    verdict = Verdict.ok(fromRevision);
     if (cancelRequested) {
       return end(Phase.CANCELLED, "cancelled before any change");
     }
 
     // 4. Scale up by one (optional): the extra unit is upgraded first.
     originalReplicas = snapshot.replicas();
+    origin =
+        new ClusterActivities.Origin(
+            Workflow.getInfo().getWorkflowId(),
+            fromRevision,
+            snapshot.strategyType(),
+            snapshot.partition(),
+            originalReplicas);
     if (Boolean.TRUE.equals(plan.scaleUp())) {
       phase = Phase.SCALING_UP;
       message = "adding one unit: " + target.name() + "-" + originalReplicas;
@@ -140,7 +152,7 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
         FinishResult grown =
             quick.scale(
                 new ClusterActivities.ScaleRequest(
-                    cluster, target, originalReplicas + 1, fromRevision, runId()));
+                    cluster, target, originalReplicas + 1, fromRevision, runId(), origin));
         units.add(
             0,
             new UnitStatus(
@@ -161,28 +173,49 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
 
     // 5. Prepare: pin the partition so nothing moves, then apply the template change.
     Strategy strategy = new Strategy(snapshot.strategyType(), snapshot.partition());
+    return upgradeUnits(snapshot, strategy, null);
+  }
+
+  /**
+   * Steps 5 to 9: prepare (unless {@code adopted}, the change a dead run already applied), every
+   * unit not yet on the new revision highest first with the gates, scale back, post-checks.
+   */
+  private UpgradeResult upgradeUnits(
+      TargetSnapshot snapshot, Strategy strategy, PrepareResult adopted) {
+    int heartbeat = request.effectiveHeartbeatSeconds();
     int attempt = 0;
     attempts:
     while (true) {
-      phase = Phase.PREPARING;
-      message = "pinning the partition and applying the change";
-      PrepareResult prepared;
-      try {
-        prepared =
-            quick.prepare(
-                new ClusterActivities.PrepareRequest(
-                    cluster, target, resolved(snapshot), fromRevision, runId()));
-      } catch (ActivityFailure e) {
-        return rollBack(strategy, "prepare failed: " + cause(e), Phase.FAILED);
+      PrepareResult prepared = adopted;
+      if (prepared == null) {
+        phase = Phase.PREPARING;
+        message = "pinning the partition and applying the change";
+        try {
+          prepared =
+              quick.prepare(
+                  new ClusterActivities.PrepareRequest(
+                      cluster, target, resolved(snapshot), fromRevision, runId(), origin));
+        } catch (ActivityFailure e) {
+          return rollBack(strategy, "prepare failed: " + cause(e), Phase.FAILED);
+        }
       }
+      adopted = null;
       toRevision = prepared.toRevision();
       for (int i = 0; i < units.size(); i++) {
+        UnitStatus unit = units.get(i);
+        boolean done = unit.state() == UnitState.UPGRADED;
         units.set(
             i,
-            units
-                .get(i)
-                .with(
-                    UnitState.WAITING, units.get(i).revision(), units.get(i).ready(), MSG_WAITING));
+            unit.with(
+                done ? UnitState.UPGRADED : UnitState.WAITING,
+                unit.revision(),
+                unit.ready(),
+                done ? unit.message() : MSG_WAITING));
+      }
+      // Units a dead run already upgraded count as done; gates count from this run's first unit.
+      int skipped = 0;
+      while (skipped < units.size() && units.get(skipped).state() == UnitState.UPGRADED) {
+        skipped++;
       }
 
       // 6-8. The first unit, the gate, then the rest, highest ordinal first.
@@ -190,9 +223,9 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
           Workflow.newActivityStub(
               ClusterActivities.class,
               options(plan.effectiveUnitTimeout().plus(Duration.ofMinutes(2)), heartbeat));
-      for (int i = 0; i < units.size(); i++) {
-        if (i > 0 && gateAfter(i)) {
-          awaitGate(i);
+      for (int i = skipped; i < units.size(); i++) {
+        if (i > skipped && gateAfter(i - skipped)) {
+          awaitGate(i - skipped);
         }
         holdIfPaused();
         UpgradeResult stopped = stopIfAsked(strategy);
@@ -219,7 +252,11 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
                         runId(),
                         retry,
                         prepared.replicas(),
-                        i == 0 ? prepared.replicas() : units.get(i - 1).ordinal()));
+                        i == 0
+                            ? prepared.replicas()
+                            : i == skipped && snapshot.partition() != null
+                                ? snapshot.partition()
+                                : units.get(i - 1).ordinal()));
             units.set(
                 i, unit.with(UnitState.UPGRADED, result.revision(), result.ready(), MSG_UPGRADED));
             LOG.info("unit {} upgraded to {}", unit.name(), toRevision);
@@ -308,6 +345,96 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
       return end(Phase.FAILED, "post-checks failed: " + cause(e));
     }
     return end(Phase.COMPLETED, "all " + units.size() + " units upgraded to " + toRevision);
+  }
+
+  /**
+   * A repair: takes the target over from the run that ended outside Lockstep and either continues
+   * its change or restores the revision it started from. What the dead run knew comes from the mark
+   * it left on the target ({@link ClusterActivities#ORIGIN_ANNOTATION}), so a repair works even
+   * after Temporal has forgotten the dead run. That this run could start at all proves the dead run
+   * is not running: a target has one workflow id, and only one run of it runs at a time.
+   */
+  private UpgradeResult repair(TargetSnapshot snapshot) {
+    phase = Phase.PRE_CHECKS;
+    message = "reading the mark of the run that ended";
+    String dead = snapshot.runAnnotation();
+    ClusterActivities.Origin found = snapshot.origin();
+    String workflowId = Workflow.getInfo().getWorkflowId();
+    if (dead == null) {
+      String problem =
+          "nothing to repair: "
+              + target
+              + " carries no Lockstep run's mark (annotation "
+              + ClusterActivities.RUN_ANNOTATION
+              + ")";
+      verdict = Verdict.refused(Verdict.Refusal.CHECKS_FAILED, List.of(problem));
+      return end(Phase.FAILED, problem);
+    }
+    if (found == null || !workflowId.equals(found.workflowId())) {
+      String problem =
+          found == null
+              ? target
+                  + " is marked by Lockstep run "
+                  + dead
+                  + " but the mark does not say where it started (annotation "
+                  + ClusterActivities.ORIGIN_ANNOTATION
+                  + " missing): put back the update strategy and remove "
+                  + ClusterActivities.RUN_ANNOTATION
+                  + " by hand"
+              : target
+                  + " is marked by run "
+                  + dead
+                  + " of "
+                  + found.workflowId()
+                  + ", not of "
+                  + workflowId
+                  + ": repair it with the --cluster that run was started with";
+      verdict = Verdict.refused(Verdict.Refusal.TARGET_HELD, List.of(problem));
+      return end(Phase.FAILED, problem);
+    }
+    origin = found;
+    fromRevision = found.fromRevision();
+    originalReplicas = found.replicas();
+    scaledUp = snapshot.replicas() > originalReplicas;
+    String toward = snapshot.updateRevision();
+    boolean wasRestoring = toward == null || toward.equals(fromRevision);
+    for (int i = 0; i < units.size(); i++) {
+      UnitStatus unit = units.get(i);
+      if (!wasRestoring && toward.equals(unit.revision()) && unit.ready()) {
+        units.set(
+            i, unit.with(UnitState.UPGRADED, unit.revision(), true, "upgraded by run " + dead));
+      }
+    }
+    verdict = Verdict.ok(fromRevision);
+    if (cancelRequested) {
+      return end(Phase.CANCELLED, "cancelled before any change");
+    }
+    phase = Phase.PREPARING;
+    message = "taking " + target + " over from run " + dead;
+    try {
+      quick.adopt(new ClusterActivities.AdoptRequest(cluster, target, dead, runId()));
+    } catch (ActivityFailure e) {
+      return end(Phase.FAILED, "taking over from run " + dead + " failed: " + cause(e));
+    }
+    LOG.info("took {} over from run {}", target, dead);
+    Strategy strategy = new Strategy(found.strategyType(), found.partition());
+    if (plan.repair() == UpgradePlan.Repair.RESTORE || wasRestoring) {
+      toRevision = wasRestoring ? null : toward;
+      for (int i = 0; i < units.size(); i++) {
+        UnitStatus unit = units.get(i);
+        if (!fromRevision.equals(unit.revision())) {
+          units.set(i, unit.with(UnitState.UPGRADED, unit.revision(), unit.ready(), ""));
+        }
+      }
+      return rollBack(
+          strategy,
+          (wasRestoring ? "finished the rollback of run " : "restored after run ")
+              + dead
+              + " ended outside Lockstep; units returned to "
+              + fromRevision,
+          Phase.COMPLETED);
+    }
+    return upgradeUnits(snapshot, strategy, new PrepareResult(toward, snapshot.replicas()));
   }
 
   /** Rolls back when a cancel or rollback was asked for; null to go on. */
@@ -456,7 +583,8 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
     message = why + "; removing the extra unit";
     try {
       quick.scale(
-          new ClusterActivities.ScaleRequest(cluster, target, originalReplicas, null, runId()));
+          new ClusterActivities.ScaleRequest(
+              cluster, target, originalReplicas, null, runId(), null));
     } catch (ActivityFailure e) {
       return end(
           Phase.FAILED, why + "; scaling back to " + originalReplicas + " failed: " + cause(e));
@@ -519,12 +647,13 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
     if (verdict == null) {
       verdict = Verdict.notInspected(why);
     }
+    Verdict given = verdict;
     phase = outcome;
     message = why;
     finishedAt = Workflow.currentTimeMillis();
     // Updates still running (awaitVerdict) must answer before the run closes.
     Workflow.await(Workflow::isEveryHandlerFinished);
-    return new UpgradeResult(outcome, why, status());
+    return new UpgradeResult(outcome, why, status(), given);
   }
 
   private static boolean changedBySomeoneElse(ActivityFailure e) {
@@ -790,10 +919,11 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
         finishedAt == null ? null : Instant.ofEpochMilli(finishedAt).toString(),
         target == null ? null : "lockstep rollback " + target + clusterFlag(),
         List.copyOf(units),
-        List.copyOf(steering));
+        List.copyOf(steering),
+        List.copyOf(checks));
   }
 
   private String clusterFlag() {
-    return Names.DEFAULT_CLUSTER.equals(cluster) ? "" : " --cluster " + cluster;
+    return Names.clusterFlag(cluster);
   }
 }

@@ -115,12 +115,8 @@ public final class Upgrades {
                   java.util.Optional.of(execution.getRunId()),
                   java.util.Optional.empty())
               .getResult(UpgradeResult.class);
-      String prefix = "invalid plan: ";
       verdict =
-          result.message().startsWith(prefix)
-              ? Verdict.invalid(
-                  java.util.List.of(result.message().substring(prefix.length()).split("; ")))
-              : Verdict.notInspected(result.message());
+          result.verdict() != null ? result.verdict() : Verdict.notInspected(result.message());
     }
     return new Started(execution.getWorkflowId(), execution.getRunId(), verdict);
   }

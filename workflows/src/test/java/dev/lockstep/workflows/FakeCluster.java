@@ -15,6 +15,13 @@ class FakeCluster implements ClusterActivities {
   volatile List<String> problems = List.of();
   volatile boolean allReady = true;
   volatile String failUnit;
+  volatile List<CheckResult> checks = List.of();
+
+  /** A dead run's mark: its run id, where it started, and how many units it upgraded. */
+  volatile String mark;
+
+  volatile Origin origin;
+  volatile int upgradedByDead;
 
   /** When set, prepare waits for it: a test's chance to steer while a step runs. */
   volatile java.util.concurrent.CountDownLatch prepareGate;
@@ -34,6 +41,31 @@ class FakeCluster implements ClusterActivities {
   @Override
   public TargetSnapshot inspect(InspectRequest request) {
     calls.add("inspect");
+    if (mark != null) {
+      List<UnitSnapshot> units = units("web-1");
+      for (int i = 0; i < upgradedByDead; i++) {
+        UnitSnapshot u = units.get(i);
+        units.set(i, new UnitSnapshot(u.name(), u.ordinal(), "web-2", true, 0));
+      }
+      return new TargetSnapshot(
+          true,
+          problems,
+          replicas,
+          "RollingUpdate",
+          replicas - upgradedByDead,
+          "web-1",
+          "web-2",
+          2,
+          2,
+          Map.of("web", "nginx:1.26"),
+          Map.of("web", "nginx:1.26"),
+          false,
+          mark,
+          origin,
+          units,
+          List.of(),
+          List.of());
+    }
     return new TargetSnapshot(
         true,
         problems,
@@ -48,7 +80,15 @@ class FakeCluster implements ClusterActivities {
         Map.of("web", "nginx:1.26"),
         true,
         null,
-        units("web-1"));
+        null,
+        units("web-1"),
+        checks,
+        List.of("spec.containers[web].image: nginx:1.25 -> nginx:1.26"));
+  }
+
+  @Override
+  public void adopt(AdoptRequest request) {
+    calls.add("adopt from " + request.deadRunId());
   }
 
   @Override

@@ -9,6 +9,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -19,22 +20,7 @@ class PlanValidationTest {
       new ObjectMapper(new YAMLFactory()).enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
 
   private static UpgradePlan plan(String target, Map<String, String> images, String unitTimeout) {
-    return new UpgradePlan(
-        target,
-        null,
-        new UpgradePlan.Change(images, null, null),
-        null,
-        null,
-        null,
-        unitTimeout,
-        null,
-        null,
-        null,
-        null,
-        null,
-        null,
-        null,
-        null);
+    return UpgradePlan.builder().target(target).images(images).unitTimeout(unitTimeout).build();
   }
 
   @Test
@@ -74,6 +60,51 @@ class PlanValidationTest {
     assertThat(PlanValidation.problems(plan("demo/sts/pg", Map.of(), null)))
         .containsExactly(
             "the plan changes nothing: give --image CONTAINER=IMAGE or change: in the plan");
+  }
+
+  @Test
+  void immutableStatefulSetFieldsInTheTemplateAreRefusedWithTheWayOut() {
+    UpgradePlan plan =
+        UpgradePlan.builder()
+            .target("demo/sts/pg")
+            .change(
+                new UpgradePlan.Change(
+                    null,
+                    Map.of(
+                        "spec",
+                        Map.of("volumeClaimTemplates", List.of()),
+                        "serviceName",
+                        "pg2",
+                        "replicas",
+                        5),
+                    null))
+            .build();
+    assertThat(PlanValidation.problems(plan))
+        .anySatisfy(
+            p ->
+                assertThat(p)
+                    .startsWith("immutable-fields: volumeClaimTemplates cannot change in place")
+                    .contains("--cascade=orphan"))
+        .anySatisfy(p -> assertThat(p).startsWith("immutable-fields: serviceName cannot change"))
+        .anySatisfy(
+            p ->
+                assertThat(p)
+                    .isEqualTo(
+                        "change.template patches the pod template (spec.template): 'replicas' is"
+                            + " not one of its fields (metadata, spec)"));
+  }
+
+  @Test
+  void checksTheApiServerWouldRefuseCannotBeForced() {
+    UpgradePlan plan =
+        plan("demo/sts/pg", Map.of("pg", "postgres:15"), null).toBuilder()
+            .force(List.of("dry-run", "capacity", "speed"))
+            .build();
+    assertThat(PlanValidation.problems(plan))
+        .containsExactly(
+            "check 'dry-run' cannot be forced: the API server would refuse the change mid-upgrade",
+            "unknown check 'speed' in force: use one of [units-ready, no-rollout, capacity,"
+                + " disruption, compatibility]");
   }
 
   @Test

@@ -82,7 +82,8 @@ class ReplayTest {
           new ClusterActivities.InspectRequest(
               "default",
               Target.parse(request.plan().target(), "default"),
-              request.plan().change()));
+              request.plan().change(),
+              false));
       activities.upgradeUnit(
           new ClusterActivities.UnitRequest(
               "default",

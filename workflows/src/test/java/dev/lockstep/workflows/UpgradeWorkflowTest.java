@@ -41,22 +41,11 @@ class UpgradeWorkflowTest {
   }
 
   static UpgradePlan plan(UpgradePlan.Gate gate) {
-    return new UpgradePlan(
-        TARGET,
-        null,
-        new UpgradePlan.Change(Map.of("web", "nginx:1.26"), null, null),
-        gate,
-        null,
-        null,
-        null,
-        null,
-        null,
-        null,
-        null,
-        null,
-        null,
-        null,
-        null);
+    return UpgradePlan.builder()
+        .target(TARGET)
+        .images(Map.of("web", "nginx:1.26"))
+        .gate(gate)
+        .build();
   }
 
   private Upgrades.Started begin(UpgradePlan plan) {
@@ -120,28 +109,129 @@ class UpgradeWorkflowTest {
   }
 
   @Test
-  void aForcedCheckIsSkipped() {
+  void failingPreChecksAreTheVerdict() {
     cluster.allReady = false;
+    Upgrades.Started started = begin(plan(UpgradePlan.Gate.FIRST));
+    assertThat(started.verdict().valid()).isFalse();
+    assertEquals(Verdict.Refusal.CHECKS_FAILED, started.verdict().refusal());
+    assertThat(started.verdict().problems())
+        .containsExactly("units-ready: units not Ready: web-2, web-1, web-0");
+  }
+
+  private void deadRun(int upgraded) {
+    cluster.mark = "dead-run";
+    cluster.origin =
+        new ClusterActivities.Origin(
+            Names.workflowId("default", Target.parse(TARGET, "default")),
+            "web-1",
+            "RollingUpdate",
+            2,
+            3);
+    cluster.upgradedByDead = upgraded;
+  }
+
+  @Test
+  void aDeadRunsMarkRefusesTheNextUpgradeAndNamesTheRepair() {
+    deadRun(1);
+    Upgrades.Started started = begin(plan(UpgradePlan.Gate.FIRST));
+    assertEquals(Verdict.Refusal.TARGET_HELD, started.verdict().refusal());
+    assertThat(started.verdict().problems().get(0))
+        .contains("still marked by Lockstep run dead-run, which ended without finishing")
+        .contains("lockstep repair " + TARGET + " --continue")
+        .contains("lockstep repair " + TARGET + " --restore` to return to web-1");
+    assertThat(cluster.calls).containsExactly("inspect");
+  }
+
+  private static UpgradePlan repairPlan(UpgradePlan.Repair how, UpgradePlan.Gate gate) {
+    return UpgradePlan.builder().target(TARGET).repair(how).gate(gate).build();
+  }
+
+  @Test
+  void repairContinuesTheDeadRunsChangeFromTheUnitsItLeft() {
+    deadRun(1);
+    Upgrades.Started started = begin(repairPlan(UpgradePlan.Repair.CONTINUE, null));
+    assertThat(started.verdict().valid()).isTrue();
+    assertEquals("web-1", started.verdict().fromRevision());
+    // The gate counts from the first unit this run upgrades.
+    env.sleep(Duration.ofMinutes(5));
+    assertEquals(Phase.WAITING_FOR_RESUME, upgrade().status().phase());
+    upgrade().resume(new SteerRequest("bob", "looks good"));
+    UpgradeResult result = result();
+    assertEquals(Phase.COMPLETED, result.phase());
+    assertThat(cluster.calls)
+        .containsExactly(
+            "inspect",
+            "adopt from dead-run",
+            "upgrade web-1",
+            "upgrade web-0",
+            "finish Strategy[type=RollingUpdate, partition=2]");
+    assertThat(result.status().units().get(0).message()).isEqualTo("upgraded by run dead-run");
+  }
+
+  @Test
+  void repairRestoresTheRevisionTheDeadRunStartedFrom() {
+    deadRun(2);
+    begin(repairPlan(UpgradePlan.Repair.RESTORE, null));
+    UpgradeResult result = result();
+    // The repair did what it was asked: COMPLETED, its units ROLLED_BACK.
+    assertEquals(Phase.COMPLETED, result.phase());
+    assertThat(result.message())
+        .isEqualTo("restored after run dead-run ended outside Lockstep; units returned to web-1");
+    assertThat(cluster.calls).containsExactly("inspect", "adopt from dead-run", "revert to web-1");
+    assertThat(result.status().units())
+        .extracting(UnitStatus::state)
+        .containsExactly(UnitState.ROLLED_BACK, UnitState.ROLLED_BACK, UnitState.WAITING);
+  }
+
+  @Test
+  void repairOfATargetWithoutAMarkChangesNothing() {
+    Upgrades.Started started = begin(repairPlan(UpgradePlan.Repair.RESTORE, null));
+    assertThat(started.verdict().valid()).isFalse();
+    assertThat(started.verdict().problems().get(0)).startsWith("nothing to repair: " + TARGET);
+    assertThat(cluster.calls).containsExactly("inspect");
+  }
+
+  @Test
+  void repairRefusesAMarkLeftByAnotherClustersRun() {
+    deadRun(1);
+    cluster.origin =
+        new ClusterActivities.Origin("lockstep/other/demo/statefulset/web", "web-1", null, null, 3);
+    Upgrades.Started started = begin(repairPlan(UpgradePlan.Repair.CONTINUE, null));
+    assertEquals(Verdict.Refusal.TARGET_HELD, started.verdict().refusal());
+    assertThat(started.verdict().problems().get(0))
+        .contains("of lockstep/other/demo/statefulset/web")
+        .contains("--cluster");
+    assertThat(cluster.calls).containsExactly("inspect");
+  }
+
+  @Test
+  void aForcedCheckIsSkippedAndRecordedInStatus() {
+    cluster.allReady = false;
+    cluster.checks =
+        List.of(
+            new ClusterActivities.CheckResult(PreChecks.CAPACITY, false, "no node has room"),
+            new ClusterActivities.CheckResult(PreChecks.DRY_RUN, true, "accepted"));
     UpgradePlan plan = plan(UpgradePlan.Gate.NONE);
-    plan =
-        new UpgradePlan(
-            plan.target(),
-            null,
-            plan.change(),
-            plan.gate(),
-            null,
-            null,
-            null,
-            null,
-            null,
-            null,
-            null,
-            List.of(PreChecks.UNITS_READY),
-            null,
-            null,
-            null);
+    plan = plan.toBuilder().force(List.of(PreChecks.UNITS_READY, PreChecks.CAPACITY)).build();
     begin(plan);
-    assertEquals(Phase.COMPLETED, result().phase());
+    UpgradeResult result = result();
+    assertEquals(Phase.COMPLETED, result.phase());
+    assertThat(result.status().checks())
+        .extracting(c -> c.name() + " passed=" + c.passed() + " forced=" + c.forced())
+        .containsExactly(
+            "units-ready passed=false forced=true",
+            "no-rollout passed=true forced=false",
+            "capacity passed=false forced=true",
+            "dry-run passed=true forced=false");
+  }
+
+  @Test
+  void aFailingClusterCheckStopsTheUpgradeBeforeAnyChange() {
+    cluster.checks =
+        List.of(new ClusterActivities.CheckResult(PreChecks.DISRUPTION, false, "pdb allows 0"));
+    Upgrades.Started started = begin(plan(UpgradePlan.Gate.NONE));
+    assertThat(started.verdict().problems()).containsExactly("disruption: pdb allows 0");
+    assertThat(cluster.calls).containsExactly("inspect");
   }
 
   @Test
@@ -197,22 +287,7 @@ class UpgradeWorkflowTest {
 
   private static UpgradePlan withRetries(int retries, UpgradePlan.FailurePolicy onFailure) {
     UpgradePlan p = plan(UpgradePlan.Gate.NONE);
-    return new UpgradePlan(
-        p.target(),
-        null,
-        p.change(),
-        p.gate(),
-        null,
-        null,
-        null,
-        null,
-        null,
-        onFailure,
-        retries,
-        null,
-        null,
-        null,
-        null);
+    return p.toBuilder().onFailure(onFailure).retries(retries).build();
   }
 
   @Test

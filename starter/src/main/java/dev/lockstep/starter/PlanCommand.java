@@ -1,0 +1,217 @@
+package dev.lockstep.starter;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.lockstep.workflows.Names;
+import dev.lockstep.workflows.PlanReport;
+import dev.lockstep.workflows.PreChecks;
+import dev.lockstep.workflows.StatusTable;
+import dev.lockstep.workflows.Target;
+import dev.lockstep.workflows.UpgradePlan;
+import io.temporal.api.enums.v1.WorkflowExecutionStatus;
+import io.temporal.client.WorkflowClient;
+import io.temporal.client.WorkflowNotFoundException;
+import io.temporal.client.WorkflowOptions;
+import io.temporal.client.WorkflowStub;
+import java.io.PrintWriter;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code lockstep plan TARGET ...}: the same options as {@code upgrade}; runs the checks on the
+ * worker and prints what the upgrade would do. Writes nothing to the cluster.
+ */
+@Command(
+    name = "plan",
+    mixinStandardHelpOptions = true,
+    description = {
+      "Runs the pre-checks and prints what the upgrade would do (template diff, units in order,",
+      "gates, rollback command); changes nothing. Takes the options of upgrade. Exit 0 if the",
+      "upgrade could start, 1 with every failing check otherwise."
+    })
+final class PlanCommand extends UpgradeCommand {
+  private static final ObjectMapper JSON =
+      new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+  @Option(
+      names = "-o",
+      paramLabel = "FORMAT",
+      defaultValue = "table",
+      description = "table (default) or json.")
+  String output;
+
+  @Override
+  int run() {
+    if (!output.equals("table") && !output.equals("json")) {
+      throw new CliFailure(CliFailure.BAD_INPUT, "-o must be table or json, not '" + output + "'");
+    }
+    UpgradePlan plan = validPlan();
+    Duration wait = parseDuration("--verdict-timeout", verdictTimeout);
+    WorkflowClient client = temporal();
+    Target t = Target.parse(plan.target(), defaultNamespace());
+    String cluster = plan.effectiveCluster();
+    String running = runningUpgrade(client, Names.workflowId(cluster, t));
+    WorkflowStub stub =
+        client.newUntypedWorkflowStub(
+            "PlanWorkflow",
+            WorkflowOptions.newBuilder()
+                .setWorkflowId(Names.planWorkflowId(cluster, t, UUID.randomUUID().toString()))
+                .setTaskQueue(Names.taskQueue(cluster))
+                .setWorkflowExecutionTimeout(Duration.ofMinutes(10))
+                .build());
+    stub.start(plan);
+    PlanReport report;
+    try {
+      report = stub.getResult(wait.toMillis(), TimeUnit.MILLISECONDS, PlanReport.class);
+    } catch (TimeoutException e) {
+      stub.terminate("no worker answered within " + verdictTimeout);
+      throw new CliFailure(
+          CliFailure.UNREACHABLE,
+          "no worker of cluster "
+              + cluster
+              + " answered within "
+              + verdictTimeout
+              + ": is `lockstep worker --cluster "
+              + cluster
+              + "` running?");
+    }
+    if (running != null) {
+      List<String> refusals = new ArrayList<>(report.refusals());
+      // The mark is the running upgrade's own, not a dead run's.
+      refusals.removeIf(r -> r.contains("marked by Lockstep run " + running));
+      refusals.add(
+          0,
+          "another upgrade of "
+              + t
+              + " is running (run "
+              + running
+              + "): see `lockstep status "
+              + t
+              + Names.clusterFlag(cluster)
+              + "`");
+      report =
+          new PlanReport(
+              report.target(),
+              report.cluster(),
+              false,
+              report.problems(),
+              refusals,
+              report.checks(),
+              report.fromRevision(),
+              report.fromImages(),
+              report.toImages(),
+              report.templateDiff(),
+              report.units(),
+              report.gates(),
+              report.hooks(),
+              report.rollbackCommand());
+    }
+    PrintWriter out = out();
+    if (output.equals("json")) {
+      try {
+        out.println(JSON.writeValueAsString(report));
+      } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+        throw new IllegalStateException(e);
+      }
+    } else {
+      out.print(render(report, plan));
+    }
+    out.flush();
+    if (!report.problems().isEmpty()) {
+      return CliFailure.BAD_INPUT;
+    }
+    return report.canStart() ? 0 : CliFailure.FAILED;
+  }
+
+  private static Duration parseDuration(String flag, String text) {
+    try {
+      return dev.lockstep.workflows.Durations.positive(flag, text);
+    } catch (IllegalArgumentException e) {
+      throw new CliFailure(CliFailure.BAD_INPUT, e.getMessage());
+    }
+  }
+
+  /** The run id of the target's running upgrade, or null. */
+  private static String runningUpgrade(WorkflowClient client, String workflowId) {
+    try {
+      var description = client.newUntypedWorkflowStub(workflowId).describe();
+      return description.getStatus() == WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING
+          ? description.getExecution().getRunId()
+          : null;
+    } catch (WorkflowNotFoundException e) {
+      return null;
+    }
+  }
+
+  static String render(PlanReport r, UpgradePlan plan) {
+    StringBuilder s = new StringBuilder();
+    s.append("Plan for ").append(r.target()).append(" (cluster ").append(r.cluster()).append(")");
+    if (r.fromRevision() != null) {
+      s.append(", now on revision ").append(r.fromRevision());
+    }
+    s.append('\n');
+    if (!r.problems().isEmpty()) {
+      s.append("\nInvalid plan, nothing else was checked:\n");
+      r.problems().forEach(p -> s.append("  ").append(p).append('\n'));
+      return s.toString();
+    }
+    if (plan.repair() != null) {
+      s.append("\nRepair: ").append(plan.repair().name().toLowerCase(java.util.Locale.ROOT));
+      s.append(" the change of the run that ended outside Lockstep\n");
+    } else {
+      s.append("\nChange:\n");
+      if (r.templateDiff().isEmpty()) {
+        s.append("  (nothing)\n");
+      }
+      r.templateDiff().forEach(d -> s.append("  ").append(d).append('\n'));
+    }
+    s.append("\nUnits, in the order they would be replaced:\n");
+    for (int i = 0; i < r.units().size(); i++) {
+      s.append("  ").append(i + 1).append(". ").append(r.units().get(i)).append('\n');
+    }
+    s.append("\nGates:\n");
+    if (r.gates().isEmpty()) {
+      s.append("  none\n");
+    }
+    r.gates().forEach(g -> s.append("  ").append(g).append('\n'));
+    if (!r.hooks().isEmpty()) {
+      s.append("\nHooks:\n");
+      r.hooks().forEach(h -> s.append("  ").append(h).append('\n'));
+    }
+    if (!r.checks().isEmpty()) {
+      s.append("\nChecks:\n");
+      List<List<String>> rows = new ArrayList<>();
+      rows.add(List.of("  Check", "Result", "Detail"));
+      for (PreChecks.Result c : r.checks()) {
+        rows.add(
+            List.of(
+                "  " + c.name(),
+                c.passed() ? "ok" : c.forced() ? "forced" : "FAILED",
+                c.message()));
+      }
+      s.append(StatusTable.columns(rows));
+    }
+    if (!r.refusals().isEmpty()) {
+      s.append("\nRefused:\n");
+      r.refusals().forEach(p -> s.append("  ").append(p).append('\n'));
+    }
+    s.append("\nRollback once started: ").append(r.rollbackCommand()).append('\n');
+    long failing = r.checks().stream().filter(c -> !c.passed() && !c.forced()).count();
+    if (r.canStart()) {
+      s.append("The upgrade could start. Nothing was changed.\n");
+    } else {
+      s.append("The upgrade would not start (")
+          .append(failing)
+          .append(failing == 1 ? " check fails" : " checks fail")
+          .append(r.refusals().isEmpty() ? "" : ", " + r.refusals().size() + " refused")
+          .append("). Nothing was changed.\n");
+    }
+    return s.toString();
+  }
+}

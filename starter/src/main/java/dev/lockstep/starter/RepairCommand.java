@@ -1,0 +1,87 @@
+package dev.lockstep.starter;
+
+import dev.lockstep.workflows.UpgradePlan;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** {@code lockstep repair TARGET --continue|--restore}. */
+@Command(
+    name = "repair",
+    mixinStandardHelpOptions = true,
+    description = {
+      "Takes a target over from a Lockstep run that ended outside Lockstep (e.g. terminated with",
+      "`temporal workflow terminate`) and left it marked with a pinned partition: --continue",
+      "moves the remaining units to the revision that run applied; --restore returns every unit",
+      "to the revision it started from. Either way, as a new run, verified like an upgrade."
+    })
+final class RepairCommand extends Common {
+  @Parameters(index = "0", paramLabel = "TARGET", description = "[NAMESPACE/]KIND/NAME")
+  String target;
+
+  @Option(names = "--continue", description = "Finish the dead run's change.")
+  boolean carryOn;
+
+  @Option(names = "--restore", description = "Return to the revision the dead run started from.")
+  boolean restore;
+
+  @Option(
+      names = "--gate",
+      description =
+          "With --continue: first (default), each or none, counted from this run's units.")
+  String gate;
+
+  @Option(names = "--on-failure", description = "With --continue: rollback (default) or hold.")
+  String onFailure;
+
+  @Option(names = "--unit-timeout", description = "How long one unit may take (default 10m).")
+  String unitTimeout;
+
+  @Option(
+      names = "--as",
+      paramLabel = "NAME",
+      description = "Who is asking (default $USER@hostname).")
+  String as;
+
+  @Option(names = "--reason", paramLabel = "TEXT", description = "Why, for the audit.")
+  String reason;
+
+  @Option(names = "--wait", description = "Follow the repair until it ends.")
+  boolean await;
+
+  @Option(
+      names = "--heartbeat-timeout",
+      defaultValue = "30s",
+      description = "As for upgrade (default 30s).")
+  String heartbeatTimeout;
+
+  @Override
+  int run() {
+    if (carryOn == restore) {
+      throw new CliFailure(
+          CliFailure.BAD_INPUT,
+          "choose one: --continue (finish the dead run's change) or --restore (return to the"
+              + " revision it started from)");
+    }
+    if (restore && (gate != null || onFailure != null)) {
+      throw new CliFailure(
+          CliFailure.BAD_INPUT, "--gate and --on-failure go with --continue, not --restore");
+    }
+    UpgradeCommand upgrade = new UpgradeCommand();
+    upgrade.spec = spec;
+    upgrade.cluster = cluster;
+    upgrade.target = target;
+    upgrade.gate = gate;
+    upgrade.onFailure = onFailure;
+    upgrade.unitTimeout = unitTimeout;
+    upgrade.as = as;
+    upgrade.reason =
+        reason == null ? "repair (" + (restore ? "restore" : "continue") + ")" : reason;
+    upgrade.await = await;
+    upgrade.heartbeatTimeout = heartbeatTimeout;
+    upgrade.verdictTimeout = "30s";
+    upgrade.repair = restore ? UpgradePlan.Repair.RESTORE : UpgradePlan.Repair.CONTINUE;
+    UpgradePlan plan = upgrade.validPlan();
+    return upgrade.start(temporal(), plan);
+  }
+}

@@ -1,0 +1,116 @@
+package dev.lockstep.workflows;
+
+import io.temporal.activity.ActivityOptions;
+import io.temporal.common.RetryOptions;
+import io.temporal.failure.ActivityFailure;
+import io.temporal.failure.ApplicationFailure;
+import io.temporal.workflow.Workflow;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/** {@link PlanWorkflow}: one read of the target, the checks, and the report. */
+public class PlanWorkflowImpl implements PlanWorkflow {
+  @Override
+  public PlanReport plan(UpgradePlan plan) {
+    String cluster = plan.effectiveCluster();
+    Target target = Target.parse(plan.target(), "default");
+    List<String> problems = new ArrayList<>(PlanValidation.problems(plan));
+    if (!problems.isEmpty()) {
+      return report(plan, target, problems, List.of(), List.of(), null);
+    }
+    ClusterActivities reader =
+        Workflow.newActivityStub(
+            ClusterActivities.class,
+            ActivityOptions.newBuilder()
+                .setStartToCloseTimeout(Duration.ofMinutes(2))
+                .setRetryOptions(
+                    RetryOptions.newBuilder()
+                        .setMaximumAttempts(3)
+                        .setDoNotRetry(ClusterActivities.FAILURE_TARGET_NOT_FOUND)
+                        .build())
+                .build());
+    ClusterActivities.TargetSnapshot snapshot;
+    try {
+      snapshot =
+          reader.inspect(
+              new ClusterActivities.InspectRequest(
+                  cluster, target, plan.effectiveChange(), Boolean.TRUE.equals(plan.scaleUp())));
+    } catch (ActivityFailure e) {
+      String why =
+          e.getCause() instanceof ApplicationFailure app
+              ? app.getOriginalMessage()
+              : String.valueOf(e.getCause());
+      return report(
+          plan, target, List.of("could not read the target: " + why), List.of(), List.of(), null);
+    }
+    if (!snapshot.problems().isEmpty()) {
+      return report(plan, target, snapshot.problems(), List.of(), List.of(), snapshot);
+    }
+    List<String> refusals = new ArrayList<>();
+    if (snapshot.runAnnotation() != null) {
+      refusals.add(PreChecks.heldBy(snapshot, target, Names.workflowId(cluster, target), cluster));
+    }
+    if (plan.repair() == null && !snapshot.changesTemplate()) {
+      refusals.add("the change changes nothing: " + target + " already runs " + snapshot.images());
+    }
+    List<PreChecks.Result> checks =
+        plan.repair() == null ? PreChecks.evaluate(snapshot, plan.effectiveForce()) : List.of();
+    return report(plan, target, List.of(), refusals, checks, snapshot);
+  }
+
+  private static PlanReport report(
+      UpgradePlan plan,
+      Target target,
+      List<String> problems,
+      List<String> refusals,
+      List<PreChecks.Result> checks,
+      ClusterActivities.TargetSnapshot snapshot) {
+    String cluster = plan.effectiveCluster();
+    boolean canStart =
+        problems.isEmpty()
+            && refusals.isEmpty()
+            && checks.stream().allMatch(c -> c.passed() || c.forced());
+    List<String> names = new ArrayList<>();
+    List<String> units = new ArrayList<>();
+    if (snapshot != null && snapshot.found()) {
+      if (Boolean.TRUE.equals(plan.scaleUp())) {
+        names.add(target.name() + "-" + snapshot.replicas());
+        units.add(names.get(0) + " (added first, removed at the end)");
+      }
+      snapshot.units().forEach(u -> names.add(u.name()));
+      snapshot.units().forEach(u -> units.add(u.name()));
+    }
+    List<String> gates = new ArrayList<>();
+    String resume = ": lockstep resume " + target + Names.clusterFlag(cluster);
+    switch (plan.effectiveGate()) {
+      case FIRST -> {
+        if (names.size() > 1) {
+          gates.add("after " + names.get(0) + resume);
+        }
+      }
+      case EACH -> {
+        for (int i = 0; i + 1 < names.size(); i++) {
+          gates.add("after " + names.get(i) + resume);
+        }
+      }
+      case NONE -> {}
+    }
+    return new PlanReport(
+        target.toString(),
+        cluster,
+        canStart,
+        List.copyOf(problems),
+        List.copyOf(refusals),
+        List.copyOf(checks),
+        snapshot == null ? null : snapshot.updateRevision(),
+        snapshot == null ? Map.of() : snapshot.images(),
+        snapshot == null ? Map.of() : snapshot.newImages(),
+        snapshot == null || snapshot.templateDiff() == null ? List.of() : snapshot.templateDiff(),
+        units,
+        gates,
+        List.of(),
+        "lockstep rollback " + target + Names.clusterFlag(cluster));
+  }
+}
