@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.lockstep.workflows.ClusterActivities;
 import dev.lockstep.workflows.Target;
+import dev.lockstep.workflows.UpgradePlan;
 import io.fabric8.kubernetes.api.model.ContainerStatus;
 import io.fabric8.kubernetes.api.model.OwnerReference;
 import io.fabric8.kubernetes.api.model.Pod;
@@ -30,6 +31,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -364,6 +366,91 @@ public final class ClusterActivitiesImpl implements ClusterActivities {
       Thread.currentThread().interrupt();
       throw ApplicationFailure.newFailure(
           "interrupted while waiting for " + podName, "Interrupted");
+    }
+  }
+
+  /** What a health check keeps in its heartbeat: when it started, so a retry keeps the deadline. */
+  public record HealthProgress(long startedAt) {}
+
+  @Override
+  public void checkHealth(HealthRequest request) {
+    ActivityExecutionContext context = Activity.getExecutionContext();
+    HealthProgress progress =
+        context
+            .getHeartbeatDetails(HealthProgress.class)
+            .orElse(new HealthProgress(System.currentTimeMillis()));
+    context.heartbeat(progress);
+    UpgradePlan.Health health = request.health();
+    String where = ":" + health.port() + health.effectivePath();
+    String url =
+        client.getMasterUrl().toString().replaceAll("/+$", "")
+            + "/api/v1/namespaces/"
+            + request.target().namespace()
+            + "/pods/"
+            + request.pod()
+            + ":"
+            + health.port()
+            + "/proxy"
+            + health.effectivePath();
+    long deadline = progress.startedAt() + request.timeoutSeconds() * 1000;
+    int inARow = 0;
+    String last = "no answer yet";
+    var http = client.getHttpClient();
+    while (true) {
+      try {
+        var answer =
+            http.sendAsync(
+                    http.newHttpRequestBuilder().uri(url).timeout(10, TimeUnit.SECONDS).build(),
+                    String.class)
+                .get(15, TimeUnit.SECONDS);
+        int code = answer.code();
+        boolean ok =
+            health.expectStatus() == null
+                ? code >= 200 && code < 300
+                : code == health.expectStatus();
+        inARow = ok ? inARow + 1 : 0;
+        last = String.valueOf(code);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw ApplicationFailure.newFailure(
+            "interrupted checking the health of " + request.pod(), "Interrupted");
+      } catch (java.util.concurrent.ExecutionException | TimeoutException e) {
+        inARow = 0;
+        last =
+            "no answer ("
+                + (e.getCause() == null ? e : e.getCause()).getClass().getSimpleName()
+                + ")";
+      }
+      if (inARow >= health.effectiveSuccesses()) {
+        LOG.info("{} healthy: GET {} answered {} {} times", request.pod(), where, last, inARow);
+        return;
+      }
+      if (System.currentTimeMillis() >= deadline) {
+        throw nonRetryable(
+            FAILURE_UNIT_FAILED,
+            request.pod()
+                + " failed its health check: GET "
+                + where
+                + " last answered "
+                + last
+                + " ("
+                + inARow
+                + " of "
+                + health.effectiveSuccesses()
+                + " successes in a row needed, expected "
+                + (health.expectStatus() == null ? "2xx" : health.expectStatus())
+                + ") within "
+                + request.timeoutSeconds()
+                + "s");
+      }
+      context.heartbeat(progress);
+      try {
+        Thread.sleep(request.intervalMillis());
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw ApplicationFailure.newFailure(
+            "interrupted checking the health of " + request.pod(), "Interrupted");
+      }
     }
   }
 

@@ -107,6 +107,24 @@ public interface ClusterActivities {
   @ActivityMethod
   void adopt(AdoptRequest request);
 
+  /**
+   * The plan's health check of one unit, through the API server's pod proxy: polls until it answers
+   * as expected {@code successes} times in a row. Fails with {@link #FAILURE_UNIT_FAILED} when that
+   * does not happen within {@code timeoutSeconds} (counted from the first attempt, across worker
+   * restarts), saying what the unit last answered. Reads only.
+   */
+  @ActivityMethod
+  void checkHealth(HealthRequest request);
+
+  /** One unit's health check. */
+  record HealthRequest(
+      String cluster,
+      Target target,
+      String pod,
+      UpgradePlan.Health health,
+      long timeoutSeconds,
+      long intervalMillis) {}
+
   /** Which dead run to take {@code target} over from. */
   record AdoptRequest(String cluster, Target target, String deadRunId, String runId) {}
 

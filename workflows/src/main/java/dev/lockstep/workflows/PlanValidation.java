@@ -130,7 +130,23 @@ public final class PlanValidation {
     if (plan.retries() != null && (plan.retries() < 0 || plan.retries() > 10)) {
       problems.add("retries must be between 0 and 10, was " + plan.retries());
     }
-    notYet(problems, plan.health() != null, "health");
+    if (plan.health() != null) {
+      UpgradePlan.Health health = plan.health();
+      if (health.port() == null || health.port() < 1 || health.port() > 65535) {
+        problems.add("health.port must be a port number (1-65535), was " + health.port());
+      }
+      if (health.successes() != null && (health.successes() < 1 || health.successes() > 100)) {
+        problems.add("health.successes must be between 1 and 100, was " + health.successes());
+      }
+      if (health.expectStatus() != null
+          && (health.expectStatus() < 100 || health.expectStatus() > 599)) {
+        problems.add("health.expectStatus must be an HTTP status, was " + health.expectStatus());
+      }
+      if (health.path() != null
+          && (health.path().contains("..") || health.path().chars().anyMatch(c -> c <= ' '))) {
+        problems.add("health.path must be a plain URL path, was '" + health.path() + "'");
+      }
+    }
     notYet(problems, plan.migration() != null, "migration");
     notYet(problems, plan.hooks() != null && !plan.hooks().isEmpty(), "hooks");
     return problems;

@@ -137,8 +137,25 @@ public record UpgradePlan(
     }
   }
 
-  /** An HTTP check of each unit through the API server's pod proxy. */
-  public record Health(Integer port, String path, Integer successes) {}
+  /**
+   * An HTTP check of each unit through the API server's pod proxy, once the unit is Ready on the
+   * new revision: {@code GET /api/v1/namespaces/NS/pods/POD:PORT/proxy/PATH} until it answers
+   * {@code successes} times in a row with {@code expectStatus} (any 2xx when not given), within the
+   * unit timeout.
+   */
+  public record Health(Integer port, String path, Integer successes, Integer expectStatus) {
+    public Health(Integer port, String path, Integer successes) {
+      this(port, path, successes, null);
+    }
+
+    public String effectivePath() {
+      return path == null || path.isBlank() ? "/" : path.startsWith("/") ? path : "/" + path;
+    }
+
+    public int effectiveSuccesses() {
+      return successes == null ? 1 : successes;
+    }
+  }
 
   /** Whether the schema migration can be undone. */
   public record Migration(Boolean reversible, Boolean acceptDataRisk) {}

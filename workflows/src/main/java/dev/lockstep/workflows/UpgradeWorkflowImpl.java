@@ -30,6 +30,7 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
   private static final String MSG_WAITING = "other units upgrading first...";
   private static final String MSG_UPGRADING = "upgrading unit";
   private static final String MSG_UPGRADED = "upgrade completed";
+  private static final long HEALTH_INTERVAL_MILLIS = 1000;
 
   private UpgradeRequest request;
   private UpgradePlan plan;
@@ -257,6 +258,19 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
                             : i == skipped && snapshot.partition() != null
                                 ? snapshot.partition()
                                 : units.get(i - 1).ordinal()));
+            if (plan.health() != null) {
+              // One failure path: a unit that is Ready but unhealthy has failed like any other.
+              units.set(
+                  i, unit.with(UnitState.VERIFYING, result.revision(), true, "checking health"));
+              perUnit.checkHealth(
+                  new ClusterActivities.HealthRequest(
+                      cluster,
+                      target,
+                      unit.name(),
+                      plan.health(),
+                      plan.effectiveUnitTimeout().getSeconds(),
+                      HEALTH_INTERVAL_MILLIS));
+            }
             units.set(
                 i, unit.with(UnitState.UPGRADED, result.revision(), result.ready(), MSG_UPGRADED));
             LOG.info("unit {} upgraded to {}", unit.name(), toRevision);

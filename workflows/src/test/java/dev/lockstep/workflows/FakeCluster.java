@@ -15,6 +15,7 @@ class FakeCluster implements ClusterActivities {
   volatile List<String> problems = List.of();
   volatile boolean allReady = true;
   volatile String failUnit;
+  volatile String unhealthyUnit;
   volatile List<CheckResult> checks = List.of();
 
   /** A dead run's mark: its run id, where it started, and how many units it upgraded. */
@@ -84,6 +85,16 @@ class FakeCluster implements ClusterActivities {
         units("web-1"),
         checks,
         List.of("spec.containers[web].image: nginx:1.25 -> nginx:1.26"));
+  }
+
+  @Override
+  public void checkHealth(HealthRequest request) {
+    calls.add("health " + request.pod());
+    if (request.pod().equals(unhealthyUnit)) {
+      throw io.temporal.failure.ApplicationFailure.newNonRetryableFailure(
+          request.pod() + " failed its health check: GET :8080/health last answered 503",
+          FAILURE_UNIT_FAILED);
+    }
   }
 
   @Override

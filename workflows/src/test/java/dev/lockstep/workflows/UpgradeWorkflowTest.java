@@ -205,6 +205,29 @@ class UpgradeWorkflowTest {
   }
 
   @Test
+  void eachUnitIsHealthCheckedAfterItIsReadyAndAnUnhealthyUnitTakesTheFailurePath() {
+    cluster.unhealthyUnit = "web-1";
+    begin(
+        plan(UpgradePlan.Gate.NONE).toBuilder()
+            .health(new UpgradePlan.Health(8080, "/health", 2))
+            .build());
+    UpgradeResult result = result();
+    assertEquals(Phase.ROLLED_BACK, result.phase());
+    assertThat(result.message())
+        .isEqualTo(
+            "web-1 failed: web-1 failed its health check: GET :8080/health last answered 503");
+    assertThat(cluster.calls)
+        .containsExactly(
+            "inspect",
+            "prepare {web=nginx:1.26}",
+            "upgrade web-2",
+            "health web-2",
+            "upgrade web-1",
+            "health web-1",
+            "revert to web-1");
+  }
+
+  @Test
   void aForcedCheckIsSkippedAndRecordedInStatus() {
     cluster.allReady = false;
     cluster.checks =
