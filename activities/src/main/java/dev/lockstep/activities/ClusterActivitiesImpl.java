@@ -369,6 +369,11 @@ public final class ClusterActivitiesImpl implements ClusterActivities {
     }
   }
 
+  @Override
+  public HookResult runHook(HookRequest request) {
+    return new HookJobs(client).run(request);
+  }
+
   /** What a health check keeps in its heartbeat: when it started, so a retry keeps the deadline. */
   public record HealthProgress(long startedAt) {}
 

@@ -34,6 +34,11 @@ final class SteerCommands {
 
     abstract String action();
 
+    /** Who asks, and why. */
+    SteerRequest request() {
+      return who(as, reason);
+    }
+
     abstract BiFunction<UpgradeWorkflow, SteerRequest, String> operation();
 
     @Override
@@ -45,7 +50,7 @@ final class SteerCommands {
 
     int steer(WorkflowClient client, Target t) {
       UpgradeWorkflow upgrade = StatusCommand.stub(client, cluster(), t, null);
-      SteerRequest who = who(as, reason);
+      SteerRequest who = request();
       CompletableFuture<String> answer =
           CompletableFuture.supplyAsync(() -> operation().apply(upgrade, who));
       try {
@@ -186,6 +191,18 @@ final class SteerCommands {
     boolean await;
 
     @Option(
+        names = "--accept-data-risk",
+        description =
+            "Roll back even though a forward-only migration ran and the plan has no restore hook"
+                + " (the old version will run on migrated data).")
+    boolean acceptDataRisk;
+
+    @Override
+    SteerRequest request() {
+      return new SteerRequest(identity(as), reason, acceptDataRisk);
+    }
+
+    @Option(
         names = "--heartbeat-timeout",
         defaultValue = "30s",
         description = "For a new run, as for upgrade.")
@@ -204,6 +221,11 @@ final class SteerCommands {
       Target t = target(target);
       if (toRevision != null && toRevision.isBlank()) {
         throw new CliFailure(CliFailure.BAD_INPUT, "--to-revision needs a revision number or name");
+      }
+      if (toRevision != null && acceptDataRisk) {
+        throw new CliFailure(
+            CliFailure.BAD_INPUT,
+            "--accept-data-risk is for a running upgrade's rollback, not with --to-revision");
       }
       WorkflowClient client = temporal();
       if (toRevision != null) {

@@ -39,7 +39,8 @@ class LockstepCommandTest {
     Run r = run("--help");
     assertEquals(0, r.exit());
     assertThat(r.out())
-        .contains("upgrade", "status", "resume", "pause", "cancel", "repair", "worker", "demo");
+        .contains(
+            "upgrade", "plan", "status", "resume", "pause", "cancel", "repair", "worker", "demo");
   }
 
   @Test
@@ -61,6 +62,9 @@ class LockstepCommandTest {
           {"repair", "demo/sts/pg", "--restore", "--gate", "none"},
           {"repair", "demo/sts/pg", "--continue", "--gate", "later"},
           {"repair", "demo/deployment/web", "--continue"},
+          {"rollback", "demo/sts/pg", "--to-revision", "3", "--accept-data-risk"},
+          {"plan", "demo/sts/pg", "--image", "pg=postgres:15", "-o", "xml"},
+          {"plan", "demo/sts/pg"},
         }) {
       Run r = run(args);
       assertEquals(2, r.exit(), String.join(" ", args) + ": " + r.err());

@@ -28,6 +28,9 @@ public interface ClusterActivities {
   /** A unit did not become Ready on the new revision (timeout or crash loop). */
   String FAILURE_UNIT_FAILED = "UnitFailed";
 
+  /** A hook's Job failed, or did not finish in time. */
+  String FAILURE_HOOK_FAILED = "HookFailed";
+
   /** The annotation naming the Lockstep run that is changing a target. */
   String RUN_ANNOTATION = "lockstep.dev/run";
 
@@ -115,6 +118,34 @@ public interface ClusterActivities {
    */
   @ActivityMethod
   void checkHealth(HealthRequest request);
+
+  /**
+   * Runs a hook: creates its Job, named {@code jobName} (deterministic per run, step and attempt,
+   * so a retry after a crash adopts the Job it created instead of starting a second), and waits
+   * until it completes, heartbeating. Fails with {@link #FAILURE_HOOK_FAILED}, the Job's failure
+   * reason and the tail of its log, when the Job fails; deletes the Job and fails the same way when
+   * it does not finish within the hook's timeout (counted from the first attempt).
+   */
+  @ActivityMethod
+  HookResult runHook(HookRequest request);
+
+  /**
+   * One hook to run.
+   *
+   * @param hook backup, migrate, test or restore
+   * @param spec what to run
+   * @param jobName the Job's name
+   */
+  record HookRequest(
+      String cluster,
+      Target target,
+      String hook,
+      UpgradePlan.Hook spec,
+      String jobName,
+      String runId) {}
+
+  /** The hook's Job, and how long it ran. */
+  record HookResult(String jobName, long seconds) {}
 
   /** One unit's health check. */
   record HealthRequest(

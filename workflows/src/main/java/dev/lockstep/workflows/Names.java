@@ -48,4 +48,19 @@ public final class Names {
   public static String clusterFlag(String cluster) {
     return DEFAULT_CLUSTER.equals(cluster) ? "" : " --cluster " + cluster;
   }
+
+  /**
+   * The name of a hook's Job: {@code NAME-HOOK-HASH}, the hash of the run id and the hook's
+   * sequence number in the run, so the same step always names the same Job and another step (or a
+   * retry of the step by the user) another; at most 63 characters.
+   */
+  public static String hookJob(String targetName, String hook, String runId, int sequence) {
+    String hash = String.format("%08x", (runId + "/" + hook + "/" + sequence).hashCode());
+    String suffix = "-" + hook + "-" + hash;
+    String base =
+        targetName.length() + suffix.length() > 63
+            ? targetName.substring(0, 63 - suffix.length())
+            : targetName;
+    return base.replaceAll("-+$", "") + suffix;
+  }
 }

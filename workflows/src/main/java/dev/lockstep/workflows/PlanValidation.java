@@ -147,8 +147,19 @@ public final class PlanValidation {
         problems.add("health.path must be a plain URL path, was '" + health.path() + "'");
       }
     }
-    notYet(problems, plan.migration() != null, "migration");
-    notYet(problems, plan.hooks() != null && !plan.hooks().isEmpty(), "hooks");
+    UpgradePlan.Hooks hooks = plan.effectiveHooks();
+    hook(problems, "backup", hooks.backup());
+    hook(problems, "migrate", hooks.migrate());
+    hook(problems, "test", hooks.test());
+    hook(problems, "restore", hooks.restore());
+    if (hooks.restore() != null && !plan.effectiveMigration().forwardOnly()) {
+      problems.add(
+          "hooks.restore runs when a rollback follows a migration that cannot be reversed: set"
+              + " migration.reversible: false, or leave the restore hook out");
+    }
+    if (plan.repair() != null && !hooks.isEmpty()) {
+      problems.add("a repair runs no hooks");
+    }
     return problems;
   }
 
@@ -190,6 +201,36 @@ public final class PlanValidation {
                 + key
                 + "' is not one of its fields (metadata, spec)");
       }
+    }
+  }
+
+  private static void hook(List<String> problems, String name, UpgradePlan.Hook hook) {
+    if (hook == null) {
+      return;
+    }
+    String where = "hooks." + name;
+    if ((hook.image() == null) == (hook.job() == null)) {
+      problems.add(
+          where
+              + ": give either image (and command) or job, not "
+              + (hook.image() == null ? "neither" : "both"));
+    }
+    if (hook.image() != null && !isImageReference(hook.image())) {
+      problems.add(where + ": '" + hook.image() + "' is not a valid image reference");
+    }
+    if (hook.job() != null) {
+      Object spec = hook.job().containsKey("spec") ? hook.job().get("spec") : hook.job();
+      Object template = spec instanceof Map<?, ?> m ? m.get("template") : null;
+      Object podSpec = template instanceof Map<?, ?> t ? t.get("spec") : null;
+      Object containers = podSpec instanceof Map<?, ?> p ? p.get("containers") : null;
+      if (!(containers instanceof List<?> list) || list.isEmpty()) {
+        problems.add(where + ".job: a Job spec needs template.spec.containers");
+      }
+    }
+    try {
+      hook.effectiveTimeout();
+    } catch (IllegalArgumentException e) {
+      problems.add(where + ": " + e.getMessage());
     }
   }
 

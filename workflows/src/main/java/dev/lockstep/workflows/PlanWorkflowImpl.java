@@ -110,7 +110,42 @@ public class PlanWorkflowImpl implements PlanWorkflow {
         snapshot == null || snapshot.templateDiff() == null ? List.of() : snapshot.templateDiff(),
         units,
         gates,
-        List.of(),
+        hooks(plan, names),
         "lockstep rollback " + target + Names.clusterFlag(cluster));
+  }
+
+  /** The hooks that would run, in order, and what a rollback would do about the data. */
+  private static List<String> hooks(UpgradePlan plan, List<String> units) {
+    UpgradePlan.Hooks hooks = plan.effectiveHooks();
+    List<String> lines = new ArrayList<>();
+    if (hooks.backup() != null) {
+      lines.add("backup, before any change: " + hooks.backup().describe());
+    }
+    if (hooks.migrate() != null) {
+      lines.add(
+          "migrate, once, after "
+              + (units.isEmpty() ? "the first unit" : units.get(0))
+              + " is verified and before the gate: "
+              + hooks.migrate().describe());
+    }
+    if (hooks.test() != null) {
+      lines.add("test, after every unit: " + hooks.test().describe());
+    }
+    if (plan.effectiveMigration().forwardOnly()) {
+      if (hooks.restore() != null) {
+        lines.add(
+            "restore, before the units go back in a rollback after the migration: "
+                + hooks.restore().describe());
+      } else if (Boolean.TRUE.equals(plan.effectiveMigration().acceptDataRisk())) {
+        lines.add(
+            "no restore hook: a rollback after the migration runs the old version on migrated"
+                + " data (migration.acceptDataRisk: true)");
+      } else {
+        lines.add(
+            "no restore hook: a rollback after the migration would HOLD until"
+                + " `lockstep rollback --accept-data-risk` or abandon");
+      }
+    }
+    return lines;
   }
 }

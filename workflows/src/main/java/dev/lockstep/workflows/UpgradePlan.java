@@ -157,17 +157,46 @@ public record UpgradePlan(
     }
   }
 
-  /** Whether the schema migration can be undone. */
-  public record Migration(Boolean reversible, Boolean acceptDataRisk) {}
+  /**
+   * Whether the schema migration can be undone. With {@code reversible: false}, a rollback after
+   * data moved runs the {@code restore} hook first, or HOLDs unless {@code acceptDataRisk}.
+   */
+  public record Migration(Boolean reversible, Boolean acceptDataRisk) {
+    /** Whether rolling back after the migration would run the old version on migrated data. */
+    @JsonIgnore
+    public boolean forwardOnly() {
+      return Boolean.FALSE.equals(reversible);
+    }
+  }
 
-  /** A Kubernetes Job: image and command, or a full Job template under {@code job}. */
-  public record Hook(String image, List<String> command, Map<String, Object> job) {}
+  /**
+   * A Kubernetes Job: image and command (the shorthand), or a Job under {@code job} (its {@code
+   * spec}, or a whole Job with {@code spec}); at most {@code timeout} (default 30m).
+   */
+  public record Hook(String image, List<String> command, Map<String, Object> job, String timeout) {
+    public static final String DEFAULT_TIMEOUT = "30m";
+
+    public Hook(String image, List<String> command) {
+      this(image, command, null, null);
+    }
+
+    public Duration effectiveTimeout() {
+      return Durations.positive("hook timeout", timeout == null ? DEFAULT_TIMEOUT : timeout);
+    }
+
+    /** One line for plans and logs: the image and command, or "a Job template". */
+    public String describe() {
+      return image != null
+          ? image + (command == null || command.isEmpty() ? "" : " " + String.join(" ", command))
+          : "a Job template";
+    }
+  }
 
   /** The hooks of a plan. */
   @JsonInclude(JsonInclude.Include.NON_NULL)
   public record Hooks(Hook backup, Hook migrate, Hook test, Hook restore) {
     @JsonIgnore
-    boolean isEmpty() {
+    public boolean isEmpty() {
       return backup == null && migrate == null && test == null && restore == null;
     }
   }
@@ -195,6 +224,14 @@ public record UpgradePlan(
 
   public List<String> effectiveForce() {
     return force == null ? List.of() : force;
+  }
+
+  public Hooks effectiveHooks() {
+    return hooks == null ? new Hooks(null, null, null, null) : hooks;
+  }
+
+  public Migration effectiveMigration() {
+    return migration == null ? new Migration(null, null) : migration;
   }
 
   public Change effectiveChange() {

@@ -58,6 +58,12 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
   private ClusterActivities.Origin origin;
   private boolean scaledUp;
   private int unitsStarted;
+  private int attempt;
+  private int hookRuns;
+  private boolean migrateDone;
+  private boolean dataMoved;
+  private boolean riskAccepted;
+  private boolean dataRiskHold;
 
   private ClusterActivities quick;
 
@@ -136,6 +142,21 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
       return end(Phase.CANCELLED, "cancelled before any change");
     }
 
+    // 3. Backup: its failure means no change.
+    UpgradePlan.Hook backup = plan.effectiveHooks().backup();
+    if (backup != null) {
+      phase = Phase.BACKUP;
+      message = "running the backup hook (" + backup.describe() + ")";
+      try {
+        runHook("backup", backup);
+      } catch (ActivityFailure e) {
+        return end(Phase.FAILED, cause(e) + "; nothing was changed");
+      }
+      if (cancelRequested) {
+        return end(Phase.CANCELLED, "cancelled after the backup, before any change");
+      }
+    }
+
     // 4. Scale up by one (optional): the extra unit is upgraded first.
     originalReplicas = snapshot.replicas();
     origin =
@@ -184,9 +205,11 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
   private UpgradeResult upgradeUnits(
       TargetSnapshot snapshot, Strategy strategy, PrepareResult adopted) {
     int heartbeat = request.effectiveHeartbeatSeconds();
-    int attempt = 0;
+    UpgradePlan.Hooks hooks = plan.effectiveHooks();
+    boolean forwardOnly = plan.effectiveMigration().forwardOnly();
     attempts:
     while (true) {
+      migrateDone = false;
       PrepareResult prepared = adopted;
       if (prepared == null) {
         phase = Phase.PREPARING;
@@ -236,6 +259,10 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
         UnitStatus unit = units.get(i);
         boolean retry = false;
         while (true) {
+          if (forwardOnly && hooks.migrate() == null) {
+            // The new version migrates its data itself as it starts.
+            dataMoved = true;
+          }
           units.set(i, unit.with(UnitState.UPGRADING, unit.revision(), false, MSG_UPGRADING));
           unitsStarted = i + 1;
           phase = Phase.UPGRADING;
@@ -274,12 +301,23 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
             units.set(
                 i, unit.with(UnitState.UPGRADED, result.revision(), result.ready(), MSG_UPGRADED));
             LOG.info("unit {} upgraded to {}", unit.name(), toRevision);
+            if (hooks.migrate() != null && !migrateDone) {
+              // The Discourse pattern: one unit on the new version, the schema migrated once,
+              // then the gate and the rest.
+              phase = Phase.MIGRATING;
+              message = "running the migrate hook after " + unit.name();
+              dataMoved = dataMoved || forwardOnly;
+              runHook("migrate", hooks.migrate());
+              migrateDone = true;
+            }
             break;
           } catch (ActivityFailure e) {
             String cause = cause(e);
             String why = unit.name() + " failed: " + cause;
             boolean drift = changedBySomeoneElse(e);
-            if (drift) {
+            if (isHookFailure(e)) {
+              why = cause;
+            } else if (drift) {
               // Never overwrite someone else's change: hold with the difference, whatever the
               // failure policy, until a human decides.
               units.set(i, units.get(i).with(UnitState.FAILED, unit.revision(), false, cause));
@@ -287,52 +325,42 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
             } else {
               units.set(i, units.get(i).with(UnitState.FAILED, toRevision, false, cause));
             }
-            if (!drift
-                && attempt < plan.effectiveRetries()
-                && !cancelRequested
-                && !rollbackRequested) {
-              // Flux-style remediation: roll back, then run the upgrade again from prepare.
-              UpgradeResult failed = returnUnits(strategy, why, false);
-              if (failed != null) {
-                return failed;
-              }
-              attempt++;
-              for (int u = 0; u < units.size(); u++) {
-                UnitStatus back = units.get(u);
-                units.set(
-                    u,
-                    back.with(
-                        UnitState.WAITING,
-                        back.revision(),
-                        back.ready(),
-                        "attempt " + (attempt + 1) + " after: " + why));
-              }
+            Next next = failed(strategy, why, drift);
+            if (next == Next.AGAIN) {
               continue attempts;
             }
-            if (!drift
-                && (plan.onFailure() != UpgradePlan.FailurePolicy.HOLD
-                    || cancelRequested
-                    || rollbackRequested)) {
-              return rollBack(strategy, why, Phase.ROLLED_BACK);
+            if (next == Next.ENDED) {
+              return ended;
             }
-            String decision = hold(why);
-            switch (decision) {
-              case "retry" -> retry = true;
-              case "abandon" -> {
-                return abandon(why);
-              }
-              default -> {
-                UpgradeResult ended = stopIfAsked(strategy);
-                return ended != null ? ended : rollBack(strategy, why, Phase.ROLLED_BACK);
-              }
-            }
-            continue;
+            retry = true;
+          }
+        }
+      }
+
+      // 9. Tests, like `helm test`: a failure takes the failure policy.
+      UpgradeResult stopped = stopIfAsked(strategy);
+      if (stopped != null) {
+        return stopped;
+      }
+      while (hooks.test() != null) {
+        phase = Phase.TESTING;
+        message = "running the test hook (" + hooks.test().describe() + ")";
+        try {
+          runHook("test", hooks.test());
+          break;
+        } catch (ActivityFailure e) {
+          Next next = failed(strategy, cause(e), false);
+          if (next == Next.AGAIN) {
+            continue attempts;
+          }
+          if (next == Next.ENDED) {
+            return ended;
           }
         }
       }
       break;
     }
-    // A cancel or rollback asked for while the last unit upgraded still applies.
+    // A cancel or rollback asked for while the tests ran still applies.
     UpgradeResult stopped = stopIfAsked(strategy);
     if (stopped != null) {
       return stopped;
@@ -451,6 +479,146 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
     return upgradeUnits(snapshot, strategy, new PrepareResult(toward, snapshot.replicas()));
   }
 
+  /** What follows a failed step. */
+  private enum Next {
+    /** Rolled back; run the upgrade again from prepare ({@code retries}). */
+    AGAIN,
+    /** Retry the failed step (a HELD upgrade's retry). */
+    RETRY,
+    /** The run ends with {@link #ended}. */
+    ENDED
+  }
+
+  /** How the run ends, when a failed step said {@link Next#ENDED}. */
+  private UpgradeResult ended;
+
+  /**
+   * The one failure path, for a unit (not Ready, crash-looping, unhealthy), a hook or someone
+   * else's change: retries first, then the plan's policy; someone else's change always HOLDs.
+   */
+  private Next failed(Strategy strategy, String why, boolean drift) {
+    if (!drift && attempt < plan.effectiveRetries() && !cancelRequested && !rollbackRequested) {
+      // Flux-style remediation: roll back, then run the upgrade again from prepare.
+      UpgradeResult failed = returnUnits(strategy, why, false);
+      if (failed != null) {
+        ended = failed;
+        return Next.ENDED;
+      }
+      attempt++;
+      for (int u = 0; u < units.size(); u++) {
+        UnitStatus back = units.get(u);
+        units.set(
+            u,
+            back.with(
+                UnitState.WAITING,
+                back.revision(),
+                back.ready(),
+                "attempt " + (attempt + 1) + " after: " + why));
+      }
+      return Next.AGAIN;
+    }
+    if (!drift
+        && (plan.onFailure() != UpgradePlan.FailurePolicy.HOLD
+            || cancelRequested
+            || rollbackRequested)) {
+      ended = rollBack(strategy, why, Phase.ROLLED_BACK);
+      return Next.ENDED;
+    }
+    switch (hold(why)) {
+      case "retry" -> {
+        return Next.RETRY;
+      }
+      case "abandon" -> {
+        ended = abandon(why);
+        return Next.ENDED;
+      }
+      default -> {
+        UpgradeResult stop = stopIfAsked(strategy);
+        ended = stop != null ? stop : rollBack(strategy, why, Phase.ROLLED_BACK);
+        return Next.ENDED;
+      }
+    }
+  }
+
+  /** Runs one hook's Job to its end; a failure is the activity's {@link ActivityFailure}. */
+  private void runHook(String name, UpgradePlan.Hook hook) {
+    ClusterActivities hooks =
+        Workflow.newActivityStub(
+            ClusterActivities.class,
+            options(
+                hook.effectiveTimeout().plus(Duration.ofMinutes(2)),
+                request.effectiveHeartbeatSeconds()));
+    String job = Names.hookJob(target.name(), name, runId(), ++hookRuns);
+    LOG.info("running the {} hook of {} as Job {}", name, target, job);
+    hooks.runHook(new ClusterActivities.HookRequest(cluster, target, name, hook, job, runId()));
+  }
+
+  /**
+   * Before units go back after a forward-only migration: the restore hook runs first; without one,
+   * the run HOLDs until the risk is accepted or the target abandoned. Null to go on.
+   */
+  private UpgradeResult restoreDataFirst(String why) {
+    if (!dataMoved) {
+      return null;
+    }
+    UpgradePlan.Hook restore = plan.effectiveHooks().restore();
+    if (restore != null) {
+      phase = Phase.ROLLING_BACK;
+      message = why + "; restoring the data first (restore hook: " + restore.describe() + ")";
+      try {
+        runHook("restore", restore);
+      } catch (ActivityFailure e) {
+        return end(
+            Phase.FAILED,
+            why
+                + "; "
+                + cause(e)
+                + ": the units were left on "
+                + toRevision
+                + " (the data may not fit "
+                + fromRevision
+                + "); see `lockstep repair "
+                + target
+                + clusterFlag()
+                + "` once the data is restored");
+      }
+      dataMoved = false;
+      return null;
+    }
+    if (Boolean.TRUE.equals(plan.effectiveMigration().acceptDataRisk()) || riskAccepted) {
+      dataMoved = false;
+      return null;
+    }
+    phase = Phase.HELD;
+    dataRiskHold = true;
+    message =
+        why
+            + "; rolling back would run "
+            + fromRevision
+            + " on data migrated forward (migration.reversible: false) and the plan has no"
+            + " restore hook: held; run `lockstep rollback "
+            + target
+            + clusterFlag()
+            + " --accept-data-risk` to roll back anyway, or `lockstep abandon "
+            + target
+            + clusterFlag()
+            + "` to leave it as it is";
+    heldDecision = null;
+    Workflow.await(() -> riskAccepted || "abandon".equals(heldDecision));
+    dataRiskHold = false;
+    if (!riskAccepted) {
+      heldDecision = null;
+      return abandon(why);
+    }
+    dataMoved = false;
+    return null;
+  }
+
+  private static boolean isHookFailure(ActivityFailure e) {
+    return e.getCause() instanceof ApplicationFailure app
+        && ClusterActivities.FAILURE_HOOK_FAILED.equals(app.getType());
+  }
+
   /** Rolls back when a cancel or rollback was asked for; null to go on. */
   private UpgradeResult stopIfAsked(Strategy strategy) {
     if (cancelRequested) {
@@ -545,6 +713,10 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
    * end with.
    */
   private UpgradeResult returnUnits(Strategy strategy, String why, boolean scaleBack) {
+    UpgradeResult stopped = restoreDataFirst(why);
+    if (stopped != null) {
+      return stopped;
+    }
     if (scaleBack && scaledUp) {
       // Removing the extra unit first: when only it was upgraded, that is the whole rollback.
       UpgradeResult failed = scaleBack(why);
@@ -691,9 +863,24 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
   // ---- steering: one logic behind updates and signals ----------------------------------------
 
   /** Why an action would be refused now, or null when it is accepted. */
-  private String refusal(String action) {
+  private String refusal(String action, SteerRequest who) {
     if (phase.isTerminal()) {
       return "the upgrade has ended (" + phase + ")";
+    }
+    if (dataRiskHold) {
+      return switch (action) {
+        case "abandon" -> null;
+        case "rollback" ->
+            who.acceptDataRisk()
+                ? null
+                : "rolling back would run "
+                    + fromRevision
+                    + " on data migrated forward and the plan has no restore hook: add"
+                    + " --accept-data-risk to roll back anyway, or abandon";
+        default ->
+            "the upgrade is HELD before a rollback that would run the old version on migrated"
+                + " data: use rollback --accept-data-risk or abandon";
+      };
     }
     if (phase == Phase.HELD
         && !action.equals("retry")
@@ -753,7 +940,7 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
   }
 
   private String apply(String action, SteerRequest who, String via) {
-    String refused = refusal(action);
+    String refused = refusal(action, who);
     if (refused != null) {
       steering.add(
           new Steering(
@@ -791,9 +978,14 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
           case "rollback" -> {
             rollbackRequested = true;
             rollbackBy = who.identity();
-            yield phase == Phase.UPGRADING || phase == Phase.PREPARING
-                ? "will roll back to " + fromRevision + " once the step running now has settled"
-                : "rolling back to " + fromRevision;
+            riskAccepted = riskAccepted || who.acceptDataRisk();
+            String risk = who.acceptDataRisk() ? ", accepting the data risk" : "";
+            yield phase == Phase.UPGRADING || phase == Phase.PREPARING || phase == Phase.MIGRATING
+                ? "will roll back to "
+                    + fromRevision
+                    + " once the step running now has settled"
+                    + risk
+                : "rolling back to " + fromRevision + risk;
           }
           default -> {
             cancelRequested = true;
@@ -813,8 +1005,8 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
     return outcome;
   }
 
-  private void validate(String action) {
-    String refused = refusal(action);
+  private void validate(String action, SteerRequest who) {
+    String refused = refusal(action, who);
     if (refused != null) {
       throw new IllegalStateException(refused);
     }
@@ -833,7 +1025,7 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
 
   @Override
   public void validateResume(SteerRequest who) {
-    validate("resume");
+    validate("resume", who);
   }
 
   @Override
@@ -843,7 +1035,7 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
 
   @Override
   public void validatePause(SteerRequest who) {
-    validate("pause");
+    validate("pause", who);
   }
 
   @Override
@@ -853,7 +1045,7 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
 
   @Override
   public void validateCancel(SteerRequest who) {
-    validate("cancel");
+    validate("cancel", who);
   }
 
   @Override
@@ -863,7 +1055,7 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
 
   @Override
   public void validateRollback(SteerRequest who) {
-    validate("rollback");
+    validate("rollback", who);
   }
 
   @Override
@@ -873,7 +1065,7 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
 
   @Override
   public void validateRetry(SteerRequest who) {
-    validate("retry");
+    validate("retry", who);
   }
 
   @Override
@@ -883,7 +1075,7 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
 
   @Override
   public void validateAbandon(SteerRequest who) {
-    validate("abandon");
+    validate("abandon", who);
   }
 
   @Override

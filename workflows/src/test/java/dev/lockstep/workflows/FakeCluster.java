@@ -87,6 +87,23 @@ class FakeCluster implements ClusterActivities {
         List.of("spec.containers[web].image: nginx:1.25 -> nginx:1.26"));
   }
 
+  /** Hooks that fail, by name. */
+  final java.util.Set<String> failingHooks = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+  @Override
+  public HookResult runHook(HookRequest request) {
+    calls.add("hook " + request.hook() + " " + request.jobName());
+    if (failingHooks.contains(request.hook())) {
+      throw io.temporal.failure.ApplicationFailure.newNonRetryableFailure(
+          request.hook()
+              + " hook failed: Job "
+              + request.jobName()
+              + " failed (BackoffLimitExceeded)",
+          FAILURE_HOOK_FAILED);
+    }
+    return new HookResult(request.jobName(), 1);
+  }
+
   @Override
   public void checkHealth(HealthRequest request) {
     calls.add("health " + request.pod());

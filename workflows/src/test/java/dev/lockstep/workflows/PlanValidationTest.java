@@ -157,10 +157,36 @@ class PlanValidationTest {
     UpgradePlan plan =
         YAML.readValue(
             "target: demo/sts/pg\nchange: {images: {pg: postgres:14.9}}\nscaleUp: true\n"
-                + "hooks: {backup: {image: postgres:14.8, command: [pg_dumpall]}}\n",
+                + "gateTimeout: 24h\n",
             UpgradePlan.class);
     assertThat(PlanValidation.problems(plan))
-        .containsExactly("hooks is not supported by this version of Lockstep yet");
+        .containsExactly("gateTimeout is not supported by this version of Lockstep yet");
+  }
+
+  @Test
+  void hooksAreCheckedAsTheyAreWritten() throws Exception {
+    UpgradePlan plan =
+        YAML.readValue(
+            """
+            target: demo/sts/pg
+            change: {images: {pg: postgres:14.9}}
+            migration: {reversible: true}
+            hooks:
+              backup: {image: "Not An Image", command: [pg_dumpall]}
+              migrate: {image: discourse:3.3, job: {template: {spec: {containers: []}}}}
+              test: {job: {spec: {template: {spec: {}}}}, timeout: 0s}
+              restore: {image: postgres:14.8, command: [psql]}
+            """,
+            UpgradePlan.class);
+    assertThat(PlanValidation.problems(plan))
+        .containsExactly(
+            "hooks.backup: 'Not An Image' is not a valid image reference",
+            "hooks.migrate: give either image (and command) or job, not both",
+            "hooks.migrate.job: a Job spec needs template.spec.containers",
+            "hooks.test.job: a Job spec needs template.spec.containers",
+            "hooks.test: hook timeout must be positive, was '0s'",
+            "hooks.restore runs when a rollback follows a migration that cannot be reversed: set"
+                + " migration.reversible: false, or leave the restore hook out");
   }
 
   @Test
