@@ -119,6 +119,17 @@ class DemoCommand implements Callable<Integer> {
       Thread.sleep(200);
     }
     summary(status, Duration.between(began, Instant.now()), stack);
+    say("");
+    say("$ lockstep audit " + TARGET);
+    var history = client.fetchHistory(started.workflowId(), started.runId());
+    System.out.print(
+        dev.lockstep.workflows.Audit.render(
+            dev.lockstep.workflows.Audit.of(
+                started.runId(),
+                history.getEvents(),
+                io.temporal.common.converter.GlobalDataConverter.get(),
+                null)));
+    System.out.flush();
     return status.phase() == Phase.COMPLETED ? 0 : 1;
   }
 
@@ -150,7 +161,7 @@ class DemoCommand implements Callable<Integer> {
             + "s, with pods that start in "
             + stack.kubesim().behaviours().podStartup().toMillis()
             + "ms");
-    say("  the workflow history in Temporal is the audit trail of all of it.");
+    say("  the workflow history in Temporal is the audit trail of all of it:");
   }
 
   private static void awaitSeeded(DevStack stack) throws InterruptedException {

@@ -203,6 +203,35 @@ class EndToEndIT {
     Processes.Result again = lockstep("resume", target);
     assertEquals(3, again.exit());
     assertThat(again.err()).startsWith("lockstep: resume refused: the upgrade has ended");
+
+    Processes.Result audit = lockstep("audit", target, "-o", "json");
+    assertEquals(0, audit.exit(), audit.err());
+    JsonNode report = JSON.readTree(audit.out());
+    assertEquals("alice", report.path("startedBy").asText());
+    assertEquals("COMPLETED", report.path("outcome").asText());
+    List<String> facts = new ArrayList<>();
+    report
+        .path("entries")
+        .forEach(
+            e ->
+                facts.add(
+                    e.path("what").asText()
+                        + " "
+                        + e.path("subject").asText()
+                        + " "
+                        + e.path("who").asText()
+                        + " "
+                        + e.path("reason").asText()));
+    assertThat(facts)
+        .containsSubsequence(
+            "started  alice minor upgrade",
+            "unit postgresql-2  ",
+            "gate   ",
+            "resume  bob healthy",
+            "unit postgresql-1  ",
+            "unit postgresql-0  ",
+            "outcome   ");
+    assertThat(lockstep("audit", target).out()).contains("Audit of " + target);
   }
 
   @Test

@@ -22,7 +22,8 @@ import picocli.CommandLine.Command;
       SteerCommands.Rollback.class,
       SteerCommands.Retry.class,
       SteerCommands.Abandon.class,
-      RepairCommand.class
+      RepairCommand.class,
+      AuditCommand.class
     },
     footer = {
       "",

@@ -132,10 +132,22 @@ class FakeCluster implements ClusterActivities {
     return new PrepareResult("web-2", replicas);
   }
 
+  /** When set, the upgrade of {@link #latchUnit} waits for it. */
+  volatile java.util.concurrent.CountDownLatch unitLatch;
+
+  volatile String latchUnit;
+
   @Override
   public UnitResult upgradeUnit(UnitRequest request) {
     String name = "web-" + request.ordinal();
     calls.add("upgrade " + name);
+    if (name.equals(latchUnit) && unitLatch != null) {
+      try {
+        unitLatch.await();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
     if (name.equals(failUnit)) {
       throw io.temporal.failure.ApplicationFailure.newNonRetryableFailure(
           name + " is crash-looping on web-2 (3 restarts)", FAILURE_UNIT_FAILED);
