@@ -312,45 +312,49 @@ public final class ClusterActivitiesImpl implements ClusterActivities {
     }
     Instant deadline =
         Instant.ofEpochMilli(progress[0].startedAt()).plusSeconds(request.unitTimeoutSeconds());
+    UnitResult done;
     try {
-      return watch.await(
-          target.namespace(),
-          deadline,
-          view -> {
-            view.statefulSet(target.name())
-                .ifPresent(s -> checkDrift(s, request, request.partitionBefore()));
-            Optional<Pod> pod = view.pod(podName);
-            if (pod.isEmpty() || !request.toRevision().equals(revision(pod.get()))) {
-              return Optional.empty();
-            }
-            int restarts = restarts(pod.get());
-            String uid = pod.get().getMetadata().getUid();
-            if (!uid.equals(progress[0].podUid())) {
-              // A retry counts only the restarts of its own attempt.
-              progress[0] =
-                  new UnitProgress(progress[0].startedAt(), uid, request.retry() ? restarts : 0);
-              context.heartbeat(progress[0]);
-            }
-            int attemptRestarts = restarts - progress[0].baselineRestarts();
-            if (attemptRestarts >= request.crashLoopRestarts()) {
-              throw nonRetryable(
-                  FAILURE_UNIT_FAILED,
-                  podName
-                      + " is crash-looping on "
-                      + request.toRevision()
-                      + " ("
-                      + attemptRestarts
-                      + " restarts"
-                      + waitingReason(pod.get())
-                      + ")");
-            }
-            if (!ready(pod.get()) || pod.get().getMetadata().getDeletionTimestamp() != null) {
-              return Optional.empty();
-            }
-            return Optional.of(new UnitResult(podName, uid, request.toRevision(), true, restarts));
-          },
-          waited -> context.heartbeat(progress[0]),
-          beatEvery(context));
+      done =
+          watch.await(
+              target.namespace(),
+              deadline,
+              view -> {
+                view.statefulSet(target.name())
+                    .ifPresent(s -> checkDrift(s, request, request.partitionBefore()));
+                Optional<Pod> pod = view.pod(podName);
+                if (pod.isEmpty() || !request.toRevision().equals(revision(pod.get()))) {
+                  return Optional.empty();
+                }
+                int restarts = restarts(pod.get());
+                String uid = pod.get().getMetadata().getUid();
+                if (!uid.equals(progress[0].podUid())) {
+                  // A retry counts only the restarts of its own attempt.
+                  progress[0] =
+                      new UnitProgress(
+                          progress[0].startedAt(), uid, request.retry() ? restarts : 0);
+                  context.heartbeat(progress[0]);
+                }
+                int attemptRestarts = restarts - progress[0].baselineRestarts();
+                if (attemptRestarts >= request.crashLoopRestarts()) {
+                  throw nonRetryable(
+                      FAILURE_UNIT_FAILED,
+                      podName
+                          + " is crash-looping on "
+                          + request.toRevision()
+                          + " ("
+                          + attemptRestarts
+                          + " restarts"
+                          + waitingReason(pod.get())
+                          + ")");
+                }
+                if (!ready(pod.get()) || pod.get().getMetadata().getDeletionTimestamp() != null) {
+                  return Optional.empty();
+                }
+                return Optional.of(
+                    new UnitResult(podName, uid, request.toRevision(), true, restarts));
+              },
+              waited -> context.heartbeat(progress[0]),
+              beatEvery(context));
     } catch (TimeoutException e) {
       Pod pod = client.pods().inNamespace(target.namespace()).withName(podName).get();
       throw nonRetryable(
@@ -367,6 +371,142 @@ public final class ClusterActivitiesImpl implements ClusterActivities {
       throw ApplicationFailure.newFailure(
           "interrupted while waiting for " + podName, "Interrupted");
     }
+    if (request.eventName() != null) {
+      record(
+          new RecordRequest(
+              request.cluster(),
+              target,
+              List.of(
+                  new ClusterEvent(
+                      request.eventName(),
+                      "UnitUpgraded",
+                      "Normal",
+                      podName + " is Ready on " + request.toRevision())),
+              null,
+              Map.of()));
+    }
+    return done;
+  }
+
+  @Override
+  public void record(RecordRequest request) {
+    Target target = request.target();
+    StatefulSet sts = read(target);
+    if (sts == null) {
+      LOG.info("not recording on {}: it no longer exists", target);
+      return;
+    }
+    String now = Instant.now().toString();
+    for (ClusterEvent e : request.events()) {
+      io.fabric8.kubernetes.api.model.Event event =
+          new io.fabric8.kubernetes.api.model.EventBuilder()
+              .withNewMetadata()
+              .withName(e.name())
+              .withNamespace(target.namespace())
+              .endMetadata()
+              .withNewInvolvedObject()
+              .withApiVersion("apps/v1")
+              .withKind("StatefulSet")
+              .withName(target.name())
+              .withNamespace(target.namespace())
+              .withUid(sts.getMetadata().getUid())
+              .endInvolvedObject()
+              .withReason(e.reason())
+              .withType(e.type())
+              .withMessage(e.message())
+              .withNewSource()
+              .withComponent("lockstep")
+              .endSource()
+              .withReportingComponent("lockstep.dev/worker")
+              .withReportingInstance(request.cluster())
+              .withFirstTimestamp(now)
+              .withLastTimestamp(now)
+              .withCount(1)
+              .build();
+      try {
+        client.v1().events().inNamespace(target.namespace()).resource(event).create();
+      } catch (KubernetesClientException ex) {
+        if (ex.getCode() != 409) {
+          throw retryable(ex, "could not record event " + e.reason() + " on " + target);
+        }
+        // Already recorded by an earlier attempt of this step.
+      }
+    }
+    if (request.revision() != null && !request.notes().isEmpty()) {
+      ControllerRevision revision =
+          client
+              .apps()
+              .controllerRevisions()
+              .inNamespace(target.namespace())
+              .withName(request.revision())
+              .get();
+      if (revision == null) {
+        LOG.info("not annotating revision {}: it is gone", request.revision());
+        return;
+      }
+      ObjectNode body = Serialization.jsonMapper().createObjectNode();
+      ObjectNode annotations = body.putObject("metadata").putObject("annotations");
+      request.notes().forEach(annotations::put);
+      try {
+        client
+            .apps()
+            .controllerRevisions()
+            .inNamespace(target.namespace())
+            .withName(request.revision())
+            .patch(PatchContext.of(PatchType.JSON_MERGE), body.toString());
+      } catch (KubernetesClientException ex) {
+        throw retryable(ex, "could not annotate revision " + request.revision());
+      }
+    }
+  }
+
+  @Override
+  public RevisionList revisions(RevisionsRequest request) {
+    StatefulSet sts = read(request.target());
+    if (sts == null) {
+      return new RevisionList(false, null, null, List.of());
+    }
+    List<RevisionInfo> revisions = new ArrayList<>();
+    for (ControllerRevision r : owned(sts)) {
+      Map<String, String> notes = new java.util.TreeMap<>();
+      Optional.ofNullable(r.getMetadata().getAnnotations())
+          .orElse(Map.of())
+          .forEach(
+              (k, v) -> {
+                if (k.startsWith("lockstep.dev/")) {
+                  notes.put(k, v);
+                }
+              });
+      revisions.add(
+          new RevisionInfo(
+              r.getRevision(),
+              r.getMetadata().getName(),
+              r.getMetadata().getCreationTimestamp(),
+              TemplateChange.images(templateOf(r)),
+              notes));
+    }
+    StatefulSetStatus status =
+        Optional.ofNullable(sts.getStatus()).orElseGet(StatefulSetStatus::new);
+    return new RevisionList(
+        true, status.getUpdateRevision(), status.getCurrentRevision(), revisions);
+  }
+
+  /** The StatefulSet's ControllerRevisions, by revision number. */
+  private List<ControllerRevision> owned(StatefulSet sts) {
+    return client
+        .apps()
+        .controllerRevisions()
+        .inNamespace(sts.getMetadata().getNamespace())
+        .list()
+        .getItems()
+        .stream()
+        .filter(
+            r ->
+                r.getMetadata().getOwnerReferences() != null
+                    && r.getMetadata().getOwnerReferences().stream()
+                        .anyMatch(o -> sts.getMetadata().getUid().equals(o.getUid())))
+        .sorted(Comparator.comparingLong(ControllerRevision::getRevision))
+        .toList();
   }
 
   @Override

@@ -63,7 +63,8 @@ public interface ClusterActivities {
    * until that pod is Ready on the new revision; heartbeats while it waits. Fails with {@link
    * #FAILURE_UNIT_FAILED} when the unit crash-loops past the plan's threshold or is not Ready
    * within the unit timeout (counted from the first attempt, across retries). With {@code retry} (a
-   * HELD upgrade's retry), restarts before this attempt do not count.
+   * HELD upgrade's retry), restarts before this attempt do not count. Once the unit is Ready,
+   * records a {@code UnitUpgraded} Event named {@code eventName} (once, whatever the retries).
    */
   @ActivityMethod
   UnitResult upgradeUnit(UnitRequest request);
@@ -146,6 +147,67 @@ public interface ClusterActivities {
 
   /** The hook's Job, and how long it ran. */
   record HookResult(String jobName, long seconds) {}
+
+  /**
+   * Tells the cluster what happened: Kubernetes Events on the target (so {@code kubectl describe}
+   * tells the story), and, with {@code revision}, annotations on that ControllerRevision recording
+   * the run that produced it (its outcome, who started it, its run id), which outlive Temporal's
+   * retention. Events have names fixed by the workflow: a retried call creates none twice.
+   * Idempotent; a missing target is not an error.
+   */
+  @ActivityMethod
+  void record(RecordRequest request);
+
+  /**
+   * What to record.
+   *
+   * @param events the Events to create
+   * @param revision the ControllerRevision to annotate, or null
+   * @param notes the annotations for it
+   */
+  record RecordRequest(
+      String cluster,
+      Target target,
+      List<ClusterEvent> events,
+      String revision,
+      Map<String, String> notes) {}
+
+  /** One Kubernetes Event: its name, reason (UpgradeStarted...), Normal or Warning, message. */
+  record ClusterEvent(String name, String reason, String type, String message) {}
+
+  /** The annotations a run leaves on the ControllerRevision it produced. */
+  String NOTE_RUN = "lockstep.dev/run-id";
+
+  String NOTE_OUTCOME = "lockstep.dev/outcome";
+  String NOTE_STARTED_BY = "lockstep.dev/started-by";
+  String NOTE_REASON = "lockstep.dev/reason";
+  String NOTE_FINISHED_AT = "lockstep.dev/finished-at";
+
+  /** The target's revisions, oldest first, with what Lockstep recorded on them. */
+  @ActivityMethod
+  RevisionList revisions(RevisionsRequest request);
+
+  /** Which target's revisions. */
+  record RevisionsRequest(String cluster, Target target) {}
+
+  /**
+   * The revisions.
+   *
+   * @param found whether the target exists
+   * @param updateRevision the StatefulSet's status.updateRevision
+   * @param currentRevision its status.currentRevision
+   * @param revisions its ControllerRevisions, by revision number
+   */
+  record RevisionList(
+      boolean found, String updateRevision, String currentRevision, List<RevisionInfo> revisions) {}
+
+  /** One ControllerRevision: number, name, when created, images, and Lockstep's notes. */
+  record RevisionInfo(
+      long revision,
+      String name,
+      String created,
+      Map<String, String> images,
+      Map<String, String> notes) {}
 
   /** One unit's health check. */
   record HealthRequest(
@@ -272,6 +334,7 @@ public interface ClusterActivities {
       int crashLoopRestarts,
       String runId,
       boolean retry,
+      String eventName,
       int replicas,
       int partitionBefore) {}
 

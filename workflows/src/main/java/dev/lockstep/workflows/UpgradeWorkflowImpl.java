@@ -64,6 +64,8 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
   private boolean dataMoved;
   private boolean riskAccepted;
   private boolean dataRiskHold;
+  private boolean touched;
+  private int eventSeq;
 
   private ClusterActivities quick;
 
@@ -141,6 +143,17 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
     if (cancelRequested) {
       return end(Phase.CANCELLED, "cancelled before any change");
     }
+    touched = true;
+    event(
+        "UpgradeStarted",
+        false,
+        "Lockstep run "
+            + runId()
+            + " by "
+            + request.identity()
+            + (request.reason().isEmpty() ? "" : " (" + request.reason() + ")")
+            + ": "
+            + Audit.describe(plan));
 
     // 3. Backup: its failure means no change.
     UpgradePlan.Hook backup = plan.effectiveHooks().backup();
@@ -279,6 +292,7 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
                         plan.effectiveCrashLoopRestarts(),
                         runId(),
                         retry,
+                        eventName("u" + unit.ordinal() + "-a" + attempt),
                         prepared.replicas(),
                         i == 0
                             ? prepared.replicas()
@@ -459,6 +473,18 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
       return end(Phase.FAILED, "taking over from run " + dead + " failed: " + cause(e));
     }
     LOG.info("took {} over from run {}", target, dead);
+    touched = true;
+    event(
+        "UpgradeStarted",
+        false,
+        "Lockstep run "
+            + runId()
+            + " by "
+            + request.identity()
+            + ": "
+            + Audit.describe(plan)
+            + " of run "
+            + dead);
     Strategy strategy = new Strategy(found.strategyType(), found.partition());
     if (plan.repair() == UpgradePlan.Repair.RESTORE || wasRestoring) {
       toRevision = wasRestoring ? null : toward;
@@ -604,6 +630,7 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
             + clusterFlag()
             + "` to leave it as it is";
     heldDecision = null;
+    event("UpgradeHeld", true, message);
     Workflow.await(() -> riskAccepted || "abandon".equals(heldDecision));
     dataRiskHold = false;
     if (!riskAccepted) {
@@ -646,6 +673,7 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
             + target
             + "`";
     heldDecision = null;
+    event("UpgradeHeld", true, message);
     Workflow.await(() -> heldDecision != null || cancelRequested || rollbackRequested);
     String decision = heldDecision == null ? "rollback" : heldDecision;
     heldDecision = null;
@@ -690,15 +718,69 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
             + target
             + "`";
     gateOpened = false;
+    event("WaitingForResume", false, message);
     Workflow.await(() -> gateOpened || cancelRequested || rollbackRequested);
+    if (gateOpened) {
+      event("Resumed", false, "resumed at the gate by " + lastSteering("resume"));
+    }
     gateOpened = false;
+  }
+
+  /** Who last steered with {@code action}, and why, for events. */
+  private String lastSteering(String action) {
+    for (int i = steering.size() - 1; i >= 0; i--) {
+      Steering s = steering.get(i);
+      if (s.accepted() && s.action().equals(action)) {
+        return s.identity() + (s.reason().isEmpty() ? "" : " (" + s.reason() + ")");
+      }
+    }
+    return "unknown";
+  }
+
+  /**
+   * Records a Kubernetes Event on the target, named by the run and a sequence so a retry creates
+   * none twice. Telling the story must never stop the upgrade: a failure is logged and passed.
+   */
+  private void event(String reason, boolean warning, String text) {
+    eventSeq++;
+    record(
+        List.of(
+            new ClusterActivities.ClusterEvent(
+                eventName("e" + eventSeq), reason, warning ? "Warning" : "Normal", text)),
+        null,
+        Map.of());
+  }
+
+  private String eventName(String suffix) {
+    return target.name() + ".lockstep-" + String.format("%08x", runId().hashCode()) + "-" + suffix;
+  }
+
+  private void record(
+      List<ClusterActivities.ClusterEvent> events, String revision, Map<String, String> notes) {
+    ClusterActivities recorder =
+        Workflow.newActivityStub(
+            ClusterActivities.class,
+            ActivityOptions.newBuilder()
+                .setStartToCloseTimeout(Duration.ofSeconds(30))
+                .setScheduleToCloseTimeout(Duration.ofMinutes(2))
+                .build());
+    try {
+      recorder.record(
+          new ClusterActivities.RecordRequest(cluster, target, events, revision, notes));
+    } catch (ActivityFailure e) {
+      LOG.warn("could not record {} on {}: {}", events, target, cause(e));
+    }
   }
 
   private void holdIfPaused() {
     if (pauseRequested && !cancelRequested && !rollbackRequested) {
       phase = Phase.PAUSED;
       message = "paused before the next unit; run `lockstep resume " + target + "`";
+      event("Paused", false, "paused by " + lastSteering("pause"));
       Workflow.await(() -> !pauseRequested || cancelRequested || rollbackRequested);
+      if (!pauseRequested && !cancelRequested && !rollbackRequested) {
+        event("Resumed", false, "resumed by " + lastSteering("resume"));
+      }
     }
   }
 
@@ -726,6 +808,7 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
     }
     phase = Phase.ROLLING_BACK;
     message = why + "; returning units to " + fromRevision;
+    event("RollingBack", true, message);
     for (int i = 0; i < units.size(); i++) {
       UnitStatus unit = units.get(i);
       if (unit.state() == UnitState.UPGRADED
@@ -834,12 +917,56 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
       verdict = Verdict.notInspected(why);
     }
     Verdict given = verdict;
+    if (touched) {
+      touched = false;
+      recordEnd(outcome, why);
+    }
     phase = outcome;
     message = why;
     finishedAt = Workflow.currentTimeMillis();
     // Updates still running (awaitVerdict) must answer before the run closes.
     Workflow.await(Workflow::isEveryHandlerFinished);
     return new UpgradeResult(outcome, why, status(), given);
+  }
+
+  /** The end, told: an Event, and the run's notes on the revision it produced. */
+  private void recordEnd(Phase outcome, String why) {
+    String reason =
+        switch (outcome) {
+          case COMPLETED -> "UpgradeCompleted";
+          case ROLLED_BACK -> "RolledBack";
+          case CANCELLED -> "UpgradeCancelled";
+          case ABANDONED -> "UpgradeAbandoned";
+          default -> "UpgradeFailed";
+        };
+    eventSeq++;
+    List<ClusterActivities.ClusterEvent> events =
+        List.of(
+            new ClusterActivities.ClusterEvent(
+                eventName("e" + eventSeq),
+                reason,
+                outcome == Phase.COMPLETED ? "Normal" : "Warning",
+                why.length() > 1000 ? why.substring(0, 1000) + "..." : why));
+    if (toRevision == null) {
+      record(events, null, Map.of());
+      return;
+    }
+    Map<String, String> notes = new LinkedHashMap<>();
+    notes.put(ClusterActivities.NOTE_RUN, runId());
+    // A repair that restored the original revision rolled the dead run's revision back.
+    notes.put(
+        ClusterActivities.NOTE_OUTCOME,
+        plan.repair() == UpgradePlan.Repair.RESTORE && outcome == Phase.COMPLETED
+            ? Phase.ROLLED_BACK.name()
+            : outcome.name());
+    notes.put(ClusterActivities.NOTE_STARTED_BY, request.identity());
+    notes.put(
+        ClusterActivities.NOTE_REASON,
+        request.reason().length() > 200 ? request.reason().substring(0, 200) : request.reason());
+    notes.put(
+        ClusterActivities.NOTE_FINISHED_AT,
+        Instant.ofEpochMilli(Workflow.currentTimeMillis()).toString());
+    record(events, toRevision, notes);
   }
 
   private static boolean changedBySomeoneElse(ActivityFailure e) {

@@ -114,6 +114,29 @@ class FakeCluster implements ClusterActivities {
     }
   }
 
+  /** Every Event recorded, as REASON (once per name, as the cluster would keep them). */
+  final List<String> events = Collections.synchronizedList(new ArrayList<>());
+
+  private final java.util.Set<String> eventNames =
+      java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+  @Override
+  public void record(RecordRequest request) {
+    for (ClusterEvent e : request.events()) {
+      if (eventNames.add(e.name())) {
+        events.add(e.reason());
+      }
+    }
+    if (request.revision() != null) {
+      events.add("notes on " + request.revision() + ": " + request.notes().get(NOTE_OUTCOME));
+    }
+  }
+
+  @Override
+  public RevisionList revisions(RevisionsRequest request) {
+    return new RevisionList(true, "web-1", "web-1", List.of());
+  }
+
   @Override
   public void adopt(AdoptRequest request) {
     calls.add("adopt from " + request.deadRunId());

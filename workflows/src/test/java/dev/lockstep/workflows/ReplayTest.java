@@ -94,6 +94,7 @@ class ReplayTest {
               3,
               "",
               false,
+              null,
               3,
               3));
       return null;

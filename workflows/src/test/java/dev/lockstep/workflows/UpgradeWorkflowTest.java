@@ -87,6 +87,29 @@ class UpgradeWorkflowTest {
   }
 
   @Test
+  void eachStepIsToldAsAnEventAndTheRevisionCarriesTheRunsOutcome() {
+    begin(plan(UpgradePlan.Gate.FIRST));
+    env.sleep(Duration.ofMinutes(1));
+    upgrade().resume(new SteerRequest("bob", "ok"));
+    assertEquals(Phase.COMPLETED, result().phase());
+    assertThat(cluster.events)
+        .containsExactly(
+            "UpgradeStarted",
+            "WaitingForResume",
+            "Resumed",
+            "UpgradeCompleted",
+            "notes on web-2: COMPLETED");
+  }
+
+  @Test
+  void aRefusedUpgradeTellsTheClusterNothing() {
+    cluster.allReady = false;
+    begin(plan(UpgradePlan.Gate.FIRST));
+    assertEquals(Phase.FAILED, result().phase());
+    assertThat(cluster.events).isEmpty();
+  }
+
+  @Test
   void anInvalidPlanIsRefusedBeforeAnythingChanges() {
     cluster.problems = List.of("no container 'db' in demo/statefulset/web: containers are [web]");
     Upgrades.Started started = begin(plan(UpgradePlan.Gate.FIRST));
