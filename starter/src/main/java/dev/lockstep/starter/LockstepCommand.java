@@ -23,7 +23,8 @@ import picocli.CommandLine.Command;
       SteerCommands.Retry.class,
       SteerCommands.Abandon.class,
       RepairCommand.class,
-      AuditCommand.class
+      AuditCommand.class,
+      HistoryCommand.class
     },
     footer = {
       "",

@@ -110,7 +110,9 @@ public final class WorkerRuntime implements AutoCloseable {
     WorkerFactory factory = WorkerFactory.newInstance(client);
     Worker worker = factory.newWorker(Names.taskQueue(settings.cluster()));
     worker.registerWorkflowImplementationTypes(
-        UpgradeWorkflowImpl.class, dev.lockstep.workflows.PlanWorkflowImpl.class);
+        UpgradeWorkflowImpl.class,
+        dev.lockstep.workflows.PlanWorkflowImpl.class,
+        dev.lockstep.workflows.HistoryWorkflowImpl.class);
     ClusterWatch watch = new ClusterWatch(kube, Duration.ofSeconds(5));
     worker.registerActivitiesImplementations(new ClusterActivitiesImpl(kube, watch));
     factory.start();

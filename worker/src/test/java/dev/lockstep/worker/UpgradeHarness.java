@@ -75,7 +75,9 @@ final class UpgradeHarness implements AutoCloseable {
     WorkerFactory factory = WorkerFactory.newInstance(client);
     Worker worker = factory.newWorker(Names.taskQueue(CLUSTER));
     worker.registerWorkflowImplementationTypes(
-        UpgradeWorkflowImpl.class, dev.lockstep.workflows.PlanWorkflowImpl.class);
+        UpgradeWorkflowImpl.class,
+        dev.lockstep.workflows.PlanWorkflowImpl.class,
+        dev.lockstep.workflows.HistoryWorkflowImpl.class);
     ClusterWatch watch = new ClusterWatch(kube, Duration.ofMillis(250));
     watches.add(watch);
     worker.registerActivitiesImplementations(new ClusterActivitiesImpl(kube, watch));

@@ -1,0 +1,69 @@
+package dev.lockstep.starter;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.lockstep.workflows.RevisionHistory;
+import dev.lockstep.workflows.Target;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.TimeoutException;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** {@code lockstep history TARGET [-o table|json]}. */
+@Command(
+    name = "history",
+    mixinStandardHelpOptions = true,
+    description = {
+      "The target's revisions as `helm history` shows them: revision, updated, status (deployed,",
+      "superseded, rolled back, failed), images, and the Lockstep run that produced each."
+    })
+final class HistoryCommand extends Common {
+  private static final ObjectMapper JSON =
+      new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+  @Parameters(index = "0", paramLabel = "TARGET", description = "[NAMESPACE/]KIND/NAME")
+  String target;
+
+  @Option(
+      names = {"-o", "--output"},
+      defaultValue = "table",
+      description = "table (default) or json.")
+  String output;
+
+  @Override
+  int run() {
+    if (!output.equals("table") && !output.equals("json")) {
+      throw new CliFailure(CliFailure.BAD_INPUT, "-o must be table or json, not '" + output + "'");
+    }
+    Target t = target(target);
+    List<RevisionHistory.Row> rows;
+    try {
+      rows = RevisionHistory.fetch(temporal(), cluster(), t, Duration.ofSeconds(30));
+    } catch (TimeoutException e) {
+      throw new CliFailure(
+          CliFailure.UNREACHABLE,
+          "no worker of cluster "
+              + cluster()
+              + " answered within 30s: is `lockstep worker --cluster "
+              + cluster()
+              + "` running?");
+    }
+    if (rows == null) {
+      throw new CliFailure(
+          CliFailure.BAD_INPUT, "statefulset " + t.namespace() + "/" + t.name() + " not found");
+    }
+    try {
+      out()
+          .print(
+              output.equals("json")
+                  ? JSON.writeValueAsString(rows) + "\n"
+                  : RevisionHistory.render(rows));
+    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+      throw new CliFailure(CliFailure.FAILED, "cannot print the history: " + e.getMessage());
+    }
+    out().flush();
+    return 0;
+  }
+}
