@@ -53,11 +53,17 @@ public final class ClusterWatch implements AutoCloseable {
     final SharedIndexInformer<StatefulSet> sets;
     final Set<Semaphore> waiters = new CopyOnWriteArraySet<>();
     final String name;
+    java.util.concurrent.CompletableFuture<Void> synced;
 
     Namespace(KubernetesClient client, String name) {
       this.name = name;
       this.pods = client.pods().inNamespace(name).runnableInformer(0);
       this.sets = client.apps().statefulSets().inNamespace(name).runnableInformer(0);
+      // The API server's errors (500, 429, 409 on a watch, a dropped connection) pass: the
+      // informers list and watch again, backing off. By default some of them stop an informer for
+      // good, which would leave every wait on this namespace blind.
+      pods.exceptionHandler((started, error) -> true);
+      sets.exceptionHandler((started, error) -> true);
       ResourceEventHandler<Object> wake =
           new ResourceEventHandler<>() {
             @Override
@@ -88,9 +94,19 @@ public final class ClusterWatch implements AutoCloseable {
       waiters.forEach(Semaphore::release);
     }
 
-    void start(Duration timeout) throws Exception {
-      pods.start().toCompletableFuture().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
-      sets.start().toCompletableFuture().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+    /** Starts both informers; {@link #synced} completes when both have listed once. */
+    void start() {
+      synced =
+          java.util.concurrent.CompletableFuture.allOf(
+              pods.start().toCompletableFuture(), sets.start().toCompletableFuture());
+    }
+
+    /** Whether both informers still run (a stopped one is replaced). */
+    boolean alive() {
+      return pods.isRunning()
+          && sets.isRunning()
+          && !pods.stopped().toCompletableFuture().isDone()
+          && !sets.stopped().toCompletableFuture().isDone();
     }
 
     @Override
@@ -119,22 +135,21 @@ public final class ClusterWatch implements AutoCloseable {
     this.tick = tick;
   }
 
+  /** The namespace's informers, started if need be, and replaced if they stopped. */
   private Namespace namespace(String name) {
-    Namespace ns =
-        namespaces.computeIfAbsent(
-            name,
-            n -> {
-              Namespace created = new Namespace(client, n);
-              try {
-                created.start(Duration.ofSeconds(30));
-              } catch (Exception e) {
-                created.stop();
-                throw new IllegalStateException(
-                    "could not watch namespace " + n + ": " + e.getMessage(), e);
-              }
-              return created;
-            });
-    return ns;
+    return namespaces.compute(
+        name,
+        (n, existing) -> {
+          if (existing != null && existing.alive()) {
+            return existing;
+          }
+          if (existing != null) {
+            existing.stop();
+          }
+          Namespace created = new Namespace(client, n);
+          created.start();
+          return created;
+        });
   }
 
   /**
@@ -165,7 +180,14 @@ public final class ClusterWatch implements AutoCloseable {
     try {
       while (true) {
         changed.drainPermits();
-        Optional<T> answer = step.evaluate(ns);
+        if (!ns.alive() || ns.synced.isCompletedExceptionally()) {
+          // Its informers stopped: start new ones and go on waiting on those.
+          ns.waiters.remove(changed);
+          ns = namespace(namespace);
+          ns.waiters.add(changed);
+        }
+        // Until the informers have listed once, their caches say nothing: not yet.
+        Optional<T> answer = ns.synced.isDone() ? step.evaluate(ns) : Optional.empty();
         if (answer.isPresent()) {
           return answer.get();
         }

@@ -110,6 +110,7 @@ final class TargetChecks {
     try {
       nodes = client.nodes().list().getItems();
     } catch (KubernetesClientException e) {
+      passIfTransient(e);
       return new CheckResult(
           PreChecks.CAPACITY,
           false,
@@ -135,6 +136,7 @@ final class TargetChecks {
     try {
       everywhere = client.pods().inAnyNamespace().list().getItems();
     } catch (KubernetesClientException e) {
+      passIfTransient(e);
       everywhere = pods;
     }
     for (Pod pod : everywhere) {
@@ -258,6 +260,7 @@ final class TargetChecks {
     try {
       budgets = client.policy().v1().podDisruptionBudget().inNamespace(ns).list().getItems();
     } catch (KubernetesClientException e) {
+      passIfTransient(e);
       return new CheckResult(
           PreChecks.DISRUPTION,
           false,
@@ -351,6 +354,7 @@ final class TargetChecks {
     try {
       services = client.services().inNamespace(sts.getMetadata().getNamespace()).list().getItems();
     } catch (KubernetesClientException e) {
+      passIfTransient(e);
       return new CheckResult(
           PreChecks.COMPATIBILITY,
           false,
@@ -519,18 +523,26 @@ final class TargetChecks {
           .update();
       return new CheckResult(PreChecks.DRY_RUN, true, "the API server accepts the change");
     } catch (KubernetesClientException e) {
+      passIfTransient(e);
       String why =
           e.getStatus() != null && e.getStatus().getMessage() != null
               ? e.getStatus().getMessage()
               : e.getMessage();
-      if (e.getCode() == 409) {
-        return new CheckResult(
-            PreChecks.DRY_RUN, false, "the target changed while it was checked; try again");
-      }
       return new CheckResult(
           PreChecks.DRY_RUN,
           false,
           "the API server refuses the change (" + e.getCode() + "): " + why);
+    }
+  }
+
+  /**
+   * A transient answer of the API server (5xx, 429, 409, no answer) says nothing about the check:
+   * it is thrown on, and the activity is retried. Only a real answer (403, 422...) fails a check.
+   */
+  private static void passIfTransient(KubernetesClientException e) {
+    int code = e.getCode();
+    if (code == 0 || code == 409 || code == 429 || code >= 500) {
+      throw e;
     }
   }
 }

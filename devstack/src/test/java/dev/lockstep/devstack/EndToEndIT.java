@@ -251,6 +251,15 @@ class EndToEndIT {
         .contains("another upgrade of " + target + " is running")
         .doesNotContain("ended without finishing");
     assertEquals(0, writesSince(mark));
+    Processes.Result list = lockstep("list", "-n", "demo", "-o", "json");
+    assertEquals(0, list.exit(), list.err());
+    assertThat(JSON.readTree(list.out()))
+        .anySatisfy(
+            row -> {
+              assertEquals(target, row.path("target").asText());
+              assertEquals("WAITING_FOR_RESUME", row.path("phase").asText());
+              assertEquals("lockstep resume", row.path("waitingFor").asText());
+            });
     Processes.Result cancel = lockstep("cancel", target, "--reason", "test over");
     assertEquals(0, cancel.exit(), cancel.err());
     awaitPhase(target, "CANCELLED");

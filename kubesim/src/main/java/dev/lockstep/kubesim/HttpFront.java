@@ -141,7 +141,9 @@ final class HttpFront {
             recorder.record(answer.code());
           }
         };
-    if (decision.latencyMillis() > 0) {
+    // A WebSocket upgrade must be answered in the request's own handler (Vert.x reads the request
+    // once the handler returns), so WebSocket watches get no added latency.
+    if (decision.latencyMillis() > 0 && !websocket) {
       vertx.setTimer(decision.latencyMillis(), id -> serve.run());
     } else {
       serve.run();

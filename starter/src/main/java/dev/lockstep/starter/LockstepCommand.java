@@ -24,7 +24,8 @@ import picocli.CommandLine.Command;
       SteerCommands.Abandon.class,
       RepairCommand.class,
       AuditCommand.class,
-      HistoryCommand.class
+      HistoryCommand.class,
+      ListCommand.class
     },
     footer = {
       "",

@@ -190,6 +190,7 @@ class UpgradeCommand extends Common {
     Target t = target(targetText);
     UpgradePlan.Change change = base.effectiveChange();
     Map<String, String> newImages = new LinkedHashMap<>(change.images());
+    java.util.Set<String> flagged = new java.util.HashSet<>();
     for (String image : images) {
       int eq = image.indexOf('=');
       String container = eq < 0 ? UpgradePlan.Change.ONLY_CONTAINER : image.substring(0, eq);
@@ -201,6 +202,16 @@ class UpgradeCommand extends Common {
                 + image
                 + "' is not [CONTAINER=]IMAGE, e.g. --image postgresql=postgres:14.9");
       }
+      if (flagged.contains(container)) {
+        throw new CliFailure(
+            CliFailure.BAD_INPUT,
+            container.isEmpty()
+                ? "--image without CONTAINER= can only be given once; name the containers, e.g."
+                    + " --image app="
+                    + ref
+                : "--image given twice for container " + container);
+      }
+      flagged.add(container);
       newImages.put(container, ref);
     }
     List<String> forced = new ArrayList<>(base.effectiveForce());

@@ -73,6 +73,14 @@ public class WorkerCommand implements Callable<Integer> {
       description = "How long a stopping worker lets running activities finish.")
   String shutdownGrace;
 
+  @Option(
+      names = "--max-activities",
+      defaultValue = "" + WorkerSettings.DEFAULT_MAX_ACTIVITIES,
+      description =
+          "How many activities run at once (default 1000). A unit being waited for holds one,"
+              + " on a shared watch: waits cost a parked thread, not API calls.")
+  int maxActivities;
+
   @Option(names = "--verbose", description = "Print stack traces.")
   boolean verbose;
 
@@ -85,6 +93,11 @@ public class WorkerCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     if (!sticky.equals("auto") && !sticky.equals("on") && !sticky.equals("off")) {
       System.err.println("lockstep: --sticky must be auto, on or off, not '" + sticky + "'");
+      return 2;
+    }
+    if (maxActivities < 1 || maxActivities > 100_000) {
+      System.err.println(
+          "lockstep: --max-activities must be between 1 and 100000, not " + maxActivities);
       return 2;
     }
     Duration grace;
@@ -102,7 +115,8 @@ public class WorkerCommand implements Callable<Integer> {
             kubeconfig,
             context,
             sticky,
-            grace);
+            grace,
+            maxActivities);
     WorkerRuntime runtime;
     try {
       runtime = WorkerRuntime.start(settings);

@@ -100,6 +100,13 @@ public final class WorkerRuntime implements AutoCloseable {
       kube.close();
       throw e;
     }
+    try {
+      dev.lockstep.workflows.SearchAttributes.ensure(service, settings.temporalNamespace());
+    } catch (IllegalStateException e) {
+      service.shutdown();
+      kube.close();
+      throw new StartFailure(e.getMessage(), e);
+    }
     WorkflowClient client =
         WorkflowClient.newInstance(
             service,
@@ -108,7 +115,12 @@ public final class WorkerRuntime implements AutoCloseable {
                 .setIdentity("lockstep-worker/" + settings.cluster() + "@" + hostname())
                 .build());
     WorkerFactory factory = WorkerFactory.newInstance(client);
-    Worker worker = factory.newWorker(Names.taskQueue(settings.cluster()));
+    Worker worker =
+        factory.newWorker(
+            Names.taskQueue(settings.cluster()),
+            io.temporal.worker.WorkerOptions.newBuilder()
+                .setMaxConcurrentActivityExecutionSize(settings.maxActivities())
+                .build());
     worker.registerWorkflowImplementationTypes(
         UpgradeWorkflowImpl.class,
         dev.lockstep.workflows.PlanWorkflowImpl.class,

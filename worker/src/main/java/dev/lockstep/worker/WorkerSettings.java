@@ -14,6 +14,7 @@ import java.time.Duration;
  * @param sticky sticky execution: {@code auto} (off against the Temporal test server, on
  *     elsewhere), {@code on} or {@code off}
  * @param shutdownGrace how long a stopping worker lets running activities finish
+ * @param maxActivities how many activities run at once; every unit being waited for holds one
  */
 public record WorkerSettings(
     String cluster,
@@ -22,4 +23,27 @@ public record WorkerSettings(
     String kubeconfig,
     String context,
     String sticky,
-    Duration shutdownGrace) {}
+    Duration shutdownGrace,
+    int maxActivities) {
+  /** The default: enough for 1000 upgrades waiting for a unit at once on one worker. */
+  public static final int DEFAULT_MAX_ACTIVITIES = 1000;
+
+  public WorkerSettings(
+      String cluster,
+      String temporalAddress,
+      String temporalNamespace,
+      String kubeconfig,
+      String context,
+      String sticky,
+      Duration shutdownGrace) {
+    this(
+        cluster,
+        temporalAddress,
+        temporalNamespace,
+        kubeconfig,
+        context,
+        sticky,
+        shutdownGrace,
+        DEFAULT_MAX_ACTIVITIES);
+  }
+}

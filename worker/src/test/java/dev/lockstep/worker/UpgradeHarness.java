@@ -67,6 +67,8 @@ final class UpgradeHarness implements AutoCloseable {
                         .build())
                 .build());
     client = env.getWorkflowClient();
+    // What the worker does at start: register Lockstep's search attributes where they are missing.
+    dev.lockstep.workflows.SearchAttributes.ensure(env.getWorkflowServiceStubs(), "default");
     startWorker();
   }
 

@@ -84,13 +84,17 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
                 .build());
 
     // 1. Collect, and validate against the cluster before anything moves.
-    phase = Phase.COLLECTING;
+    setPhase(Phase.COLLECTING);
     message = "reading the target";
     List<String> problems = new ArrayList<>(PlanValidation.problems(plan));
     if (!problems.isEmpty()) {
       return invalid(problems);
     }
     target = Target.parse(plan.target(), "default");
+    Workflow.upsertTypedSearchAttributes(
+        SearchAttributes.TARGET.valueSet(target.toString()),
+        SearchAttributes.CLUSTER.valueSet(cluster),
+        SearchAttributes.PHASE.valueSet(phase.name()));
     TargetSnapshot snapshot;
     try {
       snapshot =
@@ -117,7 +121,7 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
     }
 
     // 2. Pre-checks: every failing reason at once; nothing changes if any fails.
-    phase = Phase.PRE_CHECKS;
+    setPhase(Phase.PRE_CHECKS);
     message = "running pre-checks";
     if (snapshot.runAnnotation() != null) {
       String held = PreChecks.heldBy(snapshot, target, Workflow.getInfo().getWorkflowId(), cluster);
@@ -158,7 +162,7 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
     // 3. Backup: its failure means no change.
     UpgradePlan.Hook backup = plan.effectiveHooks().backup();
     if (backup != null) {
-      phase = Phase.BACKUP;
+      setPhase(Phase.BACKUP);
       message = "running the backup hook (" + backup.describe() + ")";
       try {
         runHook("backup", backup);
@@ -180,7 +184,7 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
             snapshot.partition(),
             originalReplicas);
     if (Boolean.TRUE.equals(plan.scaleUp())) {
-      phase = Phase.SCALING_UP;
+      setPhase(Phase.SCALING_UP);
       message = "adding one unit: " + target.name() + "-" + originalReplicas;
       scaledUp = true;
       try {
@@ -225,7 +229,7 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
       migrateDone = false;
       PrepareResult prepared = adopted;
       if (prepared == null) {
-        phase = Phase.PREPARING;
+        setPhase(Phase.PREPARING);
         message = "pinning the partition and applying the change";
         try {
           prepared =
@@ -278,7 +282,7 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
           }
           units.set(i, unit.with(UnitState.UPGRADING, unit.revision(), false, MSG_UPGRADING));
           unitsStarted = i + 1;
-          phase = Phase.UPGRADING;
+          setPhase(Phase.UPGRADING);
           message = "upgrading " + unit.name() + " (" + (i + 1) + "/" + units.size() + ")";
           try {
             UnitResult result =
@@ -318,7 +322,7 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
             if (hooks.migrate() != null && !migrateDone) {
               // The Discourse pattern: one unit on the new version, the schema migrated once,
               // then the gate and the rest.
-              phase = Phase.MIGRATING;
+              setPhase(Phase.MIGRATING);
               message = "running the migrate hook after " + unit.name();
               dataMoved = dataMoved || forwardOnly;
               runHook("migrate", hooks.migrate());
@@ -357,7 +361,7 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
         return stopped;
       }
       while (hooks.test() != null) {
-        phase = Phase.TESTING;
+        setPhase(Phase.TESTING);
         message = "running the test hook (" + hooks.test().describe() + ")";
         try {
           runHook("test", hooks.test());
@@ -388,7 +392,7 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
     }
 
     // 9. Post-checks, and the user's own update strategy back.
-    phase = Phase.POST_CHECKS;
+    setPhase(Phase.POST_CHECKS);
     message = "checking every unit on " + toRevision;
     ClusterActivities settle =
         Workflow.newActivityStub(ClusterActivities.class, options(settleTimeout(), heartbeat));
@@ -411,7 +415,7 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
    * is not running: a target has one workflow id, and only one run of it runs at a time.
    */
   private UpgradeResult repair(TargetSnapshot snapshot) {
-    phase = Phase.PRE_CHECKS;
+    setPhase(Phase.PRE_CHECKS);
     message = "reading the mark of the run that ended";
     String dead = snapshot.runAnnotation();
     ClusterActivities.Origin found = snapshot.origin();
@@ -465,7 +469,7 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
     if (cancelRequested) {
       return end(Phase.CANCELLED, "cancelled before any change");
     }
-    phase = Phase.PREPARING;
+    setPhase(Phase.PREPARING);
     message = "taking " + target + " over from run " + dead;
     try {
       quick.adopt(new ClusterActivities.AdoptRequest(cluster, target, dead, runId()));
@@ -589,7 +593,7 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
     }
     UpgradePlan.Hook restore = plan.effectiveHooks().restore();
     if (restore != null) {
-      phase = Phase.ROLLING_BACK;
+      setPhase(Phase.ROLLING_BACK);
       message = why + "; restoring the data first (restore hook: " + restore.describe() + ")";
       try {
         runHook("restore", restore);
@@ -615,7 +619,7 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
       dataMoved = false;
       return null;
     }
-    phase = Phase.HELD;
+    setPhase(Phase.HELD);
     dataRiskHold = true;
     message =
         why
@@ -662,7 +666,7 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
 
   /** HELD: waits, at no cost, for retry, rollback, cancel or abandon; returns which. */
   private String hold(String why) {
-    phase = Phase.HELD;
+    setPhase(Phase.HELD);
     message =
         why
             + "; held: run `lockstep retry "
@@ -711,7 +715,7 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
   }
 
   private void awaitGate(int unitIndex) {
-    phase = Phase.WAITING_FOR_RESUME;
+    setPhase(Phase.WAITING_FOR_RESUME);
     message =
         (unitIndex == 1 ? "first unit upgraded" : unitIndex + " units upgraded")
             + "; run `lockstep resume "
@@ -724,6 +728,17 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
       event("Resumed", false, "resumed at the gate by " + lastSteering("resume"));
     }
     gateOpened = false;
+  }
+
+  /** Moves to a phase, and tells Temporal visibility ({@code LockstepPhase}). */
+  private void setPhase(Phase next) {
+    if (next == phase) {
+      return;
+    }
+    phase = next;
+    if (target != null) {
+      Workflow.upsertTypedSearchAttributes(SearchAttributes.PHASE.valueSet(next.name()));
+    }
   }
 
   /** Who last steered with {@code action}, and why, for events. */
@@ -774,7 +789,7 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
 
   private void holdIfPaused() {
     if (pauseRequested && !cancelRequested && !rollbackRequested) {
-      phase = Phase.PAUSED;
+      setPhase(Phase.PAUSED);
       message = "paused before the next unit; run `lockstep resume " + target + "`";
       event("Paused", false, "paused by " + lastSteering("pause"));
       Workflow.await(() -> !pauseRequested || cancelRequested || rollbackRequested);
@@ -806,7 +821,7 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
         return failed;
       }
     }
-    phase = Phase.ROLLING_BACK;
+    setPhase(Phase.ROLLING_BACK);
     message = why + "; returning units to " + fromRevision;
     event("RollingBack", true, message);
     for (int i = 0; i < units.size(); i++) {
@@ -848,7 +863,7 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
 
   /** Back to the original replica count: the extra unit goes. Null when done. */
   private UpgradeResult scaleBack(String why) {
-    phase = Phase.SCALING_BACK;
+    setPhase(Phase.SCALING_BACK);
     message = why + "; removing the extra unit";
     try {
       quick.scale(
@@ -921,7 +936,7 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
       touched = false;
       recordEnd(outcome, why);
     }
-    phase = outcome;
+    setPhase(outcome);
     message = why;
     finishedAt = Workflow.currentTimeMillis();
     // Updates still running (awaitVerdict) must answer before the run closes.

@@ -36,7 +36,7 @@ class HooksWorkflowTest {
 
   @BeforeEach
   void start() {
-    env = TestWorkflowEnvironment.newInstance();
+    env = Environments.withSearchAttributes(TestWorkflowEnvironment.newInstance());
     Worker worker = env.newWorker(Names.taskQueue("default"));
     worker.registerWorkflowImplementationTypes(UpgradeWorkflowImpl.class);
     cluster = new FakeCluster(3);

@@ -68,7 +68,8 @@ final class Scenarios {
 
   /** Plays a scenario in a fresh test environment and returns the run's history. */
   static History record(Scenario scenario) {
-    try (TestWorkflowEnvironment env = TestWorkflowEnvironment.newInstance()) {
+    try (TestWorkflowEnvironment env =
+        Environments.withSearchAttributes(TestWorkflowEnvironment.newInstance())) {
       Worker worker = env.newWorker(Names.taskQueue("default"));
       worker.registerWorkflowImplementationTypes(UpgradeWorkflowImpl.class);
       FakeCluster cluster = new FakeCluster(3);

@@ -535,8 +535,9 @@ public final class ApiServer {
     String phase = pod.path("status").path("phase").asText("");
     boolean terminal =
         phase.equals("Pending") || phase.equals("Succeeded") || phase.equals("Failed");
+    ResourceType pdbs = ResourceTypes.of("policy", "poddisruptionbudgets");
+    List<ObjectNode> spent = new java.util.ArrayList<>();
     if (!terminal && !pod.path("metadata").has("deletionTimestamp")) {
-      ResourceType pdbs = ResourceTypes.of("policy", "poddisruptionbudgets");
       Map<String, String> podLabels = labels(pod);
       List<ObjectNode> matching =
           store.list(pdbs, p.namespace()).stream()
@@ -583,13 +584,20 @@ public final class ApiServer {
           ObjectNode newStatus = updated.with("status");
           newStatus.put("disruptionsAllowed", allowed - 1);
           newStatus.with("disruptedPods").put(p.name(), now());
-          ObjectNode stored = store.updateStatus(pdbs, p.namespace(), pdbName, updated);
-          notifyChange(pdbs, stored, false);
+          spent.add(updated);
         }
       }
     }
     if (!call.dryRun()) {
+      // The pod goes first: the disruption controller, woken by the budget's new status, must
+      // not count the evicted pod as healthy (its creation second can equal the eviction's).
       deleteObject(p.type(), pod);
+      for (ObjectNode updated : spent) {
+        ObjectNode stored =
+            store.updateStatus(
+                pdbs, p.namespace(), updated.path("metadata").path("name").asText(), updated);
+        notifyChange(pdbs, stored, false);
+      }
     }
     ObjectNode success = NODES.objectNode();
     success.put("kind", "Status");

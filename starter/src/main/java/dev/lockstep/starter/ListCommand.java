@@ -1,0 +1,65 @@
+package dev.lockstep.starter;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.lockstep.workflows.Listing;
+import java.time.Instant;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code lockstep list [--all] [-n NAMESPACE] [-o table|json]}. */
+@Command(
+    name = "list",
+    mixinStandardHelpOptions = true,
+    description = {
+      "The upgrades in progress in a cluster (with --all, finished ones too): target, phase,",
+      "units upgraded, what each waits for, age."
+    })
+final class ListCommand extends Common {
+  private static final ObjectMapper JSON =
+      new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+  @Option(names = "--all", description = "Finished upgrades too.")
+  boolean all;
+
+  @Option(
+      names = {"-n", "--namespace"},
+      paramLabel = "NAMESPACE",
+      description = "Only targets in this Kubernetes namespace.")
+  String namespace;
+
+  @Option(
+      names = {"-o", "--output"},
+      defaultValue = "table",
+      description = "table (default) or json.")
+  String output;
+
+  @Override
+  int run() {
+    if (!output.equals("table") && !output.equals("json")) {
+      throw new CliFailure(CliFailure.BAD_INPUT, "-o must be table or json, not '" + output + "'");
+    }
+    if (namespace != null && !namespace.matches("[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")) {
+      throw new CliFailure(
+          CliFailure.BAD_INPUT, "'" + namespace + "' is not a valid Kubernetes namespace");
+    }
+    Listing.Result result = Listing.list(temporal(), cluster(), namespace, all, Instant.now());
+    try {
+      out()
+          .print(
+              output.equals("json")
+                  ? JSON.writeValueAsString(result.rows()) + "\n"
+                  : result.rows().isEmpty()
+                      ? "no upgrades"
+                          + (all ? "" : " in progress")
+                          + " in cluster "
+                          + cluster()
+                          + "\n"
+                      : Listing.render(result.rows()));
+    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+      throw new CliFailure(CliFailure.FAILED, "cannot print the list: " + e.getMessage());
+    }
+    out().flush();
+    return 0;
+  }
+}
