@@ -99,6 +99,9 @@ public final class ClusterWatch implements AutoCloseable {
       synced =
           java.util.concurrent.CompletableFuture.allOf(
               pods.start().toCompletableFuture(), sets.start().toCompletableFuture());
+      // The first list's events may reach waiters before the caches count as synced: wake them
+      // once more when they do, or they would sleep a whole tick.
+      synced.whenComplete((done, error) -> wakeAll());
     }
 
     /** Whether both informers still run (a stopped one is replaced). */

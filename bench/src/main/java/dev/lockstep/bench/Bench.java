@@ -338,8 +338,18 @@ public final class Bench {
           throw new IllegalStateException(
               "B1 upgrade ended " + result.phase() + ": " + result.message());
         }
-        int events =
-            stack.client.fetchHistory(started.workflowId(), started.runId()).getEvents().size();
+        var history = stack.client.fetchHistory(started.workflowId(), started.runId());
+        int events = history.getEvents().size();
+        if (r == repeat - 1) {
+          // Where the time went, for whoever reads the console.
+          System.out.print(
+              dev.lockstep.workflows.Audit.render(
+                  dev.lockstep.workflows.Audit.of(
+                      started.runId(),
+                      history.getEvents(),
+                      io.temporal.common.converter.GlobalDataConverter.get(),
+                      null)));
+        }
         eventsPerUnit.add((double) events / units);
         List<RequestRecord> requests =
             stack.sim.requestLog().since(mark).stream()
