@@ -242,21 +242,7 @@ public final class ClusterActivitiesImpl implements ClusterActivities {
     if (change.restore() == null) {
       return TemplateChange.apply(sts.getSpec().getTemplate(), change, target.toString());
     }
-    List<ControllerRevision> owned =
-        client
-            .apps()
-            .controllerRevisions()
-            .inNamespace(target.namespace())
-            .list()
-            .getItems()
-            .stream()
-            .filter(
-                r ->
-                    r.getMetadata().getOwnerReferences() != null
-                        && r.getMetadata().getOwnerReferences().stream()
-                            .anyMatch(o -> sts.getMetadata().getUid().equals(o.getUid())))
-            .sorted(Comparator.comparingLong(ControllerRevision::getRevision))
-            .toList();
+    List<ControllerRevision> owned = owned(sts);
     ControllerRevision found =
         owned.stream()
             .filter(

@@ -401,7 +401,7 @@ public final class Bench {
   // ---- B2 concurrency, B3 gated -------------------------------------------------------------
 
   void b2() throws Exception {
-    List<Integer> sizes = full ? List.of(50, 200, 1000) : List.of(50, 200);
+    List<Integer> sizes = full ? List.of(50, 200, 1000) : List.of(25, 50, 100);
     List<List<String>> rows = new ArrayList<>();
     for (int n : sizes) {
       try (Stack stack = new Stack(Duration.ofSeconds(1), false)) {
@@ -492,7 +492,7 @@ public final class Bench {
   }
 
   void b3() throws Exception {
-    List<Integer> sizes = full ? List.of(100, 1000, 10_000) : List.of(100, 1000);
+    List<Integer> sizes = full ? List.of(100, 1000, 10_000) : List.of(50, 100, 200);
     List<List<String>> rows = new ArrayList<>();
     for (int n : sizes) {
       try (Stack stack = new Stack(Duration.ofMillis(200), false)) {
@@ -776,6 +776,11 @@ public final class Bench {
       System.out.print(t.text());
     }
     if (write != null) {
+      String stamp =
+          Instant.now().truncatedTo(java.time.temporal.ChronoUnit.MINUTES)
+              + (full ? ", --full" : "")
+              + ", repeat "
+              + repeat;
       StringBuilder md = new StringBuilder();
       md.append("## Results\n\nMeasured ")
           .append(Instant.now().truncatedTo(java.time.temporal.ChronoUnit.SECONDS))
@@ -793,6 +798,31 @@ public final class Bench {
       String doc = Files.exists(write) ? Files.readString(write) : "";
       int at = doc.indexOf("## Results");
       String head = at >= 0 ? doc.substring(0, at) : doc;
+      // Tables of benchmarks not run this time stay as they were, with their own dates.
+      Map<String, String> kept = new java.util.TreeMap<>();
+      if (at >= 0) {
+        String[] parts = doc.substring(at).split("(?m)^(?=### B[1-6] )");
+        for (String part : parts) {
+          if (part.startsWith("### B")) {
+            kept.put(part.substring(4, 6), part.strip() + "\n");
+          }
+        }
+      }
+      for (Table t : bench.tables) {
+        kept.put(
+            t.id(),
+            "### "
+                + t.id()
+                + " "
+                + t.title()
+                + " ("
+                + stamp
+                + ")"
+                + t.markdown().substring(t.markdown().indexOf('\n')));
+      }
+      md.setLength(0);
+      md.append("## Results\n\nMachine: ").append(machine()).append(".\n\n");
+      kept.values().forEach(v -> md.append(v).append('\n'));
       Files.writeString(write, head + md);
       System.out.println("\nwrote " + write);
     }
