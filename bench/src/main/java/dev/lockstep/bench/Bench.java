@@ -487,7 +487,8 @@ public final class Bench {
                 "worker RSS (peak)"),
             rows,
             "Completion time per upgrade from its start to its result, all started at once from"
-                + " 16 client threads. The worker is its own process (sticky execution on,"
+                + " 16 client threads (each start waits for its verdict, so \"all done\" includes"
+                + " starting them). The worker is its own process (sticky execution on,"
                 + " --max-activities 5000)."));
   }
 
@@ -597,8 +598,9 @@ public final class Bench {
                 "failures"),
             rows,
             "Target: worker memory independent of the number waiting. A waiting upgrade holds no"
-                + " thread and no activity: it is a workflow in Temporal, cached by the worker up to"
-                + " its sticky cache size and replayed when resumed."));
+                + " activity and makes no API call; the Java SDK keeps each cached workflow on a"
+                + " parked thread, up to the worker's workflow cache (600 by default), and replays"
+                + " evicted ones from history when resumed."));
   }
 
   // ---- B5 recovery ---------------------------------------------------------------------------
