@@ -138,7 +138,8 @@ public final class Bench {
                       null,
                       "on",
                       Duration.ofSeconds(5),
-                      5000))
+                      5000,
+                      WorkerSettings.DEFAULT_WORKFLOW_CACHE))
               : null;
     }
 
@@ -495,93 +496,103 @@ public final class Bench {
   void b3() throws Exception {
     List<Integer> sizes = full ? List.of(100, 1000, 10_000) : List.of(50, 100, 200);
     List<List<String>> rows = new ArrayList<>();
-    for (int n : sizes) {
-      try (Stack stack = new Stack(Duration.ofMillis(200), false)) {
-        Processes.Running worker =
-            stack.workerProcess("--sticky", "on", "--max-activities", "5000");
-        try {
-          String ns = stack.namespace();
-          for (int i = 0; i < n; i++) {
-            stack.statefulSet(ns, "g" + i, 2, "example/app:1.0");
-          }
-          stack.awaitSettled(ns, n, Duration.ofMinutes(60));
-          long idleRss = worker.rss();
-          ExecutorService pool = Executors.newFixedThreadPool(16);
-          List<CompletableFuture<Void>> starts = new ArrayList<>();
-          for (int i = 0; i < n; i++) {
-            String name = "g" + i;
-            starts.add(
-                CompletableFuture.runAsync(
-                    () ->
-                        Upgrades.start(
-                            stack.client,
-                            new UpgradeRequest(
-                                plan(ns, name, "example/app:2.0", UpgradePlan.Gate.FIRST),
-                                "bench",
-                                "B3",
-                                30)),
-                    pool));
-          }
-          CompletableFuture.allOf(starts.toArray(CompletableFuture[]::new)).join();
-          // Every upgrade waits at its gate once its first unit runs the new version.
-          Instant deadline = Instant.now().plus(Duration.ofMinutes(60));
-          while (Instant.now().isBefore(deadline)) {
-            long waiting =
-                stack.kube.pods().inNamespace(ns).list().getItems().stream()
-                    .filter(p -> p.getSpec().getContainers().get(0).getImage().endsWith(":2.0"))
-                    .filter(
-                        p ->
-                            p.getStatus().getConditions() != null
-                                && p.getStatus().getConditions().stream()
-                                    .anyMatch(
-                                        c ->
-                                            c.getType().equals("Ready")
-                                                && c.getStatus().equals("True")))
-                    .count();
-            if (waiting >= n) {
-              break;
+    for (int cache : List.of(600, 50)) {
+      for (int n : sizes) {
+        try (Stack stack = new Stack(Duration.ofMillis(200), false)) {
+          Processes.Running worker =
+              stack.workerProcess(
+                  "--sticky",
+                  "on",
+                  "--max-activities",
+                  "5000",
+                  "--workflow-cache",
+                  String.valueOf(cache));
+          try {
+            String ns = stack.namespace();
+            for (int i = 0; i < n; i++) {
+              stack.statefulSet(ns, "g" + i, 2, "example/app:1.0");
             }
-            Thread.sleep(500);
+            stack.awaitSettled(ns, n, Duration.ofMinutes(60));
+            long idleRss = worker.rss();
+            ExecutorService pool = Executors.newFixedThreadPool(16);
+            List<CompletableFuture<Void>> starts = new ArrayList<>();
+            for (int i = 0; i < n; i++) {
+              String name = "g" + i;
+              starts.add(
+                  CompletableFuture.runAsync(
+                      () ->
+                          Upgrades.start(
+                              stack.client,
+                              new UpgradeRequest(
+                                  plan(ns, name, "example/app:2.0", UpgradePlan.Gate.FIRST),
+                                  "bench",
+                                  "B3",
+                                  30)),
+                      pool));
+            }
+            CompletableFuture.allOf(starts.toArray(CompletableFuture[]::new)).join();
+            // Every upgrade waits at its gate once its first unit runs the new version.
+            Instant deadline = Instant.now().plus(Duration.ofMinutes(60));
+            while (Instant.now().isBefore(deadline)) {
+              long waiting =
+                  stack.kube.pods().inNamespace(ns).list().getItems().stream()
+                      .filter(p -> p.getSpec().getContainers().get(0).getImage().endsWith(":2.0"))
+                      .filter(
+                          p ->
+                              p.getStatus().getConditions() != null
+                                  && p.getStatus().getConditions().stream()
+                                      .anyMatch(
+                                          c ->
+                                              c.getType().equals("Ready")
+                                                  && c.getStatus().equals("True")))
+                      .count();
+              if (waiting >= n) {
+                break;
+              }
+              Thread.sleep(500);
+            }
+            // Let the gates be reached (the workflows' tasks after the unit) before measuring.
+            Thread.sleep(5000);
+            String heap = worker.liveHeap();
+            long waitingRss = worker.rss();
+            long threads = worker.threads();
+            Instant resumed = Instant.now();
+            List<CompletableFuture<Boolean>> done = new ArrayList<>();
+            for (int i = 0; i < n; i++) {
+              String name = "g" + i;
+              done.add(
+                  CompletableFuture.supplyAsync(
+                      () -> {
+                        try {
+                          UpgradeWorkflow w =
+                              Upgrades.of(
+                                  stack.client,
+                                  Names.DEFAULT_CLUSTER,
+                                  Target.parse(ns + "/sts/" + name, ns));
+                          w.resume(new SteerRequest("bench", "B3"));
+                          return result(stack.client, ns, name, 3600).phase() == Phase.COMPLETED;
+                        } catch (Exception e) {
+                          return false;
+                        }
+                      },
+                      pool));
+            }
+            long failures = done.stream().map(CompletableFuture::join).filter(ok -> !ok).count();
+            double resumeAll = Duration.between(resumed, Instant.now()).toMillis() / 1000.0;
+            pool.shutdown();
+            rows.add(
+                List.of(
+                    String.valueOf(n),
+                    String.valueOf(cache),
+                    mib(idleRss),
+                    mib(waitingRss),
+                    heap,
+                    String.valueOf(threads),
+                    s(resumeAll),
+                    String.valueOf(failures)));
+          } finally {
+            worker.close();
           }
-          // Let the gates be reached (the workflows' tasks after the unit) before measuring.
-          Thread.sleep(5000);
-          System.gc();
-          long waitingRss = worker.rss();
-          String heap = worker.heapUsed();
-          Instant resumed = Instant.now();
-          List<CompletableFuture<Boolean>> done = new ArrayList<>();
-          for (int i = 0; i < n; i++) {
-            String name = "g" + i;
-            done.add(
-                CompletableFuture.supplyAsync(
-                    () -> {
-                      try {
-                        UpgradeWorkflow w =
-                            Upgrades.of(
-                                stack.client,
-                                Names.DEFAULT_CLUSTER,
-                                Target.parse(ns + "/sts/" + name, ns));
-                        w.resume(new SteerRequest("bench", "B3"));
-                        return result(stack.client, ns, name, 3600).phase() == Phase.COMPLETED;
-                      } catch (Exception e) {
-                        return false;
-                      }
-                    },
-                    pool));
-          }
-          long failures = done.stream().map(CompletableFuture::join).filter(ok -> !ok).count();
-          double resumeAll = Duration.between(resumed, Instant.now()).toMillis() / 1000.0;
-          pool.shutdown();
-          rows.add(
-              List.of(
-                  String.valueOf(n),
-                  mib(idleRss),
-                  mib(waitingRss),
-                  heap,
-                  s(resumeAll),
-                  String.valueOf(failures)));
-        } finally {
-          worker.close();
         }
       }
     }
@@ -591,9 +602,11 @@ public final class Bench {
             "upgrades waiting at a gate (2 units, pods start in 0.2 s)",
             List.of(
                 "waiting",
+                "workflow cache",
                 "worker RSS before",
                 "worker RSS while they wait",
-                "heap used while they wait",
+                "live heap while they wait",
+                "worker threads",
                 "resume all until all COMPLETED",
                 "failures"),
             rows,

@@ -77,6 +77,45 @@ final class Processes {
       return -1;
     }
 
+    /** Live threads, from /proc, or -1. */
+    long threads() {
+      try {
+        for (String line : Files.readAllLines(Path.of("/proc/" + process.pid() + "/status"))) {
+          if (line.startsWith("Threads:")) {
+            return Long.parseLong(line.replaceAll("[^0-9]", ""));
+          }
+        }
+      } catch (IOException | RuntimeException e) {
+        // gone, or not Linux
+      }
+      return -1;
+    }
+
+    /** Heap in use after a full collection in the process ({@code jcmd}), or "n/a". */
+    String liveHeap() {
+      jcmd("GC.run");
+      return heapUsed();
+    }
+
+    private void jcmd(String command) {
+      Path jcmd = Path.of(System.getProperty("java.home"), "bin", "jcmd");
+      if (!Files.isExecutable(jcmd)) {
+        return;
+      }
+      try {
+        Process p =
+            new ProcessBuilder(jcmd.toString(), String.valueOf(process.pid()), command)
+                .redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.DISCARD)
+                .start();
+        p.waitFor(60, TimeUnit.SECONDS);
+      } catch (IOException e) {
+        // no jcmd
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+
     /** Heap in use, from {@code jcmd PID GC.heap_info}, or "n/a". */
     String heapUsed() {
       Path jcmd = Path.of(System.getProperty("java.home"), "bin", "jcmd");

@@ -81,6 +81,14 @@ public class WorkerCommand implements Callable<Integer> {
               + " on a shared watch: waits cost a parked thread, not API calls.")
   int maxActivities;
 
+  @Option(
+      names = "--workflow-cache",
+      defaultValue = "" + WorkerSettings.DEFAULT_WORKFLOW_CACHE,
+      description =
+          "How many workflows stay in memory, each on a parked thread (default 600); others are"
+              + " replayed from their history when they go on. Bounds the worker's memory.")
+  int workflowCache;
+
   @Option(names = "--verbose", description = "Print stack traces.")
   boolean verbose;
 
@@ -100,6 +108,11 @@ public class WorkerCommand implements Callable<Integer> {
           "lockstep: --max-activities must be between 1 and 100000, not " + maxActivities);
       return 2;
     }
+    if (workflowCache < 1 || workflowCache > 100_000) {
+      System.err.println(
+          "lockstep: --workflow-cache must be between 1 and 100000, not " + workflowCache);
+      return 2;
+    }
     Duration grace;
     try {
       grace = dev.lockstep.workflows.Durations.parse(shutdownGrace);
@@ -116,7 +129,8 @@ public class WorkerCommand implements Callable<Integer> {
             context,
             sticky,
             grace,
-            maxActivities);
+            maxActivities,
+            workflowCache);
     WorkerRuntime runtime;
     try {
       runtime = WorkerRuntime.start(settings);

@@ -114,7 +114,15 @@ public final class WorkerRuntime implements AutoCloseable {
                 .setNamespace(settings.temporalNamespace())
                 .setIdentity("lockstep-worker/" + settings.cluster() + "@" + hostname())
                 .build());
-    WorkerFactory factory = WorkerFactory.newInstance(client);
+    // Each cached workflow is parked on its own thread: the cache bounds the worker's memory,
+    // whatever the number of upgrades waiting at gates (evicted ones replay when they go on).
+    WorkerFactory factory =
+        WorkerFactory.newInstance(
+            client,
+            io.temporal.worker.WorkerFactoryOptions.newBuilder()
+                .setWorkflowCacheSize(settings.workflowCache())
+                .setMaxWorkflowThreadCount(Math.max(settings.workflowCache(), 10))
+                .build());
     Worker worker =
         factory.newWorker(
             Names.taskQueue(settings.cluster()),

@@ -15,6 +15,8 @@ import java.time.Duration;
  *     elsewhere), {@code on} or {@code off}
  * @param shutdownGrace how long a stopping worker lets running activities finish
  * @param maxActivities how many activities run at once; every unit being waited for holds one
+ * @param workflowCache how many workflows the worker keeps in memory (each on a parked thread);
+ *     others are replayed from their history when they go on
  */
 public record WorkerSettings(
     String cluster,
@@ -24,9 +26,13 @@ public record WorkerSettings(
     String context,
     String sticky,
     Duration shutdownGrace,
-    int maxActivities) {
+    int maxActivities,
+    int workflowCache) {
   /** The default: enough for 1000 upgrades waiting for a unit at once on one worker. */
   public static final int DEFAULT_MAX_ACTIVITIES = 1000;
+
+  /** The SDK's default workflow cache. */
+  public static final int DEFAULT_WORKFLOW_CACHE = 600;
 
   public WorkerSettings(
       String cluster,
@@ -44,6 +50,7 @@ public record WorkerSettings(
         context,
         sticky,
         shutdownGrace,
-        DEFAULT_MAX_ACTIVITIES);
+        DEFAULT_MAX_ACTIVITIES,
+        DEFAULT_WORKFLOW_CACHE);
   }
 }
