@@ -1,7 +1,5 @@
 package dev.lockstep.starter;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.lockstep.workflows.Audit;
 import dev.lockstep.workflows.Names;
 import dev.lockstep.workflows.Target;
@@ -26,9 +24,6 @@ import picocli.CommandLine.Parameters;
       "failures, the outcome."
     })
 final class AuditCommand extends Common {
-  private static final ObjectMapper JSON =
-      new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
-
   @Parameters(index = "0", paramLabel = "TARGET", description = "[NAMESPACE/]KIND/NAME")
   String target;
 
@@ -43,9 +38,7 @@ final class AuditCommand extends Common {
 
   @Override
   int run() {
-    if (!output.equals("table") && !output.equals("json")) {
-      throw new CliFailure(CliFailure.BAD_INPUT, "-o must be table or json, not '" + output + "'");
-    }
+    tableOrJson(output);
     Target t = target(target);
     WorkflowClient client = temporal();
     Audit.Report report = report(client, cluster(), t, run);

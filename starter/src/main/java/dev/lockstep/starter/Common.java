@@ -35,6 +35,18 @@ abstract class Common implements Callable<Integer> {
 
   private WorkflowServiceStubs service;
 
+  /** Indented JSON, as every {@code -o json} prints it. */
+  static final com.fasterxml.jackson.databind.ObjectMapper JSON =
+      new com.fasterxml.jackson.databind.ObjectMapper()
+          .enable(com.fasterxml.jackson.databind.SerializationFeature.INDENT_OUTPUT);
+
+  /** Refuses an {@code -o} other than table or json. */
+  static void tableOrJson(String output) {
+    if (!output.equals("table") && !output.equals("json")) {
+      throw new CliFailure(CliFailure.BAD_INPUT, "-o must be table or json, not '" + output + "'");
+    }
+  }
+
   String cluster() {
     if (cluster != null) {
       return cluster;

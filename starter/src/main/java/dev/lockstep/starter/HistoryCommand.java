@@ -1,7 +1,5 @@
 package dev.lockstep.starter;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.lockstep.workflows.RevisionHistory;
 import dev.lockstep.workflows.Target;
 import java.time.Duration;
@@ -20,9 +18,6 @@ import picocli.CommandLine.Parameters;
       "superseded, rolled back, failed), images, and the Lockstep run that produced each."
     })
 final class HistoryCommand extends Common {
-  private static final ObjectMapper JSON =
-      new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
-
   @Parameters(index = "0", paramLabel = "TARGET", description = "[NAMESPACE/]KIND/NAME")
   String target;
 
@@ -34,9 +29,7 @@ final class HistoryCommand extends Common {
 
   @Override
   int run() {
-    if (!output.equals("table") && !output.equals("json")) {
-      throw new CliFailure(CliFailure.BAD_INPUT, "-o must be table or json, not '" + output + "'");
-    }
+    tableOrJson(output);
     Target t = target(target);
     List<RevisionHistory.Row> rows;
     try {

@@ -1,7 +1,5 @@
 package dev.lockstep.starter;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.lockstep.workflows.Listing;
 import java.time.Instant;
 import picocli.CommandLine.Command;
@@ -16,9 +14,6 @@ import picocli.CommandLine.Option;
       "units upgraded, what each waits for, age."
     })
 final class ListCommand extends Common {
-  private static final ObjectMapper JSON =
-      new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
-
   @Option(names = "--all", description = "Finished upgrades too.")
   boolean all;
 
@@ -36,9 +31,7 @@ final class ListCommand extends Common {
 
   @Override
   int run() {
-    if (!output.equals("table") && !output.equals("json")) {
-      throw new CliFailure(CliFailure.BAD_INPUT, "-o must be table or json, not '" + output + "'");
-    }
+    tableOrJson(output);
     if (namespace != null && !namespace.matches("[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")) {
       throw new CliFailure(
           CliFailure.BAD_INPUT, "'" + namespace + "' is not a valid Kubernetes namespace");

@@ -1,7 +1,5 @@
 package dev.lockstep.starter;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.lockstep.workflows.Names;
 import dev.lockstep.workflows.PlanReport;
 import dev.lockstep.workflows.PreChecks;
@@ -36,9 +34,6 @@ import picocli.CommandLine.Option;
       "upgrade could start, 1 with every failing check otherwise."
     })
 final class PlanCommand extends UpgradeCommand {
-  private static final ObjectMapper JSON =
-      new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
-
   @Option(
       names = "-o",
       paramLabel = "FORMAT",
@@ -48,11 +43,9 @@ final class PlanCommand extends UpgradeCommand {
 
   @Override
   int run() {
-    if (!output.equals("table") && !output.equals("json")) {
-      throw new CliFailure(CliFailure.BAD_INPUT, "-o must be table or json, not '" + output + "'");
-    }
+    tableOrJson(output);
     UpgradePlan plan = validPlan();
-    Duration wait = parseDuration("--verdict-timeout", verdictTimeout);
+    Duration wait = duration("--verdict-timeout", verdictTimeout);
     WorkflowClient client = temporal();
     Target t = Target.parse(plan.target(), defaultNamespace());
     String cluster = plan.effectiveCluster();
@@ -127,14 +120,6 @@ final class PlanCommand extends UpgradeCommand {
       return CliFailure.BAD_INPUT;
     }
     return report.canStart() ? 0 : CliFailure.FAILED;
-  }
-
-  private static Duration parseDuration(String flag, String text) {
-    try {
-      return dev.lockstep.workflows.Durations.positive(flag, text);
-    } catch (IllegalArgumentException e) {
-      throw new CliFailure(CliFailure.BAD_INPUT, e.getMessage());
-    }
   }
 
   /** The run id of the target's running upgrade, or null. */

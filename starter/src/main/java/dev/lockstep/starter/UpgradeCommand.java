@@ -170,7 +170,7 @@ class UpgradeCommand extends Common {
     return cluster().equals("default") ? "" : " --cluster " + cluster();
   }
 
-  private static Duration duration(String flag, String text) {
+  static Duration duration(String flag, String text) {
     try {
       return dev.lockstep.workflows.Durations.positive(flag, text);
     } catch (IllegalArgumentException e) {
