@@ -4,12 +4,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.fabric8.mockwebserver.http.MockResponse;
-import io.fabric8.mockwebserver.http.RecordedRequest;
-import io.fabric8.mockwebserver.http.Response;
-import io.fabric8.mockwebserver.http.WebSocket;
-import io.fabric8.mockwebserver.http.WebSocketListener;
-import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
@@ -689,54 +683,24 @@ public final class ApiServer {
     ApiPath p = call.path();
     Predicate<JsonNode> filter = selectorFilter(call);
     long since = parseVersion(call.query().get("resourceVersion"));
-    String crudPath = Store.path(p.type(), p.namespace(), null) + "?watch=true";
-    MockResponse response = store.crud().handleWatch(crudPath);
-    WebSocketListener listener = response.getWebSocketListener();
     AtomicBoolean open = new AtomicBoolean(true);
-    WebSocket socket =
-        new WebSocket() {
-          @Override
-          public RecordedRequest request() {
-            return null;
-          }
-
-          @Override
-          public boolean send(String text) {
-            if (!open.get()) {
-              return false;
-            }
-            JsonNode event = Store.parse(text);
-            JsonNode object = event.path("object");
-            if (!filter.test(object)) {
-              return true;
-            }
-            if ("ADDED".equals(event.path("type").asText())
-                && since > 0
-                && parseVersion(object.path("metadata").path("resourceVersion").asText())
-                    <= since) {
-              return true;
-            }
-            sink.accept(text);
-            return true;
-          }
-
-          @Override
-          public boolean send(byte[] bytes) {
-            return send(new String(bytes, StandardCharsets.UTF_8));
-          }
-
-          @Override
-          public boolean close(int code, String reason) {
-            if (open.compareAndSet(true, false)) {
-              onEnd.run();
-            }
-            return true;
-          }
-        };
-    listener.onOpen(socket, (Response) response);
+    Runnable stop =
+        store.watch(
+            p.type(),
+            p.namespace(),
+            since,
+            event -> {
+              if (open.get() && filter.test(event.object())) {
+                ObjectNode line = NODES.objectNode();
+                line.put("type", event.type());
+                line.set("object", event.object());
+                sink.accept(line.toString());
+              }
+            });
     return () -> {
-      if (open.get()) {
-        listener.onClosed(socket, 1000, "closed");
+      if (open.compareAndSet(true, false)) {
+        stop.run();
+        onEnd.run();
       }
     };
   }

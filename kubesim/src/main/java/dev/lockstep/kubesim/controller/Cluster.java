@@ -16,6 +16,7 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.Consumer;
 
 /**
  * How controllers read and write: in process, through the same {@link ApiServer} rules as every
@@ -41,6 +42,14 @@ public final class Cluster {
 
   public List<ObjectNode> list(ResourceType type, String namespace) {
     return api.store().list(type, namespace);
+  }
+
+  /**
+   * Walks objects without copying them, for reads that only look: {@code reader} must not change or
+   * keep what it is given.
+   */
+  public void forEach(ResourceType type, String namespace, Consumer<JsonNode> reader) {
+    api.store().forEach(type, namespace, reader);
   }
 
   public ObjectNode create(ResourceType type, String namespace, ObjectNode object) {
@@ -178,11 +187,16 @@ public final class Cluster {
   /** Lists objects of a type in a namespace, keeping those with a controller ref to {@code uid}. */
   public List<ObjectNode> owned(ResourceType type, String namespace, String uid) {
     List<ObjectNode> result = new ArrayList<>();
-    for (ObjectNode o : list(type, namespace)) {
+    for (ObjectNode o : api.store().ownedBy(type, namespace, uid)) {
       if (ownedBy(o, uid)) {
         result.add(o);
       }
     }
     return result;
+  }
+
+  /** Objects of a type in a namespace with any owner reference to {@code uid}. */
+  public List<ObjectNode> dependents(ResourceType type, String namespace, String uid) {
+    return api.store().ownedBy(type, namespace, uid);
   }
 }

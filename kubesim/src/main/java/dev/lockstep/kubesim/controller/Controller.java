@@ -1,5 +1,6 @@
 package dev.lockstep.kubesim.controller;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.lockstep.kubesim.api.ResourceType;
 import java.util.List;
@@ -29,7 +30,7 @@ public interface Controller {
 
   /** A namespaced (or cluster-scoped, namespace null) object name. */
   record Key(String namespace, String name) {
-    static Key of(ObjectNode object) {
+    static Key of(JsonNode object) {
       return new Key(
           object.path("metadata").path("namespace").asText(null),
           object.path("metadata").path("name").asText());

@@ -1,6 +1,5 @@
 package dev.lockstep.kubesim.controller;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.lockstep.kubesim.api.ResourceType;
 import dev.lockstep.kubesim.api.ResourceTypes;
@@ -53,13 +52,8 @@ public final class GarbageCollector implements Controller {
   public void reconcile(Key key, Requeue requeue) {
     String ownerUid = key.name();
     for (ResourceType type : DEPENDENTS) {
-      for (ObjectNode object : cluster.list(type, key.namespace())) {
-        for (JsonNode ref : object.path("metadata").path("ownerReferences")) {
-          if (ownerUid.equals(ref.path("uid").asText())) {
-            cluster.delete(type, key.namespace(), object.path("metadata").path("name").asText());
-            break;
-          }
-        }
+      for (ObjectNode object : cluster.dependents(type, key.namespace(), ownerUid)) {
+        cluster.delete(type, key.namespace(), object.path("metadata").path("name").asText());
       }
     }
   }

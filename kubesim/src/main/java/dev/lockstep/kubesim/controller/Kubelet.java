@@ -10,6 +10,7 @@ import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -86,12 +87,15 @@ public final class Kubelet implements Controller, PodRuntime {
   @Override
   public List<Key> resyncKeys() {
     List<Key> keys = new ArrayList<>();
-    for (ObjectNode pod : cluster.list(pods, null)) {
-      String phase = pod.path("status").path("phase").asText("");
-      if (!phase.equals("Succeeded") && !phase.equals("Failed")) {
-        keys.add(Key.of(pod));
-      }
-    }
+    cluster.forEach(
+        pods,
+        null,
+        pod -> {
+          String phase = pod.path("status").path("phase").asText("");
+          if (!phase.equals("Succeeded") && !phase.equals("Failed")) {
+            keys.add(Key.of(pod));
+          }
+        });
     return keys;
   }
 
@@ -119,7 +123,22 @@ public final class Kubelet implements Controller, PodRuntime {
     long memory = Quantities.podMemoryBytes(pod);
     List<ObjectNode> allNodes = cluster.list(nodes, null);
     allNodes.sort(Comparator.comparing(n -> n.path("metadata").path("name").asText()));
-    List<ObjectNode> allPods = cluster.list(pods, null);
+    // What every node has committed: one walk over the pods, not one per node.
+    Map<String, long[]> used = new HashMap<>();
+    cluster.forEach(
+        pods,
+        null,
+        other -> {
+          String otherPhase = other.path("status").path("phase").asText("");
+          String otherNode = other.path("spec").path("nodeName").asText("");
+          if (!otherNode.isEmpty()
+              && !otherPhase.equals("Succeeded")
+              && !otherPhase.equals("Failed")) {
+            long[] sum = used.computeIfAbsent(otherNode, n -> new long[2]);
+            sum[0] += Quantities.podCpuMillis(other);
+            sum[1] += Quantities.podMemoryBytes(other);
+          }
+        });
     ObjectNode chosen = null;
     long bestFree = -1;
     int noCpu = 0;
@@ -131,17 +150,9 @@ public final class Kubelet implements Controller, PodRuntime {
         continue;
       }
       String nodeName = node.path("metadata").path("name").asText();
-      long usedCpu = 0;
-      long usedMemory = 0;
-      for (ObjectNode other : allPods) {
-        String otherPhase = other.path("status").path("phase").asText("");
-        if (nodeName.equals(other.path("spec").path("nodeName").asText())
-            && !otherPhase.equals("Succeeded")
-            && !otherPhase.equals("Failed")) {
-          usedCpu += Quantities.podCpuMillis(other);
-          usedMemory += Quantities.podMemoryBytes(other);
-        }
-      }
+      long[] committed = used.getOrDefault(nodeName, new long[2]);
+      long usedCpu = committed[0];
+      long usedMemory = committed[1];
       JsonNode allocatable = node.path("status").path("allocatable");
       long freeCpu = Quantities.cpuMillis(allocatable.path("cpu").asText("0")) - usedCpu;
       long freeMemory = Quantities.bytes(allocatable.path("memory").asText("0")) - usedMemory;

@@ -63,7 +63,9 @@ public final class StatefulSetController implements Controller {
 
   @Override
   public List<Key> resyncKeys() {
-    return cluster.list(statefulSets, null).stream().map(Key::of).toList();
+    List<Key> keys = new ArrayList<>();
+    cluster.forEach(statefulSets, null, sts -> keys.add(Key.of(sts)));
+    return keys;
   }
 
   @Override
@@ -108,8 +110,9 @@ public final class StatefulSetController implements Controller {
   private List<ObjectNode> ownedPods(ObjectNode sts, String uid) {
     JsonNode selector = sts.path("spec").path("selector");
     List<ObjectNode> result = new ArrayList<>();
-    for (ObjectNode pod : cluster.list(pods, sts.path("metadata").path("namespace").asText())) {
-      if (Cluster.ownedBy(pod, uid) && Selectors.matches(selector, Cluster.labels(pod))) {
+    for (ObjectNode pod :
+        cluster.owned(pods, sts.path("metadata").path("namespace").asText(), uid)) {
+      if (Selectors.matches(selector, Cluster.labels(pod))) {
         result.add(pod);
       }
     }
