@@ -113,7 +113,14 @@ public final class ClusterActivitiesImpl implements ClusterActivities {
             : null;
     StatefulSetStatus status =
         Optional.ofNullable(sts.getStatus()).orElseGet(StatefulSetStatus::new);
-    List<Pod> pods = client.pods().inNamespace(target.namespace()).list().getItems();
+    // Its pods by its selector, as its controller finds them, not every pod of the namespace.
+    List<Pod> pods =
+        client
+            .pods()
+            .inNamespace(target.namespace())
+            .withLabelSelector(sts.getSpec().getSelector())
+            .list()
+            .getItems();
     boolean changes = !TemplateChange.same(template, changed.template());
     List<CheckResult> checks = List.of();
     List<String> diff = List.of();
@@ -303,6 +310,7 @@ public final class ClusterActivitiesImpl implements ClusterActivities {
       done =
           watch.await(
               target.namespace(),
+              target.name(),
               deadline,
               view -> {
                 view.statefulSet(target.name())
@@ -483,6 +491,7 @@ public final class ClusterActivitiesImpl implements ClusterActivities {
         .apps()
         .controllerRevisions()
         .inNamespace(sts.getMetadata().getNamespace())
+        .withLabelSelector(sts.getSpec().getSelector())
         .list()
         .getItems()
         .stream()
@@ -933,6 +942,7 @@ public final class ClusterActivitiesImpl implements ClusterActivities {
     try {
       return watch.await(
           target.namespace(),
+          target.name(),
           deadline,
           step,
           waited -> context.heartbeat(null),

@@ -1,5 +1,6 @@
 package dev.lockstep.activities;
 
+import io.fabric8.kubernetes.api.model.OwnerReference;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.apps.StatefulSet;
 import io.fabric8.kubernetes.client.KubernetesClient;
@@ -7,7 +8,9 @@ import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -16,12 +19,15 @@ import java.util.concurrent.CopyOnWriteArraySet;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * Shared watches of the cluster, one pod informer and one StatefulSet informer per namespace, for
  * every activity of the worker: a thousand activities waiting for pods cost two watches on the API
- * server, not a thousand polls. A waiting activity re-evaluates its condition on each change it
- * could care about (and at a steady tick, to heartbeat).
+ * server, not a thousand polls. A wait is about one StatefulSet: it re-evaluates its condition when
+ * that StatefulSet or one of its pods changes (and at a steady tick, to heartbeat), and reads its
+ * pods through an index, so a thousand waits in one namespace cost what their own objects cost.
  */
 public final class ClusterWatch implements AutoCloseable {
   private final KubernetesClient client;
@@ -34,7 +40,33 @@ public final class ClusterWatch implements AutoCloseable {
 
     Optional<Pod> pod(String name);
 
+    /** The pods of the StatefulSet the wait is about: those it controls, and those named as its. */
     List<Pod> pods();
+  }
+
+  /** The index of pods by the StatefulSet they belong to. */
+  private static final String BY_SET = "statefulset";
+
+  private static final Pattern ORDINAL = Pattern.compile("(.+)-(\\d+)");
+
+  /**
+   * The StatefulSets a pod concerns: its controller's name when that is a StatefulSet, and the name
+   * its own name says (set-N), so that a pod that lost its owner still wakes the wait.
+   */
+  static List<String> setsOf(Pod pod) {
+    List<String> sets = new ArrayList<>(2);
+    if (pod.getMetadata().getOwnerReferences() != null) {
+      for (OwnerReference ref : pod.getMetadata().getOwnerReferences()) {
+        if ("StatefulSet".equals(ref.getKind()) && Boolean.TRUE.equals(ref.getController())) {
+          sets.add(ref.getName());
+        }
+      }
+    }
+    Matcher m = ORDINAL.matcher(pod.getMetadata().getName());
+    if (m.matches() && !sets.contains(m.group(1))) {
+      sets.add(m.group(1));
+    }
+    return sets;
   }
 
   /** One step of a wait: either the answer, or what to report while waiting. */
@@ -48,50 +80,105 @@ public final class ClusterWatch implements AutoCloseable {
     void beat(Duration waited);
   }
 
-  private static final class Namespace implements View {
+  private static final class Namespace {
     final SharedIndexInformer<Pod> pods;
     final SharedIndexInformer<StatefulSet> sets;
-    final Set<Semaphore> waiters = new CopyOnWriteArraySet<>();
+
+    /** Waits by the StatefulSet they are about. */
+    final ConcurrentMap<String, Set<Semaphore>> waiters = new ConcurrentHashMap<>();
+
     final String name;
     java.util.concurrent.CompletableFuture<Void> synced;
 
     Namespace(KubernetesClient client, String name) {
       this.name = name;
       this.pods = client.pods().inNamespace(name).runnableInformer(0);
+      pods.addIndexers(Map.of(BY_SET, ClusterWatch::setsOf));
       this.sets = client.apps().statefulSets().inNamespace(name).runnableInformer(0);
       // The API server's errors (500, 429, 409 on a watch, a dropped connection) pass: the
       // informers list and watch again, backing off. By default some of them stop an informer for
       // good, which would leave every wait on this namespace blind.
       pods.exceptionHandler((started, error) -> true);
       sets.exceptionHandler((started, error) -> true);
-      ResourceEventHandler<Object> wake =
+      pods.addEventHandler(
           new ResourceEventHandler<>() {
             @Override
-            public void onAdd(Object obj) {
-              wakeAll();
+            public void onAdd(Pod pod) {
+              setsOf(pod).forEach(Namespace.this::wake);
             }
 
             @Override
-            public void onUpdate(Object oldObj, Object newObj) {
-              wakeAll();
+            public void onUpdate(Pod before, Pod after) {
+              setsOf(before).forEach(Namespace.this::wake);
+              setsOf(after).forEach(Namespace.this::wake);
             }
 
             @Override
-            public void onDelete(Object obj, boolean deletedFinalStateUnknown) {
-              wakeAll();
+            public void onDelete(Pod pod, boolean deletedFinalStateUnknown) {
+              setsOf(pod).forEach(Namespace.this::wake);
             }
-          };
-      pods.addEventHandler(cast(wake));
-      sets.addEventHandler(cast(wake));
+          });
+      sets.addEventHandler(
+          new ResourceEventHandler<>() {
+            @Override
+            public void onAdd(StatefulSet set) {
+              wake(set.getMetadata().getName());
+            }
+
+            @Override
+            public void onUpdate(StatefulSet before, StatefulSet after) {
+              wake(after.getMetadata().getName());
+            }
+
+            @Override
+            public void onDelete(StatefulSet set, boolean deletedFinalStateUnknown) {
+              wake(set.getMetadata().getName());
+            }
+          });
     }
 
-    @SuppressWarnings("unchecked")
-    private static <T> ResourceEventHandler<T> cast(ResourceEventHandler<Object> handler) {
-      return (ResourceEventHandler<T>) (ResourceEventHandler<?>) handler;
+    void wake(String set) {
+      Set<Semaphore> waiting = waiters.get(set);
+      if (waiting != null) {
+        waiting.forEach(Semaphore::release);
+      }
     }
 
     void wakeAll() {
-      waiters.forEach(Semaphore::release);
+      waiters.values().forEach(waiting -> waiting.forEach(Semaphore::release));
+    }
+
+    void add(String set, Semaphore waiter) {
+      waiters.computeIfAbsent(set, s -> new CopyOnWriteArraySet<>()).add(waiter);
+    }
+
+    void remove(String set, Semaphore waiter) {
+      waiters.computeIfPresent(
+          set,
+          (s, waiting) -> {
+            waiting.remove(waiter);
+            return waiting.isEmpty() ? null : waiting;
+          });
+    }
+
+    /** What a wait about {@code set} sees. */
+    View view(String set) {
+      return new View() {
+        @Override
+        public Optional<StatefulSet> statefulSet(String other) {
+          return Namespace.this.statefulSet(other);
+        }
+
+        @Override
+        public Optional<Pod> pod(String pod) {
+          return Namespace.this.pod(pod);
+        }
+
+        @Override
+        public List<Pod> pods() {
+          return pods.getIndexer().byIndex(BY_SET, set);
+        }
+      };
     }
 
     /** Starts both informers; {@link #synced} completes when both have listed once. */
@@ -112,19 +199,12 @@ public final class ClusterWatch implements AutoCloseable {
           && !sets.stopped().toCompletableFuture().isDone();
     }
 
-    @Override
-    public Optional<StatefulSet> statefulSet(String set) {
+    Optional<StatefulSet> statefulSet(String set) {
       return Optional.ofNullable(sets.getStore().getByKey(name + "/" + set));
     }
 
-    @Override
-    public Optional<Pod> pod(String pod) {
+    Optional<Pod> pod(String pod) {
       return Optional.ofNullable(pods.getStore().getByKey(name + "/" + pod));
-    }
-
-    @Override
-    public List<Pod> pods() {
-      return pods.getStore().list();
     }
 
     void stop() {
@@ -156,28 +236,35 @@ public final class ClusterWatch implements AutoCloseable {
   }
 
   /**
-   * Waits until {@code step} gives an answer, re-evaluating it whenever a pod or StatefulSet of the
-   * namespace changes, and at least every tick (when {@code heartbeat} is told how long it has
-   * waited).
+   * Waits until {@code step} gives an answer about the StatefulSet {@code set}, re-evaluating it
+   * whenever the set or one of its pods changes, and at least every tick (when {@code heartbeat} is
+   * told how long it has waited).
    *
    * @throws TimeoutException when {@code deadline} passes first
    */
-  public <T> T await(String namespace, Instant deadline, Step<T> step, Heartbeat heartbeat)
+  public <T> T await(
+      String namespace, String set, Instant deadline, Step<T> step, Heartbeat heartbeat)
       throws TimeoutException, InterruptedException {
-    return await(namespace, deadline, step, heartbeat, tick);
+    return await(namespace, set, deadline, step, heartbeat, tick);
   }
 
   /**
-   * As {@link #await(String, Instant, Step, Heartbeat)}, beating at least every {@code beatEvery}
-   * (when shorter than the watch's own tick): a caller with a short heartbeat timeout asks for it.
+   * As {@link #await(String, String, Instant, Step, Heartbeat)}, beating at least every {@code
+   * beatEvery} (when shorter than the watch's own tick): a caller with a short heartbeat timeout
+   * asks for it.
    */
   public <T> T await(
-      String namespace, Instant deadline, Step<T> step, Heartbeat heartbeat, Duration beatEvery)
+      String namespace,
+      String set,
+      Instant deadline,
+      Step<T> step,
+      Heartbeat heartbeat,
+      Duration beatEvery)
       throws TimeoutException, InterruptedException {
     Duration tick = beatEvery.compareTo(this.tick) < 0 ? beatEvery : this.tick;
     Namespace ns = namespace(namespace);
     Semaphore changed = new Semaphore(0);
-    ns.waiters.add(changed);
+    ns.add(set, changed);
     Instant start = Instant.now();
     Instant lastBeat = start;
     try {
@@ -185,12 +272,12 @@ public final class ClusterWatch implements AutoCloseable {
         changed.drainPermits();
         if (!ns.alive() || ns.synced.isCompletedExceptionally()) {
           // Its informers stopped: start new ones and go on waiting on those.
-          ns.waiters.remove(changed);
+          ns.remove(set, changed);
           ns = namespace(namespace);
-          ns.waiters.add(changed);
+          ns.add(set, changed);
         }
         // Until the informers have listed once, their caches say nothing: not yet.
-        Optional<T> answer = ns.synced.isDone() ? step.evaluate(ns) : Optional.empty();
+        Optional<T> answer = ns.synced.isDone() ? step.evaluate(ns.view(set)) : Optional.empty();
         if (answer.isPresent()) {
           return answer.get();
         }
@@ -208,7 +295,7 @@ public final class ClusterWatch implements AutoCloseable {
         changed.tryAcquire(Math.max(1, wait.toMillis()), TimeUnit.MILLISECONDS);
       }
     } finally {
-      ns.waiters.remove(changed);
+      ns.remove(set, changed);
     }
   }
 

@@ -48,7 +48,7 @@ final class TargetChecks {
   /**
    * Every check of the change from {@code sts}'s template to {@code next}.
    *
-   * @param pods the pods of the target's namespace
+   * @param pods the target's pods (by its selector)
    * @param scaleUp whether one unit is added (on the current template) before the change
    * @param pinned the StatefulSet as prepare would write it, for the dry run
    */

@@ -52,11 +52,24 @@ public final class Bench {
 
   final boolean full;
   final int repeat;
+  final List<Integer> sizes;
+  final List<Integer> caches;
   final List<Table> tables = new ArrayList<>();
 
   Bench(boolean full, int repeat) {
+    this(full, repeat, List.of(), List.of());
+  }
+
+  /** {@code sizes} and {@code caches}, when not empty, replace B2/B3's rounds and B3's caches. */
+  Bench(boolean full, int repeat, List<Integer> sizes, List<Integer> caches) {
     this.full = full;
     this.repeat = repeat;
+    this.sizes = sizes;
+    this.caches = caches;
+  }
+
+  private List<Integer> sizes(List<Integer> standard, List<Integer> fullSizes) {
+    return !sizes.isEmpty() ? sizes : full ? fullSizes : standard;
   }
 
   /** One benchmark's table. */
@@ -402,7 +415,7 @@ public final class Bench {
   // ---- B2 concurrency, B3 gated -------------------------------------------------------------
 
   void b2() throws Exception {
-    List<Integer> sizes = full ? List.of(50, 200, 1000) : List.of(25, 50, 100);
+    List<Integer> sizes = sizes(List.of(25, 50, 100), List.of(50, 200, 1000));
     List<List<String>> rows = new ArrayList<>();
     for (int n : sizes) {
       try (Stack stack = new Stack(Duration.ofSeconds(1), false)) {
@@ -494,9 +507,9 @@ public final class Bench {
   }
 
   void b3() throws Exception {
-    List<Integer> sizes = full ? List.of(100, 1000, 10_000) : List.of(50, 100, 200);
+    List<Integer> sizes = sizes(List.of(50, 100, 200), List.of(100, 1000, 10_000));
     List<List<String>> rows = new ArrayList<>();
-    for (int cache : List.of(600, 50)) {
+    for (int cache : caches.isEmpty() ? List.of(600, 50) : caches) {
       for (int n : sizes) {
         try (Stack stack = new Stack(Duration.ofMillis(200), false)) {
           Processes.Running worker =
@@ -743,22 +756,34 @@ public final class Bench {
     return -1;
   }
 
+  private static List<Integer> numbers(String list) {
+    List<Integer> numbers = new ArrayList<>();
+    for (String n : list.split(",")) {
+      numbers.add(Integer.parseInt(n.trim()));
+    }
+    return numbers;
+  }
+
   public static void main(String[] args) throws Exception {
     List<String> which = new ArrayList<>();
     Path write = null;
     boolean full = false;
     int repeat = 3;
+    List<Integer> sizes = List.of();
+    List<Integer> caches = List.of();
     for (int i = 0; i < args.length; i++) {
       switch (args[i]) {
         case "--write" -> write = Path.of(args[++i]);
         case "--full" -> full = true;
         case "--repeat" -> repeat = Integer.parseInt(args[++i]);
+        case "--sizes" -> sizes = numbers(args[++i]);
+        case "--caches" -> caches = numbers(args[++i]);
         default -> {
           if (!args[i].matches("B[1-6]")) {
             System.err.println(
                 "lockstep bench: unknown argument '"
                     + args[i]
-                    + "': B1..B6, --full, --repeat N, --write FILE");
+                    + "': B1..B6, --full, --repeat N, --sizes N,N, --caches N,N, --write FILE");
             System.exit(2);
           }
           which.add(args[i]);
@@ -768,7 +793,7 @@ public final class Bench {
     if (which.isEmpty()) {
       which.addAll(List.of("B1", "B2", "B3", "B4", "B5", "B6"));
     }
-    Bench bench = new Bench(full, repeat);
+    Bench bench = new Bench(full, repeat, sizes, caches);
     Instant began = Instant.now();
     if (which.contains("B1") || which.contains("B4")) {
       bench.b1AndB4();

@@ -1,0 +1,177 @@
+package dev.lockstep.worker;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
+
+import dev.lockstep.activities.ClusterWatch;
+import dev.lockstep.kubesim.Kubesim;
+import io.fabric8.kubernetes.api.model.NamespaceBuilder;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.apps.StatefulSet;
+import io.fabric8.kubernetes.api.model.apps.StatefulSetBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The shared watches against kubesim: a wait is about one StatefulSet, is woken by its own objects'
+ * changes (not by its neighbours'), and sees only its own pods. The tick is an hour, so a wait that
+ * returns was woken by a change.
+ */
+class ClusterWatchIT {
+  private static Kubesim sim;
+  private static KubernetesClient kube;
+
+  @BeforeAll
+  static void start() {
+    sim = Kubesim.builder().podStartup(Duration.ofMillis(100)).start();
+    kube = sim.client();
+    kube.namespaces()
+        .resource(new NamespaceBuilder().withNewMetadata().withName("w").endMetadata().build())
+        .create();
+  }
+
+  @AfterAll
+  static void stop() {
+    sim.close();
+  }
+
+  private static void statefulSet(String name, int replicas, String image) {
+    StatefulSet sts =
+        new StatefulSetBuilder()
+            .withNewMetadata()
+            .withName(name)
+            .endMetadata()
+            .withNewSpec()
+            .withReplicas(replicas)
+            .withServiceName(name)
+            .withNewSelector()
+            .addToMatchLabels("app", name)
+            .endSelector()
+            .withNewTemplate()
+            .withNewMetadata()
+            .addToLabels("app", name)
+            .endMetadata()
+            .withNewSpec()
+            .addNewContainer()
+            .withName("app")
+            .withImage(image)
+            .endContainer()
+            .endSpec()
+            .endTemplate()
+            .endSpec()
+            .build();
+    kube.apps().statefulSets().inNamespace("w").resource(sts).create();
+  }
+
+  private static boolean allReady(String name, int replicas) {
+    StatefulSet s = kube.apps().statefulSets().inNamespace("w").withName(name).get();
+    return s != null
+        && s.getStatus() != null
+        && Optional.ofNullable(s.getStatus().getReadyReplicas()).orElse(0) == replicas;
+  }
+
+  @Test
+  void aWaitSeesItsOwnPodsAndIsWokenByThemNotByItsNeighbours() throws Exception {
+    statefulSet("mine", 2, "example/app:1.0");
+    statefulSet("theirs", 3, "example/app:1.0");
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .until(() -> allReady("mine", 2) && allReady("theirs", 3));
+
+    try (ClusterWatch watch = new ClusterWatch(kube, Duration.ofHours(1))) {
+      AtomicInteger mine = new AtomicInteger();
+      AtomicInteger theirs = new AtomicInteger();
+      List<List<String>> seen = new CopyOnWriteArrayList<>();
+      CompletableFuture<String> waiting =
+          waitFor(
+              watch,
+              "mine",
+              view -> {
+                mine.incrementAndGet();
+                seen.add(
+                    view.pods().stream().map(p -> p.getMetadata().getName()).sorted().toList());
+              });
+      CompletableFuture<String> neighbour =
+          waitFor(watch, "theirs", view -> theirs.incrementAndGet());
+      await().atMost(Duration.ofSeconds(30)).until(() -> mine.get() >= 1 && theirs.get() >= 1);
+      assertThat(seen.get(seen.size() - 1)).containsExactly("mine-0", "mine-1");
+
+      // The neighbour's pods change, one at a time: each wakes the neighbour's wait, none mine.
+      int before = mine.get();
+      for (int i = 0; i < 5; i++) {
+        int looked = theirs.get();
+        String value = String.valueOf(i);
+        kube.pods()
+            .inNamespace("w")
+            .withName("theirs-" + (i % 3))
+            .edit(p -> label(p, "touch", value));
+        await().atMost(Duration.ofSeconds(30)).until(() -> theirs.get() > looked);
+      }
+      assertThat(mine.get()).isEqualTo(before);
+
+      // A change to its own pod wakes it.
+      kube.pods().inNamespace("w").withName("mine-0").edit(p -> label(p, "touch", "1"));
+      await().atMost(Duration.ofSeconds(30)).until(() -> mine.get() > before);
+
+      // Its StatefulSet's change answers it.
+      go("mine");
+      assertThat(assertTimeoutPreemptively(Duration.ofSeconds(30), () -> waiting.get()))
+          .isEqualTo("now");
+      go("theirs");
+      assertThat(assertTimeoutPreemptively(Duration.ofSeconds(30), () -> neighbour.get()))
+          .isEqualTo("now");
+    }
+  }
+
+  /** Waits, with an hour's tick, until the StatefulSet carries the annotation "go". */
+  private static CompletableFuture<String> waitFor(
+      ClusterWatch watch, String set, Consumer<ClusterWatch.View> look) {
+    return CompletableFuture.supplyAsync(
+        () -> {
+          try {
+            return watch.await(
+                "w",
+                set,
+                Instant.now().plus(Duration.ofHours(1)),
+                view -> {
+                  look.accept(view);
+                  return view.statefulSet(set)
+                      .map(s -> s.getMetadata().getAnnotations())
+                      .map(a -> a.get("go"));
+                },
+                waited -> {});
+          } catch (Exception e) {
+            throw new IllegalStateException(e);
+          }
+        });
+  }
+
+  private static void go(String set) {
+    kube.apps()
+        .statefulSets()
+        .inNamespace("w")
+        .withName(set)
+        .edit(
+            s -> {
+              s.getMetadata().setAnnotations(Map.of("go", "now"));
+              return s;
+            });
+  }
+
+  private static Pod label(Pod pod, String key, String value) {
+    pod.getMetadata().getLabels().put(key, value);
+    return pod;
+  }
+}
