@@ -115,6 +115,13 @@ public final class Bench {
 
   // ---- the stack -----------------------------------------------------------------------------
 
+  /** A StatefulSet of a benchmark. */
+  record Sts(String namespace, String name) {
+    Target target() {
+      return Target.parse(namespace + "/sts/" + name, namespace);
+    }
+  }
+
   /** Temporal test server + kubesim, and a worker in this JVM unless told otherwise. */
   static final class Stack implements AutoCloseable {
     final TestServer.PortBoundTestServer temporal;
@@ -129,7 +136,14 @@ public final class Bench {
     Stack(Duration podStartup, boolean inProcessWorker) throws IOException {
       temporalPort = freePort();
       temporal = TestServer.createPortBoundServer(temporalPort, true);
-      sim = Kubesim.builder().podStartup(podStartup).requestLogCapacity(2_000_000).start();
+      // Controllers act on changes; their look at everything (the safety net) comes every 30 s,
+      // not kubesim's default 5 s, which at 10,000 StatefulSets would keep them busy.
+      sim =
+          Kubesim.builder()
+              .podStartup(podStartup)
+              .resync(Duration.ofSeconds(30))
+              .requestLogCapacity(2_000_000)
+              .start();
       kube = sim.client();
       kubeconfig = Files.createTempFile("lockstep-bench", ".kubeconfig");
       sim.writeKubeconfig(kubeconfig);
@@ -192,6 +206,34 @@ public final class Bench {
       kube.apps().statefulSets().inNamespace(ns).resource(sts).create();
     }
 
+    /** Most StatefulSets per namespace in B2 and B3: a large cluster spreads them, too. */
+    static final int PER_NAMESPACE = 100;
+
+    /**
+     * {@code n} StatefulSets named {@code prefix + i}, in namespaces of at most {@link
+     * #PER_NAMESPACE}, every one settled.
+     */
+    List<Sts> statefulSets(String prefix, int n, int replicas, String image, Duration timeout)
+        throws InterruptedException {
+      List<Sts> all = new ArrayList<>();
+      String ns = null;
+      for (int i = 0; i < n; i++) {
+        if (i % PER_NAMESPACE == 0) {
+          ns = namespace();
+        }
+        statefulSet(ns, prefix + i, replicas, image);
+        all.add(new Sts(ns, prefix + i));
+      }
+      Instant deadline = Instant.now().plus(timeout);
+      for (String each : all.stream().map(Sts::namespace).distinct().toList()) {
+        awaitSettled(
+            each,
+            (int) all.stream().filter(x -> x.namespace().equals(each)).count(),
+            Duration.between(Instant.now(), deadline));
+      }
+      return all;
+    }
+
     /** Waits (on the real condition, polled) until every StatefulSet in ns is settled. */
     void awaitSettled(String ns, int count, Duration timeout) throws InterruptedException {
       Instant deadline = Instant.now().plus(timeout);
@@ -234,6 +276,13 @@ public final class Bench {
       sim.close();
       temporal.close();
     }
+  }
+
+  static boolean ready(io.fabric8.kubernetes.api.model.Pod p) {
+    return p.getStatus() != null
+        && p.getStatus().getConditions() != null
+        && p.getStatus().getConditions().stream()
+            .anyMatch(c -> c.getType().equals("Ready") && c.getStatus().equals("True"));
   }
 
   static boolean settled(StatefulSet s) {
@@ -422,19 +471,14 @@ public final class Bench {
         Processes.Running worker =
             stack.workerProcess("--sticky", "on", "--max-activities", "5000");
         try {
-          String ns = stack.namespace();
-          for (int i = 0; i < n; i++) {
-            stack.statefulSet(ns, "s" + i, 3, "example/app:1.0");
-          }
-          stack.awaitSettled(ns, n, Duration.ofMinutes(20));
+          List<Sts> sets = stack.statefulSets("s", n, 3, "example/app:1.0", Duration.ofMinutes(60));
           // Starts from 16 client threads, each returning at its verdict; results are awaited
           // asynchronously, so every upgrade runs at once, not 16 at a time.
           ExecutorService pool = Executors.newFixedThreadPool(16);
           List<CompletableFuture<Double>> done = new ArrayList<>();
           Instant began = Instant.now();
           long[] peakRss = {worker.rss()};
-          for (int i = 0; i < n; i++) {
-            String name = "s" + i;
+          for (Sts sts : sets) {
             done.add(
                 CompletableFuture.supplyAsync(
                         () -> {
@@ -442,7 +486,11 @@ public final class Bench {
                           Upgrades.start(
                               stack.client,
                               new UpgradeRequest(
-                                  plan(ns, name, "example/app:2.0", UpgradePlan.Gate.NONE),
+                                  plan(
+                                      sts.namespace(),
+                                      sts.name(),
+                                      "example/app:2.0",
+                                      UpgradePlan.Gate.NONE),
                                   "bench",
                                   "B2",
                                   30));
@@ -451,10 +499,7 @@ public final class Bench {
                         pool)
                     .thenCompose(
                         start ->
-                            Upgrades.untyped(
-                                    stack.client,
-                                    Names.DEFAULT_CLUSTER,
-                                    Target.parse(ns + "/sts/" + name, ns))
+                            Upgrades.untyped(stack.client, Names.DEFAULT_CLUSTER, sts.target())
                                 .getResultAsync(3600, TimeUnit.SECONDS, UpgradeResult.class)
                                 .thenApply(
                                     r ->
@@ -531,23 +576,23 @@ public final class Bench {
                   "--workflow-cache",
                   String.valueOf(cache));
           try {
-            String ns = stack.namespace();
-            for (int i = 0; i < n; i++) {
-              stack.statefulSet(ns, "g" + i, 2, "example/app:1.0");
-            }
-            stack.awaitSettled(ns, n, Duration.ofMinutes(60));
+            List<Sts> sets =
+                stack.statefulSets("g", n, 2, "example/app:1.0", Duration.ofMinutes(120));
             long idleRss = worker.rss();
             ExecutorService pool = Executors.newFixedThreadPool(16);
             List<CompletableFuture<Void>> starts = new ArrayList<>();
-            for (int i = 0; i < n; i++) {
-              String name = "g" + i;
+            for (Sts sts : sets) {
               starts.add(
                   CompletableFuture.runAsync(
                       () ->
                           Upgrades.start(
                               stack.client,
                               new UpgradeRequest(
-                                  plan(ns, name, "example/app:2.0", UpgradePlan.Gate.FIRST),
+                                  plan(
+                                      sts.namespace(),
+                                      sts.name(),
+                                      "example/app:2.0",
+                                      UpgradePlan.Gate.FIRST),
                                   "bench",
                                   "B3",
                                   30)),
@@ -555,24 +600,20 @@ public final class Bench {
             }
             CompletableFuture.allOf(starts.toArray(CompletableFuture[]::new)).join();
             // Every upgrade waits at its gate once its first unit runs the new version.
-            Instant deadline = Instant.now().plus(Duration.ofMinutes(60));
-            while (Instant.now().isBefore(deadline)) {
-              long waiting =
-                  stack.kube.pods().inNamespace(ns).list().getItems().stream()
-                      .filter(p -> p.getSpec().getContainers().get(0).getImage().endsWith(":2.0"))
-                      .filter(
-                          p ->
-                              p.getStatus().getConditions() != null
-                                  && p.getStatus().getConditions().stream()
-                                      .anyMatch(
-                                          c ->
-                                              c.getType().equals("Ready")
-                                                  && c.getStatus().equals("True")))
-                      .count();
-              if (waiting >= n) {
-                break;
+            Instant deadline = Instant.now().plus(Duration.ofMinutes(120));
+            for (String ns : sets.stream().map(Sts::namespace).distinct().toList()) {
+              long expected = sets.stream().filter(x -> x.namespace().equals(ns)).count();
+              while (Instant.now().isBefore(deadline)) {
+                long waiting =
+                    stack.kube.pods().inNamespace(ns).list().getItems().stream()
+                        .filter(p -> p.getSpec().getContainers().get(0).getImage().endsWith(":2.0"))
+                        .filter(Bench::ready)
+                        .count();
+                if (waiting >= expected) {
+                  break;
+                }
+                Thread.sleep(500);
               }
-              Thread.sleep(500);
             }
             // Let the gates be reached (the workflows' tasks after the unit) before measuring.
             Thread.sleep(5000);
@@ -583,9 +624,8 @@ public final class Bench {
             // Resumed from 16 client threads (each resume returns once accepted); the results
             // are awaited asynchronously, so they all run on together.
             List<CompletableFuture<Boolean>> done = new ArrayList<>();
-            for (int i = 0; i < n; i++) {
-              String name = "g" + i;
-              Target target = Target.parse(ns + "/sts/" + name, ns);
+            for (Sts sts : sets) {
+              Target target = sts.target();
               done.add(
                   CompletableFuture.runAsync(
                           () ->
