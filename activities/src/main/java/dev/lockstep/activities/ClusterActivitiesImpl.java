@@ -235,7 +235,11 @@ public final class ClusterActivitiesImpl implements ClusterActivities {
                                 >= generation)
                     .map(s -> s.getStatus().getUpdateRevision()),
             "the StatefulSet controller to observe the change");
-    return new PrepareResult(toRevision, replicas);
+    boolean told =
+        request.events() == null
+            || request.events().isEmpty()
+            || tell(new RecordRequest(request.cluster(), target, request.events(), null, Map.of()));
+    return new PrepareResult(toRevision, replicas, told);
   }
 
   /**
@@ -366,7 +370,7 @@ public final class ClusterActivitiesImpl implements ClusterActivities {
           "interrupted while waiting for " + podName, "Interrupted");
     }
     if (request.eventName() != null) {
-      record(
+      tell(
           new RecordRequest(
               request.cluster(),
               target,
@@ -380,6 +384,20 @@ public final class ClusterActivitiesImpl implements ClusterActivities {
               Map.of()));
     }
     return done;
+  }
+
+  /**
+   * Records Events and notes on behalf of another step, best effort: telling the story never fails
+   * the step that acted. Returns whether all of it was recorded.
+   */
+  private boolean tell(RecordRequest request) {
+    try {
+      record(request);
+      return true;
+    } catch (RuntimeException e) {
+      LOG.warn("could not record on {}: {}", request.target(), e.getMessage());
+      return false;
+    }
   }
 
   @Override
@@ -626,7 +644,8 @@ public final class ClusterActivitiesImpl implements ClusterActivities {
                   && (request.revision() == null
                       || units.stream().allMatch(u -> request.revision().equals(u.revision())));
           return settled
-              ? Optional.of(new FinishResult(now.get().getStatus().getCurrentRevision(), units))
+              ? Optional.of(
+                  new FinishResult(now.get().getStatus().getCurrentRevision(), units, false))
               : Optional.empty();
         },
         request.replicas() + " Ready units of " + target);
@@ -683,7 +702,8 @@ public final class ClusterActivitiesImpl implements ClusterActivities {
     }
     FinishResult settled = awaitSettled(target, request.toRevision(), Duration.ofMinutes(10), null);
     restoreStrategy(target, request.strategy(), request.runId());
-    return settled;
+    boolean told = request.end() != null && tell(request.end());
+    return new FinishResult(settled.currentRevision(), settled.units(), told);
   }
 
   @Override
@@ -771,7 +791,7 @@ public final class ClusterActivitiesImpl implements ClusterActivities {
                   && revision.equals(status.getCurrentRevision())
                   && Optional.ofNullable(status.getObservedGeneration()).orElse(0L)
                       >= sts.get().getMetadata().getGeneration();
-          return settled ? Optional.of(new FinishResult(revision, units)) : Optional.empty();
+          return settled ? Optional.of(new FinishResult(revision, units, false)) : Optional.empty();
         },
         "every unit of " + target + " Ready on " + revision);
   }

@@ -312,6 +312,7 @@ public interface ClusterActivities {
    * @param fromRevision the revision {@code inspect} saw; anything else is someone else's change
    * @param runId the run, written to {@link #RUN_ANNOTATION}
    * @param origin where the run started, written to {@link #ORIGIN_ANNOTATION} with the mark
+   * @param events Events to record once the change is written (the run's start), best effort
    */
   record PrepareRequest(
       String cluster,
@@ -319,10 +320,14 @@ public interface ClusterActivities {
       UpgradePlan.Change change,
       String fromRevision,
       String runId,
-      Origin origin) {}
+      Origin origin,
+      List<ClusterEvent> events) {}
 
-  /** The revision units move to, and the replica count pinned. */
-  record PrepareResult(String toRevision, int replicas) {}
+  /**
+   * The revision units move to, the replica count pinned, and whether the request's events were
+   * recorded (false: the workflow records them on their own).
+   */
+  record PrepareResult(String toRevision, int replicas, boolean told) {}
 
   /** One unit to move to {@code toRevision}. */
   record UnitRequest(
@@ -341,9 +346,17 @@ public interface ClusterActivities {
   /** The unit as it ended up. */
   record UnitResult(String name, String uid, String revision, boolean ready, int restarts) {}
 
-  /** Finish an upgrade on {@code toRevision}. */
+  /**
+   * Finish an upgrade on {@code toRevision}; then, best effort, record {@code end} (the run's end
+   * Event and its notes on the revision), when given.
+   */
   record FinishRequest(
-      String cluster, Target target, String toRevision, Strategy strategy, String runId) {}
+      String cluster,
+      Target target,
+      String toRevision,
+      Strategy strategy,
+      String runId,
+      RecordRequest end) {}
 
   /** Return every unit to {@code fromRevision}. */
   record RevertRequest(
@@ -354,6 +367,9 @@ public interface ClusterActivities {
       long timeoutSeconds,
       String runId) {}
 
-  /** The units at the end, highest ordinal first. */
-  record FinishResult(String currentRevision, List<UnitSnapshot> units) {}
+  /**
+   * The units at the end, highest ordinal first, and whether the request's end was recorded (false
+   * when none was given or recording it failed).
+   */
+  record FinishResult(String currentRevision, List<UnitSnapshot> units, boolean told) {}
 }

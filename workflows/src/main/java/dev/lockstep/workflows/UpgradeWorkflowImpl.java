@@ -67,6 +67,12 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
   private boolean touched;
   private int eventSeq;
 
+  /**
+   * The run's start Event, until it is recorded: with prepare's write (one activity fewer), or on
+   * its own before a backup or a scale-up, or with whatever is told first.
+   */
+  private ClusterActivities.ClusterEvent pendingStart;
+
   private ClusterActivities quick;
 
   @Override
@@ -148,20 +154,22 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
       return end(Phase.CANCELLED, "cancelled before any change");
     }
     touched = true;
-    event(
-        "UpgradeStarted",
-        false,
-        "Lockstep run "
-            + runId()
-            + " by "
-            + request.identity()
-            + (request.reason().isEmpty() ? "" : " (" + request.reason() + ")")
-            + ": "
-            + Audit.describe(plan));
+    pendingStart =
+        newEvent(
+            "UpgradeStarted",
+            false,
+            "Lockstep run "
+                + runId()
+                + " by "
+                + request.identity()
+                + (request.reason().isEmpty() ? "" : " (" + request.reason() + ")")
+                + ": "
+                + Audit.describe(plan));
 
     // 3. Backup: its failure means no change.
     UpgradePlan.Hook backup = plan.effectiveHooks().backup();
     if (backup != null) {
+      tellStart();
       setPhase(Phase.BACKUP);
       message = "running the backup hook (" + backup.describe() + ")";
       try {
@@ -184,6 +192,7 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
             snapshot.partition(),
             originalReplicas);
     if (Boolean.TRUE.equals(plan.scaleUp())) {
+      tellStart();
       setPhase(Phase.SCALING_UP);
       message = "adding one unit: " + target.name() + "-" + originalReplicas;
       scaledUp = true;
@@ -235,11 +244,22 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
           prepared =
               quick.prepare(
                   new ClusterActivities.PrepareRequest(
-                      cluster, target, resolved(snapshot), fromRevision, runId(), origin));
+                      cluster,
+                      target,
+                      resolved(snapshot),
+                      fromRevision,
+                      runId(),
+                      origin,
+                      pendingStart == null ? List.of() : List.of(pendingStart)));
         } catch (ActivityFailure e) {
           return rollBack(strategy, "prepare failed: " + cause(e), Phase.FAILED);
         }
+        if (prepared.told()) {
+          pendingStart = null;
+        }
       }
+      // Told before any unit moves, whatever happened above.
+      tellStart();
       adopted = null;
       toRevision = prepared.toRevision();
       for (int i = 0; i < units.size(); i++) {
@@ -396,15 +416,24 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
     message = "checking every unit on " + toRevision;
     ClusterActivities settle =
         Workflow.newActivityStub(ClusterActivities.class, options(settleTimeout(), heartbeat));
+    String completed = "all " + units.size() + " units upgraded to " + toRevision;
+    // The end is told by finish itself once every unit is settled (one activity fewer).
+    ClusterActivities.RecordRequest end = endRecord(Phase.COMPLETED, completed);
     try {
       FinishResult finished =
           settle.finish(
-              new ClusterActivities.FinishRequest(cluster, target, toRevision, strategy, runId()));
+              new ClusterActivities.FinishRequest(
+                  cluster, target, toRevision, strategy, runId(), end));
       refreshUnits(finished.units());
+      if (!finished.told()) {
+        // The same Event by name: what finish managed to record is not recorded twice.
+        record(end.events(), end.revision(), end.notes());
+      }
+      touched = false;
     } catch (ActivityFailure e) {
       return end(Phase.FAILED, "post-checks failed: " + cause(e));
     }
-    return end(Phase.COMPLETED, "all " + units.size() + " units upgraded to " + toRevision);
+    return end(Phase.COMPLETED, completed);
   }
 
   /**
@@ -506,7 +535,7 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
               + fromRevision,
           Phase.COMPLETED);
     }
-    return upgradeUnits(snapshot, strategy, new PrepareResult(toward, snapshot.replicas()));
+    return upgradeUnits(snapshot, strategy, new PrepareResult(toward, snapshot.replicas(), true));
   }
 
   /** What follows a failed step. */
@@ -757,13 +786,29 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
    * none twice. Telling the story must never stop the upgrade: a failure is logged and passed.
    */
   private void event(String reason, boolean warning, String text) {
+    List<ClusterActivities.ClusterEvent> events = new ArrayList<>();
+    if (pendingStart != null) {
+      events.add(pendingStart);
+      pendingStart = null;
+    }
+    events.add(newEvent(reason, warning, text));
+    record(events, null, Map.of());
+  }
+
+  /** The next Event of this run, named by the run and its place in the run's story. */
+  private ClusterActivities.ClusterEvent newEvent(String reason, boolean warning, String text) {
     eventSeq++;
-    record(
-        List.of(
-            new ClusterActivities.ClusterEvent(
-                eventName("e" + eventSeq), reason, warning ? "Warning" : "Normal", text)),
-        null,
-        Map.of());
+    return new ClusterActivities.ClusterEvent(
+        eventName("e" + eventSeq), reason, warning ? "Warning" : "Normal", text);
+  }
+
+  /** Records the start Event now if it is still pending. */
+  private void tellStart() {
+    if (pendingStart != null) {
+      ClusterActivities.ClusterEvent start = pendingStart;
+      pendingStart = null;
+      record(List.of(start), null, Map.of());
+    }
   }
 
   private String eventName(String suffix) {
@@ -944,8 +989,20 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
     return new UpgradeResult(outcome, why, status(), given);
   }
 
-  /** The end, told: an Event, and the run's notes on the revision it produced. */
+  /** The end, told: an Event (after the start, if that is still untold), and the run's notes. */
   private void recordEnd(Phase outcome, String why) {
+    ClusterActivities.RecordRequest end = endRecord(outcome, why);
+    List<ClusterActivities.ClusterEvent> events = new ArrayList<>();
+    if (pendingStart != null) {
+      events.add(pendingStart);
+      pendingStart = null;
+    }
+    events.addAll(end.events());
+    record(events, end.revision(), end.notes());
+  }
+
+  /** The run's end Event, and its notes on the revision it produced (if it produced one). */
+  private ClusterActivities.RecordRequest endRecord(Phase outcome, String why) {
     String reason =
         switch (outcome) {
           case COMPLETED -> "UpgradeCompleted";
@@ -954,17 +1011,14 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
           case ABANDONED -> "UpgradeAbandoned";
           default -> "UpgradeFailed";
         };
-    eventSeq++;
     List<ClusterActivities.ClusterEvent> events =
         List.of(
-            new ClusterActivities.ClusterEvent(
-                eventName("e" + eventSeq),
+            newEvent(
                 reason,
-                outcome == Phase.COMPLETED ? "Normal" : "Warning",
+                outcome != Phase.COMPLETED,
                 why.length() > 1000 ? why.substring(0, 1000) + "..." : why));
     if (toRevision == null) {
-      record(events, null, Map.of());
-      return;
+      return new ClusterActivities.RecordRequest(cluster, target, events, null, Map.of());
     }
     Map<String, String> notes = new LinkedHashMap<>();
     notes.put(ClusterActivities.NOTE_RUN, runId());
@@ -981,7 +1035,7 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
     notes.put(
         ClusterActivities.NOTE_FINISHED_AT,
         Instant.ofEpochMilli(Workflow.currentTimeMillis()).toString());
-    record(events, toRevision, notes);
+    return new ClusterActivities.RecordRequest(cluster, target, events, toRevision, notes);
   }
 
   private static boolean changedBySomeoneElse(ActivityFailure e) {

@@ -114,6 +114,9 @@ class FakeCluster implements ClusterActivities {
     }
   }
 
+  /** When set, prepare and finish fail to record what they are asked to tell (best effort). */
+  volatile boolean tellingFails;
+
   /** Every Event recorded, as REASON (once per name, as the cluster would keep them). */
   final List<String> events = Collections.synchronizedList(new ArrayList<>());
 
@@ -152,7 +155,12 @@ class FakeCluster implements ClusterActivities {
         Thread.currentThread().interrupt();
       }
     }
-    return new PrepareResult("web-2", replicas);
+    boolean told = !request.events().isEmpty() && !tellingFails;
+    if (told) {
+      record(
+          new RecordRequest(request.cluster(), request.target(), request.events(), null, Map.of()));
+    }
+    return new PrepareResult("web-2", replicas, told);
   }
 
   /** When set, the upgrade of {@link #latchUnit} waits for it. */
@@ -181,13 +189,17 @@ class FakeCluster implements ClusterActivities {
   @Override
   public FinishResult finish(FinishRequest request) {
     calls.add("finish " + request.strategy());
-    return new FinishResult("web-2", units("web-2"));
+    boolean told = request.end() != null && !tellingFails;
+    if (told) {
+      record(request.end());
+    }
+    return new FinishResult("web-2", units("web-2"), told);
   }
 
   @Override
   public FinishResult scale(ScaleRequest request) {
     calls.add("scale to " + request.replicas());
-    return new FinishResult("web-1", units("web-1"));
+    return new FinishResult("web-1", units("web-1"), false);
   }
 
   @Override
@@ -198,6 +210,6 @@ class FakeCluster implements ClusterActivities {
   @Override
   public FinishResult revert(RevertRequest request) {
     calls.add("revert to " + request.fromRevision());
-    return new FinishResult("web-1", units("web-1"));
+    return new FinishResult("web-1", units("web-1"), false);
   }
 }

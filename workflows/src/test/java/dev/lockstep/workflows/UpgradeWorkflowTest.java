@@ -102,6 +102,32 @@ class UpgradeWorkflowTest {
   }
 
   @Test
+  void theStartIsToldByPrepareAndTheEndByFinishWithoutActivitiesOfTheirOwn() {
+    Upgrades.Started started = begin(plan(UpgradePlan.Gate.NONE));
+    assertEquals(Phase.COMPLETED, result().phase());
+    assertThat(cluster.events)
+        .containsExactly("UpgradeStarted", "UpgradeCompleted", "notes on web-2: COMPLETED");
+    assertThat(scheduledActivities(started)).doesNotContain("Record");
+  }
+
+  @Test
+  void whatPrepareAndFinishCouldNotTellTheWorkflowTellsItselfOnce() {
+    cluster.tellingFails = true;
+    Upgrades.Started started = begin(plan(UpgradePlan.Gate.NONE));
+    assertEquals(Phase.COMPLETED, result().phase());
+    assertThat(cluster.events)
+        .containsExactly("UpgradeStarted", "UpgradeCompleted", "notes on web-2: COMPLETED");
+    assertThat(scheduledActivities(started)).filteredOn("Record"::equals).hasSize(2);
+  }
+
+  private List<String> scheduledActivities(Upgrades.Started started) {
+    return client.fetchHistory(started.workflowId(), started.runId()).getEvents().stream()
+        .filter(e -> e.hasActivityTaskScheduledEventAttributes())
+        .map(e -> e.getActivityTaskScheduledEventAttributes().getActivityType().getName())
+        .toList();
+  }
+
+  @Test
   void aRefusedUpgradeTellsTheClusterNothing() {
     cluster.allReady = false;
     begin(plan(UpgradePlan.Gate.FIRST));
