@@ -50,6 +50,20 @@ public final class ClusterActivitiesImpl implements ClusterActivities {
   private final KubernetesClient client;
   private final ClusterWatch watch;
 
+  /** Tells Events that no step waits for (see {@link #tellLater}); daemon threads, bounded. */
+  private final java.util.concurrent.ExecutorService tellers =
+      new java.util.concurrent.ThreadPoolExecutor(
+          2,
+          2,
+          30,
+          java.util.concurrent.TimeUnit.SECONDS,
+          new java.util.concurrent.LinkedBlockingQueue<>(10_000),
+          r -> {
+            Thread t = new Thread(r, "lockstep-events");
+            t.setDaemon(true);
+            return t;
+          });
+
   public ClusterActivitiesImpl(KubernetesClient client, ClusterWatch watch) {
     this.client = client;
     this.watch = watch;
@@ -370,7 +384,9 @@ public final class ClusterActivitiesImpl implements ClusterActivities {
           "interrupted while waiting for " + podName, "Interrupted");
     }
     if (request.eventName() != null) {
-      tell(
+      // Told off the unit's critical path: the next unit need not wait for this unit's story.
+      tellLater(
+          sts.getMetadata().getUid(),
           new RecordRequest(
               request.cluster(),
               target,
@@ -384,6 +400,25 @@ public final class ClusterActivitiesImpl implements ClusterActivities {
               Map.of()));
     }
     return done;
+  }
+
+  /**
+   * Records an Event after this step returns, best effort, on a small pool of its own. The Event is
+   * named by the step, so an attempt that tells it again (a retried step) adds nothing.
+   */
+  private void tellLater(String uid, RecordRequest request) {
+    try {
+      tellers.execute(
+          () -> {
+            try {
+              recordOn(uid, request);
+            } catch (RuntimeException e) {
+              LOG.warn("could not record on {}: {}", request.target(), e.getMessage());
+            }
+          });
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      LOG.warn("not recording on {}: too many Events waiting", request.target());
+    }
   }
 
   /**
@@ -408,6 +443,12 @@ public final class ClusterActivitiesImpl implements ClusterActivities {
       LOG.info("not recording on {}: it no longer exists", target);
       return;
     }
+    recordOn(sts.getMetadata().getUid(), request);
+  }
+
+  /** Records on the StatefulSet with this uid, without reading it again. */
+  private void recordOn(String uid, RecordRequest request) {
+    Target target = request.target();
     String now = Instant.now().toString();
     for (ClusterEvent e : request.events()) {
       io.fabric8.kubernetes.api.model.Event event =
@@ -421,7 +462,7 @@ public final class ClusterActivitiesImpl implements ClusterActivities {
               .withKind("StatefulSet")
               .withName(target.name())
               .withNamespace(target.namespace())
-              .withUid(sts.getMetadata().getUid())
+              .withUid(uid)
               .endInvolvedObject()
               .withReason(e.reason())
               .withType(e.type())

@@ -337,17 +337,24 @@ class UpgradeWorkflowIT {
     for (String pod : List.of("ledger-0", "ledger-1", "ledger-2")) {
       assertEquals(1, pods.incarnations(pod, to), pod + " replaced more than once");
     }
-    // The story on the target, each step told once although a step was retried.
-    List<String> told =
-        h.kube.v1().events().inNamespace(ns).list().getItems().stream()
-            .filter(e -> "lockstep".equals(e.getSource().getComponent()))
-            .filter(e -> e.getInvolvedObject().getName().equals("ledger"))
-            .sorted(java.util.Comparator.comparing(e -> e.getMetadata().getName()))
-            .map(e -> e.getReason())
-            .toList();
-    assertThat(told)
-        .containsExactlyInAnyOrder(
-            "UpgradeStarted", "UnitUpgraded", "UnitUpgraded", "UnitUpgraded", "UpgradeCompleted");
+    // The story on the target, each step told once although a step was retried (a unit's Event
+    // is told just after its step returns, so it may land a moment later).
+    org.awaitility.Awaitility.await()
+        .atMost(java.time.Duration.ofSeconds(10))
+        .untilAsserted(
+            () ->
+                assertThat(
+                        h.kube.v1().events().inNamespace(ns).list().getItems().stream()
+                            .filter(e -> "lockstep".equals(e.getSource().getComponent()))
+                            .filter(e -> e.getInvolvedObject().getName().equals("ledger"))
+                            .map(e -> e.getReason())
+                            .toList())
+                    .containsExactlyInAnyOrder(
+                        "UpgradeStarted",
+                        "UnitUpgraded",
+                        "UnitUpgraded",
+                        "UnitUpgraded",
+                        "UpgradeCompleted"));
     var revision = h.kube.apps().controllerRevisions().inNamespace(ns).withName(to).get();
     assertThat(revision.getMetadata().getAnnotations())
         .containsEntry("lockstep.dev/run-id", result.status().runId())
