@@ -34,7 +34,6 @@ import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -45,7 +44,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class ClusterActivitiesImpl implements ClusterActivities {
   private static final Logger LOG = LoggerFactory.getLogger(ClusterActivitiesImpl.class);
-  private static final Pattern ORDINAL = Pattern.compile("^(.*)-([0-9]+)$");
 
   private final KubernetesClient client;
   private final ClusterWatch watch;
@@ -252,7 +250,9 @@ public final class ClusterActivitiesImpl implements ClusterActivities {
     boolean told =
         request.events() == null
             || request.events().isEmpty()
-            || tell(new RecordRequest(request.cluster(), target, request.events(), null, Map.of()));
+            || tell(
+                sts.getMetadata().getUid(),
+                new RecordRequest(request.cluster(), target, request.events(), null, Map.of()));
     return new PrepareResult(toRevision, replicas, told);
   }
 
@@ -425,9 +425,9 @@ public final class ClusterActivitiesImpl implements ClusterActivities {
    * Records Events and notes on behalf of another step, best effort: telling the story never fails
    * the step that acted. Returns whether all of it was recorded.
    */
-  private boolean tell(RecordRequest request) {
+  private boolean tell(String uid, RecordRequest request) {
     try {
-      record(request);
+      recordOn(uid, request);
       return true;
     } catch (RuntimeException e) {
       LOG.warn("could not record on {}: {}", request.target(), e.getMessage());
@@ -743,7 +743,7 @@ public final class ClusterActivitiesImpl implements ClusterActivities {
     }
     FinishResult settled = awaitSettled(target, request.toRevision(), Duration.ofMinutes(10), null);
     restoreStrategy(target, request.strategy(), request.runId());
-    boolean told = request.end() != null && tell(request.end());
+    boolean told = request.end() != null && tell(sts.getMetadata().getUid(), request.end());
     return new FinishResult(settled.currentRevision(), settled.units(), told);
   }
 
@@ -1087,7 +1087,7 @@ public final class ClusterActivitiesImpl implements ClusterActivities {
       if (!ownedBy(pod, sts)) {
         continue;
       }
-      Matcher m = ORDINAL.matcher(pod.getMetadata().getName());
+      Matcher m = ClusterWatch.ORDINAL.matcher(pod.getMetadata().getName());
       if (!m.matches() || !m.group(1).equals(sts.getMetadata().getName())) {
         continue;
       }

@@ -47,7 +47,8 @@ public final class ClusterWatch implements AutoCloseable {
   /** The index of pods by the StatefulSet they belong to. */
   private static final String BY_SET = "statefulset";
 
-  private static final Pattern ORDINAL = Pattern.compile("(.+)-(\\d+)");
+  /** A StatefulSet pod's name: the set's name, a dash, the ordinal. */
+  static final Pattern ORDINAL = Pattern.compile("(.+)-(\\d+)");
 
   /**
    * The StatefulSets a pod concerns: its controller's name when that is a StatefulSet, and the name

@@ -44,7 +44,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * Lockstep's benchmarks (issue 8), on the embedded stack: the Temporal test server, kubesim, and a
  * worker (in this JVM, or as its own process where its memory or its death is measured). They print
  * tables; they assert nothing. {@code java -jar bench/target/lockstep-bench.jar [B1..B6] [--full]
- * [--write docs/benchmarks.md]}.
+ * [--repeat N] [--sizes N,N] [--caches N,N] [--write docs/benchmarks.md]}.
  */
 public final class Bench {
   private static final AtomicInteger NAMESPACES = new AtomicInteger();
@@ -315,6 +315,14 @@ public final class Bench {
         .build();
   }
 
+  /** Starts the upgrade of a benchmark's StatefulSet to example/app:2.0; returns at its verdict. */
+  static void startUpgrade(WorkflowClient client, Sts sts, UpgradePlan.Gate gate, String reason) {
+    Upgrades.start(
+        client,
+        new UpgradeRequest(
+            plan(sts.namespace(), sts.name(), "example/app:2.0", gate), "bench", reason, 30));
+  }
+
   static UpgradeResult result(WorkflowClient client, String ns, String name, long seconds)
       throws Exception {
     return Upgrades.untyped(client, Names.DEFAULT_CLUSTER, Target.parse(ns + "/sts/" + name, ns))
@@ -483,17 +491,7 @@ public final class Bench {
                 CompletableFuture.supplyAsync(
                         () -> {
                           Instant start = Instant.now();
-                          Upgrades.start(
-                              stack.client,
-                              new UpgradeRequest(
-                                  plan(
-                                      sts.namespace(),
-                                      sts.name(),
-                                      "example/app:2.0",
-                                      UpgradePlan.Gate.NONE),
-                                  "bench",
-                                  "B2",
-                                  30));
+                          startUpgrade(stack.client, sts, UpgradePlan.Gate.NONE, "B2");
                           return start;
                         },
                         pool)
@@ -590,19 +588,7 @@ public final class Bench {
             for (Sts sts : sets) {
               starts.add(
                   CompletableFuture.runAsync(
-                      () ->
-                          Upgrades.start(
-                              stack.client,
-                              new UpgradeRequest(
-                                  plan(
-                                      sts.namespace(),
-                                      sts.name(),
-                                      "example/app:2.0",
-                                      UpgradePlan.Gate.FIRST),
-                                  "bench",
-                                  "B3",
-                                  30)),
-                      pool));
+                      () -> startUpgrade(stack.client, sts, UpgradePlan.Gate.FIRST, "B3"), pool));
             }
             CompletableFuture.allOf(starts.toArray(CompletableFuture[]::new)).join();
             // Every upgrade waits at its gate once its first unit runs the new version.

@@ -5,17 +5,12 @@ import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
 import dev.lockstep.activities.ClusterWatch;
-import dev.lockstep.kubesim.Kubesim;
-import io.fabric8.kubernetes.api.model.NamespaceBuilder;
 import io.fabric8.kubernetes.api.model.Pod;
-import io.fabric8.kubernetes.api.model.apps.StatefulSet;
-import io.fabric8.kubernetes.api.model.apps.StatefulSetBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -30,65 +25,26 @@ import org.junit.jupiter.api.Test;
  * returns was woken by a change.
  */
 class ClusterWatchIT {
-  private static Kubesim sim;
+  private static UpgradeHarness h;
   private static KubernetesClient kube;
+  private static String ns;
 
   @BeforeAll
   static void start() {
-    sim = Kubesim.builder().podStartup(Duration.ofMillis(100)).start();
-    kube = sim.client();
-    kube.namespaces()
-        .resource(new NamespaceBuilder().withNewMetadata().withName("w").endMetadata().build())
-        .create();
+    h = new UpgradeHarness(Duration.ofMillis(100));
+    kube = h.kube;
+    ns = h.namespace();
   }
 
   @AfterAll
   static void stop() {
-    sim.close();
-  }
-
-  private static void statefulSet(String name, int replicas, String image) {
-    StatefulSet sts =
-        new StatefulSetBuilder()
-            .withNewMetadata()
-            .withName(name)
-            .endMetadata()
-            .withNewSpec()
-            .withReplicas(replicas)
-            .withServiceName(name)
-            .withNewSelector()
-            .addToMatchLabels("app", name)
-            .endSelector()
-            .withNewTemplate()
-            .withNewMetadata()
-            .addToLabels("app", name)
-            .endMetadata()
-            .withNewSpec()
-            .addNewContainer()
-            .withName("app")
-            .withImage(image)
-            .endContainer()
-            .endSpec()
-            .endTemplate()
-            .endSpec()
-            .build();
-    kube.apps().statefulSets().inNamespace("w").resource(sts).create();
-  }
-
-  private static boolean allReady(String name, int replicas) {
-    StatefulSet s = kube.apps().statefulSets().inNamespace("w").withName(name).get();
-    return s != null
-        && s.getStatus() != null
-        && Optional.ofNullable(s.getStatus().getReadyReplicas()).orElse(0) == replicas;
+    h.close();
   }
 
   @Test
   void aWaitSeesItsOwnPodsAndIsWokenByThemNotByItsNeighbours() throws Exception {
-    statefulSet("mine", 2, "example/app:1.0");
-    statefulSet("theirs", 3, "example/app:1.0");
-    await()
-        .atMost(Duration.ofSeconds(30))
-        .until(() -> allReady("mine", 2) && allReady("theirs", 3));
+    h.statefulSet(ns, "mine", 2, "example/app:1.0");
+    h.statefulSet(ns, "theirs", 3, "example/app:1.0");
 
     try (ClusterWatch watch = new ClusterWatch(kube, Duration.ofHours(1))) {
       AtomicInteger mine = new AtomicInteger();
@@ -114,7 +70,7 @@ class ClusterWatchIT {
         int looked = theirs.get();
         String value = String.valueOf(i);
         kube.pods()
-            .inNamespace("w")
+            .inNamespace(ns)
             .withName("theirs-" + (i % 3))
             .edit(p -> label(p, "touch", value));
         await().atMost(Duration.ofSeconds(30)).until(() -> theirs.get() > looked);
@@ -122,7 +78,7 @@ class ClusterWatchIT {
       assertThat(mine.get()).isEqualTo(before);
 
       // A change to its own pod wakes it.
-      kube.pods().inNamespace("w").withName("mine-0").edit(p -> label(p, "touch", "1"));
+      kube.pods().inNamespace(ns).withName("mine-0").edit(p -> label(p, "touch", "1"));
       await().atMost(Duration.ofSeconds(30)).until(() -> mine.get() > before);
 
       // Its StatefulSet's change answers it.
@@ -142,7 +98,7 @@ class ClusterWatchIT {
         () -> {
           try {
             return watch.await(
-                "w",
+                ns,
                 set,
                 Instant.now().plus(Duration.ofHours(1)),
                 view -> {
@@ -161,7 +117,7 @@ class ClusterWatchIT {
   private static void go(String set) {
     kube.apps()
         .statefulSets()
-        .inNamespace("w")
+        .inNamespace(ns)
         .withName(set)
         .edit(
             s -> {

@@ -786,13 +786,20 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
    * none twice. Telling the story must never stop the upgrade: a failure is logged and passed.
    */
   private void event(String reason, boolean warning, String text) {
-    List<ClusterActivities.ClusterEvent> events = new ArrayList<>();
-    if (pendingStart != null) {
-      events.add(pendingStart);
-      pendingStart = null;
+    record(afterStart(List.of(newEvent(reason, warning, text))), null, Map.of());
+  }
+
+  /** {@code events}, after the start Event if that is still untold (it is then told with them). */
+  private List<ClusterActivities.ClusterEvent> afterStart(
+      List<ClusterActivities.ClusterEvent> events) {
+    if (pendingStart == null) {
+      return events;
     }
-    events.add(newEvent(reason, warning, text));
-    record(events, null, Map.of());
+    List<ClusterActivities.ClusterEvent> all = new ArrayList<>();
+    all.add(pendingStart);
+    all.addAll(events);
+    pendingStart = null;
+    return all;
   }
 
   /** The next Event of this run, named by the run and its place in the run's story. */
@@ -805,9 +812,7 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
   /** Records the start Event now if it is still pending. */
   private void tellStart() {
     if (pendingStart != null) {
-      ClusterActivities.ClusterEvent start = pendingStart;
-      pendingStart = null;
-      record(List.of(start), null, Map.of());
+      record(afterStart(List.of()), null, Map.of());
     }
   }
 
@@ -992,13 +997,7 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
   /** The end, told: an Event (after the start, if that is still untold), and the run's notes. */
   private void recordEnd(Phase outcome, String why) {
     ClusterActivities.RecordRequest end = endRecord(outcome, why);
-    List<ClusterActivities.ClusterEvent> events = new ArrayList<>();
-    if (pendingStart != null) {
-      events.add(pendingStart);
-      pendingStart = null;
-    }
-    events.addAll(end.events());
-    record(events, end.revision(), end.notes());
+    record(afterStart(end.events()), end.revision(), end.notes());
   }
 
   /** The run's end Event, and its notes on the revision it produced (if it produced one). */

@@ -122,10 +122,10 @@ public final class ApiServer {
 
   private Answer list(Call call) {
     ApiPath p = call.path();
-    Store.Listing listing = store.listWithVersion(p.type(), p.namespace());
-    Predicate<JsonNode> filter = selectorFilter(call);
+    // Only what the selectors select is copied.
+    Store.Listing listing = store.listWithVersion(p.type(), p.namespace(), selectorFilter(call));
     ArrayNode items = NODES.arrayNode();
-    listing.items().stream().filter(filter).forEach(items::add);
+    listing.items().forEach(items::add);
     ObjectNode list = NODES.objectNode();
     list.put("apiVersion", p.type().apiVersion());
     list.put("kind", p.type().kind() + "List");

@@ -79,7 +79,7 @@ public final class Store {
 
   /** All objects of a type, in one namespace or (namespace null) in all. */
   public List<ObjectNode> list(ResourceType type, String namespace) {
-    return listWithVersion(type, namespace).items();
+    return list(type, namespace, o -> true);
   }
 
   /** The objects of a type (in one namespace, or in all when null) that pass {@code filter}. */
@@ -142,9 +142,10 @@ public final class Store {
   /** A list and the store's resourceVersion at the time it was read. */
   public record Listing(List<ObjectNode> items, String resourceVersion) {}
 
-  Listing listWithVersion(ResourceType type, String namespace) {
+  /** The objects passing {@code filter}, copied, and the version they were read at. */
+  Listing listWithVersion(ResourceType type, String namespace, Predicate<JsonNode> filter) {
     String version = String.valueOf(resourceVersion);
-    return new Listing(list(type, namespace, o -> true), version);
+    return new Listing(list(type, namespace, filter), version);
   }
 
   ObjectNode create(ResourceType type, String namespace, ObjectNode object) {
