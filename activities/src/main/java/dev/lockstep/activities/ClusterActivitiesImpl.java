@@ -1155,12 +1155,6 @@ public final class ClusterActivitiesImpl implements ClusterActivities {
   }
 
   private static RuntimeException retryable(KubernetesClientException e, String what) {
-    return ApplicationFailure.newFailure(
-        what
-            + ": "
-            + (e.getStatus() != null && e.getStatus().getMessage() != null
-                ? e.getStatus().getMessage()
-                : e.getMessage()),
-        "KubernetesApi");
+    return ApiErrors.failure(e, what);
   }
 }

@@ -113,8 +113,12 @@ final class HookJobs {
         return created;
       } catch (KubernetesClientException e) {
         if (e.getCode() != 409) {
-          throw new IllegalStateException(
-              "could not create Job " + request.jobName() + ": " + e.getMessage(), e);
+          // A Job the API refuses (invalid, forbidden, denied by a webhook) fails the hook now.
+          throw ApiErrors.isFinal(e)
+              ? failure(
+                  request,
+                  "the API server refused Job " + request.jobName() + ": " + ApiErrors.message(e))
+              : ApiErrors.failure(e, "could not create Job " + request.jobName());
         }
         existing = get(ns, request.jobName());
         if (existing == null) {
@@ -224,7 +228,7 @@ final class HookJobs {
     try {
       return client.batch().v1().jobs().inNamespace(ns).withName(name).get();
     } catch (KubernetesClientException e) {
-      throw new IllegalStateException("could not read Job " + name + ": " + e.getMessage(), e);
+      throw ApiErrors.failure(e, "could not read Job " + name);
     }
   }
 

@@ -103,7 +103,8 @@ final class PlanCommand extends UpgradeCommand {
               report.units(),
               report.gates(),
               report.hooks(),
-              report.rollbackCommand());
+              report.rollbackCommand(),
+              report.steps());
     }
     PrintWriter out = out();
     if (output.equals("json")) {
@@ -165,6 +166,12 @@ final class PlanCommand extends UpgradeCommand {
       s.append("  none\n");
     }
     r.gates().forEach(g -> s.append("  ").append(g).append('\n'));
+    if (!r.steps().isEmpty()) {
+      s.append("\nSteps (what `lockstep status` shows as the run walks them):\n");
+      for (int i = 0; i < r.steps().size(); i++) {
+        s.append("  ").append(i).append(". ").append(r.steps().get(i)).append('\n');
+      }
+    }
     if (!r.hooks().isEmpty()) {
       s.append("\nHooks:\n");
       r.hooks().forEach(h -> s.append("  ").append(h).append('\n'));

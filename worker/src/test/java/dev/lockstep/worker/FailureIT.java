@@ -332,4 +332,33 @@ class FailureIT {
     assertThat(h.revisions(ns, "pg").values())
         .containsOnly(before.getStatus().getCurrentRevision());
   }
+
+  @Test
+  void aScaledUpRunWhoseSecondUnitBreaksEndsRolledBackWithItsOriginalReplicas() {
+    String ns = h.namespace();
+    StatefulSet before = h.statefulSet(ns, "pg", 3, "postgres:14.8");
+    String target = ns + "/statefulset/pg";
+    h.start(
+        scaleUp(target, "pg", "postgres:14.9").toBuilder().gate(UpgradePlan.Gate.FIRST).build());
+    h.awaitPhase(target, Phase.WAITING_FOR_RESUME);
+    // The extra unit came up fine; from now on the new version crash-loops (pg-2 will).
+    h.sim.behaviours().image("postgres:14.9", ImageBehaviour.CRASHLOOP);
+    h.upgrade(target).resume(OPS);
+
+    UpgradeResult result = h.result(target);
+
+    assertEquals(Phase.ROLLED_BACK, result.phase(), result.message());
+    assertThat(result.message()).startsWith("pg-2 failed: pg-2 is crash-looping");
+    StatefulSet after = h.kube.apps().statefulSets().inNamespace(ns).withName("pg").get();
+    assertEquals(3, after.getSpec().getReplicas());
+    assertEquals(
+        "postgres:14.8", after.getSpec().getTemplate().getSpec().getContainers().get(0).getImage());
+    assertThat(after.getMetadata().getAnnotations()).doesNotContainKey("lockstep.dev/run");
+    await().atMost(20, SECONDS).until(() -> h.revisions(ns, "pg").size() == 3);
+    assertThat(h.revisions(ns, "pg").values())
+        .containsOnly(before.getStatus().getCurrentRevision());
+    assertThat(result.status().units())
+        .extracting(u -> u.name())
+        .containsExactly("pg-2", "pg-1", "pg-0");
+  }
 }

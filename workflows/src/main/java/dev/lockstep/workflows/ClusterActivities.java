@@ -28,6 +28,12 @@ public interface ClusterActivities {
   /** A unit did not become Ready on the new revision (timeout or crash loop). */
   String FAILURE_UNIT_FAILED = "UnitFailed";
 
+  /**
+   * The API server refused a request in a way no retry can change (403 forbidden by RBAC, 422
+   * invalid, 400, an admission webhook's denial): the message is the API server's.
+   */
+  String FAILURE_REJECTED = "Rejected";
+
   /** A hook's Job failed, or did not finish in time. */
   String FAILURE_HOOK_FAILED = "HookFailed";
 

@@ -22,6 +22,7 @@ import java.util.Map;
  * @param gates where the upgrade would wait for {@code lockstep resume}
  * @param hooks the hooks that would run, in order
  * @param rollbackCommand how to roll it back once started
+ * @param steps the steps a run would walk, in order, as {@code status} shows them
  */
 public record PlanReport(
     String target,
@@ -37,4 +38,5 @@ public record PlanReport(
     List<String> units,
     List<String> gates,
     List<String> hooks,
-    String rollbackCommand) {}
+    String rollbackCommand,
+    List<String> steps) {}

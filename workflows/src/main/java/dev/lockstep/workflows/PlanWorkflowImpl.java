@@ -111,7 +111,47 @@ public class PlanWorkflowImpl implements PlanWorkflow {
         units,
         gates,
         hooks(plan, names),
-        "lockstep rollback " + target + Names.clusterFlag(cluster));
+        "lockstep rollback " + target + Names.clusterFlag(cluster),
+        steps(plan, target, snapshot));
+  }
+
+  /** The steps a run of {@code plan} would walk: what {@code status} will show as it goes. */
+  private static List<String> steps(
+      UpgradePlan plan, Target target, ClusterActivities.TargetSnapshot snapshot) {
+    if (snapshot == null || !snapshot.found()) {
+      return List.of();
+    }
+    List<String> steps = new ArrayList<>(List.of("collect", "pre-checks"));
+    ClusterActivities.Origin origin = snapshot.origin();
+    if (plan.repair() != null && origin != null) {
+      boolean scaledUp = snapshot.replicas() > origin.replicas();
+      if (plan.repair() == UpgradePlan.Repair.RESTORE) {
+        steps.add("adopt");
+        steps.add("revert " + origin.fromRevision());
+        if (scaledUp) {
+          steps.add("scale-back " + target.name() + "-" + origin.replicas());
+          steps.add("release");
+        }
+        return steps;
+      }
+      List<String> left = new ArrayList<>();
+      snapshot.units().stream()
+          .filter(u -> !u.ready() || !u.revision().equals(snapshot.updateRevision()))
+          .forEach(u -> left.add(u.name()));
+      StatefulSetStrategy.compile(plan, left, TargetStrategy.Start.ADOPTED, null, scaledUp)
+          .forEach(s -> steps.add(s.describe()));
+      return steps;
+    }
+    List<String> order = new ArrayList<>();
+    boolean scaleUp = Boolean.TRUE.equals(plan.scaleUp()) && plan.repair() == null;
+    String extra = scaleUp ? target.name() + "-" + snapshot.replicas() : null;
+    if (extra != null) {
+      order.add(extra);
+    }
+    snapshot.units().forEach(u -> order.add(u.name()));
+    StatefulSetStrategy.compile(plan, order, TargetStrategy.Start.FRESH, extra, scaleUp)
+        .forEach(s -> steps.add(s.describe()));
+    return steps;
   }
 
   /** The hooks that would run, in order, and what a rollback would do about the data. */

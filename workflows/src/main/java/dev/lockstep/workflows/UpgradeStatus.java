@@ -8,6 +8,9 @@ import java.util.Map;
  * steering requests received.
  *
  * @param checks the pre-checks with their answers, forced ones marked
+ * @param steps the steps the run compiled its plan into, in order, each with its state; return
+ *     steps are appended when the run goes back
+ * @param step the index in {@code steps} of the step the run is at, or null once it has ended
  */
 public record UpgradeStatus(
     String target,
@@ -24,4 +27,6 @@ public record UpgradeStatus(
     String rollbackCommand,
     List<UnitStatus> units,
     List<Steering> steering,
-    List<PreChecks.Result> checks) {}
+    List<PreChecks.Result> checks,
+    List<Step> steps,
+    Integer step) {}

@@ -207,9 +207,25 @@ class FakeCluster implements ClusterActivities {
     calls.add("release");
   }
 
+  /** How many reverts fail before one succeeds, and with which failure type. */
+  volatile int revertFailures;
+
+  volatile String revertFailure = "Rejected";
+
   @Override
   public FinishResult revert(RevertRequest request) {
     calls.add("revert to " + request.fromRevision());
+    if (revertFailures > 0) {
+      revertFailures--;
+      throw FAILURE_REJECTED.equals(revertFailure)
+          ? io.temporal.failure.ApplicationFailure.newNonRetryableFailure(
+              "statefulsets.apps \"web\" is forbidden: User cannot update resource",
+              FAILURE_REJECTED)
+          : io.temporal.failure.ApplicationFailure.newFailure(
+              "could not restore the template: the server is currently unable to handle the"
+                  + " request",
+              revertFailure);
+    }
     return new FinishResult("web-1", units("web-1"), false);
   }
 }

@@ -210,21 +210,28 @@ class HooksWorkflowTest {
   }
 
   @Test
-  void aFailedRestoreLeavesTheUnitsWhereTheyAreAndSaysHowToGoOn() {
+  void aFailedRestoreHoldsWithTheUnitsWhereTheyAreUntilRetried() {
     cluster.failingHooks.add("test");
     cluster.failingHooks.add("restore");
     begin(
         plan(UpgradePlan.Gate.NONE, new UpgradePlan.Hooks(null, MIGRATE, TEST, RESTORE))
             .migration(new UpgradePlan.Migration(false, null))
             .build());
-    UpgradeResult result = result();
-    assertEquals(Phase.FAILED, result.phase());
-    assertThat(result.message())
+    env.sleep(Duration.ofMinutes(5));
+    UpgradeStatus held = upgrade().status();
+    assertEquals(Phase.HELD, held.phase());
+    assertThat(held.message())
         .startsWith("test hook failed: Job web-test-")
-        .contains("; restore hook failed: Job web-restore-")
-        .contains("the units were left on web-2")
-        .endsWith("see `lockstep repair " + TARGET + "` once the data is restored");
+        .contains("restore hook failed: Job web-restore-")
+        .contains("lockstep retry " + TARGET)
+        .contains("lockstep abandon " + TARGET);
     assertThat(calls()).endsWith("hook test", "hook restore").doesNotContain("revert to web-1");
+    assertThat(held.units()).extracting(UnitStatus::revision).containsOnly("web-2");
+
+    cluster.failingHooks.remove("restore");
+    assertEquals("retrying the failed step", upgrade().retry(new SteerRequest("dba", "fixed")));
+    assertEquals(Phase.ROLLED_BACK, result().phase());
+    assertThat(calls()).endsWith("hook restore", "hook restore", "revert to web-1");
   }
 
   @Test

@@ -5,7 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import io.temporal.client.WorkflowClient;
+import io.temporal.client.WorkflowFailedException;
 import io.temporal.client.WorkflowStub;
+import io.temporal.failure.CanceledFailure;
 import io.temporal.testing.TestWorkflowEnvironment;
 import io.temporal.worker.Worker;
 import java.time.Duration;
@@ -384,5 +386,125 @@ class UpgradeWorkflowTest {
     cluster.failUnit = null;
     upgrade().retry(new SteerRequest("ops", "fixed"));
     assertEquals(Phase.COMPLETED, result().phase());
+  }
+
+  @Test
+  void statusShowsTheStepsAndTheIndexOfTheOneRunning() {
+    begin(plan(UpgradePlan.Gate.FIRST));
+    env.sleep(Duration.ofMinutes(1));
+    UpgradeStatus status = upgrade().status();
+    assertThat(status.steps())
+        .extracting(Step::describe)
+        .containsExactly(
+            "collect",
+            "pre-checks",
+            "prepare",
+            "unit web-2",
+            "gate after web-2",
+            "unit web-1",
+            "unit web-0",
+            "finish");
+    assertThat(status.steps())
+        .extracting(Step::state)
+        .containsExactly(
+            Step.State.DONE,
+            Step.State.DONE,
+            Step.State.DONE,
+            Step.State.DONE,
+            Step.State.RUNNING,
+            Step.State.PENDING,
+            Step.State.PENDING,
+            Step.State.PENDING);
+    assertEquals(4, status.step());
+
+    upgrade().resume(new SteerRequest("bob", "ok"));
+    UpgradeResult result = result();
+    assertThat(result.status().steps()).extracting(Step::state).containsOnly(Step.State.DONE);
+    assertThat(result.status().step()).isNull();
+  }
+
+  @Test
+  void temporalsOwnCancelReturnsTheUpgradedUnitsAndEndsCancelled() {
+    begin(plan(UpgradePlan.Gate.FIRST));
+    env.sleep(Duration.ofMinutes(1));
+    assertEquals(Phase.WAITING_FOR_RESUME, upgrade().status().phase());
+
+    WorkflowStub.fromTyped(upgrade()).cancel();
+    // Temporal records the execution as cancelled; what the run did is in its status.
+    WorkflowFailedException closed = assertThrows(WorkflowFailedException.class, this::result);
+    assertThat(closed.getCause()).isInstanceOf(CanceledFailure.class);
+    UpgradeStatus status = upgrade().status();
+
+    assertEquals(Phase.CANCELLED, status.phase());
+    assertThat(cluster.calls).endsWith("upgrade web-2", "revert to web-1");
+    assertThat(status.units()).extracting(UnitStatus::revision).containsOnly("web-1");
+    assertThat(status.steering())
+        .anySatisfy(
+            s -> {
+              assertThat(s.action()).isEqualTo("cancel");
+              assertThat(s.identity()).isEqualTo("temporal");
+              assertThat(s.accepted()).isTrue();
+            });
+    assertThat(cluster.events).contains("RollingBack", "UpgradeCancelled");
+  }
+
+  @Test
+  void aScaledUpRunWhoseSecondUnitFailsReturnsTheUnitsBeforeRemovingTheExtraOne() {
+    cluster.failUnit = "web-2";
+    begin(plan(UpgradePlan.Gate.NONE).toBuilder().scaleUp(true).build());
+    UpgradeResult result = result();
+    assertEquals(Phase.ROLLED_BACK, result.phase());
+    // The controller removes no pod while another is not Ready: units go back first.
+    assertThat(cluster.calls)
+        .endsWith(
+            "scale to 4",
+            "prepare {web=nginx:1.26}",
+            "upgrade web-3",
+            "upgrade web-2",
+            "revert to web-1",
+            "scale to 3",
+            "release");
+    assertThat(result.status().units())
+        .extracting(UnitStatus::name)
+        .containsExactly("web-2", "web-1", "web-0");
+  }
+
+  @Test
+  void aReturnStepThatCannotFinishHoldsWithItsWaysOutInsteadOfFailing() {
+    cluster.failUnit = "web-1";
+    cluster.revertFailures = 1;
+    begin(plan(UpgradePlan.Gate.NONE));
+    env.sleep(Duration.ofMinutes(5));
+    UpgradeStatus held = upgrade().status();
+    assertEquals(Phase.HELD, held.phase());
+    assertThat(held.message())
+        .startsWith("web-1 failed: web-1 is crash-looping")
+        .contains("returning the units to web-1 failed: statefulsets.apps \"web\" is forbidden")
+        .contains("`lockstep retry " + TARGET + "` to try again")
+        .contains("`lockstep abandon " + TARGET + "`");
+    // A refusal that no retry can change is not retried.
+    assertThat(cluster.calls.stream().filter(c -> c.startsWith("revert"))).hasSize(1);
+    assertThat(held.steps()).extracting(Step::describe).endsWith("revert web-1");
+
+    assertEquals(
+        "retrying the failed step", upgrade().retry(new SteerRequest("ops", "RBAC fixed")));
+    assertEquals(Phase.ROLLED_BACK, result().phase());
+    assertThat(cluster.calls.stream().filter(c -> c.startsWith("revert"))).hasSize(2);
+  }
+
+  @Test
+  void aReturnStepThatKeepsFailingStopsRetryingAtItsBoundAndHolds() {
+    cluster.failUnit = "web-1";
+    cluster.revertFailures = Integer.MAX_VALUE;
+    cluster.revertFailure = "KubernetesApi";
+    begin(plan(UpgradePlan.Gate.NONE));
+    env.sleep(Duration.ofHours(3));
+    UpgradeStatus held = upgrade().status();
+    assertEquals(Phase.HELD, held.phase());
+    assertThat(held.message()).contains("returning the units to web-1 failed");
+
+    upgrade().abandon(new SteerRequest("ops", "will fix by hand"));
+    assertEquals(Phase.ABANDONED, result().phase());
+    assertThat(cluster.calls).endsWith("release");
   }
 }

@@ -1,0 +1,64 @@
+package dev.lockstep.workflows;
+
+/**
+ * One step of a run, as {@code status} and {@code plan} show it: a run compiles its plan into a
+ * list of these and walks it with an index, as an Argo Rollout walks its canary steps.
+ *
+ * @param kind what the step does
+ * @param subject what it acts on: a unit's pod name, a hook's name, a gate's position; may be empty
+ * @param state where it is
+ */
+public record Step(Kind kind, String subject, State state) {
+
+  /** What a step does. The first group moves the target forward, the second returns it. */
+  public enum Kind {
+    COLLECT,
+    PRE_CHECKS,
+    BACKUP,
+    SCALE_UP,
+    PREPARE,
+    /** Takes the target over from a run that ended outside Lockstep ({@code repair}). */
+    ADOPT,
+    UNIT,
+    MIGRATE,
+    GATE,
+    TEST,
+    SCALE_BACK,
+    FINISH,
+    /** Runs the restore hook before units go back over data migrated forward. */
+    RESTORE_DATA,
+    /** Returns every unit to the revision the run started from. */
+    REVERT,
+    /** Lets go of the target: the run's mark goes, the user's update strategy comes back. */
+    RELEASE;
+
+    /** Whether the step returns the target rather than moving it forward. */
+    public boolean returns() {
+      return this == RESTORE_DATA || this == REVERT || this == RELEASE;
+    }
+  }
+
+  /** Where a step is. */
+  public enum State {
+    PENDING,
+    RUNNING,
+    DONE,
+    FAILED,
+    /** Not run: the run ended, or went back, before it. */
+    SKIPPED
+  }
+
+  public static Step of(Kind kind, String subject) {
+    return new Step(kind, subject == null ? "" : subject, State.PENDING);
+  }
+
+  Step in(State next) {
+    return new Step(kind, subject, next);
+  }
+
+  /** One line, as {@code plan} prints it: {@code unit web-2}, {@code gate after web-2}. */
+  public String describe() {
+    String name = kind.name().toLowerCase(java.util.Locale.ROOT).replace('_', '-');
+    return subject.isEmpty() ? name : name + " " + subject;
+  }
+}
