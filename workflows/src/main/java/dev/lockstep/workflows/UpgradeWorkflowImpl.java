@@ -118,7 +118,7 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
       return end(
           Phase.FAILED, "pre-checks failed, nothing was changed: " + String.join("; ", failing));
     }
-    run.verdict = Verdict.ok(run.fromRevision);
+    accepted();
     run.mark(1, Step.State.DONE);
     run.index = 2;
     if (run.cancelRequested) {
@@ -183,7 +183,7 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
       return end(Phase.FAILED, problem);
     }
     boolean wasRestoring = statefulSet.takeOver(found, dead);
-    run.verdict = Verdict.ok(run.fromRevision);
+    accepted();
     run.mark(1, Step.State.DONE);
     run.index = 2;
     if (run.cancelRequested) {
@@ -207,6 +207,17 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
     run.steps.addAll(strategy.forward(TargetStrategy.Start.ADOPTED));
     UpgradeResult ended = walk();
     return ended != null ? ended : end(Phase.COMPLETED, strategy.completed());
+  }
+
+  /**
+   * The plan is accepted: the verdict is given, and the run goes on only once the caller waiting
+   * for it ({@code awaitVerdict}) has its answer. That keeps the answer's completion and the run's
+   * next command in one order whether the caller's update arrived with the run's first task or
+   * later; without it, a replay could order them differently from the original.
+   */
+  private void accepted() {
+    run.verdict = Verdict.ok(run.fromRevision);
+    Workflow.await(Workflow::isEveryHandlerFinished);
   }
 
   // ---- the interpreter -----------------------------------------------------------------------

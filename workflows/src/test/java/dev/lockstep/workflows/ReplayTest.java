@@ -21,9 +21,12 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * The replay gate: every saved history must replay against today's workflow code, so that a change
- * to the workflow's command sequence can never break running upgrades unnoticed. Until v0.1.0
- * histories may be re-recorded on purpose: {@code mvn -pl workflows test -Dtest=ReplayTest
- * -Dlockstep.recordHistories=true}.
+ * to the workflow's command sequence can never break running upgrades unnoticed: upgrades wait at
+ * gates for days across Lockstep's own upgrades. The histories were recorded by the engine of
+ * v0.2.0 and are never re-recorded: a change to the workflow keeps them replaying with {@code
+ * Workflow.getVersion}. A new path gets a new history: add its scenario to {@link Scenarios#ALL}
+ * and run {@code mvn -pl workflows test -Dtest=ReplayTest -Dlockstep.recordHistories=true}, which
+ * writes only the histories that are missing.
  */
 class ReplayTest {
   private static final Path HISTORIES = Path.of("src", "test", "resources", "histories");
@@ -35,20 +38,20 @@ class ReplayTest {
   }
 
   @Test
-  void theSavedHistoriesCoverAFullUpgradeAndAPausedOne() throws IOException {
+  void theSavedHistoriesCoverEveryPathARunCanTake() throws IOException {
     assertThat(histories().map(p -> p.getFileName().toString()))
-        .contains("full-upgrade.json", "paused-and-resumed.json");
+        .containsAll(Scenarios.ALL.keySet());
   }
 
   @ParameterizedTest
   @MethodSource("histories")
   void replaysAgainstTodaysWorkflow(Path history) throws Exception {
-    WorkflowReplayer.replayWorkflowExecution(Files.readString(history), UpgradeWorkflowImpl.class);
+    WorkflowReplayer.replayWorkflowExecution(saved(history), UpgradeWorkflowImpl.class);
   }
 
   @Test
   void aNonDeterministicChangeIsCaught() throws Exception {
-    String history = Files.readString(HISTORIES.resolve("full-upgrade.json"));
+    WorkflowExecutionHistory history = saved(HISTORIES.resolve("full-upgrade.json"));
     Throwable e =
         assertThrows(
             Throwable.class,
@@ -60,6 +63,17 @@ class ReplayTest {
                 t instanceof NonDeterministicException
                     || String.valueOf(t.getMessage()).contains("nondeterministic")
                     || String.valueOf(t.getMessage()).contains("NonDeterministic"));
+  }
+
+  /**
+   * A saved history with the workflow id it ran under: a run reads its own id (a repair compares it
+   * with the mark on the target), so replaying under the replayer's placeholder id would take
+   * another path than the run did, as no worker ever would.
+   */
+  static WorkflowExecutionHistory saved(Path file) throws IOException {
+    return new WorkflowExecutionHistory(
+        WorkflowExecutionHistory.fromJson(Files.readString(file)).getHistory(),
+        Names.workflowId("default", Target.parse(UpgradeWorkflowTest.TARGET, "default")));
   }
 
   private static List<Throwable> causes(Throwable e) {
@@ -105,11 +119,13 @@ class ReplayTest {
   @EnabledIfSystemProperty(named = "lockstep.recordHistories", matches = "true")
   void recordHistories() throws IOException {
     Files.createDirectories(HISTORIES);
-    Files.writeString(
-        HISTORIES.resolve("full-upgrade.json"),
-        new WorkflowExecutionHistory(Scenarios.record(Scenarios.FULL_UPGRADE)).toJson(true));
-    Files.writeString(
-        HISTORIES.resolve("paused-and-resumed.json"),
-        new WorkflowExecutionHistory(Scenarios.record(Scenarios.PAUSED_AND_RESUMED)).toJson(true));
+    for (var scenario : Scenarios.ALL.entrySet()) {
+      if (Files.exists(HISTORIES.resolve(scenario.getKey()))) {
+        continue;
+      }
+      Files.writeString(
+          HISTORIES.resolve(scenario.getKey()),
+          new WorkflowExecutionHistory(Scenarios.record(scenario.getValue())).toJson(true));
+    }
   }
 }

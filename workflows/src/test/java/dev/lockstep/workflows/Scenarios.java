@@ -56,6 +56,152 @@ final class Scenarios {
         result(client);
       };
 
+  private static void start(WorkflowClient client, UpgradePlan plan) {
+    Upgrades.start(client, new UpgradeRequest(plan, "alice", "minor", 0));
+  }
+
+  private static UpgradePlan.Builder plan(UpgradePlan.Gate gate) {
+    return UpgradeWorkflowTest.plan(gate).toBuilder();
+  }
+
+  private static final SteerRequest OPS = new SteerRequest("ops", "incident 42");
+
+  /** Cancelled at the gate: the first unit returned. */
+  static final Scenario CANCELLED_AT_GATE =
+      (client, cluster, env) -> {
+        start(client, plan(UpgradePlan.Gate.FIRST).build());
+        env.sleep(Duration.ofMinutes(30));
+        stub(client).cancel(OPS);
+        result(client);
+      };
+
+  /** Rolled back by hand at the gate. */
+  static final Scenario ROLLED_BACK_AT_GATE =
+      (client, cluster, env) -> {
+        start(client, plan(UpgradePlan.Gate.FIRST).build());
+        env.sleep(Duration.ofMinutes(30));
+        stub(client).rollback(OPS);
+        result(client);
+      };
+
+  /** The second unit fails: the policy rolls back, after one retry from prepare. */
+  static final Scenario FAILED_RETRIED_AND_ROLLED_BACK =
+      (client, cluster, env) -> {
+        cluster.failUnit = "web-1";
+        start(client, plan(UpgradePlan.Gate.NONE).retries(1).build());
+        result(client);
+      };
+
+  /** HELD after a failed unit, then retried once the image is fixed. */
+  static final Scenario HELD_THEN_RETRIED =
+      (client, cluster, env) -> {
+        cluster.failUnit = "web-1";
+        start(
+            client, plan(UpgradePlan.Gate.NONE).onFailure(UpgradePlan.FailurePolicy.HOLD).build());
+        env.sleep(Duration.ofMinutes(30));
+        cluster.failUnit = null;
+        stub(client).retry(OPS);
+        result(client);
+      };
+
+  /** HELD after a failed unit, then abandoned. */
+  static final Scenario HELD_THEN_ABANDONED =
+      (client, cluster, env) -> {
+        cluster.failUnit = "web-1";
+        start(
+            client, plan(UpgradePlan.Gate.NONE).onFailure(UpgradePlan.FailurePolicy.HOLD).build());
+        env.sleep(Duration.ofMinutes(30));
+        stub(client).abandon(OPS);
+        result(client);
+      };
+
+  /**
+   * Backup, migrate after the first unit (forward only), the gate, the rest, a failing test: the
+   * restore hook runs before the units go back.
+   */
+  static final Scenario HOOKS_MIGRATE_AND_RESTORE =
+      (client, cluster, env) -> {
+        cluster.failingHooks.add("test");
+        UpgradePlan.Hook job = new UpgradePlan.Hook("busybox:1.36", java.util.List.of("true"));
+        start(
+            client,
+            plan(UpgradePlan.Gate.FIRST)
+                .hooks(new UpgradePlan.Hooks(job, job, job, job))
+                .migration(new UpgradePlan.Migration(false, null))
+                .build());
+        env.sleep(Duration.ofMinutes(30));
+        stub(client).resume(OPS);
+        result(client);
+      };
+
+  /** One unit added first, upgraded first, removed at the end. */
+  static final Scenario SCALE_UP =
+      (client, cluster, env) -> {
+        start(client, plan(UpgradePlan.Gate.NONE).scaleUp(true).build());
+        result(client);
+      };
+
+  /** A repair that continues the change of a run terminated after one unit. */
+  static final Scenario REPAIR_CONTINUE =
+      (client, cluster, env) -> {
+        cluster.mark = "dead-run";
+        cluster.origin =
+            new ClusterActivities.Origin(
+                Names.workflowId("default", Target.parse(UpgradeWorkflowTest.TARGET, "default")),
+                "web-1",
+                "RollingUpdate",
+                2,
+                3);
+        cluster.upgradedByDead = 1;
+        start(
+            client,
+            UpgradePlan.builder()
+                .target(UpgradeWorkflowTest.TARGET)
+                .repair(UpgradePlan.Repair.CONTINUE)
+                .gate(UpgradePlan.Gate.NONE)
+                .build());
+        result(client);
+      };
+
+  /** Temporal's own cancel at the gate. */
+  static final Scenario TEMPORAL_CANCEL =
+      (client, cluster, env) -> {
+        start(client, plan(UpgradePlan.Gate.FIRST).build());
+        env.sleep(Duration.ofMinutes(30));
+        WorkflowStub.fromTyped(stub(client)).cancel();
+        await()
+            .atMost(10, TimeUnit.SECONDS)
+            .until(() -> stub(client).status().phase() == Phase.CANCELLED);
+      };
+
+  /** A revert the API server refuses holds; retried once RBAC is fixed. */
+  static final Scenario RETURN_HELD_THEN_RETRIED =
+      (client, cluster, env) -> {
+        cluster.failUnit = "web-1";
+        cluster.revertFailures = 1;
+        start(client, plan(UpgradePlan.Gate.NONE).build());
+        env.sleep(Duration.ofMinutes(30));
+        stub(client).retry(OPS);
+        result(client);
+      };
+
+  /** Every saved history, by file name: one per path a run can take. */
+  static final java.util.Map<String, Scenario> ALL =
+      java.util.Map.ofEntries(
+          java.util.Map.entry("full-upgrade.json", FULL_UPGRADE),
+          java.util.Map.entry("paused-and-resumed.json", PAUSED_AND_RESUMED),
+          java.util.Map.entry("cancelled-at-gate.json", CANCELLED_AT_GATE),
+          java.util.Map.entry("rolled-back-at-gate.json", ROLLED_BACK_AT_GATE),
+          java.util.Map.entry(
+              "failed-retried-and-rolled-back.json", FAILED_RETRIED_AND_ROLLED_BACK),
+          java.util.Map.entry("held-then-retried.json", HELD_THEN_RETRIED),
+          java.util.Map.entry("held-then-abandoned.json", HELD_THEN_ABANDONED),
+          java.util.Map.entry("hooks-migrate-and-restore.json", HOOKS_MIGRATE_AND_RESTORE),
+          java.util.Map.entry("scale-up.json", SCALE_UP),
+          java.util.Map.entry("repair-continue.json", REPAIR_CONTINUE),
+          java.util.Map.entry("temporal-cancel.json", TEMPORAL_CANCEL),
+          java.util.Map.entry("return-held-then-retried.json", RETURN_HELD_THEN_RETRIED));
+
   static UpgradeWorkflow stub(WorkflowClient client) {
     return client.newWorkflowStub(
         UpgradeWorkflow.class,
