@@ -1,0 +1,154 @@
+package dev.lockstep.activities;
+
+import static dev.lockstep.activities.StatefulSets.retryable;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.lockstep.workflows.ClusterActivities.ClusterEvent;
+import dev.lockstep.workflows.ClusterActivities.RecordRequest;
+import dev.lockstep.workflows.Target;
+import io.fabric8.kubernetes.api.model.apps.ControllerRevision;
+import io.fabric8.kubernetes.api.model.apps.StatefulSet;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.fabric8.kubernetes.client.dsl.base.PatchContext;
+import io.fabric8.kubernetes.client.dsl.base.PatchType;
+import io.fabric8.kubernetes.client.utils.Serialization;
+import java.time.Instant;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The story of a run as the cluster keeps it: Kubernetes Events on the StatefulSet and notes
+ * (annotations) on its ControllerRevisions, so that {@code kubectl describe} and {@code lockstep
+ * history} tell it without Temporal. Events are named by the step that tells them, so a retried
+ * step adds nothing; steps that act tell their story best effort, never failing for it.
+ */
+final class Records {
+  private static final Logger LOG = LoggerFactory.getLogger(Records.class);
+
+  private final KubernetesClient client;
+  private final StatefulSets sets;
+
+  /** Tells Events that no step waits for (see {@link #tellLater}); daemon threads, bounded. */
+  private final java.util.concurrent.ExecutorService tellers =
+      new java.util.concurrent.ThreadPoolExecutor(
+          2,
+          2,
+          30,
+          java.util.concurrent.TimeUnit.SECONDS,
+          new java.util.concurrent.LinkedBlockingQueue<>(10_000),
+          r -> {
+            Thread t = new Thread(r, "lockstep-events");
+            t.setDaemon(true);
+            return t;
+          });
+
+  Records(KubernetesClient client, StatefulSets sets) {
+    this.client = client;
+    this.sets = sets;
+  }
+
+  /**
+   * Records an Event after this step returns, best effort, on a small pool of its own. The Event is
+   * named by the step, so an attempt that tells it again (a retried step) adds nothing.
+   */
+  void tellLater(String uid, RecordRequest request) {
+    try {
+      tellers.execute(
+          () -> {
+            try {
+              recordOn(uid, request);
+            } catch (RuntimeException e) {
+              LOG.warn("could not record on {}: {}", request.target(), e.getMessage());
+            }
+          });
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      LOG.warn("not recording on {}: too many Events waiting", request.target());
+    }
+  }
+
+  /**
+   * Records Events and notes on behalf of another step, best effort: telling the story never fails
+   * the step that acted. Returns whether all of it was recorded.
+   */
+  boolean tell(String uid, RecordRequest request) {
+    try {
+      recordOn(uid, request);
+      return true;
+    } catch (RuntimeException e) {
+      LOG.warn("could not record on {}: {}", request.target(), e.getMessage());
+      return false;
+    }
+  }
+
+  void record(RecordRequest request) {
+    Target target = request.target();
+    StatefulSet sts = sets.read(target);
+    if (sts == null) {
+      LOG.info("not recording on {}: it no longer exists", target);
+      return;
+    }
+    recordOn(sts.getMetadata().getUid(), request);
+  }
+
+  /** Records on the StatefulSet with this uid, without reading it again. */
+  private void recordOn(String uid, RecordRequest request) {
+    Target target = request.target();
+    String now = Instant.now().toString();
+    for (ClusterEvent e : request.events()) {
+      io.fabric8.kubernetes.api.model.Event event =
+          new io.fabric8.kubernetes.api.model.EventBuilder()
+              .withNewMetadata()
+              .withName(e.name())
+              .withNamespace(target.namespace())
+              .endMetadata()
+              .withNewInvolvedObject()
+              .withApiVersion("apps/v1")
+              .withKind("StatefulSet")
+              .withName(target.name())
+              .withNamespace(target.namespace())
+              .withUid(uid)
+              .endInvolvedObject()
+              .withReason(e.reason())
+              .withType(e.type())
+              .withMessage(e.message())
+              .withNewSource()
+              .withComponent("lockstep")
+              .endSource()
+              .withReportingComponent("lockstep.dev/worker")
+              .withReportingInstance(request.cluster())
+              .withFirstTimestamp(now)
+              .withLastTimestamp(now)
+              .withCount(1)
+              .build();
+      try {
+        client.v1().events().inNamespace(target.namespace()).resource(event).create();
+      } catch (KubernetesClientException ex) {
+        if (ex.getCode() != 409) {
+          throw retryable(ex, "could not record event " + e.reason() + " on " + target);
+        }
+        // Already recorded by an earlier attempt of this step.
+      }
+    }
+    if (request.revision() != null && !request.notes().isEmpty()) {
+      ControllerRevision revision = sets.revisionNamed(target.namespace(), request.revision());
+      if (revision == null) {
+        LOG.info("not annotating revision {}: it is gone", request.revision());
+        return;
+      }
+      ObjectNode body = Serialization.jsonMapper().createObjectNode();
+      ObjectNode annotations = body.putObject("metadata").putObject("annotations");
+      request.notes().forEach(annotations::put);
+      try {
+        client
+            .apps()
+            .controllerRevisions()
+            .inNamespace(target.namespace())
+            .withName(request.revision())
+            .patch(PatchContext.of(PatchType.JSON_MERGE), body.toString());
+      } catch (KubernetesClientException ex) {
+        throw retryable(ex, "could not annotate revision " + request.revision());
+      }
+    }
+  }
+}
