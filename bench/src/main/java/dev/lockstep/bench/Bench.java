@@ -208,40 +208,40 @@ public final class Bench {
 
   /**
    * {@code git rev-parse --short HEAD} of {@code root}, plus "-dirty" when tracked or untracked
-   * files differ from it (the results file being written, {@code ignore}, does not count); or
-   * "unknown commit" outside a git work tree.
+   * files under it differ from that commit (the results file being written, {@code ignore}, does
+   * not count); "unknown commit" outside a git work tree.
    */
   static String commit(Path root, Path ignore) {
-    try {
-      String head = git(root, "rev-parse", "--short", "HEAD").strip();
-      if (head.isEmpty()) {
-        return "unknown commit";
-      }
-      String ignored =
-          ignore == null ? "" : root.relativize(ignore.toAbsolutePath().normalize()).toString();
-      boolean dirty =
-          git(root, "status", "--porcelain")
-              .lines()
-              .map(l -> l.substring(3))
-              .anyMatch(f -> !f.equals(ignored));
-      return "commit " + head + (dirty ? "-dirty" : "");
-    } catch (IOException e) {
-      return "unknown commit";
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
+    Path dir = root.toAbsolutePath().normalize();
+    String head = git(dir, "rev-parse", "--short", "HEAD");
+    if (head == null || head.isBlank()) {
       return "unknown commit";
     }
+    List<String> status = new ArrayList<>(List.of("status", "--porcelain", "--", "."));
+    if (ignore != null && ignore.toAbsolutePath().normalize().startsWith(dir)) {
+      status.add(":(exclude)" + dir.relativize(ignore.toAbsolutePath().normalize()));
+    }
+    String changes = git(dir, status.toArray(String[]::new));
+    return "commit "
+        + head.strip()
+        + (changes == null ? " (work tree unknown)" : changes.isBlank() ? "" : "-dirty");
   }
 
-  private static String git(Path root, String... args) throws IOException, InterruptedException {
-    List<String> command = new ArrayList<>(List.of("git", "-C", root.toString()));
+  /** What git printed, or null if it could not run or failed. */
+  private static String git(Path dir, String... args) {
+    List<String> command = new ArrayList<>(List.of("git", "-C", dir.toString()));
     command.addAll(List.of(args));
-    Process p = new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.DISCARD).start();
-    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    if (!p.waitFor(30, TimeUnit.SECONDS) || p.exitValue() != 0) {
-      return "";
+    try {
+      Process p =
+          new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.DISCARD).start();
+      String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+      return p.waitFor(30, TimeUnit.SECONDS) && p.exitValue() == 0 ? out : null;
+    } catch (IOException e) {
+      return null;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return null;
     }
-    return out;
   }
 
   /** A table's provenance, from {@code start} until now. */
@@ -688,7 +688,7 @@ public final class Bench {
     List<String> failures = new ArrayList<>();
     floorFailures.forEach(x -> failures.add("the floor, " + x));
     lockstepFailures.forEach(x -> failures.add("Lockstep, " + x));
-    String runs = count(repeat, "run") + ", each the floor then Lockstep";
+    String runs = count(repeat, "run") + " (each: the floor, then Lockstep)";
     tables.add(
         new Table(
             "B1",

@@ -96,6 +96,9 @@ class BenchTest {
     Files.writeString(repo.resolve("code.java"), "class B {}");
     assertEquals("commit " + head + "-dirty", Bench.commit(repo, repo.resolve("results.md")));
     assertEquals("unknown commit", Bench.commit(repo.resolve("nowhere"), null));
+    Path outside = Files.createTempFile("results", ".md");
+    assertEquals("commit " + head + "-dirty", Bench.commit(repo, outside));
+    Files.delete(outside);
   }
 
   @Test
