@@ -1,10 +1,18 @@
 package dev.lockstep.bench;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** The arithmetic and the report of the benchmarks (the measurements run with `lockstep bench`). */
 class BenchTest {
@@ -28,5 +36,94 @@ class BenchTest {
     assertThat(t.markdown())
         .isEqualTo("### B9 example\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\na note\n");
     assertThat(t.text()).startsWith("B9 example\na  b  \n1  2  \n");
+  }
+
+  @Test
+  void aTableSaysWhatItWasMeasuredOnAndWhatRan() {
+    Bench.Measured measured =
+        new Bench.Measured(
+            "commit abc1234-dirty",
+            Instant.parse("2026-11-27T16:40:03.5Z"),
+            Instant.parse("2026-11-27T16:52:10Z"),
+            "1 run per size",
+            "--full");
+    Bench.Table t =
+        new Bench.Table(
+            "B9",
+            "example",
+            List.of("a", "b"),
+            List.of(Bench.failedRow("1", 2)),
+            "a note." + Bench.failedNote(List.of("run 2: the floor settled: not within 5 min")),
+            measured);
+    assertThat(t.markdown())
+        .isEqualTo(
+            "### B9 example\n\nMeasured on commit abc1234-dirty from 2026-11-27T16:40:03Z to"
+                + " 2026-11-27T16:52:10Z; 1 run per size; options --full.\n\n| a | b |\n|---|---|\n"
+                + "| 1 | FAILED |\n\na note. FAILED: run 2: the floor settled: not within 5 min.\n");
+    assertThat(t.text()).contains("Measured on commit abc1234-dirty from");
+  }
+
+  @Test
+  void aWaitThatNeverSeesItsConditionSaysSoInsteadOfMeasuring() throws Exception {
+    AtomicInteger asked = new AtomicInteger();
+    assertEquals(
+        "yes",
+        Bench.await(
+            "third time",
+            Duration.ofSeconds(5),
+            Duration.ofMillis(1),
+            () -> asked.incrementAndGet() == 3 ? "yes" : null));
+    assertThatThrownBy(
+            () -> Bench.await("never", Duration.ofMillis(30), Duration.ofMillis(5), () -> null))
+        .isInstanceOf(Bench.NotMeasured.class)
+        .hasMessage("never: not within 30 ms");
+  }
+
+  @Test
+  void theCommitIsMarkedDirtyWhenTheTreeDiffersButNotForTheResultsFile(@TempDir Path repo)
+      throws Exception {
+    git(repo, "init", "-q");
+    Files.writeString(repo.resolve("code.java"), "class A {}");
+    Files.writeString(repo.resolve("results.md"), "## Results");
+    git(repo, "add", ".");
+    git(repo, "-c", "user.name=b", "-c", "user.email=b@b", "commit", "-q", "-m", "one");
+    String head = git(repo, "rev-parse", "--short", "HEAD").strip();
+
+    assertEquals("commit " + head, Bench.commit(repo, repo.resolve("results.md")));
+    Files.writeString(repo.resolve("results.md"), "## Results\nnew");
+    assertEquals("commit " + head, Bench.commit(repo, repo.resolve("results.md")));
+    assertEquals("commit " + head + "-dirty", Bench.commit(repo, null));
+    Files.writeString(repo.resolve("code.java"), "class B {}");
+    assertEquals("commit " + head + "-dirty", Bench.commit(repo, repo.resolve("results.md")));
+    assertEquals("unknown commit", Bench.commit(repo.resolve("nowhere"), null));
+    Path outside = Files.createTempFile("results", ".md");
+    assertEquals("commit " + head + "-dirty", Bench.commit(repo, outside));
+    Files.delete(outside);
+  }
+
+  @Test
+  void writingResultsReplacesTheTablesThatRanAndKeepsTheOthers(@TempDir Path dir) throws Exception {
+    Path doc = dir.resolve("benchmarks.md");
+    Files.writeString(
+        doc,
+        "# Benchmarks\n\nintro\n\n## Results\n\nMachine: old.\n\n### B1 old one\n\nold B1\n\n"
+            + "### B2 kept\n\nold B2\n");
+    Bench.write(
+        doc, List.of(new Bench.Table("B1", "new one", List.of("a"), List.of(List.of("1")), "")));
+    String written = Files.readString(doc);
+    assertThat(written).startsWith("# Benchmarks\n\nintro\n\n## Results\n\nMachine: ");
+    assertThat(written).contains("### B1 new one\n\n| a |").doesNotContain("old B1");
+    assertThat(written).contains("### B2 kept\n\nold B2\n");
+    assertThat(written.indexOf("### B1")).isLessThan(written.indexOf("### B2"));
+  }
+
+  private static String git(Path dir, String... args) throws Exception {
+    List<String> command = new java.util.ArrayList<>(List.of("git", "-C", dir.toString()));
+    command.addAll(List.of(args));
+    Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes());
+    assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
+    assertEquals(0, p.exitValue(), out);
+    return out;
   }
 }
