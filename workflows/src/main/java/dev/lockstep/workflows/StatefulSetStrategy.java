@@ -178,6 +178,18 @@ final class StatefulSetStrategy implements TargetStrategy {
   @Override
   public List<Step> back(boolean whole) {
     List<Step> steps = new ArrayList<>();
+    if (run.dataMoved && run.plan.effectiveHooks().restore() != null) {
+      // Nothing may run while the data is restored: the new version could write to it, or
+      // migrate it again, and the old one would run on data not yet restored. Every unit stops,
+      // the data is restored, the template goes back, and the units start on the old revision.
+      int replicas = whole ? originalReplicas : originalReplicas + (scaledUp ? 1 : 0);
+      steps.add(Step.of(Step.Kind.STOP, run.target.name()));
+      steps.add(Step.of(Step.Kind.RESTORE_DATA, "restore"));
+      steps.add(Step.of(Step.Kind.REVERT, run.fromRevision));
+      steps.add(Step.of(Step.Kind.START, replicas + " units"));
+      steps.add(Step.of(Step.Kind.RELEASE, ""));
+      return steps;
+    }
     if (run.dataMoved) {
       steps.add(Step.of(Step.Kind.RESTORE_DATA, "restore"));
     }
@@ -200,7 +212,9 @@ final class StatefulSetStrategy implements TargetStrategy {
         Step.Kind.UNIT,
         Step.Kind.SCALE_BACK,
         Step.Kind.FINISH,
+        Step.Kind.STOP,
         Step.Kind.REVERT,
+        Step.Kind.START,
         Step.Kind.RELEASE);
   }
 
@@ -214,7 +228,9 @@ final class StatefulSetStrategy implements TargetStrategy {
         case UNIT -> unit(step.subject());
         case SCALE_BACK -> scaleBack();
         case FINISH -> finish();
+        case STOP -> stop();
         case REVERT -> revert();
+        case START -> start(step);
         case RELEASE -> release();
         default -> throw new IllegalArgumentException("not a StatefulSet step: " + step.kind());
       }
@@ -236,6 +252,8 @@ final class StatefulSetStrategy implements TargetStrategy {
             case FINISH -> "post-checks failed: " + cause;
             case SCALE_BACK -> "scaling back to " + originalReplicas + " failed: " + cause;
             case REVERT -> "returning the units to " + run.fromRevision + " failed: " + cause;
+            case STOP -> "stopping the units for the restore failed: " + cause;
+            case START -> "starting the units on " + run.fromRevision + " failed: " + cause;
             default -> step.describe() + " failed: " + cause;
           },
           drift);
@@ -436,6 +454,42 @@ final class StatefulSetStrategy implements TargetStrategy {
       }
     }
     refresh(result.units());
+  }
+
+  /** Every unit stopped: a StatefulSet at zero replicas. */
+  private void stop() {
+    run.message =
+        run.returnReason + "; stopping every unit so that nothing runs while the data is restored";
+    story.event("RollingBack", true, run.message);
+    stubs
+        .settle()
+        .scale(
+            new ClusterActivities.ScaleRequest(
+                run.cluster, run.target, 0, null, run.runId(), null));
+    for (int i = 0; i < run.units.size(); i++) {
+      UnitStatus unit = run.units.get(i);
+      run.units.set(
+          i, unit.with(UnitState.ROLLING_BACK, unit.revision(), false, "stopped for the restore"));
+    }
+  }
+
+  /** The units started again, on the original revision, after a {@link #stop}. */
+  private void start(Step step) {
+    int replicas = Integer.parseInt(step.subject().split(" ")[0]);
+    run.message = run.returnReason + "; starting " + replicas + " units on " + run.fromRevision;
+    FinishResult started =
+        stubs
+            .settle()
+            .scale(
+                new ClusterActivities.ScaleRequest(
+                    run.cluster, run.target, replicas, run.fromRevision, run.runId(), null));
+    scaledUp = replicas > originalReplicas;
+    run.units.removeIf(u -> u.ordinal() >= replicas && u.ordinal() >= originalReplicas);
+    for (int i = 0; i < run.units.size(); i++) {
+      UnitStatus unit = run.units.get(i);
+      run.units.set(i, unit.with(UnitState.ROLLED_BACK, run.fromRevision, true, "rolled back"));
+    }
+    refresh(started.units());
   }
 
   @Override

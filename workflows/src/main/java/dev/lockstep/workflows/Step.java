@@ -25,16 +25,24 @@ public record Step(Kind kind, String subject, State state) {
     TEST,
     SCALE_BACK,
     FINISH,
+    /** Stops every unit (scales to zero) so that nothing runs while the data is restored. */
+    STOP,
     /** Runs the restore hook before units go back over data migrated forward. */
     RESTORE_DATA,
     /** Returns every unit to the revision the run started from. */
     REVERT,
+    /** Starts the units again, on the revision the run started from, after a {@link #STOP}. */
+    START,
     /** Lets go of the target: the run's mark goes, the user's update strategy comes back. */
     RELEASE;
 
     /** Whether the step returns the target rather than moving it forward. */
     public boolean returns() {
-      return this == RESTORE_DATA || this == REVERT || this == RELEASE;
+      return this == STOP
+          || this == RESTORE_DATA
+          || this == REVERT
+          || this == START
+          || this == RELEASE;
     }
   }
 

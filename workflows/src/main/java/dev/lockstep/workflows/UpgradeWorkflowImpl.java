@@ -365,7 +365,7 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
       case TEST -> Phase.TESTING;
       case SCALE_BACK -> Phase.SCALING_BACK;
       case FINISH -> Phase.POST_CHECKS;
-      case RESTORE_DATA, REVERT, RELEASE -> Phase.ROLLING_BACK;
+      case STOP, RESTORE_DATA, REVERT, START, RELEASE -> Phase.ROLLING_BACK;
     };
   }
 

@@ -155,13 +155,16 @@ class HooksWorkflowTest {
   }
 
   @Test
-  void aForwardOnlyMigrationIsRestoredBeforeTheUnitsGoBack() {
+  void aForwardOnlyMigrationIsRestoredWithEveryUnitStoppedBeforeTheUnitsGoBack() {
     cluster.failingHooks.add("test");
     begin(
         plan(UpgradePlan.Gate.NONE, new UpgradePlan.Hooks(null, MIGRATE, TEST, RESTORE))
             .migration(new UpgradePlan.Migration(false, null))
             .build());
-    assertEquals(Phase.ROLLED_BACK, result().phase());
+    UpgradeResult result = result();
+    assertEquals(Phase.ROLLED_BACK, result.phase());
+    // Nothing runs while the data is restored: not the new version (it could write to the data or
+    // migrate it again), not the old one (the data is not yet restored).
     assertThat(calls())
         .containsExactly(
             "inspect",
@@ -171,8 +174,15 @@ class HooksWorkflowTest {
             "upgrade web-1",
             "upgrade web-0",
             "hook test",
+            "scale to 0",
             "hook restore",
-            "revert to web-1");
+            "revert to web-1",
+            "scale to 3",
+            "release");
+    assertThat(result.status().steps())
+        .extracting(Step::describe)
+        .endsWith("stop web", "restore-data restore", "revert web-1", "start 3 units", "release");
+    assertThat(result.status().units()).extracting(UnitStatus::revision).containsOnly("web-1");
   }
 
   @Test
@@ -210,7 +220,7 @@ class HooksWorkflowTest {
   }
 
   @Test
-  void aFailedRestoreHoldsWithTheUnitsWhereTheyAreUntilRetried() {
+  void aFailedRestoreHoldsWithEveryUnitStoppedUntilRetried() {
     cluster.failingHooks.add("test");
     cluster.failingHooks.add("restore");
     begin(
@@ -225,13 +235,16 @@ class HooksWorkflowTest {
         .contains("restore hook failed: Job web-restore-")
         .contains("lockstep retry " + TARGET)
         .contains("lockstep abandon " + TARGET);
-    assertThat(calls()).endsWith("hook test", "hook restore").doesNotContain("revert to web-1");
+    assertThat(calls())
+        .endsWith("hook test", "scale to 0", "hook restore")
+        .doesNotContain("revert to web-1");
     assertThat(held.units()).extracting(UnitStatus::revision).containsOnly("web-2");
 
     cluster.failingHooks.remove("restore");
     assertEquals("retrying the failed step", upgrade().retry(new SteerRequest("dba", "fixed")));
     assertEquals(Phase.ROLLED_BACK, result().phase());
-    assertThat(calls()).endsWith("hook restore", "hook restore", "revert to web-1");
+    assertThat(calls())
+        .endsWith("hook restore", "hook restore", "revert to web-1", "scale to 3", "release");
   }
 
   @Test
@@ -255,6 +268,13 @@ class HooksWorkflowTest {
     assertEquals(Phase.WAITING_FOR_RESUME, upgrade().status().phase());
     upgrade().rollback(new SteerRequest("ops", "schema looks wrong"));
     assertEquals(Phase.ROLLED_BACK, result().phase());
-    assertThat(calls()).endsWith("hook migrate", "hook restore", "revert to web-1");
+    assertThat(calls())
+        .endsWith(
+            "hook migrate",
+            "scale to 0",
+            "hook restore",
+            "revert to web-1",
+            "scale to 3",
+            "release");
   }
 }
