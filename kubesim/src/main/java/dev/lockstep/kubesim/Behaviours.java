@@ -1,5 +1,6 @@
 package dev.lockstep.kubesim;
 
+import dev.lockstep.kubesim.controller.Kubelet;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -91,6 +92,18 @@ public final class Behaviours {
       return ImageBehaviour.SLOW;
     }
     return ImageBehaviour.OK;
+  }
+
+  /** The behaviour of an image as the kubelet plays it, with the start-up time in force. */
+  Kubelet.Behaviour forKubelet(String image) {
+    ImageBehaviour b = of(image);
+    return new Kubelet.Behaviour(
+        b.crashes(),
+        b.kind() == ImageBehaviour.Kind.FLAKY,
+        b.failureRate(),
+        b.kind() == ImageBehaviour.Kind.PULL_ERROR,
+        b.kind() == ImageBehaviour.Kind.UNHEALTHY,
+        b.startupTime(podStartup()));
   }
 
   private static String tag(String image) {

@@ -6,11 +6,14 @@ import dev.lockstep.kubesim.api.ResourceType;
 import dev.lockstep.kubesim.api.ResourceTypes;
 import dev.lockstep.kubesim.api.Store;
 import dev.lockstep.kubesim.controller.Cluster;
+import dev.lockstep.kubesim.controller.ClusterKubeletApi;
 import dev.lockstep.kubesim.controller.ControllerManager;
 import dev.lockstep.kubesim.controller.DisruptionController;
 import dev.lockstep.kubesim.controller.GarbageCollector;
 import dev.lockstep.kubesim.controller.JobController;
 import dev.lockstep.kubesim.controller.Kubelet;
+import dev.lockstep.kubesim.controller.Scheduler;
+import dev.lockstep.kubesim.controller.SimulatedPodNetwork;
 import dev.lockstep.kubesim.controller.StatefulSetController;
 import io.fabric8.kubernetes.client.Config;
 import io.fabric8.kubernetes.client.ConfigBuilder;
@@ -65,19 +68,12 @@ public final class Kubesim implements AutoCloseable {
     this.controllers = new ControllerManager(settings.resync);
     Kubelet kubelet =
         new Kubelet(
-            cluster,
-            image -> {
-              ImageBehaviour b = behaviours.of(image);
-              return new Kubelet.Behaviour(
-                  b.crashes(),
-                  b.kind() == ImageBehaviour.Kind.FLAKY,
-                  b.failureRate(),
-                  b.kind() == ImageBehaviour.Kind.PULL_ERROR,
-                  b.kind() == ImageBehaviour.Kind.UNHEALTHY,
-                  b.startupTime(behaviours.podStartup()));
-            },
+            new ClusterKubeletApi(cluster),
+            new SimulatedPodNetwork(),
+            behaviours::forKubelet,
             behaviours::podStartup);
     controllers.register(new StatefulSetController(cluster));
+    controllers.register(new Scheduler(cluster));
     controllers.register(kubelet);
     controllers.register(new JobController(cluster));
     controllers.register(new DisruptionController(cluster));

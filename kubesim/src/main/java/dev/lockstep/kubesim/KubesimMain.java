@@ -6,12 +6,17 @@ import java.util.concurrent.CountDownLatch;
 /**
  * {@code java -jar kubesim.jar [--port 16443] [--kubeconfig FILE] [--pod-startup 1s] [--nodes 3]
  * [--node-cpu 4] [--node-memory 16Gi]}: serves a simulated cluster until stopped, printing {@code
- * ready} once it serves.
+ * ready} once it serves. {@code java -jar kubesim.jar nodes --kubeconfig FILE ...} plays the nodes
+ * of a real control plane instead (see {@link HollowNodesMain}).
  */
 public final class KubesimMain {
   private KubesimMain() {}
 
   public static void main(String[] args) throws Exception {
+    if (args.length > 0 && args[0].equals("nodes")) {
+      HollowNodesMain.main(java.util.Arrays.copyOfRange(args, 1, args.length));
+      return;
+    }
     Kubesim.Builder builder = Kubesim.builder().port(16443);
     Path kubeconfig = null;
     try {
@@ -68,6 +73,7 @@ public final class KubesimMain {
 
   private static String usage() {
     return "usage: java -jar kubesim.jar [--port 16443] [--kubeconfig FILE] [--pod-startup 1s]"
-        + " [--nodes 3] [--node-cpu 4] [--node-memory 16Gi]";
+        + " [--nodes 3] [--node-cpu 4] [--node-memory 16Gi]\n"
+        + "       java -jar kubesim.jar nodes --kubeconfig FILE [--nodes 3] ... (--help for more)";
   }
 }

@@ -83,10 +83,28 @@ public final class Cluster {
       String reason,
       String message,
       String component) {
+    ObjectNode event = eventFor(type, about, eventType, reason, message, component);
+    try {
+      create(type("", "events"), event.path("metadata").path("namespace").asText(), event);
+    } catch (ApiException e) {
+      // Events are best effort, as in Kubernetes.
+    }
+  }
+
+  /** A core/v1 Event about an object, named as client-go's recorder names it. */
+  public static ObjectNode eventFor(
+      ResourceType type,
+      JsonNode about,
+      String eventType,
+      String reason,
+      String message,
+      String component) {
     String namespace = about.path("metadata").path("namespace").asText("default");
     String name = about.path("metadata").path("name").asText();
     Instant now = Instant.now();
     ObjectNode event = JSON.createObjectNode();
+    event.put("apiVersion", "v1");
+    event.put("kind", "Event");
     ObjectNode metadata = event.putObject("metadata");
     long nanos = now.getEpochSecond() * 1_000_000_000L + now.getNano();
     metadata.put("name", name + "." + HexFormat.of().toHexDigits(nanos).replaceFirst("^0+", ""));
@@ -108,11 +126,7 @@ public final class Cluster {
     event.put("lastTimestamp", time);
     event.put("reportingComponent", component);
     event.put("reportingInstance", component + "-kubesim");
-    try {
-      create(type("", "events"), namespace, event);
-    } catch (ApiException e) {
-      // Events are best effort, as in Kubernetes.
-    }
+    return event;
   }
 
   private static ApiPath path(ResourceType type, ObjectNode object, String subresource) {

@@ -1,0 +1,146 @@
+package dev.lockstep.kubesim;
+
+import static java.util.concurrent.TimeUnit.SECONDS;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * A real Kubernetes control plane (kube-apiserver, controller manager and scheduler of v1.20.2 with
+ * etcd) from {@code ../shared/tools/k8s}, started on free ports with its state under {@code
+ * target/}, and removed by {@link #close()}. Its API server's {@code HTTP_PROXY} points at a hollow
+ * nodes' pod network gateway, so that its pod proxy reaches hollow pods.
+ */
+final class RealControlPlane implements AutoCloseable {
+  private final Path script;
+  private final Map<String, String> env;
+  private final Path state;
+  private final Path etcdData;
+
+  private RealControlPlane(Path script, Map<String, String> env, Path state) {
+    this.script = script;
+    this.env = env;
+    this.state = state;
+    this.etcdData = Path.of(env.get("ETCD_DATA"));
+  }
+
+  /**
+   * The {@code control-plane} script, if this machine has the tools ({@code LOCKSTEP_K8S_TOOLS}).
+   */
+  static Optional<Path> script() {
+    String override = System.getenv("LOCKSTEP_K8S_TOOLS");
+    Path tools =
+        override != null
+            ? Path.of(override)
+            : Path.of("").toAbsolutePath().getParent().resolve("../shared/tools/k8s").normalize();
+    Path script = tools.resolve("control-plane");
+    return Files.isExecutable(script) ? Optional.of(script) : Optional.empty();
+  }
+
+  /**
+   * Whether this machine has the tools, for {@code @EnabledIf}; when it has not, says so in one
+   * line, because Maven's console shows how many tests were skipped but not why.
+   */
+  static boolean available() {
+    boolean available = script().isPresent();
+    if (!available) {
+      System.err.println(
+          "real control plane lane skipped: no ../shared/tools/k8s/control-plane"
+              + " (or LOCKSTEP_K8S_TOOLS) on this machine");
+    }
+    return available;
+  }
+
+  /** Starts one; returns once the API server serves and the default ServiceAccount can be used. */
+  static RealControlPlane start(Path script, int gatewayPort) {
+    int api = freePort();
+    Path state = Path.of("target", "k8s-cp-" + api).toAbsolutePath();
+    Map<String, String> env =
+        Map.of(
+            "API_PORT", String.valueOf(api),
+            "ETCD_PORT", String.valueOf(freePort()),
+            "ETCD_PEER_PORT", String.valueOf(freePort()),
+            "KCM_PORT", String.valueOf(freePort()),
+            "SCHED_PORT", String.valueOf(freePort()),
+            "STATE", state.toString(),
+            // etcd in memory, as the script's default; removed by close()
+            "ETCD_DATA", "/dev/shm/k8s-etcd-" + api,
+            "HTTP_PROXY", "http://127.0.0.1:" + gatewayPort);
+    RealControlPlane plane = new RealControlPlane(script, env, state);
+    try {
+      plane.run("start");
+    } catch (RuntimeException e) {
+      plane.close();
+      throw e;
+    }
+    return plane;
+  }
+
+  /** The admin kubeconfig ({@code system:masters}). */
+  String kubeconfig() {
+    try {
+      return Files.readString(state.resolve("admin.kubeconfig"));
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  Path kubeconfigFile() {
+    return state.resolve("admin.kubeconfig");
+  }
+
+  private void run(String command) {
+    try {
+      ProcessBuilder builder =
+          new ProcessBuilder(script.toString(), command)
+              .redirectErrorStream(true)
+              .redirectOutput(
+                  state.resolveSibling(state.getFileName() + "-" + command + ".log").toFile());
+      builder.environment().putAll(env);
+      Files.createDirectories(state.getParent());
+      Process process = builder.start();
+      if (!process.waitFor(120, SECONDS)) {
+        process.destroyForcibly();
+        throw new IllegalStateException("control-plane " + command + " took over 120 s");
+      }
+      if (process.exitValue() != 0) {
+        Path log = state.resolveSibling(state.getFileName() + "-" + command + ".log");
+        throw new IllegalStateException(
+            "control-plane "
+                + command
+                + " failed: "
+                + Files.readString(log, StandardCharsets.UTF_8));
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException(e);
+    }
+  }
+
+  private static int freePort() {
+    try (ServerSocket socket = new ServerSocket(0)) {
+      return socket.getLocalPort();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /** Stops every process it started and removes etcd's data; the logs stay under target/. */
+  @Override
+  public void close() {
+    run("stop");
+    try (var files = Files.walk(etcdData)) {
+      files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+    } catch (IOException e) {
+      // Nothing was written there, or it is gone already.
+    }
+  }
+}
