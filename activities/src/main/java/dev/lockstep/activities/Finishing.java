@@ -15,6 +15,9 @@ import static dev.lockstep.workflows.ClusterActivities.FAILURE_TARGET_CHANGED;
 import static dev.lockstep.workflows.ClusterActivities.ORIGIN_ANNOTATION;
 import static dev.lockstep.workflows.ClusterActivities.RUN_ANNOTATION;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.lockstep.workflows.ClusterActivities.FinishRequest;
 import dev.lockstep.workflows.ClusterActivities.FinishResult;
 import dev.lockstep.workflows.ClusterActivities.RevertRequest;
@@ -28,6 +31,7 @@ import io.fabric8.kubernetes.api.model.apps.StatefulSet;
 import io.fabric8.kubernetes.api.model.apps.StatefulSetStatus;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.fabric8.kubernetes.client.utils.Serialization;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.HashSet;
@@ -155,6 +159,10 @@ final class Finishing {
   private void restoreStrategy(Target target, Strategy strategy, String runId) {
     StatefulSet sts = sets.require(target);
     boolean ours = runId.equals(annotation(sts));
+    if (strategy.spec() != null) {
+      restoreExactly(target, sts, strategy.spec(), ours);
+      return;
+    }
     String wantedType = strategy.type() == null ? "RollingUpdate" : strategy.type();
     Integer wantedPartition =
         wantedType.equals("RollingUpdate")
@@ -183,5 +191,48 @@ final class Finishing {
             + "\"spec\":{\"updateStrategy\":"
             + strategyJson
             + "}}");
+  }
+
+  /**
+   * Puts back the user's whole update strategy as it was (its {@code maxUnavailable} too, and
+   * nothing Lockstep added), and removes the run's marks, in one merge patch: what the user's
+   * strategy lacks is set to null.
+   */
+  private void restoreExactly(Target target, StatefulSet sts, String spec, boolean ours) {
+    ObjectMapper json = Serialization.jsonMapper();
+    JsonNode wanted;
+    try {
+      wanted = json.readTree(spec);
+    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+      throw new IllegalStateException("unreadable update strategy " + spec, e);
+    }
+    JsonNode now = json.valueToTree(sts.getSpec().getUpdateStrategy());
+    if (!ours && wanted.equals(now)) {
+      return;
+    }
+    ObjectNode body = json.createObjectNode();
+    ObjectNode annotations = body.putObject("metadata").putObject("annotations");
+    annotations.putNull(RUN_ANNOTATION);
+    annotations.putNull(ORIGIN_ANNOTATION);
+    body.putObject("spec").set("updateStrategy", nulling(now, wanted));
+    sets.patch(target, body.toString());
+  }
+
+  /** {@code wanted} as a merge patch over {@code now}: every field only {@code now} has is null. */
+  private static JsonNode nulling(JsonNode now, JsonNode wanted) {
+    if (!wanted.isObject() || now == null || !now.isObject()) {
+      return wanted;
+    }
+    ObjectNode patch = ((ObjectNode) wanted).deepCopy();
+    now.fieldNames()
+        .forEachRemaining(
+            field -> {
+              if (!wanted.has(field)) {
+                patch.putNull(field);
+              } else {
+                patch.set(field, nulling(now.get(field), wanted.get(field)));
+              }
+            });
+    return patch;
   }
 }

@@ -69,7 +69,9 @@ final class Inspection {
           null,
           List.of(),
           List.of(),
-          List.of());
+          List.of(),
+          0,
+          null);
     }
     PodTemplateSpec template = sts.getSpec().getTemplate();
     TemplateChange.Result changed;
@@ -141,7 +143,11 @@ final class Inspection {
         Marks.origin(sts),
         units(sts, pods),
         results,
-        diff);
+        diff,
+        StatefulSets.ordinalStart(sts),
+        sts.getSpec().getUpdateStrategy() == null
+            ? null
+            : Serialization.asJson(sts.getSpec().getUpdateStrategy()));
   }
 
   RevisionList revisions(RevisionsRequest request) {

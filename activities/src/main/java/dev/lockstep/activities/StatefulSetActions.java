@@ -160,7 +160,11 @@ final class StatefulSetActions {
           boolean settled =
               units.size() == request.replicas()
                   && units.stream().allMatch(UnitSnapshot::ready)
-                  && units.stream().allMatch(u -> u.ordinal() < request.replicas())
+                  && units.stream()
+                      .allMatch(
+                          u ->
+                              u.ordinal()
+                                  < StatefulSets.ordinalStart(now.get()) + request.replicas())
                   && (request.revision() == null
                       || units.stream().allMatch(u -> request.revision().equals(u.revision())));
           return settled

@@ -268,4 +268,11 @@ final class StatefulSets {
   static RuntimeException retryable(KubernetesClientException e, String what) {
     return ApiErrors.failure(e, what);
   }
+
+  /** {@code spec.ordinals.start}: the lowest ordinal of the StatefulSet's pods (0 by default). */
+  static int ordinalStart(StatefulSet sts) {
+    return sts.getSpec().getOrdinals() == null || sts.getSpec().getOrdinals().getStart() == null
+        ? 0
+        : sts.getSpec().getOrdinals().getStart();
+  }
 }

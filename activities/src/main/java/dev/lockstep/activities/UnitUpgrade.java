@@ -11,6 +11,7 @@ import static dev.lockstep.activities.StatefulSets.templateOf;
 import static dev.lockstep.activities.StatefulSets.waitingReason;
 import static dev.lockstep.workflows.ClusterActivities.FAILURE_TARGET_CHANGED;
 import static dev.lockstep.workflows.ClusterActivities.FAILURE_UNIT_FAILED;
+import static dev.lockstep.workflows.ClusterActivities.FAILURE_UPGRADED_UNIT_FAILED;
 
 import dev.lockstep.activities.ClusterActivitiesImpl.UnitProgress;
 import dev.lockstep.workflows.ClusterActivities.ClusterEvent;
@@ -19,12 +20,15 @@ import dev.lockstep.workflows.ClusterActivities.UnitRequest;
 import dev.lockstep.workflows.ClusterActivities.UnitResult;
 import dev.lockstep.workflows.Target;
 import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.PodCondition;
+import io.fabric8.kubernetes.api.model.PodTemplateSpec;
 import io.fabric8.kubernetes.api.model.apps.ControllerRevision;
 import io.fabric8.kubernetes.api.model.apps.StatefulSet;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.temporal.activity.Activity;
 import io.temporal.activity.ActivityExecutionContext;
 import io.temporal.failure.ApplicationFailure;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -64,18 +68,35 @@ final class UnitUpgrade {
     context.heartbeat(progress[0]);
     StatefulSet sts = sets.require(target);
     Marks.checkOurs(sts, request.runId(), target);
-    checkDrift(sts, request, request.partitionBefore());
-    Integer partition = pinnedAt(sts);
-    if (partition == null || partition > request.ordinal()) {
-      sets.patch(
-          target,
-          "{\"spec\":{\"updateStrategy\":{\"type\":\"RollingUpdate\",\"rollingUpdate\":"
-              + "{\"partition\":"
-              + request.ordinal()
-              + "}}}}");
-    }
+    int start = StatefulSets.ordinalStart(sts);
+    // The run's own target template, to compare with even before the controller has observed a
+    // change: someone else's template must never be rolled onto a unit.
+    ControllerRevision toRevision = sets.revisionNamed(target.namespace(), request.toRevision());
+    PodTemplateSpec expected = toRevision == null ? null : templateOf(toRevision);
+    Drift drift = new Drift(request, start, expected);
+    drift.check(sts, request.partitionBefore());
     Instant deadline =
         Instant.ofEpochMilli(progress[0].startedAt()).plusSeconds(request.unitTimeoutSeconds());
+    Integer partition = pinnedAt(sts);
+    int wanted = request.ordinal() - start;
+    if (partition == null || partition > wanted) {
+      // The units already upgraded are still Ready before the next one moves.
+      earlierUnitsReady(sts, request, start, deadline);
+      // Conditional on what the drift check read: a change made in between is a conflict, and
+      // the retry reads and checks again.
+      sets.patch(
+          target,
+          "{\"metadata\":{\"resourceVersion\":\""
+              + sts.getMetadata().getResourceVersion()
+              + "\"},\"spec\":{\"updateStrategy\":{\"type\":\"RollingUpdate\",\"rollingUpdate\":"
+              + "{\"partition\":"
+              + wanted
+              + "}}}}");
+    }
+    long soak =
+        Math.max(
+            request.soakSeconds(),
+            sts.getSpec().getMinReadySeconds() == null ? 0 : sts.getSpec().getMinReadySeconds());
     UnitResult done;
     try {
       done =
@@ -85,7 +106,8 @@ final class UnitUpgrade {
               deadline,
               view -> {
                 view.statefulSet(target.name())
-                    .ifPresent(s -> checkDrift(s, request, request.partitionBefore()));
+                    .ifPresent(s -> drift.check(s, request.partitionBefore()));
+                earlierUnitsNotBroken(view, request, start);
                 Optional<Pod> pod = view.pod(podName);
                 if (pod.isEmpty() || !request.toRevision().equals(revision(pod.get()))) {
                   return Optional.empty();
@@ -113,6 +135,10 @@ final class UnitUpgrade {
                           + ")");
                 }
                 if (!ready(pod.get()) || pod.get().getMetadata().getDeletionTimestamp() != null) {
+                  return Optional.empty();
+                }
+                if (soak > 0 && readyFor(pod.get()).getSeconds() < soak) {
+                  // Done once it has stayed Ready for the soak: re-read at every tick.
                   return Optional.empty();
                 }
                 return Optional.of(
@@ -156,41 +182,126 @@ final class UnitUpgrade {
   }
 
   /**
-   * Compares the target with what Lockstep last set: the template (its revision), the replica count
+   * Compares the target with what Lockstep last set: the template (with the run's own target
+   * revision's, and the revision the controller computed once it observed it), the replica count
    * and the update strategy with its partition. Any difference is someone else's change.
    */
-  private void checkDrift(StatefulSet sts, UnitRequest request, int expectedPartition) {
-    List<String> differences = new ArrayList<>();
-    String updateRevision = sts.getStatus() == null ? null : sts.getStatus().getUpdateRevision();
-    boolean observed =
-        sts.getStatus() != null
-            && Optional.ofNullable(sts.getStatus().getObservedGeneration()).orElse(0L)
-                >= sts.getMetadata().getGeneration();
-    if (observed && updateRevision != null && !updateRevision.equals(request.toRevision())) {
-      differences.add(
-          "template: "
-              + imageDifference(sts, request.toRevision())
-              + " (revision "
-              + updateRevision
-              + ", not "
-              + request.toRevision()
-              + ")");
+  private final class Drift {
+    private final UnitRequest request;
+    private final int start;
+    private final PodTemplateSpec expected;
+
+    Drift(UnitRequest request, int start, PodTemplateSpec expected) {
+      this.request = request;
+      this.start = start;
+      this.expected = expected;
     }
-    if (replicas(sts) != request.replicas()) {
-      differences.add("replicas: " + request.replicas() + " -> " + replicas(sts));
+
+    void check(StatefulSet sts, int expectedPartition) {
+      List<String> differences = new ArrayList<>();
+      String updateRevision = sts.getStatus() == null ? null : sts.getStatus().getUpdateRevision();
+      boolean observed =
+          sts.getStatus() != null
+              && Optional.ofNullable(sts.getStatus().getObservedGeneration()).orElse(0L)
+                  >= sts.getMetadata().getGeneration();
+      boolean otherTemplate =
+          expected != null && !TemplateChange.same(sts.getSpec().getTemplate(), expected);
+      if ((observed && updateRevision != null && !updateRevision.equals(request.toRevision()))
+          || otherTemplate) {
+        differences.add(
+            "template: "
+                + imageDifference(sts, request.toRevision())
+                + (observed && updateRevision != null
+                    ? " (revision " + updateRevision + ", not " + request.toRevision() + ")"
+                    : " (not yet observed by the controller)"));
+      }
+      if (replicas(sts) != request.replicas()) {
+        differences.add("replicas: " + request.replicas() + " -> " + replicas(sts));
+      }
+      // Lockstep itself moves the partition from partitionBefore to the unit's; the shared
+      // informer may show either value for a moment.
+      Integer partition = pinnedAt(sts);
+      if (partition == null) {
+        differences.add(
+            "update strategy: RollingUpdate -> " + sts.getSpec().getUpdateStrategy().getType());
+      } else if (partition != expectedPartition && partition != request.ordinal() - start) {
+        differences.add("partition: " + expectedPartition + " -> " + partition);
+      }
+      if (!differences.isEmpty()) {
+        throw nonRetryable(FAILURE_TARGET_CHANGED, String.join("; ", differences));
+      }
     }
-    // Lockstep itself moves the partition from partitionBefore to the unit's ordinal; the shared
-    // informer may show either value for a moment.
-    Integer partition = pinnedAt(sts);
-    if (partition == null) {
-      differences.add(
-          "update strategy: RollingUpdate -> " + sts.getSpec().getUpdateStrategy().getType());
-    } else if (partition != expectedPartition && partition != request.ordinal()) {
-      differences.add("partition: " + expectedPartition + " -> " + partition);
+  }
+
+  /**
+   * Before the partition moves: every unit this run already upgraded (the ordinals above this one)
+   * is Ready. One that is not yet is waited for, by Temporal's retry, within this unit's deadline;
+   * past it, that unit is named as the cause.
+   */
+  private void earlierUnitsReady(
+      StatefulSet sts, UnitRequest request, int start, Instant deadline) {
+    for (int ordinal = request.ordinal() + 1; ordinal < start + request.replicas(); ordinal++) {
+      String name = request.target().name() + "-" + ordinal;
+      Pod pod = client.pods().inNamespace(request.target().namespace()).withName(name).get();
+      if (pod == null || !request.toRevision().equals(revision(pod)) || ready(pod)) {
+        continue;
+      }
+      String why =
+          name
+              + " (upgraded before "
+              + request.target().name()
+              + "-"
+              + request.ordinal()
+              + ") is not Ready"
+              + waitingReason(pod);
+      if (!Instant.now().isBefore(deadline)) {
+        throw nonRetryable(FAILURE_UPGRADED_UNIT_FAILED, why);
+      }
+      throw ApplicationFailure.newFailure(
+          why + "; waiting for it before the next unit moves", "UnitNotReady");
     }
-    if (!differences.isEmpty()) {
-      throw nonRetryable(FAILURE_TARGET_CHANGED, String.join("; ", differences));
+  }
+
+  /** While this unit comes up: a unit upgraded before it that crash-loops is the cause. */
+  private static void earlierUnitsNotBroken(
+      ClusterWatch.View view, UnitRequest request, int start) {
+    for (int ordinal = request.ordinal() + 1; ordinal < start + request.replicas(); ordinal++) {
+      String name = request.target().name() + "-" + ordinal;
+      Optional<Pod> pod = view.pod(name);
+      if (pod.isPresent()
+          && request.toRevision().equals(revision(pod.get()))
+          && !ready(pod.get())
+          && restarts(pod.get()) >= request.crashLoopRestarts()) {
+        throw nonRetryable(
+            FAILURE_UPGRADED_UNIT_FAILED,
+            name
+                + " broke after it was upgraded and verified: crash-looping on "
+                + request.toRevision()
+                + " ("
+                + restarts(pod.get())
+                + " restarts"
+                + waitingReason(pod.get())
+                + ")");
+      }
     }
+  }
+
+  /**
+   * How long the pod has been Ready, at least: from its Ready condition's last transition, which
+   * the API keeps to the second, taken as the end of that second so that a soak is never cut short.
+   */
+  private static Duration readyFor(Pod pod) {
+    for (PodCondition c : pod.getStatus().getConditions()) {
+      if ("Ready".equals(c.getType()) && c.getLastTransitionTime() != null) {
+        try {
+          return Duration.between(
+              Instant.parse(c.getLastTransitionTime()).plusSeconds(1), Instant.now());
+        } catch (java.time.format.DateTimeParseException e) {
+          return Duration.ZERO;
+        }
+      }
+    }
+    return Duration.ZERO;
   }
 
   /** The images that differ between the target's template and a revision's, as a -> b. */

@@ -111,31 +111,34 @@ final class UpgradeHarness implements AutoCloseable {
   }
 
   StatefulSet statefulSet(String ns, String name, int replicas, String image) {
-    StatefulSet sts =
-        new StatefulSetBuilder()
-            .withNewMetadata()
-            .withName(name)
-            .endMetadata()
-            .withNewSpec()
-            .withReplicas(replicas)
-            .withServiceName(name)
-            .withNewSelector()
-            .addToMatchLabels("app", name)
-            .endSelector()
-            .withNewTemplate()
-            .withNewMetadata()
-            .addToLabels("app", name)
-            .endMetadata()
-            .withNewSpec()
-            .addNewContainer()
-            .withName(name)
-            .withImage(image)
-            .endContainer()
-            .endSpec()
-            .endTemplate()
-            .endSpec()
-            .build();
-    return createReady(ns, sts);
+    return createReady(ns, statefulSetSpec(name, replicas, image));
+  }
+
+  /** A StatefulSet of one container named after it, {@code app=NAME}, not yet created. */
+  static StatefulSet statefulSetSpec(String name, int replicas, String image) {
+    return new StatefulSetBuilder()
+        .withNewMetadata()
+        .withName(name)
+        .endMetadata()
+        .withNewSpec()
+        .withReplicas(replicas)
+        .withServiceName(name)
+        .withNewSelector()
+        .addToMatchLabels("app", name)
+        .endSelector()
+        .withNewTemplate()
+        .withNewMetadata()
+        .addToLabels("app", name)
+        .endMetadata()
+        .withNewSpec()
+        .addNewContainer()
+        .withName(name)
+        .withImage(image)
+        .endContainer()
+        .endSpec()
+        .endTemplate()
+        .endSpec()
+        .build();
   }
 
   StatefulSet createReady(String ns, StatefulSet sts) {
@@ -207,7 +210,8 @@ final class UpgradeHarness implements AutoCloseable {
   }
 
   static final class PodHistory implements Watcher<Pod> {
-    record Event(Action action, String pod, String uid, String revision, boolean ready) {}
+    /** One pod event, with when it was received ({@link System#nanoTime}). */
+    record Event(Action action, String pod, String uid, String revision, boolean ready, long at) {}
 
     final List<Event> events = Collections.synchronizedList(new ArrayList<>());
 
@@ -219,7 +223,8 @@ final class UpgradeHarness implements AutoCloseable {
               pod.getMetadata().getName(),
               pod.getMetadata().getUid(),
               pod.getMetadata().getLabels().get("controller-revision-hash"),
-              ready(pod)));
+              ready(pod),
+              System.nanoTime()));
     }
 
     @Override
@@ -245,6 +250,32 @@ final class UpgradeHarness implements AutoCloseable {
         }
       }
       return pods;
+    }
+
+    /** When {@code pod} was first seen Ready on {@code revision} (nanoTime), or -1. */
+    long readyAt(String pod, String revision) {
+      synchronized (events) {
+        return events.stream()
+            .filter(e -> e.pod().equals(pod) && revision.equals(e.revision()) && e.ready())
+            .mapToLong(Event::at)
+            .min()
+            .orElse(-1);
+      }
+    }
+
+    /** When {@code pod} on another revision than {@code revision} was first deleted, or -1. */
+    long replacedAt(String pod, String revision) {
+      synchronized (events) {
+        return events.stream()
+            .filter(
+                e ->
+                    e.pod().equals(pod)
+                        && e.action() == Action.DELETED
+                        && !revision.equals(e.revision()))
+            .mapToLong(Event::at)
+            .min()
+            .orElse(-1);
+      }
     }
 
     /** How many distinct pods (uids) a name had on a revision. */

@@ -34,6 +34,12 @@ public interface ClusterActivities {
    */
   String FAILURE_REJECTED = "Rejected";
 
+  /**
+   * A unit upgraded earlier in the run broke while a later one was upgrading: the message names the
+   * earlier unit, the cause.
+   */
+  String FAILURE_UPGRADED_UNIT_FAILED = "UpgradedUnitFailed";
+
   /** A hook's Job failed, or did not finish in time. */
   String FAILURE_HOOK_FAILED = "HookFailed";
 
@@ -235,13 +241,16 @@ public interface ClusterActivities {
    * @param strategyType the user's update strategy type, put back at the end
    * @param partition the user's partition, or null
    * @param replicas the user's replica count (a run that scales up adds one)
+   * @param updateStrategy the user's whole {@code spec.updateStrategy} as JSON, put back exactly
+   *     (null when the target had none written)
    */
   record Origin(
       String workflowId,
       String fromRevision,
       String strategyType,
       Integer partition,
-      int replicas) {}
+      int replicas,
+      String updateStrategy) {}
 
   /**
    * The replica count to reach, and the revision new units must come up on (or null); {@code
@@ -285,6 +294,8 @@ public interface ClusterActivities {
    * @param templateDiff what the change does to the pod template, one line per changed field, with
    *     the values of env variables never shown
    * @param units the pods, highest ordinal first
+   * @param ordinalStart {@code spec.ordinals.start}: the lowest ordinal (partitions count from it)
+   * @param updateStrategy the whole {@code spec.updateStrategy} as JSON, or null
    */
   record TargetSnapshot(
       boolean found,
@@ -303,13 +314,19 @@ public interface ClusterActivities {
       Origin origin,
       List<UnitSnapshot> units,
       List<CheckResult> checks,
-      List<String> templateDiff) {}
+      List<String> templateDiff,
+      int ordinalStart,
+      String updateStrategy) {}
 
   /** One pod as seen. */
   record UnitSnapshot(String name, int ordinal, String revision, boolean ready, int restarts) {}
 
-  /** The user's update strategy, to put back at the end. */
-  record Strategy(String type, Integer partition) {}
+  /**
+   * The user's update strategy, to put back at the end: exactly {@code spec} (the whole {@code
+   * spec.updateStrategy} as JSON, e.g. with its {@code maxUnavailable}) when known, else the type
+   * and partition.
+   */
+  record Strategy(String type, Integer partition, String spec) {}
 
   /**
    * What {@code prepare} does.
@@ -335,7 +352,11 @@ public interface ClusterActivities {
    */
   record PrepareResult(String toRevision, int replicas, boolean told) {}
 
-  /** One unit to move to {@code toRevision}. */
+  /**
+   * One unit to move to {@code toRevision}: done once its pod has stayed Ready for {@code
+   * soakSeconds} (and the StatefulSet's {@code minReadySeconds}); {@code partitionBefore} counts
+   * from the StatefulSet's first ordinal, as the partition does.
+   */
   record UnitRequest(
       String cluster,
       Target target,
@@ -347,7 +368,8 @@ public interface ClusterActivities {
       boolean retry,
       String eventName,
       int replicas,
-      int partitionBefore) {}
+      int partitionBefore,
+      long soakSeconds) {}
 
   /** The unit as it ended up. */
   record UnitResult(String name, String uid, String revision, boolean ready, int restarts) {}

@@ -57,6 +57,20 @@ public final class Durations {
     return d;
   }
 
+  /** A duration of zero or more; a negative one is refused with the field named. */
+  public static Duration notNegative(String field, String text) {
+    Duration d;
+    try {
+      d = parse(text);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(field + ": " + e.getMessage());
+    }
+    if (d.isNegative()) {
+      throw new IllegalArgumentException(field + " must not be negative, was '" + text + "'");
+    }
+    return d;
+  }
+
   /** Formats like {@code 10m}, {@code 90s}, {@code 1h30m}. */
   public static String format(Duration d) {
     long s = d.getSeconds();

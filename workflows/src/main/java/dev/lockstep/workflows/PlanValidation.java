@@ -113,6 +113,11 @@ public final class PlanValidation {
     } catch (IllegalArgumentException e) {
       problems.add(e.getMessage());
     }
+    try {
+      plan.effectiveSoak();
+    } catch (IllegalArgumentException e) {
+      problems.add(e.getMessage());
+    }
     if (plan.crashLoopRestarts() != null && plan.crashLoopRestarts() < 1) {
       problems.add("crashLoopRestarts must be at least 1, was " + plan.crashLoopRestarts());
     }

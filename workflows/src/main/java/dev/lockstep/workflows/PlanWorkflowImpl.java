@@ -129,7 +129,8 @@ public class PlanWorkflowImpl implements PlanWorkflow {
         steps.add("adopt");
         steps.add("revert " + origin.fromRevision());
         if (scaledUp) {
-          steps.add("scale-back " + target.name() + "-" + origin.replicas());
+          steps.add(
+              "scale-back " + target.name() + "-" + (snapshot.ordinalStart() + origin.replicas()));
           steps.add("release");
         }
         return steps;
@@ -144,7 +145,8 @@ public class PlanWorkflowImpl implements PlanWorkflow {
     }
     List<String> order = new ArrayList<>();
     boolean scaleUp = Boolean.TRUE.equals(plan.scaleUp()) && plan.repair() == null;
-    String extra = scaleUp ? target.name() + "-" + snapshot.replicas() : null;
+    String extra =
+        scaleUp ? target.name() + "-" + (snapshot.ordinalStart() + snapshot.replicas()) : null;
     if (extra != null) {
       order.add(extra);
     }

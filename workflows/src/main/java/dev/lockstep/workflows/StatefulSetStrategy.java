@@ -34,6 +34,10 @@ final class StatefulSetStrategy implements TargetStrategy {
   private final TargetSnapshot snapshot;
 
   private ClusterActivities.Origin origin;
+
+  /** {@code spec.ordinals.start}: the lowest ordinal; partitions count from it. */
+  private final int start;
+
   private ClusterActivities.Strategy userStrategy;
   private int originalReplicas;
   private boolean scaledUp;
@@ -51,21 +55,24 @@ final class StatefulSetStrategy implements TargetStrategy {
     this.stubs = stubs;
     this.snapshot = snapshot;
     this.originalReplicas = snapshot.replicas();
+    this.start = snapshot.ordinalStart();
     this.userStrategy =
-        new ClusterActivities.Strategy(snapshot.strategyType(), snapshot.partition());
+        new ClusterActivities.Strategy(
+            snapshot.strategyType(), snapshot.partition(), snapshot.updateStrategy());
     this.origin =
         new ClusterActivities.Origin(
             Workflow.getInfo().getWorkflowId(),
             run.fromRevision,
             snapshot.strategyType(),
             snapshot.partition(),
-            originalReplicas);
+            originalReplicas,
+            snapshot.updateStrategy());
     if (Boolean.TRUE.equals(run.plan.scaleUp()) && run.plan.repair() == null) {
       run.units.add(
           0,
           new UnitStatus(
               extraUnit(),
-              originalReplicas,
+              start + originalReplicas,
               UnitState.WAITING,
               run.fromRevision,
               true,
@@ -82,7 +89,9 @@ final class StatefulSetStrategy implements TargetStrategy {
     origin = found;
     run.fromRevision = found.fromRevision();
     originalReplicas = found.replicas();
-    userStrategy = new ClusterActivities.Strategy(found.strategyType(), found.partition());
+    userStrategy =
+        new ClusterActivities.Strategy(
+            found.strategyType(), found.partition(), found.updateStrategy());
     scaledUp = snapshot.replicas() > originalReplicas;
     pinnedReplicas = snapshot.replicas();
     String toward = snapshot.updateRevision();
@@ -109,7 +118,7 @@ final class StatefulSetStrategy implements TargetStrategy {
   }
 
   private String extraUnit() {
-    return run.target.name() + "-" + originalReplicas;
+    return run.target.name() + "-" + (start + originalReplicas);
   }
 
   @Override
@@ -341,7 +350,7 @@ final class StatefulSetStrategy implements TargetStrategy {
             ? pinnedReplicas
             : i == firstOfAttempt && snapshot.partition() != null && deadRun != null
                 ? snapshot.partition()
-                : run.units.get(i - 1).ordinal();
+                : run.units.get(i - 1).ordinal() - start;
     try {
       UnitResult result =
           stubs
@@ -358,7 +367,8 @@ final class StatefulSetStrategy implements TargetStrategy {
                       retry,
                       story.eventName("u" + unit.ordinal() + "-a" + run.attempt),
                       pinnedReplicas,
-                      partitionBefore));
+                      partitionBefore,
+                      run.plan.effectiveSoak().getSeconds()));
       if (run.plan.health() != null) {
         // One failure path: a unit that is Ready but unhealthy has failed like any other.
         run.units.set(
@@ -383,6 +393,19 @@ final class StatefulSetStrategy implements TargetStrategy {
       boolean drift =
           Run.isType(
               e, ClusterActivities.FAILURE_TARGET_CHANGED, ClusterActivities.FAILURE_TARGET_LOCKED);
+      if (Run.isType(e, ClusterActivities.FAILURE_UPGRADED_UNIT_FAILED)) {
+        // A unit verified earlier broke while this one upgraded: that unit is the cause.
+        String broken = cause.split(" ", 2)[0];
+        for (int u = 0; u < run.units.size(); u++) {
+          UnitStatus earlier = run.units.get(u);
+          if (earlier.name().equals(broken)) {
+            run.units.set(u, earlier.with(UnitState.FAILED, run.toRevision, false, cause));
+          }
+        }
+        run.units.set(i, run.units.get(i).with(UnitState.UPGRADING, unit.revision(), false, ""));
+        failedUnit = cause;
+        throw e;
+      }
       // Never overwrite someone else's change: the unit keeps the revision it was seen on.
       run.units.set(
           i,
@@ -401,7 +424,7 @@ final class StatefulSetStrategy implements TargetStrategy {
         new ClusterActivities.ScaleRequest(
             run.cluster, run.target, originalReplicas, null, run.runId(), null));
     scaledUp = false;
-    run.units.removeIf(u -> u.ordinal() >= originalReplicas);
+    run.units.removeIf(u -> u.ordinal() >= start + originalReplicas);
   }
 
   private void finish() {
@@ -484,7 +507,7 @@ final class StatefulSetStrategy implements TargetStrategy {
                 new ClusterActivities.ScaleRequest(
                     run.cluster, run.target, replicas, run.fromRevision, run.runId(), null));
     scaledUp = replicas > originalReplicas;
-    run.units.removeIf(u -> u.ordinal() >= replicas && u.ordinal() >= originalReplicas);
+    run.units.removeIf(u -> u.ordinal() >= start + replicas);
     for (int i = 0; i < run.units.size(); i++) {
       UnitStatus unit = run.units.get(i);
       run.units.set(i, unit.with(UnitState.ROLLED_BACK, run.fromRevision, true, "rolled back"));

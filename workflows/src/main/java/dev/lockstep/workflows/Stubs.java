@@ -88,6 +88,7 @@ final class Stubs {
                     ClusterActivities.FAILURE_TARGET_CHANGED,
                     ClusterActivities.FAILURE_TARGET_LOCKED,
                     ClusterActivities.FAILURE_UNIT_FAILED,
+                    ClusterActivities.FAILURE_UPGRADED_UNIT_FAILED,
                     ClusterActivities.FAILURE_REJECTED)
                 .build())
         .build();

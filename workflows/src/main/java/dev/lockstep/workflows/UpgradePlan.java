@@ -19,6 +19,7 @@ import java.util.Map;
  * @param onGateTimeout hold, resume or rollback
  * @param unitTimeout how long one unit may take to become Ready on the new revision
  * @param crashLoopRestarts a unit restarting this often has failed
+ * @param soak how long a unit must stay Ready before it counts as done (default 0)
  * @param scaleUp add one unit first, upgrade it first, remove it at the end
  * @param onFailure rollback or hold
  * @param retries roll back and try again this many times before {@code onFailure}
@@ -39,6 +40,7 @@ public record UpgradePlan(
     GateTimeoutPolicy onGateTimeout,
     String unitTimeout,
     Integer crashLoopRestarts,
+    String soak,
     Boolean scaleUp,
     FailurePolicy onFailure,
     Integer retries,
@@ -214,6 +216,11 @@ public record UpgradePlan(
         "unitTimeout", unitTimeout == null ? DEFAULT_UNIT_TIMEOUT : unitTimeout);
   }
 
+  /** How long a unit must stay Ready before it counts as done; zero when the plan says nothing. */
+  public Duration effectiveSoak() {
+    return soak == null ? Duration.ZERO : Durations.notNegative("soak", soak);
+  }
+
   public int effectiveCrashLoopRestarts() {
     return crashLoopRestarts == null ? DEFAULT_CRASH_LOOP_RESTARTS : crashLoopRestarts;
   }
@@ -259,6 +266,7 @@ public record UpgradePlan(
     b.onGateTimeout = onGateTimeout;
     b.unitTimeout = unitTimeout;
     b.crashLoopRestarts = crashLoopRestarts;
+    b.soak = soak;
     b.scaleUp = scaleUp;
     b.onFailure = onFailure;
     b.retries = retries;
@@ -280,6 +288,7 @@ public record UpgradePlan(
     private GateTimeoutPolicy onGateTimeout;
     private String unitTimeout;
     private Integer crashLoopRestarts;
+    private String soak;
     private Boolean scaleUp;
     private FailurePolicy onFailure;
     private Integer retries;
@@ -329,6 +338,11 @@ public record UpgradePlan(
 
     public Builder unitTimeout(String value) {
       unitTimeout = value;
+      return this;
+    }
+
+    public Builder soak(String value) {
+      soak = value;
       return this;
     }
 
@@ -387,6 +401,7 @@ public record UpgradePlan(
           onGateTimeout,
           unitTimeout,
           crashLoopRestarts,
+          soak,
           scaleUp,
           onFailure,
           retries,

@@ -65,7 +65,9 @@ class FakeCluster implements ClusterActivities {
           origin,
           units,
           List.of(),
-          List.of());
+          List.of(),
+          0,
+          null);
     }
     return new TargetSnapshot(
         true,
@@ -84,7 +86,9 @@ class FakeCluster implements ClusterActivities {
         null,
         units("web-1"),
         checks,
-        List.of("spec.containers[web].image: nginx:1.25 -> nginx:1.26"));
+        List.of("spec.containers[web].image: nginx:1.25 -> nginx:1.26"),
+        0,
+        null);
   }
 
   /** Hooks that fail, by name. */

@@ -106,7 +106,7 @@ class HooksWorkflowTest {
             "upgrade web-1",
             "upgrade web-0",
             "hook test",
-            "finish Strategy[type=RollingUpdate, partition=0]");
+            "finish Strategy[type=RollingUpdate, partition=0, spec=null]");
     // Three steps, three Jobs, three names.
     assertThat(cluster.calls.stream().filter(c -> c.startsWith("hook ")).distinct()).hasSize(3);
   }

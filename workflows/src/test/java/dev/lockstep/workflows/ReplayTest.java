@@ -110,7 +110,8 @@ class ReplayTest {
               false,
               null,
               3,
-              3));
+              3,
+              0));
       return null;
     }
   }

@@ -151,7 +151,8 @@ final class Scenarios {
                 "web-1",
                 "RollingUpdate",
                 2,
-                3);
+                3,
+                null);
         cluster.upgradedByDead = 1;
         start(
             client,

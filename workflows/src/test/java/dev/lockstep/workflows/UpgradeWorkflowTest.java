@@ -83,7 +83,7 @@ class UpgradeWorkflowTest {
             "upgrade web-2",
             "upgrade web-1",
             "upgrade web-0",
-            "finish Strategy[type=RollingUpdate, partition=0]");
+            "finish Strategy[type=RollingUpdate, partition=0, spec=null]");
     assertThat(result.status().finishedAt()).isNotNull();
     assertThat(result.status().units()).extracting(UnitStatus::revision).containsOnly("web-2");
   }
@@ -177,7 +177,8 @@ class UpgradeWorkflowTest {
             "web-1",
             "RollingUpdate",
             2,
-            3);
+            3,
+            null);
     cluster.upgradedByDead = upgraded;
   }
 
@@ -215,7 +216,7 @@ class UpgradeWorkflowTest {
             "adopt from dead-run",
             "upgrade web-1",
             "upgrade web-0",
-            "finish Strategy[type=RollingUpdate, partition=2]");
+            "finish Strategy[type=RollingUpdate, partition=2, spec=null]");
     assertThat(result.status().units().get(0).message()).isEqualTo("upgraded by run dead-run");
   }
 
@@ -246,7 +247,8 @@ class UpgradeWorkflowTest {
   void repairRefusesAMarkLeftByAnotherClustersRun() {
     deadRun(1);
     cluster.origin =
-        new ClusterActivities.Origin("lockstep/other/demo/statefulset/web", "web-1", null, null, 3);
+        new ClusterActivities.Origin(
+            "lockstep/other/demo/statefulset/web", "web-1", null, null, 3, null);
     Upgrades.Started started = begin(repairPlan(UpgradePlan.Repair.CONTINUE, null));
     assertEquals(Verdict.Refusal.TARGET_HELD, started.verdict().refusal());
     assertThat(started.verdict().problems().get(0))
