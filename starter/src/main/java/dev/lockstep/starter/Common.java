@@ -3,15 +3,17 @@ package dev.lockstep.starter;
 import dev.lockstep.workflows.Names;
 import dev.lockstep.workflows.SteerRequest;
 import dev.lockstep.workflows.Target;
+import dev.lockstep.workflows.TemporalConnection;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.temporal.client.WorkflowClient;
 import io.temporal.client.WorkflowClientOptions;
 import io.temporal.client.WorkflowNotFoundException;
+import io.temporal.serviceclient.RpcRetryOptions;
 import io.temporal.serviceclient.WorkflowServiceStubs;
-import io.temporal.serviceclient.WorkflowServiceStubsOptions;
 import java.io.PrintWriter;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -33,7 +35,22 @@ abstract class Common implements Callable<Integer> {
   @Option(names = "--verbose", description = "Print stack traces with errors.")
   boolean verbose;
 
+  @Option(
+      names = "--temporal-address",
+      paramLabel = "HOST:PORT",
+      description = "Temporal's frontend (default: TEMPORAL_ADDRESS or localhost:7233).")
+  String temporalAddressFlag;
+
+  @Option(
+      names = "--temporal-namespace",
+      paramLabel = "NAMESPACE",
+      description = "The Temporal namespace (default: TEMPORAL_NAMESPACE or default).")
+  String temporalNamespaceFlag;
+
   private WorkflowServiceStubs service;
+
+  /** How long a call that finds no Temporal is retried before the command gives up (exit 4). */
+  static final Duration RPC_RETRY_EXPIRATION = Duration.ofSeconds(4);
 
   /** Indented JSON, as every {@code -o json} prints it. */
   static final com.fasterxml.jackson.databind.ObjectMapper JSON =
@@ -60,14 +77,12 @@ abstract class Common implements Callable<Integer> {
     return env == null || env.isBlank() ? "default" : env;
   }
 
-  static String temporalAddress() {
-    String env = System.getenv("TEMPORAL_ADDRESS");
-    return env == null || env.isBlank() ? "localhost:7233" : env;
+  String temporalAddress() {
+    return connection().address();
   }
 
-  static String temporalNamespace() {
-    String env = System.getenv("TEMPORAL_NAMESPACE");
-    return env == null || env.isBlank() ? "default" : env;
+  String temporalNamespace() {
+    return connection().namespace();
   }
 
   /** {@code --as}, else {@code $USER@hostname}. */
@@ -97,25 +112,42 @@ abstract class Common implements Callable<Integer> {
     }
   }
 
+  /** How to reach Temporal: the environment (the {@code temporal} CLI's names), then flags. */
+  TemporalConnection connection() {
+    return TemporalConnection.fromEnvironment(System.getenv())
+        .with(temporalAddressFlag, temporalNamespaceFlag);
+  }
+
+  /**
+   * A client of Temporal, once the server has answered. A refused connection is exit 4 at once;
+   * calls that fail for lack of Temporal are retried for a few seconds only, then exit 4 too.
+   */
   WorkflowClient temporal() {
-    String address = temporalAddress();
+    TemporalConnection connection = connection();
     try {
       service =
-          WorkflowServiceStubs.newConnectedServiceStubs(
-              WorkflowServiceStubsOptions.newBuilder().setTarget(address).build(),
-              Duration.ofSeconds(5));
-    } catch (RuntimeException e) {
+          connection.connect(
+              connection
+                  .options()
+                  .setRpcRetryOptions(
+                      RpcRetryOptions.newBuilder()
+                          .setExpiration(RPC_RETRY_EXPIRATION)
+                          .setMaximumInterval(Duration.ofSeconds(1))
+                          .build()),
+              List.of(),
+              Duration.ofSeconds(10));
+    } catch (TemporalConnection.Unreachable e) {
       throw new CliFailure(
           CliFailure.UNREACHABLE,
           "cannot reach Temporal at "
-              + address
+              + connection.address()
               + ": start it (./lockstep dev) or set TEMPORAL_ADDRESS",
           e);
     }
     return WorkflowClient.newInstance(
         service,
         WorkflowClientOptions.newBuilder()
-            .setNamespace(temporalNamespace())
+            .setNamespace(connection.namespace())
             .setIdentity("lockstep-cli/" + identity(null))
             .build());
   }
@@ -134,23 +166,116 @@ abstract class Common implements Callable<Integer> {
       return fail(e.code(), e.getMessage(), e);
     } catch (WorkflowNotFoundException e) {
       return fail(CliFailure.FAILED, "no upgrade found: " + e.getExecution().getWorkflowId(), e);
-    } catch (StatusRuntimeException e) {
-      Status.Code code = e.getStatus().getCode();
-      if (code == Status.Code.UNAVAILABLE || code == Status.Code.DEADLINE_EXCEEDED) {
+    } catch (RuntimeException e) {
+      StatusRuntimeException status = transportCause(e);
+      if (status != null) {
+        return transportFailure(status);
+      }
+      if (e.getClass().getName().startsWith("io.temporal.")) {
         return fail(
             CliFailure.UNREACHABLE,
-            "Temporal at "
-                + temporalAddress()
-                + " stopped answering: "
-                + e.getStatus().getDescription(),
+            "Temporal at " + temporalAddress() + " failed the request: " + oneLine(e),
             e);
       }
-      return fail(CliFailure.FAILED, "Temporal said: " + e.getStatus(), e);
+      return fail(
+          CliFailure.FAILED,
+          "unexpected error: " + oneLine(e) + "; run again with --verbose for the details",
+          e);
     } finally {
       if (service != null) {
         service.shutdownNow();
       }
     }
+  }
+
+  /**
+   * A gRPC failure talking to Temporal, as one line: unreachable, a failed TLS handshake or a
+   * refused credential is exit 4; a namespace permission refused is exit 3.
+   */
+  private int transportFailure(StatusRuntimeException e) {
+    Status.Code code = e.getStatus().getCode();
+    String address = temporalAddress();
+    return switch (code) {
+      case DEADLINE_EXCEEDED ->
+          fail(
+              CliFailure.UNREACHABLE,
+              "no answer in time from Temporal at "
+                  + address
+                  + " or from a worker of cluster "
+                  + cluster()
+                  + " (DEADLINE_EXCEEDED): is `lockstep worker --cluster "
+                  + cluster()
+                  + "` running?",
+              e);
+      case UNAVAILABLE, CANCELLED ->
+          fail(
+              CliFailure.UNREACHABLE,
+              "Temporal at "
+                  + address
+                  + " stopped answering ("
+                  + code
+                  + "); the upgrade, if any, goes on: check Temporal and run the command again",
+              e);
+      case UNAUTHENTICATED ->
+          fail(
+              CliFailure.UNREACHABLE,
+              "Temporal at " + address + " did not accept our credentials (UNAUTHENTICATED)",
+              e);
+      case PERMISSION_DENIED ->
+          fail(
+              CliFailure.REFUSED,
+              "Temporal at "
+                  + address
+                  + " refused: permission denied in namespace "
+                  + temporalNamespace(),
+              e);
+      case NOT_FOUND ->
+          fail(
+              CliFailure.UNREACHABLE,
+              "Temporal at "
+                  + address
+                  + " said: "
+                  + firstLine(e.getStatus().getDescription())
+                  + "; check TEMPORAL_NAMESPACE",
+              e);
+      default ->
+          fail(
+              CliFailure.UNREACHABLE,
+              "Temporal at "
+                  + address
+                  + " answered "
+                  + code
+                  + ": "
+                  + firstLine(e.getStatus().getDescription()),
+              e);
+    };
+  }
+
+  /** The gRPC failure behind a Temporal client exception, or null when there is none. */
+  static StatusRuntimeException transportCause(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof StatusRuntimeException s) {
+        return s;
+      }
+      if (t.getCause() == t) {
+        break;
+      }
+    }
+    return null;
+  }
+
+  static String oneLine(Throwable e) {
+    Throwable root = e;
+    while (root.getCause() != null && root.getCause() != root) {
+      root = root.getCause();
+    }
+    String message =
+        root.getMessage() == null ? root.getClass().getSimpleName() : root.getMessage();
+    return firstLine(message);
+  }
+
+  private static String firstLine(String text) {
+    return text == null ? "" : text.lines().findFirst().orElse(text);
   }
 
   private int fail(int code, String message, Throwable e) {

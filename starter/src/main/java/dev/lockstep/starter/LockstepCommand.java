@@ -68,6 +68,19 @@ public class LockstepCommand implements Runnable {
                       + " --help`");
           return 2;
         });
+    // Common turns every failure of a command into one line; this catches what happens outside.
+    line.setExecutionExceptionHandler(
+        (e, commandLine, parsed) -> {
+          commandLine
+              .getErr()
+              .println("lockstep: unexpected error: " + Common.oneLine(e) + "; run with --verbose");
+          if (parsed.matchedOption("--verbose") != null
+              || parsed.subcommands().stream().anyMatch(p -> p.hasMatchedOption("--verbose"))) {
+            e.printStackTrace(commandLine.getErr());
+          }
+          commandLine.getErr().flush();
+          return 1;
+        });
     return line;
   }
 

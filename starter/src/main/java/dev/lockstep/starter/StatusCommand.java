@@ -3,6 +3,7 @@ package dev.lockstep.starter;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import dev.lockstep.workflows.Names;
+import dev.lockstep.workflows.Phase;
 import dev.lockstep.workflows.StatusTable;
 import dev.lockstep.workflows.Target;
 import dev.lockstep.workflows.UpgradeStatus;
@@ -37,6 +38,12 @@ class StatusCommand extends Common {
   @Option(names = "--watch", description = "Redraw as it changes, until the upgrade ends.")
   boolean watch;
 
+  @Option(
+      names = "--wait",
+      description =
+          "As --watch, but also stop when the upgrade is HELD; exit 0 only if it COMPLETED.")
+  boolean await;
+
   @Override
   int run() {
     if (!output.equals("table") && !output.equals("json") && !output.equals("yaml")) {
@@ -45,9 +52,9 @@ class StatusCommand extends Common {
     }
     Target t = target(target);
     WorkflowClient client = temporal();
-    if (watch) {
-      follow(client, cluster(), t, out());
-      return 0;
+    if (watch || await) {
+      UpgradeStatus last = follow(client, cluster(), t, out(), await);
+      return await ? ending(t, last, spec.commandLine().getErr()) : 0;
     }
     UpgradeStatus status = stub(client, cluster(), t, run).status();
     print(status, output, out());
@@ -73,9 +80,11 @@ class StatusCommand extends Common {
   }
 
   /**
-   * Prints the status table whenever it changes, until the upgrade ends; true when it COMPLETED.
+   * Prints the status table whenever it changes, until the upgrade ends (or, with {@code
+   * stopWhenHeld}, is HELD: it then waits for a person); returns the last status read.
    */
-  static boolean follow(WorkflowClient client, String cluster, Target t, PrintWriter out) {
+  static UpgradeStatus follow(
+      WorkflowClient client, String cluster, Target t, PrintWriter out, boolean stopWhenHeld) {
     UpgradeWorkflow upgrade = stub(client, cluster, t, null);
     String last = "";
     while (true) {
@@ -86,15 +95,33 @@ class StatusCommand extends Common {
         out.flush();
         last = table;
       }
-      if (status.phase().isTerminal()) {
-        return status.phase() == dev.lockstep.workflows.Phase.COMPLETED;
+      if (status.phase().isTerminal() || (stopWhenHeld && status.phase() == Phase.HELD)) {
+        return status;
       }
       try {
         Thread.sleep(500);
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
-        return false;
+        return status;
       }
     }
+  }
+
+  /**
+   * How a followed upgrade ended, for {@code --wait}: 0 when it COMPLETED; otherwise one line on
+   * stderr with the phase and the upgrade's own message (which says what to do next), and 1.
+   */
+  static int ending(Target t, UpgradeStatus status, PrintWriter err) {
+    if (status.phase() == Phase.COMPLETED) {
+      return 0;
+    }
+    String how = status.phase() == Phase.HELD ? " is HELD: " : " ended " + status.phase() + ": ";
+    err.println("lockstep: " + t + how + oneLineOf(status.message()));
+    err.flush();
+    return CliFailure.FAILED;
+  }
+
+  private static String oneLineOf(String text) {
+    return text == null ? "(no message)" : String.join(" ", text.lines().toList());
   }
 }

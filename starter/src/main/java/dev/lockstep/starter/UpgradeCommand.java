@@ -163,7 +163,8 @@ class UpgradeCommand extends Common {
     if (!await) {
       return 0;
     }
-    return StatusCommand.follow(client, cluster(), t, out) ? 0 : CliFailure.FAILED;
+    return StatusCommand.ending(
+        t, StatusCommand.follow(client, cluster(), t, out, true), spec.commandLine().getErr());
   }
 
   private String clusterFlag() {
