@@ -57,11 +57,35 @@ abstract class Common implements Callable<Integer> {
       new com.fasterxml.jackson.databind.ObjectMapper()
           .enable(com.fasterxml.jackson.databind.SerializationFeature.INDENT_OUTPUT);
 
-  /** Refuses an {@code -o} other than table or json. */
-  static void tableOrJson(String output) {
-    if (!output.equals("table") && !output.equals("json")) {
-      throw new CliFailure(CliFailure.BAD_INPUT, "-o must be table or json, not '" + output + "'");
+  /** Block YAML without a document marker, as {@code kubectl -o yaml} prints it. */
+  static final com.fasterxml.jackson.databind.ObjectMapper YAML =
+      new com.fasterxml.jackson.databind.ObjectMapper(
+          com.fasterxml.jackson.dataformat.yaml.YAMLFactory.builder()
+              .disable(
+                  com.fasterxml.jackson.dataformat.yaml.YAMLGenerator.Feature
+                      .WRITE_DOC_START_MARKER)
+              .build());
+
+  /** Refuses an {@code -o} other than table, json or yaml. */
+  static void checkOutput(String output) {
+    if (!output.equals("table") && !output.equals("json") && !output.equals("yaml")) {
+      throw new CliFailure(
+          CliFailure.BAD_INPUT, "-o must be table, json or yaml, not '" + output + "'");
     }
+  }
+
+  /** Prints {@code value} as {@code -o} says: JSON, YAML, or the table. */
+  void print(String output, Object value, java.util.function.Supplier<String> table) {
+    try {
+      switch (output) {
+        case "json" -> out().println(JSON.writeValueAsString(value));
+        case "yaml" -> out().print(YAML.writeValueAsString(value));
+        default -> out().print(table.get());
+      }
+    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+      throw new CliFailure(CliFailure.FAILED, "cannot print the answer: " + e.getOriginalMessage());
+    }
+    out().flush();
   }
 
   String cluster() {
@@ -85,12 +109,19 @@ abstract class Common implements Callable<Integer> {
     return connection().namespace();
   }
 
-  /** {@code --as}, else {@code $USER@hostname}. */
+  /** {@code --as}, else {@code $USER@hostname} (the OS user when {@code $USER} is unset). */
   static String identity(String as) {
+    return identity(as, System.getenv("USER"));
+  }
+
+  static String identity(String as, String userVariable) {
     if (as != null && !as.isBlank()) {
       return as;
     }
-    String user = System.getenv("USER");
+    String user = userVariable;
+    if (user == null || user.isBlank()) {
+      user = System.getProperty("user.name");
+    }
     String host;
     try {
       host = java.net.InetAddress.getLocalHost().getHostName();

@@ -1,7 +1,5 @@
 package dev.lockstep.starter;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import dev.lockstep.workflows.Names;
 import dev.lockstep.workflows.Phase;
 import dev.lockstep.workflows.StatusTable;
@@ -21,8 +19,6 @@ import picocli.CommandLine.Parameters;
     mixinStandardHelpOptions = true,
     description = "Shows an upgrade (the running one, or the latest), one line per unit.")
 class StatusCommand extends Common {
-  private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
-
   @Parameters(index = "0", paramLabel = "TARGET", description = "[NAMESPACE/]KIND/NAME")
   String target;
 
@@ -46,18 +42,15 @@ class StatusCommand extends Common {
 
   @Override
   int run() {
-    if (!output.equals("table") && !output.equals("json") && !output.equals("yaml")) {
-      throw new CliFailure(
-          CliFailure.BAD_INPUT, "-o must be table, json or yaml, not '" + output + "'");
-    }
+    checkOutput(output);
     Target t = target(target);
     WorkflowClient client = temporal();
     if (watch || await) {
-      UpgradeStatus last = follow(client, cluster(), t, out(), await);
+      UpgradeStatus last = follow(client, cluster(), t, out(), spec.commandLine().getErr(), await);
       return await ? ending(t, last, spec.commandLine().getErr()) : 0;
     }
     UpgradeStatus status = stub(client, cluster(), t, run).status();
-    print(status, output, out());
+    print(output, status, () -> StatusTable.render(status));
     return 0;
   }
 
@@ -66,43 +59,58 @@ class StatusCommand extends Common {
         UpgradeWorkflow.class, Names.workflowId(cluster, t), Optional.ofNullable(run));
   }
 
-  static void print(UpgradeStatus status, String output, PrintWriter out) {
-    try {
-      switch (output) {
-        case "json" -> out.println(JSON.writeValueAsString(status));
-        case "yaml" -> out.print(YAML.writeValueAsString(status));
-        default -> out.print(StatusTable.render(status));
-      }
-    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-      throw new CliFailure(CliFailure.FAILED, "cannot print the status: " + e.getMessage());
-    }
-    out.flush();
-  }
-
   /**
    * Prints the status table whenever it changes, until the upgrade ends (or, with {@code
-   * stopWhenHeld}, is HELD: it then waits for a person); returns the last status read.
+   * stopWhenHeld}, is HELD: it then waits for a person); returns the last status read. Stopped
+   * (Ctrl-C) while it follows, it says on {@code err} that the upgrade goes on and how to follow
+   * it: the upgrade is Temporal's, not this command's.
    */
   static UpgradeStatus follow(
-      WorkflowClient client, String cluster, Target t, PrintWriter out, boolean stopWhenHeld) {
+      WorkflowClient client,
+      String cluster,
+      Target t,
+      PrintWriter out,
+      PrintWriter err,
+      boolean stopWhenHeld) {
     UpgradeWorkflow upgrade = stub(client, cluster, t, null);
-    String last = "";
-    while (true) {
-      UpgradeStatus status = upgrade.status();
-      String table = StatusTable.render(status);
-      if (!table.equals(last)) {
-        out.println(table);
-        out.flush();
-        last = table;
+    Thread stopped =
+        new Thread(
+            () -> {
+              err.println(
+                  "lockstep: stopped following; the upgrade of "
+                      + t
+                      + " goes on: follow it with `lockstep status "
+                      + t
+                      + Names.clusterFlag(cluster)
+                      + " --watch`");
+              err.flush();
+            });
+    Runtime.getRuntime().addShutdownHook(stopped);
+    try {
+      String last = "";
+      while (true) {
+        UpgradeStatus status = upgrade.status();
+        String table = StatusTable.render(status);
+        if (!table.equals(last)) {
+          out.println(table);
+          out.flush();
+          last = table;
+        }
+        if (status.phase().isTerminal() || (stopWhenHeld && status.phase() == Phase.HELD)) {
+          return status;
+        }
+        try {
+          Thread.sleep(500);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          return status;
+        }
       }
-      if (status.phase().isTerminal() || (stopWhenHeld && status.phase() == Phase.HELD)) {
-        return status;
-      }
+    } finally {
       try {
-        Thread.sleep(500);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        return status;
+        Runtime.getRuntime().removeShutdownHook(stopped);
+      } catch (IllegalStateException shuttingDown) {
+        // the hook is running: it says what it has to
       }
     }
   }

@@ -60,6 +60,27 @@ class WaitTest {
     assertEquals("lockstep: demo/statefulset/held is HELD: " + held + "\n", status.err());
   }
 
+  @org.junit.jupiter.params.ParameterizedTest
+  @org.junit.jupiter.params.provider.CsvSource(
+      delimiter = '|',
+      value = {
+        "ROLLED_BACK | pg-2 not Ready within 10m (CrashLoopBackOff); units returned to pg-5d8f",
+        "FAILED      | pre-checks failed, nothing was changed: capacity: no node has room",
+        "CANCELLED   | cancelled; units returned to pg-5d8f",
+        "ABANDONED   | abandoned as alice asked; the target was left as it is"
+      })
+  void waitThatEndsOtherwiseThanCompletedPrintsTheOutcomeAndTheReasonAndExits1(
+      String phase, String message) {
+    String name = "end-" + phase.toLowerCase(java.util.Locale.ROOT).replace('_', '-');
+    FakeTemporal.STATUS.put(
+        id(name), FakeTemporal.status("demo/statefulset/" + name, phase, message, "pg-0"));
+    FakeTemporal.Run r =
+        lockstep("upgrade", "demo/sts/" + name, "--image", "pg=postgres:14.9", "--wait");
+    assertEquals(1, r.exit(), r.err());
+    assertEquals(
+        "lockstep: demo/statefulset/" + name + " ended " + phase + ": " + message + "\n", r.err());
+  }
+
   @Test
   void statusWaitExits0OnlyWhenTheUpgradeCompleted() {
     FakeTemporal.STATUS.put(

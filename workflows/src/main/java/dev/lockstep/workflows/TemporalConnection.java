@@ -66,6 +66,7 @@ public record TemporalConnection(String address, String namespace) {
       WorkflowServiceStubsOptions.Builder options,
       List<ClientInterceptor> interceptors,
       Duration timeout) {
+    refusedAtOnce(timeout);
     WorkflowServiceStubs service =
         WorkflowServiceStubs.newServiceStubs(
             options.setGrpcClientInterceptors(interceptors).build());
@@ -89,6 +90,31 @@ public record TemporalConnection(String address, String namespace) {
       return "no answer within " + Durations.format(timeout);
     }
     return rootMessage(e);
+  }
+
+  /**
+   * A plain TCP connection first, for a plain {@code host:port}: nothing listening (or an unknown
+   * host) is known at once, before the gRPC stack is even loaded, which is most of a CLI's time to
+   * say so.
+   */
+  private void refusedAtOnce(Duration timeout) {
+    java.util.regex.Matcher hostPort =
+        java.util.regex.Pattern.compile("([^:/\\[\\]]+):(\\d{1,5})").matcher(address);
+    if (!hostPort.matches()) {
+      return; // a gRPC target form (dns:///..., IPv6): gRPC itself will tell
+    }
+    try (java.net.Socket socket = new java.net.Socket()) {
+      socket.connect(
+          new java.net.InetSocketAddress(hostPort.group(1), Integer.parseInt(hostPort.group(2))),
+          (int) Math.min(Integer.MAX_VALUE, timeout.toMillis()));
+    } catch (java.net.ConnectException | java.net.UnknownHostException e) {
+      throw new Unreachable(
+          "cannot reach Temporal at " + address + ": " + e.getMessage(),
+          Status.Code.UNAVAILABLE,
+          e);
+    } catch (java.io.IOException e) {
+      // a timeout or anything else: let the gRPC call below say what it finds
+    }
   }
 
   /** The innermost cause's message, in one line. */
