@@ -47,6 +47,49 @@ abstract class Common implements Callable<Integer> {
       description = "The Temporal namespace (default: TEMPORAL_NAMESPACE or default).")
   String temporalNamespaceFlag;
 
+  @Option(
+      names = "--tls",
+      negatable = true,
+      description =
+          "Connect to Temporal with TLS (default: TEMPORAL_TLS; on when a TLS setting or an API"
+              + " key is given).")
+  Boolean tls;
+
+  @Option(
+      names = "--tls-cert-path",
+      paramLabel = "FILE",
+      description = "PEM client certificate for mTLS (default: TEMPORAL_TLS_CERT).")
+  String tlsCert;
+
+  @Option(
+      names = "--tls-key-path",
+      paramLabel = "FILE",
+      description = "PEM (PKCS#8) key of the client certificate (default: TEMPORAL_TLS_KEY).")
+  String tlsKey;
+
+  @Option(
+      names = "--tls-ca-path",
+      paramLabel = "FILE",
+      description =
+          "PEM CA certificate(s) to trust instead of the system's (default: TEMPORAL_TLS_CA).")
+  String tlsCa;
+
+  @Option(
+      names = "--tls-server-name",
+      paramLabel = "NAME",
+      description =
+          "The name in Temporal's certificate, when not the address's host (default:"
+              + " TEMPORAL_TLS_SERVER_NAME).")
+  String tlsServerName;
+
+  @Option(
+      names = "--api-key",
+      paramLabel = "KEY",
+      description =
+          "API key, e.g. for Temporal Cloud (default: TEMPORAL_API_KEY; prefer the variable: a"
+              + " flag shows in the process list).")
+  String apiKey;
+
   private WorkflowServiceStubs service;
 
   /** How long a call that finds no Temporal is retried before the command gives up (exit 4). */
@@ -146,7 +189,16 @@ abstract class Common implements Callable<Integer> {
   /** How to reach Temporal: the environment (the {@code temporal} CLI's names), then flags. */
   TemporalConnection connection() {
     return TemporalConnection.fromEnvironment(System.getenv())
-        .with(temporalAddressFlag, temporalNamespaceFlag);
+        .overriddenBy(
+            new TemporalConnection(
+                temporalAddressFlag,
+                temporalNamespaceFlag,
+                tls,
+                tlsCert,
+                tlsKey,
+                tlsCa,
+                tlsServerName,
+                apiKey));
   }
 
   /**
@@ -155,24 +207,36 @@ abstract class Common implements Callable<Integer> {
    */
   WorkflowClient temporal() {
     TemporalConnection connection = connection();
+    if (!connection.problems().isEmpty()) {
+      throw new CliFailure(CliFailure.BAD_INPUT, String.join("; ", connection.problems()));
+    }
+    io.temporal.serviceclient.WorkflowServiceStubsOptions.Builder options;
+    try {
+      options = connection.options();
+    } catch (IllegalArgumentException e) {
+      throw new CliFailure(CliFailure.BAD_INPUT, e.getMessage(), e);
+    }
     try {
       service =
           connection.connect(
-              connection
-                  .options()
-                  .setRpcRetryOptions(
-                      RpcRetryOptions.newBuilder()
-                          .setExpiration(RPC_RETRY_EXPIRATION)
-                          .setMaximumInterval(Duration.ofSeconds(1))
-                          .build()),
+              options.setRpcRetryOptions(
+                  RpcRetryOptions.newBuilder()
+                      .setExpiration(RPC_RETRY_EXPIRATION)
+                      .setMaximumInterval(Duration.ofSeconds(1))
+                      .build()),
               List.of(),
               Duration.ofSeconds(10));
     } catch (TemporalConnection.Unreachable e) {
       throw new CliFailure(
           CliFailure.UNREACHABLE,
-          "cannot reach Temporal at "
-              + connection.address()
-              + ": start it (./lockstep dev) or set TEMPORAL_ADDRESS",
+          switch (e.failure()) {
+            case NOTHING_LISTENS ->
+                "cannot reach Temporal at "
+                    + connection.address()
+                    + ": start it (./lockstep dev) or set TEMPORAL_ADDRESS";
+            case NO_ANSWER -> e.getMessage() + ": check TEMPORAL_ADDRESS";
+            default -> e.getMessage();
+          },
           e);
     }
     return WorkflowClient.newInstance(
@@ -250,7 +314,10 @@ abstract class Common implements Callable<Integer> {
       case UNAUTHENTICATED ->
           fail(
               CliFailure.UNREACHABLE,
-              "Temporal at " + address + " did not accept our credentials (UNAUTHENTICATED)",
+              "Temporal at "
+                  + address
+                  + " did not accept our credentials (UNAUTHENTICATED): check TEMPORAL_API_KEY"
+                  + " (--api-key) or the client certificate",
               e);
       case PERMISSION_DENIED ->
           fail(

@@ -34,8 +34,9 @@ import picocli.CommandLine.Command;
       "  dev      the embedded stack: Temporal, kubesim, a worker, examples",
       "  demo     a demonstration upgrade on the embedded stack",
       "",
-      "Environment: TEMPORAL_ADDRESS (localhost:7233), TEMPORAL_NAMESPACE,",
-      "  LOCKSTEP_CLUSTER, LOCKSTEP_NAMESPACE.",
+      "Environment: TEMPORAL_ADDRESS (localhost:7233), TEMPORAL_NAMESPACE, TEMPORAL_TLS,",
+      "  TEMPORAL_TLS_CERT, TEMPORAL_TLS_KEY, TEMPORAL_TLS_CA, TEMPORAL_TLS_SERVER_NAME,",
+      "  TEMPORAL_API_KEY (as the temporal CLI), LOCKSTEP_CLUSTER, LOCKSTEP_NAMESPACE.",
       "Exit codes: 0 done, 1 failed, 2 bad input (nothing changed), 3 refused,",
       "  4 Temporal or the worker cannot be reached."
     })
