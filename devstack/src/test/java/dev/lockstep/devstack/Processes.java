@@ -91,10 +91,16 @@ final class Processes {
   record Result(int exit, String out, String err) {}
 
   static Result cli(Map<String, String> env, String... args) throws Exception {
-    List<String> command = new ArrayList<>(List.of(java(), "-jar", CLI.toString()));
+    return cli(env, List.of(), args);
+  }
+
+  /** As {@link #cli(Map, String...)}, with the variables {@code unset} removed. */
+  static Result cli(Map<String, String> env, List<String> unset, String... args) throws Exception {
+    List<String> command = cliCommand();
     command.addAll(List.of(args));
     ProcessBuilder builder = new ProcessBuilder(command);
     builder.environment().putAll(env);
+    unset.forEach(builder.environment()::remove);
     java.io.File out = java.io.File.createTempFile("lockstep-out", ".txt");
     java.io.File err = java.io.File.createTempFile("lockstep-err", ".txt");
     builder.redirectOutput(out).redirectError(err);
@@ -111,6 +117,39 @@ final class Processes {
     out.delete();
     err.delete();
     return result;
+  }
+
+  /** A CLI process left running, its output going to files, e.g. to interrupt it. */
+  record Cli(Process process, Path outFile, Path errFile) {
+    String out() throws IOException {
+      return java.nio.file.Files.readString(outFile);
+    }
+
+    String err() throws IOException {
+      return java.nio.file.Files.readString(errFile);
+    }
+
+    /** What Ctrl-C does: SIGINT to the process. */
+    void interrupt() throws IOException, InterruptedException {
+      new ProcessBuilder("kill", "-INT", String.valueOf(process.pid())).start().waitFor();
+    }
+  }
+
+  static Cli startCli(Map<String, String> env, Path dir, String... args) throws IOException {
+    List<String> command = cliCommand();
+    command.addAll(List.of(args));
+    ProcessBuilder builder = new ProcessBuilder(command);
+    builder.environment().putAll(env);
+    Path out = java.nio.file.Files.createTempFile(dir, "cli", ".out");
+    Path err = java.nio.file.Files.createTempFile(dir, "cli", ".err");
+    builder.redirectOutput(out.toFile()).redirectError(err.toFile());
+    return new Cli(builder.start(), out, err);
+  }
+
+  /** The CLI's command, with the JVM options the {@code ./lockstep} launcher gives it. */
+  private static List<String> cliCommand() {
+    return new ArrayList<>(
+        List.of(java(), "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-jar", CLI.toString()));
   }
 
   private static String java() {

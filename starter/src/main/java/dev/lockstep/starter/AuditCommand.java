@@ -14,7 +14,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-/** {@code lockstep audit TARGET [--run RUN_ID] [-o table|json]}. */
+/** {@code lockstep audit TARGET [--run RUN_ID] [-o table|json|yaml]}. */
 @Command(
     name = "audit",
     mixinStandardHelpOptions = true,
@@ -33,25 +33,16 @@ final class AuditCommand extends Common {
   @Option(
       names = {"-o", "--output"},
       defaultValue = "table",
-      description = "table (default) or json.")
+      description = "table (default), json or yaml.")
   String output;
 
   @Override
   int run() {
-    tableOrJson(output);
+    checkOutput(output);
     Target t = target(target);
     WorkflowClient client = temporal();
     Audit.Report report = report(client, cluster(), t, run);
-    try {
-      out()
-          .print(
-              output.equals("json")
-                  ? JSON.writeValueAsString(report) + "\n"
-                  : Audit.render(report));
-    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-      throw new CliFailure(CliFailure.FAILED, "cannot print the audit: " + e.getMessage());
-    }
-    out().flush();
+    print(output, report, () -> Audit.render(report));
     return 0;
   }
 
@@ -59,10 +50,19 @@ final class AuditCommand extends Common {
   static Audit.Report report(WorkflowClient client, String cluster, Target t, String runId) {
     String workflowId = Names.workflowId(cluster, t);
     WorkflowExecutionHistory history;
+    String actualRun;
     try {
-      history =
-          runId == null ? client.fetchHistory(workflowId) : client.fetchHistory(workflowId, runId);
+      // The latest run's id from Temporal itself: a history fetched without one carries a
+      // placeholder ("run_id_in_replay"), not the run's id.
+      actualRun =
+          runId != null
+              ? runId
+              : client.newUntypedWorkflowStub(workflowId).describe().getExecution().getRunId();
+      history = client.fetchHistory(workflowId, actualRun);
     } catch (io.grpc.StatusRuntimeException | io.temporal.client.WorkflowNotFoundException e) {
+      if (Common.transportCause(e) != null && !notFound(Common.transportCause(e))) {
+        throw e;
+      }
       throw new CliFailure(
           CliFailure.FAILED,
           "no Lockstep run of "
@@ -71,7 +71,6 @@ final class AuditCommand extends Common {
               + " found in cluster "
               + cluster);
     }
-    String actualRun = history.getWorkflowExecution().getRunId();
     UpgradeStatus now = null;
     var description = client.newUntypedWorkflowStub(workflowId).describe();
     if (description.getStatus() == WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING
@@ -87,5 +86,10 @@ final class AuditCommand extends Common {
       }
     }
     return Audit.of(actualRun, history.getEvents(), GlobalDataConverter.get(), now);
+  }
+
+  private static boolean notFound(io.grpc.StatusRuntimeException e) {
+    return e.getStatus().getCode() == io.grpc.Status.Code.NOT_FOUND
+        || e.getStatus().getCode() == io.grpc.Status.Code.INVALID_ARGUMENT;
   }
 }

@@ -3,15 +3,17 @@ package dev.lockstep.starter;
 import dev.lockstep.workflows.Names;
 import dev.lockstep.workflows.SteerRequest;
 import dev.lockstep.workflows.Target;
+import dev.lockstep.workflows.TemporalConnection;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.temporal.client.WorkflowClient;
 import io.temporal.client.WorkflowClientOptions;
 import io.temporal.client.WorkflowNotFoundException;
+import io.temporal.serviceclient.RpcRetryOptions;
 import io.temporal.serviceclient.WorkflowServiceStubs;
-import io.temporal.serviceclient.WorkflowServiceStubsOptions;
 import java.io.PrintWriter;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -33,18 +35,100 @@ abstract class Common implements Callable<Integer> {
   @Option(names = "--verbose", description = "Print stack traces with errors.")
   boolean verbose;
 
+  @Option(
+      names = "--temporal-address",
+      paramLabel = "HOST:PORT",
+      description = "Temporal's frontend (default: TEMPORAL_ADDRESS or localhost:7233).")
+  String temporalAddressFlag;
+
+  @Option(
+      names = "--temporal-namespace",
+      paramLabel = "NAMESPACE",
+      description = "The Temporal namespace (default: TEMPORAL_NAMESPACE or default).")
+  String temporalNamespaceFlag;
+
+  @Option(
+      names = "--tls",
+      negatable = true,
+      description =
+          "Connect to Temporal with TLS (default: TEMPORAL_TLS; on when a TLS setting or an API"
+              + " key is given).")
+  Boolean tls;
+
+  @Option(
+      names = "--tls-cert-path",
+      paramLabel = "FILE",
+      description = "PEM client certificate for mTLS (default: TEMPORAL_TLS_CERT).")
+  String tlsCert;
+
+  @Option(
+      names = "--tls-key-path",
+      paramLabel = "FILE",
+      description = "PEM (PKCS#8) key of the client certificate (default: TEMPORAL_TLS_KEY).")
+  String tlsKey;
+
+  @Option(
+      names = "--tls-ca-path",
+      paramLabel = "FILE",
+      description =
+          "PEM CA certificate(s) to trust instead of the system's (default: TEMPORAL_TLS_CA).")
+  String tlsCa;
+
+  @Option(
+      names = "--tls-server-name",
+      paramLabel = "NAME",
+      description =
+          "The name in Temporal's certificate, when not the address's host (default:"
+              + " TEMPORAL_TLS_SERVER_NAME).")
+  String tlsServerName;
+
+  @Option(
+      names = "--api-key",
+      paramLabel = "KEY",
+      description =
+          "API key, e.g. for Temporal Cloud (default: TEMPORAL_API_KEY; prefer the variable: a"
+              + " flag shows in the process list).")
+  String apiKey;
+
   private WorkflowServiceStubs service;
+
+  /** How long a call that finds no Temporal is retried before the command gives up (exit 4). */
+  static final Duration RPC_RETRY_EXPIRATION = Duration.ofSeconds(4);
 
   /** Indented JSON, as every {@code -o json} prints it. */
   static final com.fasterxml.jackson.databind.ObjectMapper JSON =
       new com.fasterxml.jackson.databind.ObjectMapper()
           .enable(com.fasterxml.jackson.databind.SerializationFeature.INDENT_OUTPUT);
 
-  /** Refuses an {@code -o} other than table or json. */
-  static void tableOrJson(String output) {
-    if (!output.equals("table") && !output.equals("json")) {
-      throw new CliFailure(CliFailure.BAD_INPUT, "-o must be table or json, not '" + output + "'");
+  /** Block YAML without a document marker, as {@code kubectl -o yaml} prints it. */
+  static final com.fasterxml.jackson.databind.ObjectMapper YAML =
+      new com.fasterxml.jackson.databind.ObjectMapper(
+          com.fasterxml.jackson.dataformat.yaml.YAMLFactory.builder()
+              .disable(
+                  com.fasterxml.jackson.dataformat.yaml.YAMLGenerator.Feature
+                      .WRITE_DOC_START_MARKER)
+              .build());
+
+  /** Refuses an {@code -o} other than table, json or yaml. */
+  static void checkOutput(String output) {
+    if (!output.equals("table") && !output.equals("json") && !output.equals("yaml")) {
+      throw new CliFailure(
+          CliFailure.BAD_INPUT, "-o must be table, json or yaml, not '" + output + "'");
     }
+  }
+
+  /** Prints {@code value} as {@code -o} says: JSON, YAML, or the table. */
+  void print(String output, Object value, java.util.function.Supplier<String> table) {
+    try {
+      switch (output) {
+        case "json" -> out().println(JSON.writeValueAsString(value));
+        case "yaml" -> out().print(YAML.writeValueAsString(value));
+        default -> out().print(table.get());
+      }
+    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+      throw new CliFailure(CliFailure.FAILED, "cannot print the answer: " + e.getOriginalMessage());
+    }
+    out().flush();
   }
 
   String cluster() {
@@ -60,22 +144,27 @@ abstract class Common implements Callable<Integer> {
     return env == null || env.isBlank() ? "default" : env;
   }
 
-  static String temporalAddress() {
-    String env = System.getenv("TEMPORAL_ADDRESS");
-    return env == null || env.isBlank() ? "localhost:7233" : env;
+  String temporalAddress() {
+    return connection().address();
   }
 
-  static String temporalNamespace() {
-    String env = System.getenv("TEMPORAL_NAMESPACE");
-    return env == null || env.isBlank() ? "default" : env;
+  String temporalNamespace() {
+    return connection().namespace();
   }
 
-  /** {@code --as}, else {@code $USER@hostname}. */
+  /** {@code --as}, else {@code $USER@hostname} (the OS user when {@code $USER} is unset). */
   static String identity(String as) {
+    return identity(as, System.getenv("USER"));
+  }
+
+  static String identity(String as, String userVariable) {
     if (as != null && !as.isBlank()) {
       return as;
     }
-    String user = System.getenv("USER");
+    String user = userVariable;
+    if (user == null || user.isBlank()) {
+      user = System.getProperty("user.name");
+    }
     String host;
     try {
       host = java.net.InetAddress.getLocalHost().getHostName();
@@ -97,25 +186,63 @@ abstract class Common implements Callable<Integer> {
     }
   }
 
+  /** How to reach Temporal: the environment (the {@code temporal} CLI's names), then flags. */
+  TemporalConnection connection() {
+    return TemporalConnection.fromEnvironment(System.getenv())
+        .overriddenBy(
+            new TemporalConnection(
+                temporalAddressFlag,
+                temporalNamespaceFlag,
+                tls,
+                tlsCert,
+                tlsKey,
+                tlsCa,
+                tlsServerName,
+                apiKey));
+  }
+
+  /**
+   * A client of Temporal, once the server has answered. A refused connection is exit 4 at once;
+   * calls that fail for lack of Temporal are retried for a few seconds only, then exit 4 too.
+   */
   WorkflowClient temporal() {
-    String address = temporalAddress();
+    TemporalConnection connection = connection();
+    if (!connection.problems().isEmpty()) {
+      throw new CliFailure(CliFailure.BAD_INPUT, String.join("; ", connection.problems()));
+    }
+    io.temporal.serviceclient.WorkflowServiceStubsOptions.Builder options;
+    try {
+      options = connection.options();
+    } catch (IllegalArgumentException e) {
+      throw new CliFailure(CliFailure.BAD_INPUT, e.getMessage(), e);
+    }
     try {
       service =
-          WorkflowServiceStubs.newConnectedServiceStubs(
-              WorkflowServiceStubsOptions.newBuilder().setTarget(address).build(),
-              Duration.ofSeconds(5));
-    } catch (RuntimeException e) {
+          connection.connect(
+              options.setRpcRetryOptions(
+                  RpcRetryOptions.newBuilder()
+                      .setExpiration(RPC_RETRY_EXPIRATION)
+                      .setMaximumInterval(Duration.ofSeconds(1))
+                      .build()),
+              List.of(),
+              Duration.ofSeconds(10));
+    } catch (TemporalConnection.Unreachable e) {
       throw new CliFailure(
           CliFailure.UNREACHABLE,
-          "cannot reach Temporal at "
-              + address
-              + ": start it (./lockstep dev) or set TEMPORAL_ADDRESS",
+          switch (e.failure()) {
+            case NOTHING_LISTENS ->
+                "cannot reach Temporal at "
+                    + connection.address()
+                    + ": start it (./lockstep dev) or set TEMPORAL_ADDRESS";
+            case NO_ANSWER -> e.getMessage() + ": check TEMPORAL_ADDRESS";
+            default -> e.getMessage();
+          },
           e);
     }
     return WorkflowClient.newInstance(
         service,
         WorkflowClientOptions.newBuilder()
-            .setNamespace(temporalNamespace())
+            .setNamespace(connection.namespace())
             .setIdentity("lockstep-cli/" + identity(null))
             .build());
   }
@@ -134,23 +261,119 @@ abstract class Common implements Callable<Integer> {
       return fail(e.code(), e.getMessage(), e);
     } catch (WorkflowNotFoundException e) {
       return fail(CliFailure.FAILED, "no upgrade found: " + e.getExecution().getWorkflowId(), e);
-    } catch (StatusRuntimeException e) {
-      Status.Code code = e.getStatus().getCode();
-      if (code == Status.Code.UNAVAILABLE || code == Status.Code.DEADLINE_EXCEEDED) {
+    } catch (RuntimeException e) {
+      StatusRuntimeException status = transportCause(e);
+      if (status != null) {
+        return transportFailure(status);
+      }
+      if (e.getClass().getName().startsWith("io.temporal.")) {
         return fail(
             CliFailure.UNREACHABLE,
-            "Temporal at "
-                + temporalAddress()
-                + " stopped answering: "
-                + e.getStatus().getDescription(),
+            "Temporal at " + temporalAddress() + " failed the request: " + oneLine(e),
             e);
       }
-      return fail(CliFailure.FAILED, "Temporal said: " + e.getStatus(), e);
+      return fail(
+          CliFailure.FAILED,
+          "unexpected error: " + oneLine(e) + "; run again with --verbose for the details",
+          e);
     } finally {
       if (service != null) {
         service.shutdownNow();
       }
     }
+  }
+
+  /**
+   * A gRPC failure talking to Temporal, as one line: unreachable, a failed TLS handshake or a
+   * refused credential is exit 4; a namespace permission refused is exit 3.
+   */
+  private int transportFailure(StatusRuntimeException e) {
+    Status.Code code = e.getStatus().getCode();
+    String address = temporalAddress();
+    return switch (code) {
+      case DEADLINE_EXCEEDED ->
+          fail(
+              CliFailure.UNREACHABLE,
+              "no answer in time from Temporal at "
+                  + address
+                  + " or from a worker of cluster "
+                  + cluster()
+                  + " (DEADLINE_EXCEEDED): is `lockstep worker --cluster "
+                  + cluster()
+                  + "` running?",
+              e);
+      case UNAVAILABLE, CANCELLED ->
+          fail(
+              CliFailure.UNREACHABLE,
+              "Temporal at "
+                  + address
+                  + " stopped answering ("
+                  + code
+                  + "); the upgrade, if any, goes on: check Temporal and run the command again",
+              e);
+      case UNAUTHENTICATED ->
+          fail(
+              CliFailure.UNREACHABLE,
+              "Temporal at "
+                  + address
+                  + " did not accept our credentials (UNAUTHENTICATED): check TEMPORAL_API_KEY"
+                  + " (--api-key) or the client certificate",
+              e);
+      case PERMISSION_DENIED ->
+          fail(
+              CliFailure.REFUSED,
+              "Temporal at "
+                  + address
+                  + " refused: permission denied in namespace "
+                  + temporalNamespace(),
+              e);
+      case NOT_FOUND ->
+          fail(
+              CliFailure.UNREACHABLE,
+              "Temporal at "
+                  + address
+                  + " said: "
+                  + firstLine(e.getStatus().getDescription())
+                  + "; check TEMPORAL_NAMESPACE",
+              e);
+      default ->
+          fail(
+              CliFailure.UNREACHABLE,
+              "Temporal at "
+                  + address
+                  + " answered "
+                  + code
+                  + ": "
+                  + firstLine(e.getStatus().getDescription()),
+              e);
+    };
+  }
+
+  /** The gRPC failure behind a Temporal client exception, or null when there is none. */
+  static StatusRuntimeException transportCause(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof StatusRuntimeException s) {
+        return s;
+      }
+      if (t.getCause() == t) {
+        break;
+      }
+    }
+    return null;
+  }
+
+  static String oneLine(Throwable e) {
+    Throwable root = e;
+    while (root.getCause() != null && root.getCause() != root) {
+      root = root.getCause();
+    }
+    String message =
+        root.getMessage() == null ? root.getClass().getSimpleName() : root.getMessage();
+    return firstLine(message);
+  }
+
+  private static String firstLine(String text) {
+    return text == null ? "" : text.lines().findFirst().orElse(text);
   }
 
   private int fail(int code, String message, Throwable e) {

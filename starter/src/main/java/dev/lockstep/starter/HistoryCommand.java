@@ -9,7 +9,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-/** {@code lockstep history TARGET [-o table|json]}. */
+/** {@code lockstep history TARGET [-o table|json|yaml]}. */
 @Command(
     name = "history",
     mixinStandardHelpOptions = true,
@@ -24,12 +24,12 @@ final class HistoryCommand extends Common {
   @Option(
       names = {"-o", "--output"},
       defaultValue = "table",
-      description = "table (default) or json.")
+      description = "table (default), json or yaml.")
   String output;
 
   @Override
   int run() {
-    tableOrJson(output);
+    checkOutput(output);
     Target t = target(target);
     List<RevisionHistory.Row> rows;
     try {
@@ -47,16 +47,8 @@ final class HistoryCommand extends Common {
       throw new CliFailure(
           CliFailure.BAD_INPUT, "statefulset " + t.namespace() + "/" + t.name() + " not found");
     }
-    try {
-      out()
-          .print(
-              output.equals("json")
-                  ? JSON.writeValueAsString(rows) + "\n"
-                  : RevisionHistory.render(rows));
-    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-      throw new CliFailure(CliFailure.FAILED, "cannot print the history: " + e.getMessage());
-    }
-    out().flush();
+    List<RevisionHistory.Row> found = rows;
+    print(output, found, () -> RevisionHistory.render(found));
     return 0;
   }
 }

@@ -5,7 +5,7 @@ import java.time.Instant;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-/** {@code lockstep list [--all] [-n NAMESPACE] [-o table|json]}. */
+/** {@code lockstep list [--all] [-n NAMESPACE] [-o table|json|yaml]}. */
 @Command(
     name = "list",
     mixinStandardHelpOptions = true,
@@ -26,33 +26,24 @@ final class ListCommand extends Common {
   @Option(
       names = {"-o", "--output"},
       defaultValue = "table",
-      description = "table (default) or json.")
+      description = "table (default), json or yaml.")
   String output;
 
   @Override
   int run() {
-    tableOrJson(output);
+    checkOutput(output);
     if (namespace != null && !namespace.matches("[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")) {
       throw new CliFailure(
           CliFailure.BAD_INPUT, "'" + namespace + "' is not a valid Kubernetes namespace");
     }
     Listing.Result result = Listing.list(temporal(), cluster(), namespace, all, Instant.now());
-    try {
-      out()
-          .print(
-              output.equals("json")
-                  ? JSON.writeValueAsString(result.rows()) + "\n"
-                  : result.rows().isEmpty()
-                      ? "no upgrades"
-                          + (all ? "" : " in progress")
-                          + " in cluster "
-                          + cluster()
-                          + "\n"
-                      : Listing.render(result.rows()));
-    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-      throw new CliFailure(CliFailure.FAILED, "cannot print the list: " + e.getMessage());
-    }
-    out().flush();
+    print(
+        output,
+        result.rows(),
+        () ->
+            result.rows().isEmpty()
+                ? "no upgrades" + (all ? "" : " in progress") + " in cluster " + cluster() + "\n"
+                : Listing.render(result.rows()));
     return 0;
   }
 }

@@ -34,8 +34,9 @@ import picocli.CommandLine.Command;
       "  dev      the embedded stack: Temporal, kubesim, a worker, examples",
       "  demo     a demonstration upgrade on the embedded stack",
       "",
-      "Environment: TEMPORAL_ADDRESS (localhost:7233), TEMPORAL_NAMESPACE,",
-      "  LOCKSTEP_CLUSTER, LOCKSTEP_NAMESPACE.",
+      "Environment: TEMPORAL_ADDRESS (localhost:7233), TEMPORAL_NAMESPACE, TEMPORAL_TLS,",
+      "  TEMPORAL_TLS_CERT, TEMPORAL_TLS_KEY, TEMPORAL_TLS_CA, TEMPORAL_TLS_SERVER_NAME,",
+      "  TEMPORAL_API_KEY (as the temporal CLI), LOCKSTEP_CLUSTER, LOCKSTEP_NAMESPACE.",
       "Exit codes: 0 done, 1 failed, 2 bad input (nothing changed), 3 refused,",
       "  4 Temporal or the worker cannot be reached."
     })
@@ -67,6 +68,19 @@ public class LockstepCommand implements Runnable {
                       + (command.equals("lockstep") ? "lockstep" : "lockstep " + command)
                       + " --help`");
           return 2;
+        });
+    // Common turns every failure of a command into one line; this catches what happens outside.
+    line.setExecutionExceptionHandler(
+        (e, commandLine, parsed) -> {
+          commandLine
+              .getErr()
+              .println("lockstep: unexpected error: " + Common.oneLine(e) + "; run with --verbose");
+          if (parsed.matchedOption("--verbose") != null
+              || parsed.subcommands().stream().anyMatch(p -> p.hasMatchedOption("--verbose"))) {
+            e.printStackTrace(commandLine.getErr());
+          }
+          commandLine.getErr().flush();
+          return 1;
         });
     return line;
   }

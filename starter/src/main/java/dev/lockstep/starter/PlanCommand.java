@@ -11,7 +11,6 @@ import io.temporal.client.WorkflowClient;
 import io.temporal.client.WorkflowNotFoundException;
 import io.temporal.client.WorkflowOptions;
 import io.temporal.client.WorkflowStub;
-import java.io.PrintWriter;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -38,12 +37,12 @@ final class PlanCommand extends UpgradeCommand {
       names = "-o",
       paramLabel = "FORMAT",
       defaultValue = "table",
-      description = "table (default) or json.")
+      description = "table (default), json or yaml.")
   String output;
 
   @Override
   int run() {
-    tableOrJson(output);
+    checkOutput(output);
     UpgradePlan plan = validPlan();
     Duration wait = duration("--verdict-timeout", verdictTimeout);
     WorkflowClient client = temporal();
@@ -106,17 +105,8 @@ final class PlanCommand extends UpgradeCommand {
               report.rollbackCommand(),
               report.steps());
     }
-    PrintWriter out = out();
-    if (output.equals("json")) {
-      try {
-        out.println(JSON.writeValueAsString(report));
-      } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-        throw new IllegalStateException(e);
-      }
-    } else {
-      out.print(render(report, plan));
-    }
-    out.flush();
+    PlanReport shown = report;
+    print(output, shown, () -> render(shown, plan));
     if (!report.problems().isEmpty()) {
       return CliFailure.BAD_INPUT;
     }

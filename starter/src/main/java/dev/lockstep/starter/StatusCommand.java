@@ -1,8 +1,7 @@
 package dev.lockstep.starter;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import dev.lockstep.workflows.Names;
+import dev.lockstep.workflows.Phase;
 import dev.lockstep.workflows.StatusTable;
 import dev.lockstep.workflows.Target;
 import dev.lockstep.workflows.UpgradeStatus;
@@ -20,8 +19,6 @@ import picocli.CommandLine.Parameters;
     mixinStandardHelpOptions = true,
     description = "Shows an upgrade (the running one, or the latest), one line per unit.")
 class StatusCommand extends Common {
-  private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
-
   @Parameters(index = "0", paramLabel = "TARGET", description = "[NAMESPACE/]KIND/NAME")
   String target;
 
@@ -37,20 +34,23 @@ class StatusCommand extends Common {
   @Option(names = "--watch", description = "Redraw as it changes, until the upgrade ends.")
   boolean watch;
 
+  @Option(
+      names = "--wait",
+      description =
+          "As --watch, but also stop when the upgrade is HELD; exit 0 only if it COMPLETED.")
+  boolean await;
+
   @Override
   int run() {
-    if (!output.equals("table") && !output.equals("json") && !output.equals("yaml")) {
-      throw new CliFailure(
-          CliFailure.BAD_INPUT, "-o must be table, json or yaml, not '" + output + "'");
-    }
+    checkOutput(output);
     Target t = target(target);
     WorkflowClient client = temporal();
-    if (watch) {
-      follow(client, cluster(), t, out());
-      return 0;
+    if (watch || await) {
+      UpgradeStatus last = follow(client, cluster(), t, out(), spec.commandLine().getErr(), await);
+      return await ? ending(t, last, spec.commandLine().getErr()) : 0;
     }
     UpgradeStatus status = stub(client, cluster(), t, run).status();
-    print(status, output, out());
+    print(output, status, () -> StatusTable.render(status));
     return 0;
   }
 
@@ -59,42 +59,77 @@ class StatusCommand extends Common {
         UpgradeWorkflow.class, Names.workflowId(cluster, t), Optional.ofNullable(run));
   }
 
-  static void print(UpgradeStatus status, String output, PrintWriter out) {
+  /**
+   * Prints the status table whenever it changes, until the upgrade ends (or, with {@code
+   * stopWhenHeld}, is HELD: it then waits for a person); returns the last status read. Stopped
+   * (Ctrl-C) while it follows, it says on {@code err} that the upgrade goes on and how to follow
+   * it: the upgrade is Temporal's, not this command's.
+   */
+  static UpgradeStatus follow(
+      WorkflowClient client,
+      String cluster,
+      Target t,
+      PrintWriter out,
+      PrintWriter err,
+      boolean stopWhenHeld) {
+    UpgradeWorkflow upgrade = stub(client, cluster, t, null);
+    Thread stopped =
+        new Thread(
+            () -> {
+              err.println(
+                  "lockstep: stopped following; the upgrade of "
+                      + t
+                      + " goes on: follow it with `lockstep status "
+                      + t
+                      + Names.clusterFlag(cluster)
+                      + " --watch`");
+              err.flush();
+            });
+    Runtime.getRuntime().addShutdownHook(stopped);
     try {
-      switch (output) {
-        case "json" -> out.println(JSON.writeValueAsString(status));
-        case "yaml" -> out.print(YAML.writeValueAsString(status));
-        default -> out.print(StatusTable.render(status));
+      String last = "";
+      while (true) {
+        UpgradeStatus status = upgrade.status();
+        String table = StatusTable.render(status);
+        if (!table.equals(last)) {
+          out.println(table);
+          out.flush();
+          last = table;
+        }
+        if (status.phase().isTerminal() || (stopWhenHeld && status.phase() == Phase.HELD)) {
+          return status;
+        }
+        try {
+          Thread.sleep(500);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          return status;
+        }
       }
-    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-      throw new CliFailure(CliFailure.FAILED, "cannot print the status: " + e.getMessage());
+    } finally {
+      try {
+        Runtime.getRuntime().removeShutdownHook(stopped);
+      } catch (IllegalStateException shuttingDown) {
+        // the hook is running: it says what it has to
+      }
     }
-    out.flush();
   }
 
   /**
-   * Prints the status table whenever it changes, until the upgrade ends; true when it COMPLETED.
+   * How a followed upgrade ended, for {@code --wait}: 0 when it COMPLETED; otherwise one line on
+   * stderr with the phase and the upgrade's own message (which says what to do next), and 1.
    */
-  static boolean follow(WorkflowClient client, String cluster, Target t, PrintWriter out) {
-    UpgradeWorkflow upgrade = stub(client, cluster, t, null);
-    String last = "";
-    while (true) {
-      UpgradeStatus status = upgrade.status();
-      String table = StatusTable.render(status);
-      if (!table.equals(last)) {
-        out.println(table);
-        out.flush();
-        last = table;
-      }
-      if (status.phase().isTerminal()) {
-        return status.phase() == dev.lockstep.workflows.Phase.COMPLETED;
-      }
-      try {
-        Thread.sleep(500);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        return false;
-      }
+  static int ending(Target t, UpgradeStatus status, PrintWriter err) {
+    if (status.phase() == Phase.COMPLETED) {
+      return 0;
     }
+    String how = status.phase() == Phase.HELD ? " is HELD: " : " ended " + status.phase() + ": ";
+    err.println("lockstep: " + t + how + oneLineOf(status.message()));
+    err.flush();
+    return CliFailure.FAILED;
+  }
+
+  private static String oneLineOf(String text) {
+    return text == null ? "(no message)" : String.join(" ", text.lines().toList());
   }
 }

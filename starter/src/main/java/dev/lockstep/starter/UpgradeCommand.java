@@ -87,6 +87,9 @@ class UpgradeCommand extends Common {
       description = "How long to wait for a worker to check the plan (default 30s).")
   String verdictTimeout;
 
+  /** The plan file as read, with what was wrong in it. */
+  private PlanFiles.Loaded loaded;
+
   /** Set by {@code lockstep rollback}: a run that restores this revision. */
   String restore;
 
@@ -102,8 +105,20 @@ class UpgradeCommand extends Common {
 
   /** The plan, checked as far as the CLI can without the cluster. */
   UpgradePlan validPlan() {
-    UpgradePlan plan = plan();
+    UpgradePlan plan;
+    try {
+      plan = plan();
+    } catch (CliFailure e) {
+      // A file that could not be read whole says so first: the rest may only follow from it.
+      if (loaded != null && loaded.hasProblems()) {
+        throw loaded.failure(List.of());
+      }
+      throw e;
+    }
     List<String> problems = PlanValidation.problems(plan);
+    if (loaded != null && (loaded.hasProblems() || !problems.isEmpty())) {
+      throw loaded.failure(problems);
+    }
     if (!problems.isEmpty()) {
       throw new CliFailure(CliFailure.BAD_INPUT, String.join("; ", problems));
     }
@@ -163,7 +178,10 @@ class UpgradeCommand extends Common {
     if (!await) {
       return 0;
     }
-    return StatusCommand.follow(client, cluster(), t, out) ? 0 : CliFailure.FAILED;
+    return StatusCommand.ending(
+        t,
+        StatusCommand.follow(client, cluster(), t, out, spec.commandLine().getErr(), true),
+        spec.commandLine().getErr());
   }
 
   private String clusterFlag() {
@@ -180,7 +198,8 @@ class UpgradeCommand extends Common {
 
   /** The plan file, if any, with every flag given laid over it. */
   UpgradePlan plan() {
-    UpgradePlan base = planFile != null ? PlanFiles.load(planFile) : UpgradePlan.builder().build();
+    loaded = planFile != null ? PlanFiles.load(planFile) : null;
+    UpgradePlan base = loaded != null ? loaded.plan() : UpgradePlan.builder().build();
     String targetText = target != null ? target : base.target();
     if (targetText == null) {
       throw new CliFailure(

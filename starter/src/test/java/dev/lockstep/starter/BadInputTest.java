@@ -166,7 +166,7 @@ class BadInputTest {
             "--accept-data-risk"),
         bad("empty revision", "rollback", "demo/sts/pg", "--to-revision", ""),
         bad("plan output format", "plan", "demo/sts/pg", "--image", "pg=x:1", "-o", "xml"),
-        bad("audit output format", "audit", "demo/sts/pg", "-o", "yaml"),
+        bad("audit output format", "audit", "demo/sts/pg", "-o", "xml"),
         bad("list namespace not a DNS label", "list", "-n", "Bad_NS"),
         bad("history output format", "history", "demo/sts/pg", "-o", "xml"),
         bad("unknown command", "upgrad", "demo/sts/pg"));

@@ -1,5 +1,6 @@
 package dev.lockstep.worker;
 
+import dev.lockstep.workflows.TemporalConnection;
 import io.micronaut.configuration.picocli.PicocliRunner;
 import io.micronaut.context.annotation.Value;
 import java.time.Duration;
@@ -15,7 +16,8 @@ import picocli.CommandLine.Option;
     description = {
       "Runs a worker for one cluster: executes the upgrades of targets in that cluster.",
       "Configuration: application.yml, environment (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,",
-      "LOCKSTEP_CLUSTER, KUBECONFIG), then these options."
+      "TEMPORAL_TLS, TEMPORAL_TLS_CERT, TEMPORAL_TLS_KEY, TEMPORAL_TLS_CA, TEMPORAL_TLS_SERVER_NAME,",
+      "TEMPORAL_API_KEY, LOCKSTEP_CLUSTER, KUBECONFIG), then these options."
     })
 public class WorkerCommand implements Callable<Integer> {
 
@@ -53,6 +55,49 @@ public class WorkerCommand implements Callable<Integer> {
       names = "--temporal-namespace",
       description = "Temporal namespace (default: TEMPORAL_NAMESPACE or default).")
   String temporalNamespace;
+
+  @Option(
+      names = "--tls",
+      negatable = true,
+      description =
+          "Connect to Temporal with TLS (default: TEMPORAL_TLS; on when a TLS setting or an API"
+              + " key is given).")
+  Boolean tls;
+
+  @Option(
+      names = "--tls-cert-path",
+      paramLabel = "FILE",
+      description = "PEM client certificate for mTLS (default: TEMPORAL_TLS_CERT).")
+  String tlsCert;
+
+  @Option(
+      names = "--tls-key-path",
+      paramLabel = "FILE",
+      description = "PEM (PKCS#8) key of the client certificate (default: TEMPORAL_TLS_KEY).")
+  String tlsKey;
+
+  @Option(
+      names = "--tls-ca-path",
+      paramLabel = "FILE",
+      description =
+          "PEM CA certificate(s) to trust instead of the system's (default: TEMPORAL_TLS_CA).")
+  String tlsCa;
+
+  @Option(
+      names = "--tls-server-name",
+      paramLabel = "NAME",
+      description =
+          "The name in Temporal's certificate, when not the address's host (default:"
+              + " TEMPORAL_TLS_SERVER_NAME).")
+  String tlsServerName;
+
+  @Option(
+      names = "--api-key",
+      paramLabel = "KEY",
+      description =
+          "API key, e.g. for Temporal Cloud (default: TEMPORAL_API_KEY; prefer the variable: a"
+              + " flag shows in the process list).")
+  String apiKey;
 
   @Option(
       names = "--sticky",
@@ -120,11 +165,26 @@ public class WorkerCommand implements Callable<Integer> {
       System.err.println("lockstep: --shutdown-grace: " + e.getMessage());
       return 2;
     }
+    TemporalConnection temporal =
+        TemporalConnection.fromEnvironment(System.getenv())
+            .overriddenBy(
+                new TemporalConnection(
+                    temporalAddress != null ? temporalAddress : configuredAddress,
+                    temporalNamespace != null ? temporalNamespace : configuredNamespace,
+                    tls,
+                    tlsCert,
+                    tlsKey,
+                    tlsCa,
+                    tlsServerName,
+                    apiKey));
+    if (!temporal.problems().isEmpty()) {
+      System.err.println("lockstep: " + String.join("; ", temporal.problems()));
+      return 2;
+    }
     WorkerSettings settings =
         new WorkerSettings(
             cluster != null ? cluster : configuredCluster,
-            temporalAddress != null ? temporalAddress : configuredAddress,
-            temporalNamespace != null ? temporalNamespace : configuredNamespace,
+            temporal,
             kubeconfig,
             context,
             sticky,

@@ -3,6 +3,7 @@ package dev.lockstep.worker;
 import dev.lockstep.activities.ClusterActivitiesImpl;
 import dev.lockstep.activities.ClusterWatch;
 import dev.lockstep.workflows.Names;
+import dev.lockstep.workflows.TemporalConnection;
 import dev.lockstep.workflows.UpgradeWorkflowImpl;
 import io.fabric8.kubernetes.client.Config;
 import io.fabric8.kubernetes.client.ConfigBuilder;
@@ -14,7 +15,6 @@ import io.temporal.api.workflowservice.v1.ListWorkflowExecutionsRequest;
 import io.temporal.client.WorkflowClient;
 import io.temporal.client.WorkflowClientOptions;
 import io.temporal.serviceclient.WorkflowServiceStubs;
-import io.temporal.serviceclient.WorkflowServiceStubsOptions;
 import io.temporal.worker.Worker;
 import io.temporal.worker.WorkerFactory;
 import java.nio.file.Files;
@@ -83,7 +83,7 @@ public final class WorkerRuntime implements AutoCloseable {
     boolean sticky;
     WorkflowServiceStubs service;
     try {
-      WorkflowServiceStubs probe = connect(settings.temporalAddress(), List.of());
+      WorkflowServiceStubs probe = connect(settings.temporal(), List.of());
       sticky =
           switch (settings.sticky()) {
             case "on" -> true;
@@ -94,7 +94,7 @@ public final class WorkerRuntime implements AutoCloseable {
         service = probe;
       } else {
         probe.shutdown();
-        service = connect(settings.temporalAddress(), List.of(new StickyExecutionDisabled()));
+        service = connect(settings.temporal(), List.of(new StickyExecutionDisabled()));
       }
     } catch (StartFailure e) {
       kube.close();
@@ -138,32 +138,30 @@ public final class WorkerRuntime implements AutoCloseable {
     factory.start();
     WorkerRuntime runtime = new WorkerRuntime(settings, service, kube, watch, factory, sticky);
     runtime.running = true;
+    // The connection's toString never shows an API key.
     LOG.info(
-        "worker for cluster {} polling {} on {} (namespace {}, sticky execution {})",
+        "worker for cluster {} polling {} on {} (sticky execution {})",
         settings.cluster(),
         Names.taskQueue(settings.cluster()),
-        settings.temporalAddress(),
-        settings.temporalNamespace(),
+        settings.temporal(),
         sticky ? "on" : "off");
     return runtime;
   }
 
   private static WorkflowServiceStubs connect(
-      String address, List<io.grpc.ClientInterceptor> interceptors) {
+      TemporalConnection temporal, List<io.grpc.ClientInterceptor> interceptors) {
     try {
-      return WorkflowServiceStubs.newConnectedServiceStubs(
-          WorkflowServiceStubsOptions.newBuilder()
-              .setTarget(address)
-              .setGrpcClientInterceptors(interceptors)
-              .build(),
-          Duration.ofSeconds(10));
-    } catch (RuntimeException e) {
+      return temporal.connect(temporal.options(), interceptors, Duration.ofSeconds(10));
+    } catch (IllegalArgumentException e) {
+      throw new StartFailure(e.getMessage(), e);
+    } catch (TemporalConnection.Unreachable e) {
       throw new StartFailure(
-          "cannot reach Temporal at "
-              + address
-              + ": "
-              + oneLine(e)
-              + "; start it (e.g. `./lockstep dev`) or set TEMPORAL_ADDRESS",
+          e.failure() == TemporalConnection.Failure.NOTHING_LISTENS
+                  || e.failure() == TemporalConnection.Failure.NO_ANSWER
+              ? e.getMessage()
+                  + "; start it (e.g. `./lockstep dev`) or set TEMPORAL_ADDRESS"
+                  + " (--temporal-address)"
+              : e.getMessage(),
           e);
     }
   }

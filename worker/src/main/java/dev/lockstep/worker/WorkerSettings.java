@@ -1,13 +1,13 @@
 package dev.lockstep.worker;
 
+import dev.lockstep.workflows.TemporalConnection;
 import java.time.Duration;
 
 /**
  * What a worker needs to know.
  *
  * @param cluster the cluster it serves (its task queue is {@code lockstep.<cluster>})
- * @param temporalAddress host:port of the Temporal frontend
- * @param temporalNamespace the Temporal namespace
+ * @param temporal how to reach Temporal: address, namespace, TLS, API key
  * @param kubeconfig a kubeconfig file, or null for the default (KUBECONFIG, ~/.kube/config, or
  *     in-cluster)
  * @param context the kubeconfig context, or null for its current one
@@ -20,8 +20,7 @@ import java.time.Duration;
  */
 public record WorkerSettings(
     String cluster,
-    String temporalAddress,
-    String temporalNamespace,
+    TemporalConnection temporal,
     String kubeconfig,
     String context,
     String sticky,
@@ -33,6 +32,28 @@ public record WorkerSettings(
 
   /** The SDK's default workflow cache. */
   public static final int DEFAULT_WORKFLOW_CACHE = 600;
+
+  /** Settings for a Temporal reached in plain text (the dev stack, tests, benchmarks). */
+  public WorkerSettings(
+      String cluster,
+      String temporalAddress,
+      String temporalNamespace,
+      String kubeconfig,
+      String context,
+      String sticky,
+      Duration shutdownGrace,
+      int maxActivities,
+      int workflowCache) {
+    this(
+        cluster,
+        TemporalConnection.plain(temporalAddress, temporalNamespace),
+        kubeconfig,
+        context,
+        sticky,
+        shutdownGrace,
+        maxActivities,
+        workflowCache);
+  }
 
   public WorkerSettings(
       String cluster,
@@ -52,5 +73,15 @@ public record WorkerSettings(
         shutdownGrace,
         DEFAULT_MAX_ACTIVITIES,
         DEFAULT_WORKFLOW_CACHE);
+  }
+
+  /** host:port of the Temporal frontend. */
+  public String temporalAddress() {
+    return temporal.address();
+  }
+
+  /** The Temporal namespace. */
+  public String temporalNamespace() {
+    return temporal.namespace();
   }
 }

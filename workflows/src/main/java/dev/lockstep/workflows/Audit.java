@@ -72,9 +72,13 @@ public final class Audit {
   /** What an activity was asked, and when. */
   private record Scheduled(String type, Payloads input, Instant at) {}
 
+  /** The run id a history fetched without one carries: a placeholder, not the run's. */
+  static final String REPLAY_RUN_ID = "run_id_in_replay";
+
   /**
-   * Reads a run's history. {@code now} is the run's status when it is still running (its phase and
-   * checks), or null.
+   * Reads a run's history. {@code runId} is the run's id, or null (or the placeholder) to read it
+   * from the history's start event; {@code now} is the run's status when it is still running (its
+   * phase and checks), or null.
    */
   public static Report of(
       String runId, List<HistoryEvent> events, DataConverter converter, UpgradeStatus now) {
@@ -88,12 +92,16 @@ public final class Audit {
     Instant lastStep = null;
     List<PreChecks.Result> checks = now == null ? List.of() : now.checks();
     int inspectEntry = -1;
+    String startedRun = null;
     for (HistoryEvent e : events) {
       Instant at =
           Instant.ofEpochSecond(e.getEventTime().getSeconds(), e.getEventTime().getNanos());
       switch (e.getEventType()) {
         case EVENT_TYPE_WORKFLOW_EXECUTION_STARTED -> {
           var a = e.getWorkflowExecutionStartedEventAttributes();
+          if (!a.getOriginalExecutionRunId().isEmpty()) {
+            startedRun = a.getOriginalExecutionRunId();
+          }
           request = first(converter, a.getInput(), UpgradeRequest.class);
           UpgradePlan plan = request.plan();
           entries.add(
@@ -299,7 +307,7 @@ public final class Audit {
     return new Report(
         target,
         plan == null ? null : plan.effectiveCluster(),
-        runId,
+        runId == null || runId.equals(REPLAY_RUN_ID) ? startedRun : runId,
         request == null ? null : request.identity(),
         request == null ? null : request.reason(),
         plan,

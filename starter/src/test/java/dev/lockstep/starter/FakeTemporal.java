@@ -1,0 +1,184 @@
+package dev.lockstep.starter;
+
+import io.micronaut.context.ApplicationContext;
+import io.micronaut.context.env.Environment;
+import io.temporal.client.WorkflowClient;
+import io.temporal.common.converter.EncodedValues;
+import io.temporal.serviceclient.WorkflowServiceStubs;
+import io.temporal.serviceclient.WorkflowServiceStubsOptions;
+import io.temporal.testserver.TestServer;
+import io.temporal.worker.WorkerFactory;
+import io.temporal.workflow.DynamicQueryHandler;
+import io.temporal.workflow.DynamicUpdateHandler;
+import io.temporal.workflow.DynamicWorkflow;
+import io.temporal.workflow.Workflow;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * The Temporal test server on a loopback port with a scripted upgrade behind the {@code
+ * UpgradeWorkflow} type: the CLI connects to it as to a real cluster, and each test says what the
+ * upgrade answers (its status, its verdict). The script is plain data (maps), so the CLI's tests do
+ * not depend on how the real workflow is written, only on what it answers.
+ */
+final class FakeTemporal implements AutoCloseable {
+  /** The status each upgrade answers, by workflow id (JSON fields of {@code status -o json}). */
+  static final Map<String, Map<String, Object>> STATUS = new ConcurrentHashMap<>();
+
+  /** How many times each upgrade's status was asked for, by workflow id. */
+  static final Map<String, AtomicInteger> QUERIES = new ConcurrentHashMap<>();
+
+  private final TestServer.PortBoundTestServer server;
+  private final WorkflowServiceStubs service;
+  private final WorkerFactory factory;
+  final WorkflowClient client;
+  final int port;
+
+  private FakeTemporal(
+      int port,
+      TestServer.PortBoundTestServer server,
+      WorkflowServiceStubs service,
+      WorkerFactory factory,
+      WorkflowClient client) {
+    this.port = port;
+    this.server = server;
+    this.service = service;
+    this.factory = factory;
+    this.client = client;
+  }
+
+  static FakeTemporal start() {
+    int port = freePort();
+    TestServer.PortBoundTestServer server = TestServer.createPortBoundServer(port, true);
+    WorkflowServiceStubs service =
+        WorkflowServiceStubs.newServiceStubs(
+            WorkflowServiceStubsOptions.newBuilder().setTarget("localhost:" + port).build());
+    WorkflowClient client = WorkflowClient.newInstance(service);
+    WorkerFactory factory = WorkerFactory.newInstance(client);
+    factory.newWorker("lockstep.default").registerWorkflowImplementationTypes(FakeUpgrade.class);
+    factory.start();
+    return new FakeTemporal(port, server, service, factory, client);
+  }
+
+  String address() {
+    return "localhost:" + port;
+  }
+
+  static int freePort() {
+    try (ServerSocket s = new ServerSocket(0)) {
+      return s.getLocalPort();
+    } catch (IOException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  /** A status as the upgrade of {@code target} answers it, with {@code units} unit names. */
+  static Map<String, Object> status(String target, String phase, String message, String... units) {
+    Map<String, Object> s = new LinkedHashMap<>();
+    s.put("target", target);
+    s.put("phase", phase);
+    s.put("message", message);
+    s.put("fromRevision", "pg-5d8f");
+    s.put("toRevision", "pg-7c41");
+    s.put("fromImages", Map.of("pg", "postgres:14.8"));
+    s.put("toImages", Map.of("pg", "postgres:14.9"));
+    s.put("cluster", "default");
+    s.put("startedAt", "2026-11-27T10:00:00Z");
+    s.put("rollbackCommand", "lockstep rollback " + target);
+    List<Map<String, Object>> list = new ArrayList<>();
+    for (int i = 0; i < units.length; i++) {
+      list.add(
+          Map.of(
+              "name",
+              units[i],
+              "ordinal",
+              units.length - 1 - i,
+              "state",
+              "WAITING",
+              "revision",
+              "pg-5d8f",
+              "ready",
+              true,
+              "message",
+              "other units upgrading first..."));
+    }
+    s.put("units", list);
+    s.put("steering", List.of());
+    s.put("checks", List.of());
+    return s;
+  }
+
+  private boolean closed;
+
+  @Override
+  public synchronized void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    factory.shutdownNow();
+    service.shutdownNow();
+    server.close();
+  }
+
+  /** The scripted upgrade: accepts every plan, answers the status the test set, never ends. */
+  public static final class FakeUpgrade implements DynamicWorkflow {
+    @Override
+    public Object execute(EncodedValues args) {
+      String id = Workflow.getInfo().getWorkflowId();
+      String runId = Workflow.getInfo().getRunId();
+      Workflow.registerListener(
+          (DynamicQueryHandler)
+              (name, queryArgs) -> {
+                QUERIES.computeIfAbsent(id, k -> new AtomicInteger()).incrementAndGet();
+                Map<String, Object> s = new LinkedHashMap<>(STATUS.getOrDefault(id, Map.of()));
+                s.put("runId", runId);
+                return s;
+              });
+      Workflow.registerListener(
+          (DynamicUpdateHandler)
+              (name, updateArgs) ->
+                  Map.of(
+                      "valid",
+                      true,
+                      "inspected",
+                      true,
+                      "problems",
+                      List.of(),
+                      "fromRevision",
+                      "pg-5d8f"));
+      Workflow.await(() -> false);
+      return null;
+    }
+  }
+
+  /** What one in-process run of the CLI printed and how it exited. */
+  record Run(int exit, String out, String err) {}
+
+  /** Runs the CLI in this process, as {@code lockstep ARGS...}. */
+  static Run cli(String... args) {
+    PrintStream oldOut = System.out;
+    PrintStream oldErr = System.err;
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
+    System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
+    System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+    try (ApplicationContext ctx = ApplicationContext.run(Environment.CLI, Environment.TEST)) {
+      int exit = LockstepCommand.commandLine(ctx).execute(args);
+      return new Run(
+          exit, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+    } finally {
+      System.setOut(oldOut);
+      System.setErr(oldErr);
+    }
+  }
+}
