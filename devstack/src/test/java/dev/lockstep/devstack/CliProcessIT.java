@@ -99,7 +99,7 @@ class CliProcessIT {
   }
 
   @Test
-  void temporalUnreachableIsOneLineAndExit4WithinTwoSeconds() throws Exception {
+  void temporalUnreachableIsOneLineAndExit4() throws Exception {
     int closed;
     try (ServerSocket s = new ServerSocket(0)) {
       closed = s.getLocalPort();
@@ -115,8 +115,8 @@ class CliProcessIT {
             + closed
             + ": start it (./lockstep dev) or set TEMPORAL_ADDRESS\n",
         r.err());
+    // How long it took is measured by the benchmarks (B6), not asserted here.
     System.out.println(
         "lockstep status, Temporal unreachable: " + millis + " ms (JVM start included)");
-    assertThat(millis).as("a new JVM to the lockstep: line").isLessThan(2000);
   }
 }
