@@ -5,6 +5,7 @@ import static dev.lockstep.activities.StatefulSets.templateOf;
 import static dev.lockstep.activities.StatefulSets.units;
 import static dev.lockstep.workflows.ClusterActivities.RUN_ANNOTATION;
 
+import dev.lockstep.workflows.ClusterActivities;
 import dev.lockstep.workflows.ClusterActivities.CheckResult;
 import dev.lockstep.workflows.ClusterActivities.InspectRequest;
 import dev.lockstep.workflows.ClusterActivities.RevisionInfo;
@@ -17,6 +18,7 @@ import io.fabric8.kubernetes.api.model.PodTemplateSpec;
 import io.fabric8.kubernetes.api.model.apps.ControllerRevision;
 import io.fabric8.kubernetes.api.model.apps.StatefulSet;
 import io.fabric8.kubernetes.api.model.apps.StatefulSetStatus;
+import io.fabric8.kubernetes.api.model.batch.v1.Job;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.utils.Serialization;
 import java.util.ArrayList;
@@ -71,6 +73,8 @@ final class Inspection {
           List.of(),
           List.of(),
           0,
+          null,
+          Map.of(),
           null);
     }
     PodTemplateSpec template = sts.getSpec().getTemplate();
@@ -147,7 +151,61 @@ final class Inspection {
         StatefulSets.ordinalStart(sts),
         sts.getSpec().getUpdateStrategy() == null
             ? null
-            : Serialization.asJson(sts.getSpec().getUpdateStrategy()));
+            : Serialization.asJson(sts.getSpec().getUpdateStrategy()),
+        markedRunHooks(target, Marks.annotation(sts)),
+        revisionData(target, status.getUpdateRevision()));
+  }
+
+  /**
+   * The hook Jobs of the run whose mark is on the target, found by their labels: what a repair must
+   * know of a dead run's migration (still running, or done).
+   */
+  private Map<String, String> markedRunHooks(Target target, String runId) {
+    if (runId == null) {
+      return Map.of();
+    }
+    Map<String, String> hooks = new java.util.TreeMap<>();
+    for (Job job :
+        client
+            .batch()
+            .v1()
+            .jobs()
+            .inNamespace(target.namespace())
+            .withLabel(HookJobs.RUN_LABEL, runId)
+            .list()
+            .getItems()) {
+      String hook =
+          Optional.ofNullable(job.getMetadata().getLabels())
+              .map(l -> l.get(HookJobs.HOOK_LABEL))
+              .orElse(null);
+      if (hook != null) {
+        hooks.put(hook, jobState(job));
+      }
+    }
+    return hooks;
+  }
+
+  private static String jobState(Job job) {
+    if (job.getStatus() != null && job.getStatus().getConditions() != null) {
+      for (var c : job.getStatus().getConditions()) {
+        if ("True".equals(c.getStatus())
+            && ("Complete".equals(c.getType()) || "Failed".equals(c.getType()))) {
+          return c.getType();
+        }
+      }
+    }
+    return "Running";
+  }
+
+  /** The data note the run that produced {@code revision} left on it, or null. */
+  private String revisionData(Target target, String revision) {
+    if (revision == null) {
+      return null;
+    }
+    ControllerRevision found = sets.revisionNamed(target.namespace(), revision);
+    return found == null || found.getMetadata().getAnnotations() == null
+        ? null
+        : found.getMetadata().getAnnotations().get(ClusterActivities.NOTE_DATA);
   }
 
   RevisionList revisions(RevisionsRequest request) {

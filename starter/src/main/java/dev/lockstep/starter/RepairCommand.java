@@ -50,6 +50,13 @@ final class RepairCommand extends Common {
   boolean await;
 
   @Option(
+      names = "--accept-data-risk",
+      description =
+          "With --restore: go back even though the dead run migrated the data forward only (the"
+              + " old version will run on migrated data). Without it such a repair holds first.")
+  boolean acceptDataRisk;
+
+  @Option(
       names = "--heartbeat-timeout",
       defaultValue = "30s",
       description = "As for upgrade (default 30s).")
@@ -62,6 +69,9 @@ final class RepairCommand extends Common {
           CliFailure.BAD_INPUT,
           "choose one: --continue (finish the dead run's change) or --restore (return to the"
               + " revision it started from)");
+    }
+    if (acceptDataRisk && !restore) {
+      throw new CliFailure(CliFailure.BAD_INPUT, "--accept-data-risk goes with --restore");
     }
     if (restore && (gate != null || onFailure != null)) {
       throw new CliFailure(
@@ -81,6 +91,7 @@ final class RepairCommand extends Common {
     upgrade.heartbeatTimeout = heartbeatTimeout;
     upgrade.verdictTimeout = "30s";
     upgrade.repair = restore ? UpgradePlan.Repair.RESTORE : UpgradePlan.Repair.CONTINUE;
+    upgrade.acceptDataRisk = acceptDataRisk;
     UpgradePlan plan = upgrade.validPlan();
     return upgrade.start(temporal(), plan);
   }

@@ -222,11 +222,6 @@ final class SteerCommands {
       if (toRevision != null && toRevision.isBlank()) {
         throw new CliFailure(CliFailure.BAD_INPUT, "--to-revision needs a revision number or name");
       }
-      if (toRevision != null && acceptDataRisk) {
-        throw new CliFailure(
-            CliFailure.BAD_INPUT,
-            "--accept-data-risk is for a running upgrade's rollback, not with --to-revision");
-      }
       WorkflowClient client = temporal();
       if (toRevision != null) {
         return startRun(client, t, toRevision);
@@ -268,6 +263,7 @@ final class SteerCommands {
       upgrade.heartbeatTimeout = heartbeatTimeout;
       upgrade.verdictTimeout = "30s";
       upgrade.restore = revision;
+      upgrade.acceptDataRisk = acceptDataRisk;
       return upgrade.start(client, upgrade.validPlan());
     }
   }

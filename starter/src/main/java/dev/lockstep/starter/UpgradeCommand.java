@@ -96,6 +96,12 @@ class UpgradeCommand extends Common {
   /** Set by {@code lockstep repair}: a run that takes over from a dead one. */
   UpgradePlan.Repair repair;
 
+  /**
+   * Set by {@code lockstep rollback --accept-data-risk} and {@code lockstep repair --restore
+   * --accept-data-risk}: go back even over data migrated forward only.
+   */
+  boolean acceptDataRisk;
+
   @Override
   int run() {
     // Everything the CLI can check alone is checked before it connects anywhere.
@@ -250,6 +256,11 @@ class UpgradeCommand extends Common {
         .scaleUp(scaleUp != null ? scaleUp : base.scaleUp())
         .onFailure(onFailure != null ? parseFailure(onFailure) : base.onFailure())
         .force(forced)
+        .migration(
+            acceptDataRisk
+                ? new UpgradePlan.Migration(
+                    base.migration() == null ? null : base.migration().reversible(), true)
+                : base.migration())
         .build();
   }
 

@@ -195,6 +195,14 @@ public interface ClusterActivities {
   String NOTE_REASON = "lockstep.dev/reason";
   String NOTE_FINISHED_AT = "lockstep.dev/finished-at";
 
+  /**
+   * Set to {@link #DATA_MIGRATED_FORWARD} on the revision a run completed on after migrating data
+   * forward only: going back from it needs the data restored first.
+   */
+  String NOTE_DATA = "lockstep.dev/data";
+
+  String DATA_MIGRATED_FORWARD = "migrated-forward-only";
+
   /** The target's revisions, oldest first, with what Lockstep recorded on them. */
   @ActivityMethod
   RevisionList revisions(RevisionsRequest request);
@@ -243,6 +251,8 @@ public interface ClusterActivities {
    * @param replicas the user's replica count (a run that scales up adds one)
    * @param updateStrategy the user's whole {@code spec.updateStrategy} as JSON, put back exactly
    *     (null when the target had none written)
+   * @param forwardOnly whether the run's plan migrates data forward only ({@code
+   *     migration.reversible: false}): a repair that restores must put the data back first
    */
   record Origin(
       String workflowId,
@@ -250,7 +260,8 @@ public interface ClusterActivities {
       String strategyType,
       Integer partition,
       int replicas,
-      String updateStrategy) {}
+      String updateStrategy,
+      boolean forwardOnly) {}
 
   /**
    * The replica count to reach, and the revision new units must come up on (or null); {@code
@@ -296,6 +307,10 @@ public interface ClusterActivities {
    * @param units the pods, highest ordinal first
    * @param ordinalStart {@code spec.ordinals.start}: the lowest ordinal (partitions count from it)
    * @param updateStrategy the whole {@code spec.updateStrategy} as JSON, or null
+   * @param markedRunHooks for the run whose mark is on the target: its hook Jobs, found by their
+   *     label, hook name to the Job's state ({@code Running}, {@code Complete}, {@code Failed})
+   * @param revisionData what the run that produced the update revision noted about the data ({@link
+   *     #NOTE_DATA}), or null
    */
   record TargetSnapshot(
       boolean found,
@@ -316,7 +331,9 @@ public interface ClusterActivities {
       List<CheckResult> checks,
       List<String> templateDiff,
       int ordinalStart,
-      String updateStrategy) {}
+      String updateStrategy,
+      Map<String, String> markedRunHooks,
+      String revisionData) {}
 
   /** One pod as seen. */
   record UnitSnapshot(String name, int ordinal, String revision, boolean ready, int restarts) {}

@@ -66,7 +66,8 @@ final class StatefulSetStrategy implements TargetStrategy {
             snapshot.strategyType(),
             snapshot.partition(),
             originalReplicas,
-            snapshot.updateStrategy());
+            snapshot.updateStrategy(),
+            run.plan.effectiveMigration().forwardOnly());
     if (Boolean.TRUE.equals(run.plan.scaleUp()) && run.plan.repair() == null) {
       run.units.add(
           0,
@@ -104,6 +105,11 @@ final class StatefulSetStrategy implements TargetStrategy {
       }
     }
     run.toRevision = wasRestoring ? null : toward;
+    // The dead run's data: migrated forward by its migrate Job, or by its new version itself.
+    boolean moved =
+        (snapshot.markedRunHooks() != null && snapshot.markedRunHooks().containsKey("migrate"))
+            || run.units.stream().anyMatch(u -> u.state() == UnitState.UPGRADED);
+    run.dataMoved = found.forwardOnly() && !wasRestoring && moved;
     return wasRestoring;
   }
 

@@ -104,6 +104,9 @@ final class Story {
     notes.put(
         ClusterActivities.NOTE_REASON,
         reasonText.length() > 200 ? reasonText.substring(0, 200) : reasonText);
+    if (run.dataMoved && outcome == Phase.COMPLETED) {
+      notes.put(ClusterActivities.NOTE_DATA, ClusterActivities.DATA_MIGRATED_FORWARD);
+    }
     notes.put(
         ClusterActivities.NOTE_FINISHED_AT,
         Instant.ofEpochMilli(Workflow.currentTimeMillis()).toString());

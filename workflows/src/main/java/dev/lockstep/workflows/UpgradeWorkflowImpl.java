@@ -113,6 +113,19 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
     if (!snapshot.changesTemplate()) {
       failing.add("the change changes nothing: " + run.target + " already runs " + run.toImages);
     }
+    if (run.plan.effectiveChange().restore() != null
+        && ClusterActivities.DATA_MIGRATED_FORWARD.equals(snapshot.revisionData())
+        && !Boolean.TRUE.equals(run.plan.effectiveMigration().acceptDataRisk())) {
+      // Data first: the revision in place migrated the data forward only.
+      failing.add(
+          "data: "
+              + run.fromRevision
+              + " was reached with a forward-only migration: rolling back would run the old"
+              + " version on migrated data; restore the data first, then run `lockstep rollback "
+              + run.target
+              + run.clusterFlag()
+              + " --accept-data-risk`");
+    }
     if (!failing.isEmpty()) {
       run.verdict = Verdict.refused(Verdict.Refusal.CHECKS_FAILED, failing);
       return end(
@@ -179,6 +192,18 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
                   + ", not of "
                   + workflowId
                   + ": repair it with the --cluster that run was started with";
+      run.verdict = Verdict.refused(Verdict.Refusal.TARGET_HELD, List.of(problem));
+      return end(Phase.FAILED, problem);
+    }
+    if (snapshot.markedRunHooks() != null
+        && "Running".equals(snapshot.markedRunHooks().get("migrate"))) {
+      // Data first: nothing is decided about a target whose data is being migrated.
+      String problem =
+          "the migrate hook of run "
+              + dead
+              + " is still running: let its Job finish (or delete it), then repair "
+              + run.target
+              + "; nothing was changed";
       run.verdict = Verdict.refused(Verdict.Refusal.TARGET_HELD, List.of(problem));
       return end(Phase.FAILED, problem);
     }

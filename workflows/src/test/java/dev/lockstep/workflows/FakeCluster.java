@@ -22,6 +22,13 @@ class FakeCluster implements ClusterActivities {
   volatile String mark;
 
   volatile Origin origin;
+
+  /** The dead run's hook Jobs (hook to state), as inspect finds them by label. */
+  volatile Map<String, String> markedRunHooks = Map.of();
+
+  /** What the run that produced the current revision noted about the data. */
+  volatile String revisionData;
+
   volatile int upgradedByDead;
 
   /** When set, prepare waits for it: a test's chance to steer while a step runs. */
@@ -67,6 +74,8 @@ class FakeCluster implements ClusterActivities {
           List.of(),
           List.of(),
           0,
+          null,
+          markedRunHooks,
           null);
     }
     return new TargetSnapshot(
@@ -88,7 +97,9 @@ class FakeCluster implements ClusterActivities {
         checks,
         List.of("spec.containers[web].image: nginx:1.25 -> nginx:1.26"),
         0,
-        null);
+        null,
+        Map.of(),
+        revisionData);
   }
 
   /** Hooks that fail, by name. */

@@ -152,7 +152,8 @@ final class Scenarios {
                 "RollingUpdate",
                 2,
                 3,
-                null);
+                null,
+                false);
         cluster.upgradedByDead = 1;
         start(
             client,

@@ -178,7 +178,8 @@ class UpgradeWorkflowTest {
             "RollingUpdate",
             2,
             3,
-            null);
+            null,
+            false);
     cluster.upgradedByDead = upgraded;
   }
 
@@ -248,7 +249,7 @@ class UpgradeWorkflowTest {
     deadRun(1);
     cluster.origin =
         new ClusterActivities.Origin(
-            "lockstep/other/demo/statefulset/web", "web-1", null, null, 3, null);
+            "lockstep/other/demo/statefulset/web", "web-1", null, null, 3, null, false);
     Upgrades.Started started = begin(repairPlan(UpgradePlan.Repair.CONTINUE, null));
     assertEquals(Verdict.Refusal.TARGET_HELD, started.verdict().refusal());
     assertThat(started.verdict().problems().get(0))
@@ -508,5 +509,70 @@ class UpgradeWorkflowTest {
     upgrade().abandon(new SteerRequest("ops", "will fix by hand"));
     assertEquals(Phase.ABANDONED, result().phase());
     assertThat(cluster.calls).endsWith("release");
+  }
+
+  private void deadRunThatMigratedForwardOnly(String migrateJob) {
+    deadRun(1);
+    ClusterActivities.Origin o = cluster.origin;
+    cluster.origin =
+        new ClusterActivities.Origin(
+            o.workflowId(),
+            o.fromRevision(),
+            o.strategyType(),
+            o.partition(),
+            o.replicas(),
+            null,
+            true);
+    cluster.markedRunHooks = Map.of("migrate", migrateJob);
+  }
+
+  @Test
+  void aRepairWhileTheDeadRunsMigrationRunsIsRefusedAndChangesNothing() {
+    deadRunThatMigratedForwardOnly("Running");
+    Upgrades.Started started = begin(repairPlan(UpgradePlan.Repair.RESTORE, null));
+    assertThat(started.verdict().valid()).isFalse();
+    assertThat(started.verdict().problems().get(0))
+        .startsWith("the migrate hook of run dead-run is still running");
+    assertThat(cluster.calls).containsExactly("inspect");
+  }
+
+  @Test
+  void aRepairThatRestoresOverDataTheDeadRunMigratedForwardHoldsUntilTheRiskIsAccepted() {
+    deadRunThatMigratedForwardOnly("Complete");
+    begin(repairPlan(UpgradePlan.Repair.RESTORE, null));
+    env.sleep(Duration.ofMinutes(5));
+    UpgradeStatus held = upgrade().status();
+    assertEquals(Phase.HELD, held.phase());
+    assertThat(held.message()).contains("--accept-data-risk");
+    assertThat(cluster.calls).containsExactly("inspect", "adopt from dead-run");
+
+    upgrade().rollback(new SteerRequest("dba", "data restored by hand", true));
+    assertEquals(Phase.COMPLETED, result().phase());
+    assertThat(cluster.calls).endsWith("revert to web-1");
+  }
+
+  @Test
+  void aRollbackFromARevisionReachedWithAForwardOnlyMigrationIsRefusedUnlessTheRiskIsAccepted() {
+    cluster.revisionData = ClusterActivities.DATA_MIGRATED_FORWARD;
+    UpgradePlan rollback =
+        UpgradePlan.builder()
+            .target(TARGET)
+            .change(UpgradePlan.Change.restoring("1"))
+            .gate(UpgradePlan.Gate.NONE)
+            .build();
+    Upgrades.Started refused = begin(rollback);
+    assertEquals(Verdict.Refusal.CHECKS_FAILED, refused.verdict().refusal());
+    assertThat(refused.verdict().problems())
+        .anySatisfy(
+            p ->
+                assertThat(p)
+                    .startsWith("data: web-1 was reached with a forward-only migration")
+                    .contains("--accept-data-risk"));
+    assertThat(cluster.calls).containsExactly("inspect");
+    result();
+
+    cluster.calls.clear();
+    begin(rollback.toBuilder().migration(new UpgradePlan.Migration(null, true)).build());
+    assertEquals(Phase.COMPLETED, result().phase());
   }
 }
