@@ -254,8 +254,11 @@ final class UnitUpgrade {
               + request.ordinal()
               + ") is not Ready"
               + waitingReason(pod);
-      if (!Instant.now().isBefore(deadline)) {
-        throw nonRetryable(FAILURE_UPGRADED_UNIT_FAILED, why);
+      if (!Instant.now().isBefore(deadline) || restarts(pod) >= request.crashLoopRestarts()) {
+        // Broken since it was verified (crash-looping), or not back in time: it is the cause.
+        throw nonRetryable(
+            FAILURE_UPGRADED_UNIT_FAILED,
+            why + (restarts(pod) > 0 ? " (" + restarts(pod) + " restarts)" : ""));
       }
       throw ApplicationFailure.newFailure(
           why + "; waiting for it before the next unit moves", "UnitNotReady");

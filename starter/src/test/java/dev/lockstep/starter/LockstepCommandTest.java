@@ -62,7 +62,7 @@ class LockstepCommandTest {
           {"repair", "demo/sts/pg", "--restore", "--gate", "none"},
           {"repair", "demo/sts/pg", "--continue", "--gate", "later"},
           {"repair", "demo/deployment/web", "--continue"},
-          {"rollback", "demo/sts/pg", "--to-revision", "3", "--accept-data-risk"},
+          {"repair", "demo/sts/pg", "--continue", "--accept-data-risk"},
           {"plan", "demo/sts/pg", "--image", "pg=postgres:15", "-o", "xml"},
           {"plan", "demo/sts/pg"},
         }) {
@@ -70,6 +70,13 @@ class LockstepCommandTest {
       assertEquals(2, r.exit(), String.join(" ", args) + ": " + r.err());
       assertThat(r.err()).startsWith("lockstep: ").hasLineCount(1);
     }
+  }
+
+  @Test
+  void acceptingTheDataRiskGoesWithARestoringRepairOnly() {
+    Run r = run("repair", "demo/sts/pg", "--continue", "--accept-data-risk");
+    assertEquals(2, r.exit());
+    assertThat(r.err()).isEqualTo("lockstep: --accept-data-risk goes with --restore\n");
   }
 
   @Test

@@ -361,4 +361,26 @@ class FailureIT {
         .extracting(u -> u.name())
         .containsExactly("pg-2", "pg-1", "pg-0");
   }
+
+  @Test
+  void aUnitThatBreaksAfterItWasVerifiedIsNamedAsTheCauseAndTheNextUnitNeverMoves() {
+    String ns = h.namespace();
+    h.statefulSet(ns, "pg", 3, "postgres:14.8");
+    Map<String, String> uids = uids(ns);
+    String target = ns + "/statefulset/pg";
+    h.start(plan(target, "pg", "postgres:14.9", UpgradePlan.Gate.FIRST, null));
+    h.awaitPhase(target, Phase.WAITING_FOR_RESUME);
+    // pg-2 was verified on the new version; now that version crashes, and pg-2 restarts on it.
+    h.sim.behaviours().image("postgres:14.9", ImageBehaviour.CRASHLOOP);
+    h.kube.pods().inNamespace(ns).withName("pg-2").delete();
+    h.upgrade(target).resume(OPS);
+
+    UpgradeResult result = h.result(target);
+
+    assertEquals(Phase.ROLLED_BACK, result.phase(), result.message());
+    assertThat(result.message()).startsWith("pg-2 (upgraded before pg-1) is not Ready");
+    Map<String, String> after = uids(ns);
+    assertEquals(uids.get("pg-1"), after.get("pg-1"));
+    assertEquals(uids.get("pg-0"), after.get("pg-0"));
+  }
 }
