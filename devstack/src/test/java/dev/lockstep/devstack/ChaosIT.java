@@ -26,7 +26,6 @@ import io.temporal.serviceclient.WorkflowServiceStubs;
 import io.temporal.serviceclient.WorkflowServiceStubsOptions;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashMap;
@@ -50,7 +49,7 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class ChaosIT {
   @TempDir static Path dir;
-  private static Processes.Running stack;
+  private static Processes.Stack stack;
   private static Map<String, String> env;
   private static KubernetesClient kube;
   private static WorkflowServiceStubs service;
@@ -58,33 +57,16 @@ class ChaosIT {
 
   @BeforeAll
   static void start() throws Exception {
-    int temporalPort = DevStack.freePort();
-    Path kubeconfig = dir.resolve("kubeconfig");
-    stack =
-        Processes.start(
-            Map.of(),
-            Processes.DEVSTACK,
-            "dev",
-            "--no-worker",
-            "--no-seed",
-            "--temporal-port",
-            String.valueOf(temporalPort),
-            "--kube-port",
-            "0",
-            "--pod-startup",
-            "300ms",
-            "--kubeconfig",
-            kubeconfig.toString());
-    stack.awaitLine("ready", Duration.ofSeconds(90));
-    env = Map.of("TEMPORAL_ADDRESS", "localhost:" + temporalPort);
+    stack = Processes.devStack(dir, "--no-seed");
+    env = stack.env();
     kube =
         new KubernetesClientBuilder()
-            .withConfig(Config.fromKubeconfig(Files.readString(kubeconfig)))
+            .withConfig(Config.fromKubeconfig(Files.readString(stack.kubeconfig())))
             .build();
     service =
         WorkflowServiceStubs.newServiceStubs(
             WorkflowServiceStubsOptions.newBuilder()
-                .setTarget("localhost:" + temporalPort)
+                .setTarget(env.get("TEMPORAL_ADDRESS"))
                 .build());
     client = WorkflowClient.newInstance(service);
   }
@@ -103,16 +85,7 @@ class ChaosIT {
   }
 
   private static Processes.Running startWorker() throws Exception {
-    Processes.Running w =
-        Processes.start(
-            env,
-            Processes.WORKER,
-            "--kubeconfig",
-            dir.resolve("kubeconfig").toString(),
-            "--health-port",
-            "0");
-    w.awaitLine("worker ready", Duration.ofSeconds(90));
-    return w;
+    return stack.worker(Processes.WORKER);
   }
 
   /** Pods as kubesim created them: which uids each pod name had on which revision. */

@@ -21,7 +21,6 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -38,7 +37,7 @@ import org.junit.jupiter.api.io.TempDir;
 class EndToEndIT {
   private static final ObjectMapper JSON = new ObjectMapper();
   @TempDir static Path dir;
-  private static Processes.Running stack;
+  private static Processes.Stack stack;
   private static Processes.Running worker;
   private static Map<String, String> env;
   private static KubernetesClient kube;
@@ -46,42 +45,18 @@ class EndToEndIT {
 
   @BeforeAll
   static void start() throws Exception {
-    int temporalPort = DevStack.freePort();
-    Path kubeconfig = dir.resolve("kubeconfig");
-    stack =
-        Processes.start(
-            Map.of(),
-            Processes.DEVSTACK,
-            "dev",
-            "--no-worker",
-            "--temporal-port",
-            String.valueOf(temporalPort),
-            "--kube-port",
-            "0",
-            "--pod-startup",
-            "300ms",
-            "--kubeconfig",
-            kubeconfig.toString());
-    stack.awaitLine("ready", Duration.ofSeconds(90));
-    env = Map.of("TEMPORAL_ADDRESS", "localhost:" + temporalPort);
+    stack = Processes.devStack(dir);
+    env = stack.env();
     kube =
         new KubernetesClientBuilder()
-            .withConfig(Config.fromKubeconfig(Files.readString(kubeconfig)))
+            .withConfig(Config.fromKubeconfig(Files.readString(stack.kubeconfig())))
             .build();
     kubeUrl = kube.getConfiguration().getMasterUrl().replaceAll("/$", "");
     worker = startWorker();
   }
 
   private static Processes.Running startWorker() throws Exception {
-    Processes.Running w =
-        Processes.start(
-            env,
-            Processes.WORKER,
-            "--kubeconfig",
-            dir.resolve("kubeconfig").toString(),
-            "--health-port",
-            "0");
-    w.awaitLine("worker ready", Duration.ofSeconds(90));
+    Processes.Running w = stack.worker(Processes.WORKER);
     assertThat(String.join("\n", w.lines)).contains("sticky execution off");
     return w;
   }
@@ -104,21 +79,11 @@ class EndToEndIT {
   }
 
   private static JsonNode status(String target) throws Exception {
-    Processes.Result r = lockstep("status", target, "-o", "json");
-    assertEquals(0, r.exit(), r.err());
-    return JSON.readTree(r.out());
+    return Processes.status(env, target);
   }
 
   private static JsonNode awaitPhase(String target, String phase) {
-    await()
-        .atMost(120, SECONDS)
-        .pollInterval(Duration.ofMillis(200))
-        .until(() -> status(target).path("phase").asText().equals(phase));
-    try {
-      return status(target);
-    } catch (Exception e) {
-      throw new AssertionError(e);
-    }
+    return Processes.awaitPhase(env, target, phase);
   }
 
   private static long writesSince(long mark) throws Exception {

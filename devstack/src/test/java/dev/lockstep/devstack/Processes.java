@@ -1,5 +1,11 @@
 package dev.lockstep.devstack;
 
+import static java.util.concurrent.TimeUnit.SECONDS;
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -64,8 +70,9 @@ final class Processes {
       throw new AssertionError("no line '" + prefix + "' within " + timeout + ": " + lines);
     }
 
-    /** SIGKILL: no shutdown hook, no graceful anything. */
+    /** SIGKILL, of the process and anything it started: no shutdown hook, no graceful anything. */
     void kill() throws InterruptedException {
+      process.descendants().forEach(ProcessHandle::destroyForcibly);
       process.destroyForcibly();
       process.waitFor(30, TimeUnit.SECONDS);
     }
@@ -76,6 +83,71 @@ final class Processes {
       if (!process.waitFor(30, TimeUnit.SECONDS)) {
         kill();
       }
+    }
+  }
+
+  /**
+   * {@code lockstep dev --no-worker} on a free Temporal port, once ready, with the environment that
+   * points workers and the CLI at it and the kubeconfig of its kubesim.
+   */
+  record Stack(Running process, Map<String, String> env, Path kubeconfig) implements AutoCloseable {
+    /** A worker process from {@code jar} (this build's or another version's), once ready. */
+    Running worker(Path jar) throws Exception {
+      Running w = start(env, jar, "--kubeconfig", kubeconfig.toString(), "--health-port", "0");
+      w.awaitLine("worker ready", Duration.ofSeconds(90));
+      return w;
+    }
+
+    @Override
+    public void close() throws InterruptedException {
+      process.close();
+    }
+  }
+
+  /**
+   * Starts the dev stack without its worker, its kubeconfig in {@code dir}; {@code extra} options.
+   */
+  static Stack devStack(Path dir, String... extra) throws IOException, InterruptedException {
+    int temporalPort = DevStack.freePort();
+    Path kubeconfig = dir.resolve("kubeconfig");
+    List<String> args =
+        new ArrayList<>(
+            List.of(
+                "dev",
+                "--no-worker",
+                "--temporal-port",
+                String.valueOf(temporalPort),
+                "--kube-port",
+                "0",
+                "--pod-startup",
+                "300ms",
+                "--kubeconfig",
+                kubeconfig.toString()));
+    args.addAll(List.of(extra));
+    Running stack = start(Map.of(), DEVSTACK, args.toArray(String[]::new));
+    stack.awaitLine("ready", Duration.ofSeconds(90));
+    return new Stack(stack, Map.of("TEMPORAL_ADDRESS", "localhost:" + temporalPort), kubeconfig);
+  }
+
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  /** {@code lockstep status TARGET -o json}, which must succeed. */
+  static JsonNode status(Map<String, String> env, String target) throws Exception {
+    Result r = cli(env, "status", target, "-o", "json");
+    assertEquals(0, r.exit(), r.err());
+    return JSON.readTree(r.out());
+  }
+
+  /** Polls {@code lockstep status} until the upgrade of {@code target} is in {@code phase}. */
+  static JsonNode awaitPhase(Map<String, String> env, String target, String phase) {
+    await()
+        .atMost(120, SECONDS)
+        .pollInterval(Duration.ofMillis(200))
+        .until(() -> status(env, target).path("phase").asText().equals(phase));
+    try {
+      return status(env, target);
+    } catch (Exception e) {
+      throw new AssertionError(e);
     }
   }
 
