@@ -95,6 +95,19 @@ abstract class Common implements Callable<Integer> {
   /** How long a call that finds no Temporal is retried before the command gives up (exit 4). */
   static final Duration RPC_RETRY_EXPIRATION = Duration.ofSeconds(4);
 
+  /**
+   * gRPC's own java.util.logging output (e.g. "Exception notifying context listener" while a
+   * channel shuts down) is not for the person at the terminal: the CLI says what happened in its
+   * one {@code lockstep:} line. Held here so that the configured logger is never collected.
+   */
+  private static final java.util.logging.Logger GRPC_LOG = quiet("io.grpc");
+
+  private static java.util.logging.Logger quiet(String name) {
+    java.util.logging.Logger logger = java.util.logging.Logger.getLogger(name);
+    logger.setLevel(java.util.logging.Level.OFF);
+    return logger;
+  }
+
   /** Indented JSON, as every {@code -o json} prints it. */
   static final com.fasterxml.jackson.databind.ObjectMapper JSON =
       new com.fasterxml.jackson.databind.ObjectMapper()
