@@ -171,7 +171,8 @@ final class SteerCommands {
         "While an upgrade runs: returns its upgraded units to the original revision, ends it",
         "ROLLED_BACK (at a gate, paused, held, or mid-way: the unit being replaced settles first).",
         "When none runs: restores the revision the last Lockstep run started from (or, with",
-        "--to-revision, ControllerRevision N) as a new run, gated and verified like an upgrade."
+        "--to-revision, ControllerRevision N) as a new run, verified unit by unit like an upgrade",
+        "but without a gate, as helm rollback and kubectl rollout undo do (--gate first to gate it)."
       })
   static final class Rollback extends Steer {
     @Option(
@@ -183,8 +184,10 @@ final class SteerCommands {
 
     @Option(
         names = "--gate",
-        defaultValue = "first",
-        description = "For a new run: first (default), each or none.")
+        defaultValue = "none",
+        description =
+            "For a new run: none (default: an operator rolling back in an incident is not asked"
+                + " again), first or each.")
     String gate;
 
     @Option(names = "--wait", description = "For a new run: follow it until it ends.")

@@ -34,6 +34,9 @@ final class FakeTemporal implements AutoCloseable {
   /** The status each upgrade answers, by workflow id (JSON fields of {@code status -o json}). */
   static final Map<String, Map<String, Object>> STATUS = new ConcurrentHashMap<>();
 
+  /** The request each upgrade was started with (its JSON fields), by workflow id. */
+  static final Map<String, Map<String, Object>> STARTED = new ConcurrentHashMap<>();
+
   /** How many times each upgrade's status was asked for, by workflow id. */
   static final Map<String, AtomicInteger> QUERIES = new ConcurrentHashMap<>();
 
@@ -136,6 +139,9 @@ final class FakeTemporal implements AutoCloseable {
     public Object execute(EncodedValues args) {
       String id = Workflow.getInfo().getWorkflowId();
       String runId = Workflow.getInfo().getRunId();
+      @SuppressWarnings("unchecked")
+      Map<String, Object> request = args.get(0, Map.class);
+      STARTED.put(id, request);
       Workflow.registerListener(
           (DynamicQueryHandler)
               (name, queryArgs) -> {
