@@ -1,7 +1,9 @@
 package dev.lockstep.starter;
 
+import dev.lockstep.workflows.Names;
 import dev.lockstep.workflows.SteerRequest;
 import dev.lockstep.workflows.Target;
+import dev.lockstep.workflows.UpgradeStatus;
 import dev.lockstep.workflows.UpgradeWorkflow;
 import io.temporal.client.WorkflowClient;
 import io.temporal.client.WorkflowUpdateException;
@@ -229,7 +231,47 @@ final class SteerCommands {
       if (toRevision != null) {
         return startRun(client, t, toRevision);
       }
+      refuseRollingBackARollback(client, t);
       return steer(client, t);
+    }
+
+    /**
+     * A run that is itself a rollback is already going back: rolling it back would bring back the
+     * version it is leaving. Refused with what to do instead.
+     */
+    private void refuseRollingBackARollback(WorkflowClient client, Target t) {
+      UpgradeStatus status;
+      try {
+        status = StatusCommand.stub(client, cluster(), t, null).status();
+      } catch (io.temporal.client.WorkflowNotFoundException
+          | io.temporal.client.WorkflowQueryException e) {
+        return;
+      }
+      if (status == null
+          || status.phase() == null
+          || status.phase().isTerminal()
+          || !"rollback".equals(status.kind())) {
+        return;
+      }
+      String where = t + Names.clusterFlag(cluster());
+      throw new CliFailure(
+          CliFailure.REFUSED,
+          "rollback refused: the run of "
+              + t
+              + " is itself a rollback (to "
+              + String.join(
+                  ", ",
+                  status.toImages() == null
+                      ? java.util.List.of()
+                      : status.toImages().entrySet().stream()
+                          .map(e -> e.getKey() + "=" + e.getValue())
+                          .toList())
+              + "), already going back; rolling it back would return the version it is leaving."
+              + " Follow it with `lockstep status "
+              + where
+              + " --watch`; `lockstep pause "
+              + where
+              + "` holds it before its next unit");
     }
 
     @Override

@@ -49,4 +49,26 @@ class RollbackTest {
   void gateFirstGatesIt() {
     assertEquals("first", gateOfTheRunStarted("api", "--gate", "first"));
   }
+
+  @Test
+  void aRunThatIsItselfARollbackIsNotRolledBackAgain() {
+    gateOfTheRunStarted("kv");
+    Map<String, Object> status =
+        new java.util.LinkedHashMap<>(
+            FakeTemporal.status("demo/statefulset/kv", "UPGRADING", "upgrading kv-1", "kv-1"));
+    status.put("kind", "rollback");
+    status.put("toImages", Map.of("kv", "example/kv:1.0"));
+    FakeTemporal.STATUS.put("lockstep/default/demo/statefulset/kv", status);
+
+    FakeTemporal.Run again =
+        FakeTemporal.cli("rollback", "demo/sts/kv", "--temporal-address=" + temporal.address());
+
+    assertEquals(3, again.exit());
+    assertEquals(
+        "lockstep: rollback refused: the run of demo/statefulset/kv is itself a rollback (to"
+            + " kv=example/kv:1.0), already going back; rolling it back would return the version"
+            + " it is leaving. Follow it with `lockstep status demo/statefulset/kv --watch`;"
+            + " `lockstep pause demo/statefulset/kv` holds it before its next unit\n",
+        again.err());
+  }
 }

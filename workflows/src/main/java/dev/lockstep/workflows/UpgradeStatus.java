@@ -11,6 +11,8 @@ import java.util.Map;
  * @param steps the steps the run compiled its plan into, in order, each with its state; return
  *     steps are appended when the run goes back
  * @param step the index in {@code steps} of the step the run is at, or null once it has ended
+ * @param kind what the run is: {@code upgrade}, {@code rollback} (it restores a revision) or {@code
+ *     repair}
  */
 public record UpgradeStatus(
     String target,
@@ -29,4 +31,5 @@ public record UpgradeStatus(
     List<Steering> steering,
     List<PreChecks.Result> checks,
     List<Step> steps,
-    Integer step) {}
+    Integer step,
+    String kind) {}

@@ -943,6 +943,20 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
         List.copyOf(run.steering),
         List.copyOf(run.checks),
         List.copyOf(run.steps),
-        run.phase.isTerminal() ? null : Math.min(run.index, Math.max(0, run.steps.size() - 1)));
+        run.phase.isTerminal() ? null : Math.min(run.index, Math.max(0, run.steps.size() - 1)),
+        kind());
+  }
+
+  /** What the run is, for the people steering it: a rollback is not rolled back again. */
+  private String kind() {
+    if (run.plan == null) {
+      return "upgrade";
+    }
+    if (run.plan.repair() != null) {
+      return "repair";
+    }
+    return run.plan.change() != null && run.plan.change().restore() != null
+        ? "rollback"
+        : "upgrade";
   }
 }
