@@ -139,9 +139,6 @@ final class FakeTemporal implements AutoCloseable {
     public Object execute(EncodedValues args) {
       String id = Workflow.getInfo().getWorkflowId();
       String runId = Workflow.getInfo().getRunId();
-      @SuppressWarnings("unchecked")
-      Map<String, Object> request = args.get(0, Map.class);
-      STARTED.put(id, request);
       Workflow.registerListener(
           (DynamicQueryHandler)
               (name, queryArgs) -> {
@@ -162,6 +159,10 @@ final class FakeTemporal implements AutoCloseable {
                       List.of(),
                       "fromRevision",
                       "pg-5d8f"));
+      // After the handlers: an update that comes with the first task must find them.
+      @SuppressWarnings("unchecked")
+      Map<String, Object> request = args.get(0, Map.class);
+      STARTED.put(id, request);
       Workflow.await(() -> false);
       return null;
     }
