@@ -63,7 +63,7 @@ class RollbackTest {
     FakeTemporal.Run again =
         FakeTemporal.cli("rollback", "demo/sts/kv", "--temporal-address=" + temporal.address());
 
-    assertEquals(3, again.exit());
+    assertEquals(3, again.exit(), again.err());
     assertEquals(
         "lockstep: rollback refused: the run of demo/statefulset/kv is itself a rollback (to"
             + " kv=example/kv:1.0), already going back; rolling it back would return the version"

@@ -1,5 +1,6 @@
 package dev.lockstep.workflows;
 
+import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import java.util.List;
 import java.util.Map;
 
@@ -24,6 +25,8 @@ import java.util.Map;
  * @param rollbackCommand how to roll it back once started
  * @param steps the steps a run would walk, in order, as {@code status} shows them
  */
+/* A CLI or console older than the worker reads a status with fields it does not know yet. */
+@JsonIgnoreProperties(ignoreUnknown = true)
 public record PlanReport(
     String target,
     String cluster,

@@ -1,5 +1,7 @@
 package dev.lockstep.workflows;
 
+import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
+
 /**
  * One steering request as the upgrade recorded it.
  *
@@ -11,6 +13,8 @@ package dev.lockstep.workflows;
  * @param accepted whether it was acted on
  * @param outcome what it did, or why it was refused or ignored
  */
+/* A CLI or console older than the worker reads a status with fields it does not know yet. */
+@JsonIgnoreProperties(ignoreUnknown = true)
 public record Steering(
     long at,
     String action,

@@ -1,5 +1,7 @@
 package dev.lockstep.workflows;
 
+import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
+
 /**
  * One step of a run, as {@code status} and {@code plan} show it: a run compiles its plan into a
  * list of these and walks it with an index, as an Argo Rollout walks its canary steps.
@@ -8,6 +10,8 @@ package dev.lockstep.workflows;
  * @param subject what it acts on: a unit's pod name, a hook's name, a gate's position; may be empty
  * @param state where it is
  */
+/* A CLI or console older than the worker reads a status with fields it does not know yet. */
+@JsonIgnoreProperties(ignoreUnknown = true)
 public record Step(Kind kind, String subject, State state) {
 
   /** What a step does. The first group moves the target forward, the second returns it. */

@@ -1,5 +1,7 @@
 package dev.lockstep.workflows;
 
+import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
+
 /**
  * One unit as {@code lockstep status} shows it.
  *
@@ -10,6 +12,8 @@ package dev.lockstep.workflows;
  * @param ready whether it was last seen Ready
  * @param message what is happening to it, as {@code juju status} says it
  */
+/* A CLI or console older than the worker reads a status with fields it does not know yet. */
+@JsonIgnoreProperties(ignoreUnknown = true)
 public record UnitStatus(
     String name, int ordinal, UnitState state, String revision, boolean ready, String message) {
 

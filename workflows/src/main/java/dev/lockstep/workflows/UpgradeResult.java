@@ -1,5 +1,7 @@
 package dev.lockstep.workflows;
 
+import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
+
 /**
  * How an upgrade ended.
  *
@@ -8,4 +10,6 @@ package dev.lockstep.workflows;
  * @param status the final status
  * @param verdict the verdict the run gave before changing anything
  */
+/* A CLI or console older than the worker reads a status with fields it does not know yet. */
+@JsonIgnoreProperties(ignoreUnknown = true)
 public record UpgradeResult(Phase phase, String message, UpgradeStatus status, Verdict verdict) {}

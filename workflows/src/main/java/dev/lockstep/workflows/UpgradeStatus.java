@@ -1,5 +1,6 @@
 package dev.lockstep.workflows;
 
+import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import java.util.List;
 import java.util.Map;
 
@@ -14,6 +15,8 @@ import java.util.Map;
  * @param kind what the run is: {@code upgrade}, {@code rollback} (it restores a revision) or {@code
  *     repair}
  */
+/* A CLI or console older than the worker reads a status with fields it does not know yet. */
+@JsonIgnoreProperties(ignoreUnknown = true)
 public record UpgradeStatus(
     String target,
     String runId,

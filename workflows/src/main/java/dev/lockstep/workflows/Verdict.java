@@ -1,5 +1,6 @@
 package dev.lockstep.workflows;
 
+import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import java.util.List;
 
 /**
@@ -13,6 +14,8 @@ import java.util.List;
  * @param fromRevision the target's current revision, when valid
  * @param refusal why it was not accepted, when it was inspected and refused
  */
+/* A CLI or console older than the worker reads a status with fields it does not know yet. */
+@JsonIgnoreProperties(ignoreUnknown = true)
 public record Verdict(
     boolean valid, boolean inspected, List<String> problems, String fromRevision, Refusal refusal) {
 
