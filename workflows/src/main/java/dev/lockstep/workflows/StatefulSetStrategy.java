@@ -35,6 +35,9 @@ final class StatefulSetStrategy implements TargetStrategy {
 
   private ClusterActivities.Origin origin;
 
+  /** How many units a {@link Step.Kind#START} brings back, decided when the return was compiled. */
+  private int startReplicas;
+
   /** {@code spec.ordinals.start}: the lowest ordinal; partitions count from it. */
   private final int start;
 
@@ -201,6 +204,7 @@ final class StatefulSetStrategy implements TargetStrategy {
       steps.add(Step.of(Step.Kind.STOP, run.target.name()));
       steps.add(Step.of(Step.Kind.RESTORE_DATA, "restore"));
       steps.add(Step.of(Step.Kind.REVERT, run.fromRevision));
+      startReplicas = replicas;
       steps.add(Step.of(Step.Kind.START, replicas + " units"));
       steps.add(Step.of(Step.Kind.RELEASE, ""));
       return steps;
@@ -245,7 +249,7 @@ final class StatefulSetStrategy implements TargetStrategy {
         case FINISH -> finish();
         case STOP -> stop();
         case REVERT -> revert();
-        case START -> start(step);
+        case START -> start();
         case RELEASE -> release();
         default -> throw new IllegalArgumentException("not a StatefulSet step: " + step.kind());
       }
@@ -503,8 +507,8 @@ final class StatefulSetStrategy implements TargetStrategy {
   }
 
   /** The units started again, on the original revision, after a {@link #stop}. */
-  private void start(Step step) {
-    int replicas = Integer.parseInt(step.subject().split(" ")[0]);
+  private void start() {
+    int replicas = startReplicas;
     run.message = run.returnReason + "; starting " + replicas + " units on " + run.fromRevision;
     FinishResult started =
         stubs
