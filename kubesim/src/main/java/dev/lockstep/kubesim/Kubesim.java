@@ -10,6 +10,7 @@ import dev.lockstep.kubesim.controller.ClusterKubeletApi;
 import dev.lockstep.kubesim.controller.ControllerManager;
 import dev.lockstep.kubesim.controller.DeploymentController;
 import dev.lockstep.kubesim.controller.DisruptionController;
+import dev.lockstep.kubesim.controller.EndpointsController;
 import dev.lockstep.kubesim.controller.GarbageCollector;
 import dev.lockstep.kubesim.controller.JobController;
 import dev.lockstep.kubesim.controller.Kubelet;
@@ -78,6 +79,7 @@ public final class Kubesim implements AutoCloseable {
     // ReplicaSets before Deployments: a scale-down's pods go before the next rollout step looks.
     controllers.register(new ReplicaSetController(cluster));
     controllers.register(new DeploymentController(cluster));
+    controllers.register(new EndpointsController(cluster));
     controllers.register(new Scheduler(cluster));
     controllers.register(kubelet);
     controllers.register(new JobController(cluster));

@@ -77,6 +77,7 @@ final class Admission {
         defaultReplicaSet(object);
         validatePodTemplate(type, name, object.path("spec"));
       }
+      case "Service" -> defaultService(object, null);
       case "Pod" -> defaultPod(object);
       case "Job" -> defaultJob(type, name, object);
       default -> {}
@@ -124,6 +125,7 @@ final class Admission {
               type, name, "spec.selector: Invalid value: " + newSelector + ": field is immutable");
         }
       }
+      case "Service" -> defaultService(updated, current);
       case "Pod" -> {
         defaultPod(updated);
         validatePodUpdate(type, name, current, updated);
@@ -202,6 +204,52 @@ final class Admission {
     JsonNode template = spec.path("template");
     if (template.isObject()) {
       defaultPodSpec(((ObjectNode) template).with("spec"));
+    }
+  }
+
+  private static final java.util.concurrent.atomic.AtomicInteger NEXT_CLUSTER_IP =
+      new java.util.concurrent.atomic.AtomicInteger(10);
+
+  /**
+   * Service defaults: type ClusterIP with an address from 10.96.0.0/12 (kept on update), session
+   * affinity None, single-stack IPv4, ports TCP with targetPort = port.
+   */
+  private static void defaultService(ObjectNode service, ObjectNode current) {
+    ObjectNode spec = service.with("spec");
+    if (!spec.hasNonNull("type")) {
+      spec.put("type", "ClusterIP");
+    }
+    if (!spec.hasNonNull("sessionAffinity")) {
+      spec.put("sessionAffinity", "None");
+    }
+    JsonNode kept = current == null ? null : current.path("spec").get("clusterIP");
+    if (!spec.hasNonNull("clusterIP")) {
+      if (kept != null) {
+        spec.set("clusterIP", kept);
+      } else if (!spec.path("type").asText().equals("ExternalName")) {
+        int n = NEXT_CLUSTER_IP.getAndIncrement();
+        spec.put("clusterIP", "10.96." + ((n >> 8) & 0xff) + "." + (n & 0xff));
+      }
+    }
+    if (spec.hasNonNull("clusterIP") && !spec.has("clusterIPs")) {
+      spec.putArray("clusterIPs").add(spec.get("clusterIP").asText());
+    }
+    if (!spec.has("ipFamilies") && !"None".equals(spec.path("clusterIP").asText())) {
+      spec.putArray("ipFamilies").add("IPv4");
+    }
+    if (!spec.hasNonNull("ipFamilyPolicy")) {
+      spec.put("ipFamilyPolicy", "SingleStack");
+    }
+    for (JsonNode port : spec.path("ports")) {
+      if (port.isObject()) {
+        ObjectNode p = (ObjectNode) port;
+        if (!p.hasNonNull("protocol")) {
+          p.put("protocol", "TCP");
+        }
+        if (!p.hasNonNull("targetPort") && p.has("port")) {
+          p.set("targetPort", p.get("port"));
+        }
+      }
     }
   }
 

@@ -13,9 +13,28 @@ import java.util.Optional;
  * @param name the object name, or null for the collection
  * @param subresource e.g. status, scale, log, eviction, proxy; or null
  * @param rest what follows the subresource (the proxied path), or ""
+ * @param version the API version the client asked in, which may be an older one the type is also
+ *     served as (e.g. {@code discovery.k8s.io/v1beta1} EndpointSlices, as a v1.20 server serves
+ *     them)
  */
 public record ApiPath(
-    ResourceType type, String namespace, String name, String subresource, String rest) {
+    ResourceType type,
+    String namespace,
+    String name,
+    String subresource,
+    String rest,
+    String version) {
+
+  /** A path in the type's own (storage) version. */
+  public ApiPath(
+      ResourceType type, String namespace, String name, String subresource, String rest) {
+    this(type, namespace, name, subresource, rest, type.version());
+  }
+
+  /** Whether the client asked in a version other than the one objects are stored in. */
+  public boolean converted() {
+    return !version.equals(type.version());
+  }
 
   /** Parses a path (without query); empty when it names no served resource. */
   public static Optional<ApiPath> parse(String path) {
@@ -45,7 +64,7 @@ public record ApiPath(
       i += 2;
     }
     Optional<ResourceType> type = ResourceTypes.find(group, parts.get(i));
-    if (type.isEmpty() || !type.get().version().equals(version)) {
+    if (type.isEmpty() || !ResourceTypes.servedVersions(type.get()).contains(version)) {
       return Optional.empty();
     }
     if (namespace != null && !type.get().namespaced()) {
@@ -63,7 +82,7 @@ public record ApiPath(
     if (path.endsWith("/") && "proxy".equals(subresource)) {
       rest = rest + "/";
     }
-    return Optional.of(new ApiPath(type.get(), namespace, name, subresource, rest));
+    return Optional.of(new ApiPath(type.get(), namespace, name, subresource, rest, version));
   }
 
   /** The resource as RBAC and the request log name it, e.g. {@code pods/log}. */

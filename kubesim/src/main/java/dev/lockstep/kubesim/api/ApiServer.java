@@ -68,7 +68,25 @@ public final class ApiServer {
             "Invalid",
             "dryRun: Unsupported value: \"" + dryRun + "\": supported values: \"All\"");
       }
+      if (call.path().converted()) {
+        Call stored =
+            new Call(
+                call.method(),
+                call.path(),
+                call.query(),
+                call.contentType(),
+                Conversions.in(call.path(), call.body()));
+        Answer answer = route(stored);
+        if (!answer.contentType().equals("application/json")) {
+          return answer;
+        }
+        return Answer.json(
+            answer.code(), Conversions.out(call.path(), Store.JSON.readTree(answer.body())));
+      }
       return route(call);
+    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+      return Answer.json(
+          500, status(500, "InternalError", "Internal error occurred: " + e.getMessage()));
     } catch (ApiException e) {
       return Answer.json(e.code(), status(e.code(), e.reason(), e.getMessage()));
     } catch (Patches.PatchException e) {
@@ -603,6 +621,9 @@ public final class ApiServer {
   }
 
   private Answer proxy(Call call) {
+    if (call.path().type().kind().equals("Service")) {
+      return serviceProxy(call);
+    }
     ApiPath p = call.path();
     String id = p.name();
     // The name segment may be name, name:port or scheme:name:port.
@@ -643,6 +664,74 @@ public final class ApiServer {
     }
     PodRuntime.ProxyAnswer answer = runtime.proxy(pod, port, call.method(), "/" + p.rest());
     return new Answer(answer.code(), answer.contentType(), answer.body());
+  }
+
+  private final java.util.Random endpointPicker = new java.util.Random();
+
+  /**
+   * {@code services/[scheme:]NAME[:PORT]/proxy/PATH}, as upstream's service ResourceLocation: the
+   * port is a Service port's name or number (or the only one), and the request goes to a random
+   * ready address of the Service's Endpoints for that port; none is 503 {@code no endpoints
+   * available for service "NAME"}. The pod answers as it would through the pod proxy.
+   */
+  private Answer serviceProxy(Call call) {
+    ApiPath p = call.path();
+    String id = p.name();
+    String[] parts = id.split(":");
+    String name;
+    String portText = "";
+    if (parts.length == 1) {
+      name = parts[0];
+    } else if (parts.length == 2) {
+      name = parts[0];
+      portText = parts[1];
+    } else if (parts.length == 3 && (parts[0].equals("http") || parts[0].equals("https"))) {
+      name = parts[1];
+      portText = parts[2];
+    } else {
+      throw ApiException.badRequest("invalid service request \"" + id + "\"");
+    }
+    ObjectNode service = require(p.type(), p.namespace(), name);
+    ResourceType endpointsType = ResourceTypes.of("", "endpoints");
+    ResourceType pods = ResourceTypes.of("", "pods");
+    ObjectNode endpoints = store.get(endpointsType, p.namespace(), name).orElse(null);
+    for (JsonNode servicePort : service.path("spec").path("ports")) {
+      String portName = servicePort.path("name").asText("");
+      if (!(portText.isEmpty()
+          || portText.equals(portName)
+          || portText.equals(servicePort.path("port").asText()))) {
+        continue;
+      }
+      if (endpoints == null) {
+        break;
+      }
+      List<JsonNode> subsets = new ArrayList<>();
+      endpoints.path("subsets").forEach(subsets::add);
+      java.util.Collections.shuffle(subsets, endpointPicker);
+      for (JsonNode subset : subsets) {
+        if (subset.path("addresses").isEmpty()) {
+          continue;
+        }
+        for (JsonNode port : subset.path("ports")) {
+          if (!port.path("name").asText("").equals(portName)) {
+            continue;
+          }
+          JsonNode address =
+              subset.path("addresses").get(endpointPicker.nextInt(subset.path("addresses").size()));
+          JsonNode ref = address.path("targetRef");
+          ObjectNode pod = store.get(pods, p.namespace(), ref.path("name").asText()).orElse(null);
+          PodRuntime runtime = podRuntime;
+          if (pod == null || runtime == null) {
+            throw new ApiException(503, "ServiceUnavailable", "error trying to reach service");
+          }
+          PodRuntime.ProxyAnswer answer =
+              runtime.proxy(pod, port.path("port").asInt(), call.method(), "/" + p.rest());
+          return new Answer(answer.code(), answer.contentType(), answer.body());
+        }
+      }
+    }
+    throw new ApiException(
+        503, "ServiceUnavailable", "no endpoints available for service \"" + id + "\"");
   }
 
   private static int firstContainerPort(ObjectNode pod) {
@@ -693,7 +782,9 @@ public final class ApiServer {
               if (open.get() && filter.test(event.object())) {
                 ObjectNode line = NODES.objectNode();
                 line.put("type", event.type());
-                line.set("object", event.object());
+                line.set(
+                    "object",
+                    p.converted() ? Conversions.out(p, event.object().deepCopy()) : event.object());
                 sink.accept(line.toString());
               }
             });

@@ -45,7 +45,9 @@ public final class Discovery {
       String version = parts[3];
       boolean served =
           ResourceTypes.ALL.stream()
-              .anyMatch(t -> t.group().equals(group) && t.version().equals(version));
+              .anyMatch(
+                  t ->
+                      t.group().equals(group) && ResourceTypes.servedVersions(t).contains(version));
       return served ? Optional.of(resources(group, version)) : Optional.empty();
     }
     if (parts.length == 3 && parts[1].equals("apis")) {
@@ -87,19 +89,19 @@ public final class Discovery {
     list.put("apiVersion", "v1");
     ArrayNode groups = list.putArray("groups");
     for (String name : names) {
-      String version =
-          ResourceTypes.ALL.stream()
-              .filter(t -> t.group().equals(name))
-              .findFirst()
-              .orElseThrow()
-              .version();
+      Set<String> versions = new LinkedHashSet<>();
+      ResourceTypes.ALL.stream()
+          .filter(t -> t.group().equals(name))
+          .forEach(t -> versions.addAll(ResourceTypes.servedVersions(t)));
       ObjectNode group = groups.addObject();
       group.put("name", name);
-      ObjectNode gv = NODES.objectNode();
-      gv.put("groupVersion", name + "/" + version);
-      gv.put("version", version);
-      group.putArray("versions").add(gv);
-      group.set("preferredVersion", gv.deepCopy());
+      ArrayNode served = group.putArray("versions");
+      for (String version : versions) {
+        ObjectNode gv = served.addObject();
+        gv.put("groupVersion", name + "/" + version);
+        gv.put("version", version);
+      }
+      group.set("preferredVersion", served.get(0).deepCopy());
     }
     return list;
   }
@@ -111,7 +113,7 @@ public final class Discovery {
     list.put("groupVersion", group.isEmpty() ? version : group + "/" + version);
     ArrayNode resources = list.putArray("resources");
     for (ResourceType type : ResourceTypes.ALL) {
-      if (!type.group().equals(group) || !type.version().equals(version)) {
+      if (!type.group().equals(group) || !ResourceTypes.servedVersions(type).contains(version)) {
         continue;
       }
       ObjectNode resource = resources.addObject();
@@ -152,7 +154,8 @@ public final class Discovery {
             subVerbs.add("create");
           }
           case "proxy" -> {
-            subresource.put("kind", "PodProxyOptions");
+            subresource.put(
+                "kind", type.kind().equals("Service") ? "ServiceProxyOptions" : "PodProxyOptions");
             List.of("create", "delete", "get", "patch", "update").forEach(subVerbs::add);
           }
           default -> subresource.put("kind", type.kind());

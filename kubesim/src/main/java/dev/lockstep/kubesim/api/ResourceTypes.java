@@ -17,7 +17,7 @@ public final class ResourceTypes {
           core("namespaces", "Namespace", false, List.of("ns"), List.of("status")),
           core("nodes", "Node", false, List.of("no"), List.of("status")),
           core("pods", "Pod", true, List.of("po"), List.of("status", "log", "eviction", "proxy")),
-          core("services", "Service", true, List.of("svc"), List.of("status")),
+          core("services", "Service", true, List.of("svc"), List.of("status", "proxy")),
           core("endpoints", "Endpoints", true, List.of("ep"), NONE),
           core("configmaps", "ConfigMap", true, List.of("cm"), NONE),
           core("secrets", "Secret", true, NONE, NONE),
@@ -58,6 +58,8 @@ public final class ResourceTypes {
               "apps", "v1", "controllerrevisions", "ControllerRevision", true, NONE, NONE),
           new ResourceType("batch", "v1", "jobs", "Job", true, NONE, List.of("status")),
           new ResourceType(
+              "discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", true, NONE, NONE),
+          new ResourceType(
               "policy",
               "v1",
               "poddisruptionbudgets",
@@ -65,6 +67,13 @@ public final class ResourceTypes {
               true,
               List.of("pdb"),
               List.of("status")));
+
+  /**
+   * Older versions a type is also served in, converted on the way in and out: a v1.20 API server
+   * serves EndpointSlices only as {@code discovery.k8s.io/v1beta1}, newer ones only as v1.
+   */
+  private static final Map<String, List<String>> OLDER_VERSIONS =
+      Map.of("discovery.k8s.io/endpointslices", List.of("v1beta1"));
 
   private static final Map<String, ResourceType> BY_KEY =
       ALL.stream().collect(Collectors.toMap(t -> key(t.group(), t.plural()), Function.identity()));
@@ -78,6 +87,14 @@ public final class ResourceTypes {
 
   private static String key(String group, String plural) {
     return group + "/" + plural;
+  }
+
+  /** Every version a type is served in: its own first, then older ones. */
+  public static List<String> servedVersions(ResourceType type) {
+    List<String> versions = new java.util.ArrayList<>();
+    versions.add(type.version());
+    versions.addAll(OLDER_VERSIONS.getOrDefault(key(type.group(), type.plural()), List.of()));
+    return versions;
   }
 
   /** The type served at {@code group}/{@code plural}, if any. */

@@ -12,12 +12,13 @@ import java.util.List;
  */
 public final class GarbageCollector implements Controller {
   private static final java.util.Set<String> OWNERS =
-      java.util.Set.of("StatefulSet", "Job", "ReplicaSet", "Deployment");
+      java.util.Set.of("StatefulSet", "Job", "ReplicaSet", "Deployment", "Service");
   private static final List<ResourceType> DEPENDENTS =
       List.of(
           ResourceTypes.of("", "pods"),
           ResourceTypes.of("apps", "controllerrevisions"),
           ResourceTypes.of("apps", "replicasets"),
+          ResourceTypes.of("discovery.k8s.io", "endpointslices"),
           ResourceTypes.of("", "persistentvolumeclaims"));
 
   private final Cluster cluster;
