@@ -3,8 +3,13 @@ package dev.lockstep.devstack;
 import dev.lockstep.kubesim.Kubesim;
 import dev.lockstep.worker.WorkerRuntime;
 import dev.lockstep.worker.WorkerSettings;
+import io.fabric8.kubernetes.api.model.IntOrString;
 import io.fabric8.kubernetes.api.model.NamespaceBuilder;
 import io.fabric8.kubernetes.api.model.Quantity;
+import io.fabric8.kubernetes.api.model.Service;
+import io.fabric8.kubernetes.api.model.ServiceBuilder;
+import io.fabric8.kubernetes.api.model.apps.Deployment;
+import io.fabric8.kubernetes.api.model.apps.DeploymentBuilder;
 import io.fabric8.kubernetes.api.model.apps.StatefulSet;
 import io.fabric8.kubernetes.api.model.apps.StatefulSetBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
@@ -105,6 +110,71 @@ public final class DevStack implements AutoCloseable {
     create(client, statefulSet("postgresql", 3, "postgres:14.8", 5432, null));
     create(client, statefulSet("discourse", 2, "discourse/discourse:3.2.1", 3000, null));
     create(client, statefulSet("ghostwire", 1, "ghcr.io/example/ghostwire:1.4.0", 8080, "data"));
+    client.apps().deployments().inNamespace(DEMO_NAMESPACE).resource(aeterna()).create();
+    client.services().inNamespace(DEMO_NAMESPACE).resource(service("aeterna", "http")).create();
+  }
+
+  /**
+   * The Deployment of the Aeterna procedure: 4 replicas of aeterna:1.4.0 whose readiness is checked
+   * on its {@code http} port (8080, {@code /healthz}), behind the Service {@code aeterna}.
+   */
+  static Deployment aeterna() {
+    String name = "aeterna";
+    return new DeploymentBuilder()
+        .withNewMetadata()
+        .withName(name)
+        .addToLabels("app.kubernetes.io/name", name)
+        .endMetadata()
+        .withNewSpec()
+        .withReplicas(4)
+        .withNewSelector()
+        .addToMatchLabels("app.kubernetes.io/name", name)
+        .endSelector()
+        .withNewTemplate()
+        .withNewMetadata()
+        .addToLabels("app.kubernetes.io/name", name)
+        .endMetadata()
+        .withNewSpec()
+        .addNewContainer()
+        .withName(name)
+        .withImage("aeterna:1.4.0")
+        .addNewPort()
+        .withName("http")
+        .withContainerPort(8080)
+        .endPort()
+        .withNewReadinessProbe()
+        .withNewHttpGet()
+        .withPath("/healthz")
+        .withPort(new IntOrString("http"))
+        .endHttpGet()
+        .endReadinessProbe()
+        .withNewResources()
+        .addToRequests("cpu", new Quantity("100m"))
+        .addToRequests("memory", new Quantity("128Mi"))
+        .endResources()
+        .endContainer()
+        .endSpec()
+        .endTemplate()
+        .endSpec()
+        .build();
+  }
+
+  /** A Service selecting the workload {@code name}, port 80 to the pods' named port. */
+  static Service service(String name, String targetPort) {
+    return new ServiceBuilder()
+        .withNewMetadata()
+        .withName(name)
+        .addToLabels("app.kubernetes.io/name", name)
+        .endMetadata()
+        .withNewSpec()
+        .addToSelector("app.kubernetes.io/name", name)
+        .addNewPort()
+        .withName("http")
+        .withPort(80)
+        .withTargetPort(new IntOrString(targetPort))
+        .endPort()
+        .endSpec()
+        .build();
   }
 
   private static void create(KubernetesClient client, StatefulSet sts) {
