@@ -1,11 +1,15 @@
 package dev.lockstep.kubesim;
 
 import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
 import dev.lockstep.kubesim.api.ApiPath;
 import dev.lockstep.kubesim.api.ApiServer;
+import dev.lockstep.kubesim.api.OpenApi;
+import dev.lockstep.kubesim.api.Tables;
 import io.vertx.core.MultiMap;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
@@ -133,10 +137,17 @@ final class HttpFront {
           ApiServer.Call call =
               new ApiServer.Call(
                   method, apiPath.get(), query, request.getHeader("Content-Type"), body);
+          Optional<String> table =
+              apiPath.get().subresource() == null && Tables.supports(apiPath.get().type())
+                  ? Tables.requested(request.getHeader("Accept"))
+                  : Optional.empty();
           if (watch && method.equals("GET") && apiPath.get().name() == null) {
-            serveWatch(request, call, websocket, recorder);
+            serveWatch(request, call, websocket, recorder, table);
           } else {
             ApiServer.Answer answer = api.serve(call);
+            if (table.isPresent() && method.equals("GET") && answer.code() == 200) {
+              answer = asTable(call, answer, table.get());
+            }
             send(request.response(), answer.code(), answer.contentType(), answer.body());
             recorder.record(answer.code());
           }
@@ -147,6 +158,43 @@ final class HttpFront {
       vertx.setTimer(decision.latencyMillis(), id -> serve.run());
     } else {
       serve.run();
+    }
+  }
+
+  /** An answer (an object or a list) as the server-side Table {@code kubectl get} asks for. */
+  private static ApiServer.Answer asTable(ApiServer.Call call, ApiServer.Answer answer, String v) {
+    try {
+      JsonNode body = JSON.readTree(answer.body());
+      ObjectNode table =
+          Tables.table(
+              call.path().type(), body, v, call.query().get("includeObject"), true, Instant.now());
+      return new ApiServer.Answer(200, "application/json", table.toString());
+    } catch (java.io.IOException e) {
+      return answer;
+    }
+  }
+
+  /** One watch event line with its object as a one-row Table (headers on the first only). */
+  private static String tableEvent(
+      ApiServer.Call call, String line, String version, boolean headers) {
+    try {
+      ObjectNode event = (ObjectNode) JSON.readTree(line);
+      JsonNode object = event.path("object");
+      if (!object.path("kind").asText().equals(call.path().type().kind())) {
+        return line;
+      }
+      event.set(
+          "object",
+          Tables.table(
+              call.path().type(),
+              object,
+              version,
+              call.query().get("includeObject"),
+              headers,
+              Instant.now()));
+      return event.toString();
+    } catch (java.io.IOException | ClassCastException e) {
+      return line;
     }
   }
 
@@ -174,14 +222,24 @@ final class HttpFront {
   }
 
   private void serveWatch(
-      HttpServerRequest request, ApiServer.Call call, boolean websocket, Recorder recorder) {
+      HttpServerRequest request,
+      ApiServer.Call call,
+      boolean websocket,
+      Recorder recorder,
+      Optional<String> table) {
+    java.util.concurrent.atomic.AtomicBoolean first =
+        new java.util.concurrent.atomic.AtomicBoolean(true);
+    java.util.function.UnaryOperator<String> format =
+        table.isEmpty()
+            ? line -> line
+            : line -> tableEvent(call, line, table.get(), first.getAndSet(false));
     if (websocket) {
       request
           .toWebSocket()
           .onSuccess(
               socket -> {
                 recorder.record(101);
-                openWatch(socket, call);
+                openWatch(socket, call, format);
               })
           .onFailure(err -> recorder.record(400));
       return;
@@ -196,7 +254,7 @@ final class HttpFront {
       handle =
           api.watch(
               call,
-              line -> response.write(line + "\n"),
+              line -> response.write(format.apply(line) + "\n"),
               () -> {
                 if (!response.ended() && !response.closed()) {
                   response.end();
@@ -214,18 +272,24 @@ final class HttpFront {
       return;
     }
     // Headers go out at once, as the API server sends them, so clients see the watch open.
-    response.writeHead();
+    // Over HTTP/2 the first event has already sent them.
+    if (!response.headWritten()) {
+      response.writeHead();
+    }
     recorder.record(200);
     response.closeHandler(v -> handle.close());
     long timeout = timeoutSeconds(call.query());
     vertx.setTimer(timeout * 1000, id -> handle.close());
   }
 
-  private void openWatch(ServerWebSocket socket, ApiServer.Call call) {
+  private void openWatch(
+      ServerWebSocket socket,
+      ApiServer.Call call,
+      java.util.function.UnaryOperator<String> format) {
     ApiServer.WatchHandle handle =
         api.watch(
             call,
-            socket::writeTextMessage,
+            line -> socket.writeTextMessage(format.apply(line)),
             () -> {
               if (!socket.isClosed()) {
                 socket.close();
@@ -254,6 +318,15 @@ final class HttpFront {
   private void nonResource(HttpServerRequest request, String path, Recorder recorder) {
     if (path.equals("/healthz") || path.equals("/readyz") || path.equals("/livez")) {
       send(request.response(), 200, "text/plain", "ok");
+      recorder.record(200);
+      return;
+    }
+    Optional<OpenApi.Document> openApi = OpenApi.document(path, request.getHeader("Accept"));
+    if (openApi.isPresent()) {
+      HttpServerResponse response = request.response();
+      response.setStatusCode(200);
+      response.putHeader("Content-Type", openApi.get().contentType());
+      response.end(Buffer.buffer(openApi.get().body()));
       recorder.record(200);
       return;
     }
