@@ -20,8 +20,6 @@ import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.Watch;
 import io.fabric8.kubernetes.client.Watcher;
 import io.fabric8.kubernetes.client.WatcherException;
-import io.fabric8.kubernetes.client.dsl.base.PatchContext;
-import io.fabric8.kubernetes.client.dsl.base.PatchType;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -525,7 +523,7 @@ class DeploymentIT {
     assertEquals("True", condition(stuck, "Available").orElseThrow().getStatus());
     assertEquals(1, n(stuck.getStatus().getUnavailableReplicas()));
 
-    kubectlRolloutUndo(ns, "pay", 1);
+    Workloads.kubectlRolloutUndo(client, ns, "pay", 1);
     awaitDeployment(
         ns, "pay", x -> rolledOut(x) && "3".equals(x.getMetadata().getAnnotations().get(REVISION)));
     ReplicaSet restored =
@@ -560,7 +558,7 @@ class DeploymentIT {
 
     String rs2 = replicaSetWithImage(ns, "web", "web:2").getMetadata().getName();
     Map<String, String> podsBefore = Workloads.uids(client, ns, "web");
-    kubectlRolloutUndo(ns, "web", 2);
+    Workloads.kubectlRolloutUndo(client, ns, "web", 2);
     awaitDeployment(
         ns, "web", x -> rolledOut(x) && "5".equals(x.getMetadata().getAnnotations().get(REVISION)));
     ReplicaSet reused = client.apps().replicaSets().inNamespace(ns).withName(rs2).get();
@@ -594,45 +592,5 @@ class DeploymentIT {
     await().atMost(10, SECONDS).until(() -> Workloads.pods(client, ns, "queue").size() == 2);
     assertEquals(readyPods, Workloads.uids(client, ns, "queue"));
     sim.behaviours().image("queue:1", ImageBehaviour.OK);
-  }
-
-  /**
-   * What {@code kubectl rollout undo --to-revision=N} sends: a JSON patch replacing the template
-   * with the ReplicaSet's (minus its hash label) and the annotations with the ReplicaSet's.
-   */
-  private static void kubectlRolloutUndo(String ns, String name, long toRevision) {
-    ReplicaSet target =
-        replicaSets(ns, name).stream()
-            .filter(rs -> revision(rs) == toRevision)
-            .findFirst()
-            .orElseThrow();
-    var template = target.getSpec().getTemplate();
-    template.getMetadata().getLabels().remove(HASH);
-    Map<String, String> annotations = new HashMap<>(target.getMetadata().getAnnotations());
-    Deployment current = get(ns, name);
-    for (String key :
-        List.of(
-            REVISION,
-            "deployment.kubernetes.io/revision-history",
-            "deployment.kubernetes.io/desired-replicas",
-            "deployment.kubernetes.io/max-replicas")) {
-      annotations.remove(key);
-      String own = current.getMetadata().getAnnotations().get(key);
-      if (own != null) {
-        annotations.put(key, own);
-      }
-    }
-    String patch =
-        "[{\"op\":\"replace\",\"path\":\"/spec/template\",\"value\":"
-            + io.fabric8.kubernetes.client.utils.Serialization.asJson(template)
-            + "},{\"op\":\"replace\",\"path\":\"/metadata/annotations\",\"value\":"
-            + io.fabric8.kubernetes.client.utils.Serialization.asJson(annotations)
-            + "}]";
-    client
-        .apps()
-        .deployments()
-        .inNamespace(ns)
-        .withName(name)
-        .patch(PatchContext.of(PatchType.JSON), patch);
   }
 }
