@@ -580,6 +580,48 @@ class DeploymentIT {
   }
 
   @Test
+  void podsCountAsAvailableOnlyAfterMinReadySeconds() {
+    String ns = namespace("dminready");
+    Deployment d = Workloads.deployment("slowok", 2, "slowok:1");
+    d.getSpec().setMinReadySeconds(2);
+    client.apps().deployments().inNamespace(ns).resource(d).create();
+    // Ready but not yet available: the Deployment does not have minimum availability.
+    awaitDeployment(
+        ns,
+        "slowok",
+        x ->
+            n(x.getStatus().getReadyReplicas()) == 2
+                && n(x.getStatus().getAvailableReplicas()) == 0
+                && condition(x, "Available").map(c -> c.getStatus().equals("False")).orElse(false));
+    Deployment waiting = get(ns, "slowok");
+    assertEquals(2, waiting.getStatus().getUnavailableReplicas());
+    assertEquals(
+        "MinimumReplicasUnavailable", condition(waiting, "Available").orElseThrow().getReason());
+    assertEquals(
+        "Deployment does not have minimum availability.",
+        condition(waiting, "Available").orElseThrow().getMessage());
+    awaitRolledOut(ns, "slowok");
+    assertEquals("True", condition(get(ns, "slowok"), "Available").orElseThrow().getStatus());
+  }
+
+  @Test
+  void deletingADeploymentDeletesItsReplicaSetsAndPods() {
+    String ns = namespace("ddelete");
+    create(ns, Workloads.deployment("gone", 2, "gone:1"));
+    setImage(ns, "gone", "gone:2");
+    awaitDeployment(
+        ns,
+        "gone",
+        x -> rolledOut(x) && "2".equals(x.getMetadata().getAnnotations().get(REVISION)));
+    client.apps().deployments().inNamespace(ns).withName("gone").delete();
+    await()
+        .atMost(10, SECONDS)
+        .until(
+            () ->
+                replicaSets(ns, "gone").isEmpty() && Workloads.pods(client, ns, "gone").isEmpty());
+  }
+
+  @Test
   void scalingDownRemovesPodsThatAreNotReadyFirst() {
     String ns = namespace("dscale");
     create(ns, Workloads.deployment("queue", 2, "queue:1"));
