@@ -8,10 +8,12 @@ import dev.lockstep.kubesim.api.Store;
 import dev.lockstep.kubesim.controller.Cluster;
 import dev.lockstep.kubesim.controller.ClusterKubeletApi;
 import dev.lockstep.kubesim.controller.ControllerManager;
+import dev.lockstep.kubesim.controller.DeploymentController;
 import dev.lockstep.kubesim.controller.DisruptionController;
 import dev.lockstep.kubesim.controller.GarbageCollector;
 import dev.lockstep.kubesim.controller.JobController;
 import dev.lockstep.kubesim.controller.Kubelet;
+import dev.lockstep.kubesim.controller.ReplicaSetController;
 import dev.lockstep.kubesim.controller.Scheduler;
 import dev.lockstep.kubesim.controller.SimulatedPodNetwork;
 import dev.lockstep.kubesim.controller.StatefulSetController;
@@ -73,6 +75,9 @@ public final class Kubesim implements AutoCloseable {
             behaviours::forKubelet,
             behaviours::podStartup);
     controllers.register(new StatefulSetController(cluster));
+    // ReplicaSets before Deployments: a scale-down's pods go before the next rollout step looks.
+    controllers.register(new ReplicaSetController(cluster));
+    controllers.register(new DeploymentController(cluster));
     controllers.register(new Scheduler(cluster));
     controllers.register(kubelet);
     controllers.register(new JobController(cluster));

@@ -69,6 +69,14 @@ final class Admission {
         defaultStatefulSet(object);
         validateStatefulSet(type, name, object);
       }
+      case "Deployment" -> {
+        defaultDeployment(object);
+        validateDeployment(type, name, object);
+      }
+      case "ReplicaSet" -> {
+        defaultReplicaSet(object);
+        validatePodTemplate(type, name, object.path("spec"));
+      }
       case "Pod" -> defaultPod(object);
       case "Job" -> defaultJob(type, name, object);
       default -> {}
@@ -99,6 +107,21 @@ final class Admission {
         JsonNode newSpec = updated.path("spec");
         if (!immutablePart(oldSpec).equals(immutablePart(newSpec))) {
           throw ApiException.invalid(type, name, STS_FORBIDDEN);
+        }
+      }
+      case "Deployment", "ReplicaSet" -> {
+        if (type.kind().equals("Deployment")) {
+          defaultDeployment(updated);
+          validateDeployment(type, name, updated);
+        } else {
+          defaultReplicaSet(updated);
+          validatePodTemplate(type, name, updated.path("spec"));
+        }
+        JsonNode oldSelector = current.path("spec").path("selector");
+        JsonNode newSelector = updated.path("spec").path("selector");
+        if (!oldSelector.equals(newSelector)) {
+          throw ApiException.invalid(
+              type, name, "spec.selector: Invalid value: " + newSelector + ": field is immutable");
         }
       }
       case "Pod" -> {
@@ -179,6 +202,186 @@ final class Admission {
     JsonNode template = spec.path("template");
     if (template.isObject()) {
       defaultPodSpec(((ObjectNode) template).with("spec"));
+    }
+  }
+
+  /** Deployment defaults (apps/v1 {@code SetDefaults_Deployment}). */
+  static void defaultDeployment(ObjectNode deployment) {
+    ObjectNode spec = deployment.with("spec");
+    if (!spec.hasNonNull("replicas")) {
+      spec.put("replicas", 1);
+    }
+    ObjectNode strategy = spec.with("strategy");
+    if (!strategy.hasNonNull("type")) {
+      strategy.put("type", "RollingUpdate");
+    }
+    if ("RollingUpdate".equals(strategy.path("type").asText())) {
+      ObjectNode rolling = strategy.with("rollingUpdate");
+      if (!rolling.hasNonNull("maxUnavailable")) {
+        rolling.put("maxUnavailable", "25%");
+      }
+      if (!rolling.hasNonNull("maxSurge")) {
+        rolling.put("maxSurge", "25%");
+      }
+    }
+    if (!spec.hasNonNull("revisionHistoryLimit")) {
+      spec.put("revisionHistoryLimit", 10);
+    }
+    if (!spec.hasNonNull("progressDeadlineSeconds")) {
+      spec.put("progressDeadlineSeconds", 600);
+    }
+    JsonNode template = spec.path("template");
+    if (template.isObject()) {
+      defaultPodSpec(((ObjectNode) template).with("spec"));
+    }
+  }
+
+  private static void defaultReplicaSet(ObjectNode rs) {
+    ObjectNode spec = rs.with("spec");
+    if (!spec.hasNonNull("replicas")) {
+      spec.put("replicas", 1);
+    }
+    JsonNode template = spec.path("template");
+    if (template.isObject()) {
+      defaultPodSpec(((ObjectNode) template).with("spec"));
+    }
+  }
+
+  private static void validateDeployment(ResourceType type, String name, ObjectNode deployment) {
+    JsonNode spec = deployment.path("spec");
+    validatePodTemplate(type, name, spec);
+    JsonNode strategy = spec.path("strategy");
+    String strategyType = strategy.path("type").asText();
+    if (!strategyType.equals("RollingUpdate") && !strategyType.equals("Recreate")) {
+      throw ApiException.invalid(
+          type,
+          name,
+          "spec.strategy.type: Unsupported value: \""
+              + strategyType
+              + "\": supported values: \"Recreate\", \"RollingUpdate\"");
+    }
+    if (strategyType.equals("Recreate")) {
+      if (strategy.has("rollingUpdate") && !strategy.get("rollingUpdate").isNull()) {
+        throw ApiException.invalid(
+            type,
+            name,
+            "spec.strategy.rollingUpdate: Forbidden: may not be specified when strategy `type` is"
+                + " 'Recreate'");
+      }
+    } else {
+      JsonNode rolling = strategy.path("rollingUpdate");
+      int unavailable = intOrPercent(type, name, rolling, "maxUnavailable");
+      int surge = intOrPercent(type, name, rolling, "maxSurge");
+      if (unavailable == 0 && surge == 0) {
+        throw ApiException.invalid(
+            type,
+            name,
+            "spec.strategy.rollingUpdate.maxUnavailable: Invalid value: "
+                + rolling.path("maxUnavailable")
+                + ": may not be 0 when `maxSurge` is 0");
+      }
+    }
+    int minReady = spec.path("minReadySeconds").asInt(0);
+    if (minReady < 0) {
+      throw ApiException.invalid(
+          type,
+          name,
+          "spec.minReadySeconds: Invalid value: "
+              + minReady
+              + ": must be greater than or equal to 0");
+    }
+    JsonNode deadline = spec.path("progressDeadlineSeconds");
+    if (deadline.canConvertToInt() && deadline.asInt() <= minReady) {
+      throw ApiException.invalid(
+          type,
+          name,
+          "spec.progressDeadlineSeconds: Invalid value: "
+              + deadline.asInt()
+              + ": must be greater than minReadySeconds");
+    }
+    if (spec.path("revisionHistoryLimit").asInt(0) < 0) {
+      throw ApiException.invalid(
+          type,
+          name,
+          "spec.revisionHistoryLimit: Invalid value: "
+              + spec.path("revisionHistoryLimit").asInt()
+              + ": must be greater than or equal to 0");
+    }
+  }
+
+  /** maxSurge or maxUnavailable: a non-negative int or a percentage (at most 100% unavailable). */
+  private static int intOrPercent(ResourceType type, String name, JsonNode rolling, String field) {
+    JsonNode value = rolling.path(field);
+    String path = "spec.strategy.rollingUpdate." + field;
+    if (value.isNumber()) {
+      if (value.asInt() < 0) {
+        throw ApiException.invalid(
+            type,
+            name,
+            path + ": Invalid value: " + value.asInt() + ": must be greater than or equal to 0");
+      }
+      return value.asInt();
+    }
+    String text = value.asText("");
+    if (!text.matches("[0-9]+%")) {
+      throw ApiException.invalid(
+          type,
+          name,
+          path
+              + ": Invalid value: \""
+              + text
+              + "\": a valid percent string must be a numeric string followed by an ending '%'");
+    }
+    int percent = Integer.parseInt(text.substring(0, text.length() - 1));
+    if (field.equals("maxUnavailable") && percent > 100) {
+      throw ApiException.invalid(
+          type, name, path + ": Invalid value: \"" + text + "\": must not be greater than 100%");
+    }
+    return percent;
+  }
+
+  /** replicas, a selector that selects the template's labels, containers with names and images. */
+  private static void validatePodTemplate(ResourceType type, String name, JsonNode spec) {
+    if (spec.path("replicas").asInt() < 0) {
+      throw ApiException.invalid(
+          type,
+          name,
+          "spec.replicas: Invalid value: "
+              + spec.path("replicas").asInt()
+              + ": must be greater than or equal to 0");
+    }
+    JsonNode selector = spec.path("selector");
+    if (selector.isMissingNode() || selector.isNull() || selector.isEmpty()) {
+      throw ApiException.invalid(type, name, "spec.selector: Required value");
+    }
+    Map<String, String> labels = new HashMap<>();
+    spec.path("template")
+        .path("metadata")
+        .path("labels")
+        .fields()
+        .forEachRemaining(e -> labels.put(e.getKey(), e.getValue().asText()));
+    if (!Selectors.matches(selector, labels)) {
+      throw ApiException.invalid(
+          type,
+          name,
+          "spec.template.metadata.labels: Invalid value: "
+              + labels
+              + ": `selector` does not match template `labels`");
+    }
+    JsonNode containers = spec.path("template").path("spec").path("containers");
+    if (!containers.isArray() || containers.isEmpty()) {
+      throw ApiException.invalid(type, name, "spec.template.spec.containers: Required value");
+    }
+    for (int i = 0; i < containers.size(); i++) {
+      JsonNode container = containers.get(i);
+      if (container.path("name").asText("").isEmpty()) {
+        throw ApiException.invalid(
+            type, name, "spec.template.spec.containers[" + i + "].name: Required value");
+      }
+      if (container.path("image").asText("").isBlank()) {
+        throw ApiException.invalid(
+            type, name, "spec.template.spec.containers[" + i + "].image: Required value");
+      }
     }
   }
 
