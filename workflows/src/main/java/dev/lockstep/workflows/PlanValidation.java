@@ -44,11 +44,7 @@ public final class PlanValidation {
     List<String> problems = new ArrayList<>();
     try {
       Target target = Target.parse(plan.target(), "default");
-      if (Target.DEPLOYMENT.equals(target.kind())) {
-        problems.add(
-            "deployment targets are not supported yet: Lockstep upgrades StatefulSets for now"
-                + " (Deployments arrive with their own release)");
-      }
+      strategy(plan, Target.DEPLOYMENT.equals(target.kind()), problems);
     } catch (IllegalArgumentException e) {
       problems.add(e.getMessage());
     }
@@ -166,6 +162,54 @@ public final class PlanValidation {
       problems.add("a repair runs no hooks");
     }
     return problems;
+  }
+
+  /** The plan's {@code strategy} and what a Deployment target does not take. */
+  private static void strategy(UpgradePlan plan, boolean deployment, List<String> problems) {
+    UpgradePlan.Strategy strategy = plan.strategy();
+    if (!deployment) {
+      if (strategy != null) {
+        problems.add(
+            "strategy is for Deployments: a StatefulSet is upgraded in place by ordinal (leave"
+                + " strategy out)");
+      }
+      return;
+    }
+    if (plan.repair() != null) {
+      problems.add(
+          "repair is not supported for Deployments by this version of Lockstep yet: remove the"
+              + " annotations "
+              + ClusterActivities.RUN_ANNOTATION
+              + " and "
+              + ClusterActivities.ORIGIN_ANNOTATION
+              + " and run `kubectl rollout resume` or `kubectl rollout undo`");
+    }
+    if (Boolean.TRUE.equals(plan.scaleUp())) {
+      problems.add(
+          "scaleUp is for StatefulSets: a Deployment's rollout adds pods by its own maxSurge");
+    }
+    if (strategy == null) {
+      return;
+    }
+    int given =
+        (strategy.rolling() != null ? 1 : 0)
+            + (strategy.canary() != null ? 1 : 0)
+            + (strategy.blueGreen() != null ? 1 : 0);
+    if (given != 1) {
+      problems.add("strategy: give exactly one of rolling, canary and blueGreen");
+      return;
+    }
+    if (strategy.rolling() != null && strategy.rolling().gates() != null) {
+      for (String point : strategy.rolling().gates()) {
+        try {
+          DeploymentRollingStrategy.count(point, 1);
+        } catch (IllegalArgumentException e) {
+          problems.add(e.getMessage());
+        }
+      }
+    }
+    notYet(problems, strategy.canary() != null, "strategy canary");
+    notYet(problems, strategy.blueGreen() != null, "strategy blueGreen");
   }
 
   /** StatefulSet fields the API server never lets change in place, with the way out. */

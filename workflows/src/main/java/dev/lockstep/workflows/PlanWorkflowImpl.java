@@ -84,7 +84,13 @@ public class PlanWorkflowImpl implements PlanWorkflow {
     }
     List<String> gates = new ArrayList<>();
     String resume = ": lockstep resume " + target + Names.clusterFlag(cluster);
-    switch (plan.effectiveGate()) {
+    boolean deployment = Target.DEPLOYMENT.equals(target.kind());
+    if (deployment && snapshot != null && snapshot.found()) {
+      for (int count : DeploymentRollingStrategy.gates(plan, snapshot.replicas())) {
+        gates.add("at " + count + " of " + snapshot.replicas() + " new pods Ready" + resume);
+      }
+    }
+    switch (deployment ? UpgradePlan.Gate.NONE : plan.effectiveGate()) {
       case FIRST -> {
         if (names.size() > 1) {
           gates.add("after " + names.get(0) + resume);
@@ -122,6 +128,11 @@ public class PlanWorkflowImpl implements PlanWorkflow {
       return List.of();
     }
     List<String> steps = new ArrayList<>(List.of("collect", "pre-checks"));
+    if (Target.DEPLOYMENT.equals(target.kind())) {
+      DeploymentRollingStrategy.compile(plan, snapshot.replicas(), TargetStrategy.Start.FRESH)
+          .forEach(s -> steps.add(s.describe()));
+      return steps;
+    }
     ClusterActivities.Origin origin = snapshot.origin();
     if (plan.repair() != null && origin != null) {
       boolean scaledUp = snapshot.replicas() > origin.replicas();

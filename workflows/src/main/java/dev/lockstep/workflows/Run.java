@@ -109,7 +109,7 @@ final class Run {
   boolean unitsRemain() {
     for (int i = index; i < steps.size(); i++) {
       Step s = steps.get(i);
-      if (s.kind() == Step.Kind.UNIT
+      if (s.kind().movesUnits()
           && s.state() == Step.State.PENDING
           && !(i == index && phase == Phase.UPGRADING)) {
         return true;

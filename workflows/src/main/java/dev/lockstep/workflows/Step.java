@@ -24,6 +24,11 @@ public record Step(Kind kind, String subject, State state) {
     /** Takes the target over from a run that ended outside Lockstep ({@code repair}). */
     ADOPT,
     UNIT,
+    /**
+     * A stretch of a Deployment's own rolling update: on until the subject's count of new pods is
+     * Ready, then paused (a gate follows) or done (the last).
+     */
+    ROLL,
     MIGRATE,
     GATE,
     TEST,
@@ -39,6 +44,11 @@ public record Step(Kind kind, String subject, State state) {
     START,
     /** Lets go of the target: the run's mark goes, the user's update strategy comes back. */
     RELEASE;
+
+    /** Whether the step moves pods to the new version: a pause holds before it. */
+    public boolean movesUnits() {
+      return this == UNIT || this == ROLL;
+    }
 
     /** Whether the step returns the target rather than moving it forward. */
     public boolean returns() {

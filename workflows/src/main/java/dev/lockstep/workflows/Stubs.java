@@ -52,6 +52,39 @@ final class Stubs {
             .build());
   }
 
+  /** A Deployment's quick writes (prepare, release): as {@link #quick}. */
+  DeploymentActivities deploymentQuick() {
+    int heartbeat = run.request.effectiveHeartbeatSeconds();
+    return Workflow.newActivityStub(
+        DeploymentActivities.class,
+        options(Duration.ofMinutes(2), heartbeat).toBuilder()
+            .setScheduleToCloseTimeout(Duration.ofMinutes(10))
+            .build());
+  }
+
+  /**
+   * A stretch of a Deployment's rollout: {@code timeout} (the plan's unit timeout per pod it
+   * moves), and the slack; it stops writing before the run goes back.
+   */
+  DeploymentActivities deploymentRoll(Duration timeout) {
+    Duration bound = timeout.plus(Duration.ofMinutes(2));
+    return Workflow.newActivityStub(
+        DeploymentActivities.class,
+        options(bound, run.request.effectiveHeartbeatSeconds()).toBuilder()
+            .setScheduleToCloseTimeout(bound.plus(SLACK))
+            .setCancellationType(ActivityCancellationType.WAIT_CANCELLATION_COMPLETED)
+            .build());
+  }
+
+  /** A Deployment's steps that wait for every pod to settle (finish, revert). */
+  DeploymentActivities deploymentSettle() {
+    return Workflow.newActivityStub(
+        DeploymentActivities.class,
+        options(settleTimeout(), run.request.effectiveHeartbeatSeconds()).toBuilder()
+            .setScheduleToCloseTimeout(settleTimeout().plus(SLACK))
+            .build());
+  }
+
   /** A hook's stub: the hook's own timeout, and the slack. */
   ClusterActivities hook(UpgradePlan.Hook hook) {
     Duration timeout = hook.effectiveTimeout().plus(Duration.ofMinutes(2));

@@ -45,4 +45,14 @@ interface TargetStrategy {
 
   /** The line a completed run ends with. */
   String completed();
+
+  /** What a gate says the run has done so far, or null for the interpreter's count of units. */
+  default String atGate() {
+    return null;
+  }
+
+  /** How an abandoned run leaves the target, for its last line. */
+  default String leftAsIs() {
+    return "partition still pinned";
+  }
 }

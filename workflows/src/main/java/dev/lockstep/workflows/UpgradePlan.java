@@ -29,6 +29,8 @@ import java.util.Map;
  * @param hooks Kubernetes Jobs run at named points
  * @param repair instead of a change: take over the target from a run that ended outside Lockstep
  *     and either continue that run's change or restore the revision it started from
+ * @param strategy how a Deployment is upgraded: {@code rolling} (the default), {@code canary} or
+ *     {@code blueGreen}; a StatefulSet takes none
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record UpgradePlan(
@@ -48,7 +50,8 @@ public record UpgradePlan(
     Health health,
     Migration migration,
     Hooks hooks,
-    Repair repair) {
+    Repair repair,
+    Strategy strategy) {
 
   public static final String DEFAULT_UNIT_TIMEOUT = "10m";
   public static final int DEFAULT_CRASH_LOOP_RESTARTS = 3;
@@ -203,6 +206,52 @@ public record UpgradePlan(
     }
   }
 
+  /**
+   * How a Deployment is upgraded: exactly one of {@code rolling}, {@code canary}, {@code blueGreen}
+   * (DESIGN.md, "Deployments"); none means {@code rolling} with the plan's {@code gate}.
+   */
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  public record Strategy(Rolling rolling, Canary canary, BlueGreen blueGreen) {
+    /** The rolling strategy, with the gates the plan's {@code gate} puts in it. */
+    public static Strategy rolling(List<String> gates) {
+      return new Strategy(new Rolling(gates), null, null);
+    }
+
+    /** The name the CLI and {@code status} use: rolling, canary or blue-green. */
+    @JsonIgnore
+    public String name() {
+      return canary != null ? "canary" : blueGreen != null ? "blue-green" : "rolling";
+    }
+  }
+
+  /**
+   * The Deployment's own rolling update (its maxSurge and maxUnavailable), stopped at each gate: a
+   * count of new Ready pods ({@code "1"}) or a share of the replicas ({@code "50%"}, rounded up).
+   * Without gates, the plan's {@code gate} decides: {@code first} stops after the first new Ready
+   * pod, {@code each} after every one, {@code none} never.
+   */
+  public record Rolling(List<String> gates) {}
+
+  /**
+   * Argo Rollouts' basic canary without a mesh: each step is exactly one of {@code setWeight}
+   * (percent of the Ready pods behind the Service on the new version), {@code pause} (a gate, or a
+   * durable timer with {@code duration}) and {@code analysis} (health checks and the test hook).
+   */
+  public record Canary(List<CanaryStep> steps) {}
+
+  /** One canary step. */
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  public record CanaryStep(Integer setWeight, Pause pause, Map<String, Object> analysis) {}
+
+  /** A canary pause: a gate when {@code duration} is not given. */
+  public record Pause(String duration) {}
+
+  /**
+   * A preview Deployment and Service beside the user's, the active Service switched to it, and the
+   * preview removed {@code scaleDownDelay} after the user's Deployment took the traffic back.
+   */
+  public record BlueGreen(String scaleDownDelay) {}
+
   public String effectiveCluster() {
     return cluster == null || cluster.isBlank() ? Names.DEFAULT_CLUSTER : cluster;
   }
@@ -275,6 +324,7 @@ public record UpgradePlan(
     b.migration = migration;
     b.hooks = hooks;
     b.repair = repair;
+    b.strategy = strategy;
     return b;
   }
 
@@ -297,6 +347,7 @@ public record UpgradePlan(
     private Migration migration;
     private Hooks hooks;
     private Repair repair;
+    private Strategy strategy;
 
     private Builder() {}
 
@@ -391,6 +442,11 @@ public record UpgradePlan(
       return this;
     }
 
+    public Builder strategy(Strategy value) {
+      strategy = value;
+      return this;
+    }
+
     public UpgradePlan build() {
       return new UpgradePlan(
           target,
@@ -409,7 +465,8 @@ public record UpgradePlan(
           health,
           migration,
           hooks,
-          repair);
+          repair,
+          strategy);
     }
   }
 }

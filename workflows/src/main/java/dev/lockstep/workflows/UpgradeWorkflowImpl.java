@@ -87,8 +87,13 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
           new UnitStatus(
               unit.name(), unit.ordinal(), UnitState.WAITING, unit.revision(), unit.ready(), ""));
     }
-    StatefulSetStrategy statefulSet = new StatefulSetStrategy(run, story, stubs, snapshot);
-    strategy = statefulSet;
+    StatefulSetStrategy statefulSet = null;
+    if (Target.DEPLOYMENT.equals(run.target.kind())) {
+      strategy = new DeploymentRollingStrategy(run, story, stubs, snapshot);
+    } else {
+      statefulSet = new StatefulSetStrategy(run, story, stubs, snapshot);
+      strategy = statefulSet;
+    }
     run.mark(0, Step.State.DONE);
     run.index = 1;
     if (run.plan.repair() != null) {
@@ -255,7 +260,7 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
     while (run.index < run.steps.size()) {
       Step step = run.current();
       if (!step.kind().returns()) {
-        if (step.kind() == Step.Kind.UNIT) {
+        if (step.kind().movesUnits()) {
           holdIfPaused();
         }
         UpgradeResult stopped = stopIfAsked();
@@ -322,7 +327,7 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
         String answer = hold(why, step);
         switch (answer) {
           case "retry" -> {
-            run.retrying = step.kind() == Step.Kind.UNIT;
+            run.retrying = step.kind().movesUnits();
             run.mark(run.index, Step.State.PENDING);
             return null;
           }
@@ -366,7 +371,7 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
             || step.kind() == Step.Kind.ADOPT) {
           run.changed = true;
         }
-        if (step.kind() == Step.Kind.UNIT
+        if (step.kind().movesUnits()
             && run.plan.effectiveMigration().forwardOnly()
             && run.plan.effectiveHooks().migrate() == null) {
           // The new version migrates its data itself as it starts.
@@ -384,7 +389,7 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
       case BACKUP -> Phase.BACKUP;
       case SCALE_UP -> Phase.SCALING_UP;
       case PREPARE, ADOPT -> Phase.PREPARING;
-      case UNIT -> Phase.UPGRADING;
+      case UNIT, ROLL -> Phase.UPGRADING;
       case MIGRATE -> Phase.MIGRATING;
       case GATE -> Phase.WAITING_FOR_RESUME;
       case TEST -> Phase.TESTING;
@@ -513,8 +518,9 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
         upgraded++;
       }
     }
+    String done = strategy.atGate();
     run.message =
-        (upgraded == 1 ? "first unit upgraded" : upgraded + " units upgraded")
+        (done != null ? done : upgraded == 1 ? "first unit upgraded" : upgraded + " units upgraded")
             + "; run `lockstep resume "
             + run.target
             + run.clusterFlag()
@@ -647,7 +653,9 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
             + run.units.size()
             + " units on "
             + run.toRevision
-            + ", partition still pinned) and released");
+            + ", "
+            + strategy.leftAsIs()
+            + ") and released");
   }
 
   // ---- phases and the end --------------------------------------------------------------------

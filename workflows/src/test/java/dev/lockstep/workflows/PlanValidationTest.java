@@ -44,7 +44,7 @@ class PlanValidationTest {
         "demo/sts/pg | pg | Postgres:14.9 | 5m | 'Postgres:14.9' is not a valid image reference",
         "demo/sts/pg | pg | postgres:14 9 | 5m | is not a valid image reference",
         "demo/sts/pg | PG | postgres:14.9 | 5m | 'PG' is not a valid container name",
-        "demo/deploy/web | web | nginx:1.26 | 5m | deployment targets are not supported yet",
+        "demo/deploy/web | WEB | nginx:1.26 | 5m | 'WEB' is not a valid container name",
         "demo/daemonset/x | x | nginx:1.26 | 5m | unsupported kind 'daemonset'",
         "demo/sts/Bad_Name | x | nginx:1.26 | 5m | is not a valid Kubernetes object name",
         "a/b/c/d | x | nginx:1.26 | 5m | is not [NAMESPACE/]KIND/NAME",

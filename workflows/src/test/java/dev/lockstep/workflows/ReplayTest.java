@@ -73,7 +73,7 @@ class ReplayTest {
   static WorkflowExecutionHistory saved(Path file) throws IOException {
     return new WorkflowExecutionHistory(
         WorkflowExecutionHistory.fromJson(Files.readString(file)).getHistory(),
-        Names.workflowId("default", Target.parse(UpgradeWorkflowTest.TARGET, "default")));
+        Scenarios.workflowId(file.getFileName().toString()));
   }
 
   private static List<Throwable> causes(Throwable e) {
@@ -126,7 +126,8 @@ class ReplayTest {
       }
       Files.writeString(
           HISTORIES.resolve(scenario.getKey()),
-          new WorkflowExecutionHistory(Scenarios.record(scenario.getValue())).toJson(true));
+          new WorkflowExecutionHistory(Scenarios.record(scenario.getKey(), scenario.getValue()))
+              .toJson(true));
     }
   }
 }

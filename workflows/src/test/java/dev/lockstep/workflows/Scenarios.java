@@ -187,6 +187,63 @@ final class Scenarios {
         result(client);
       };
 
+  private static UpgradeWorkflow deployment(WorkflowClient client) {
+    return client.newWorkflowStub(
+        UpgradeWorkflow.class,
+        Names.workflowId("default", Target.parse(FakeDeployment.TARGET, "default")));
+  }
+
+  private static void startDeployment(WorkflowClient client, UpgradePlan plan) {
+    Upgrades.start(client, new UpgradeRequest(plan, "alice", "minor", 0));
+  }
+
+  private static UpgradeResult deploymentResult(WorkflowClient client) {
+    return WorkflowStub.fromTyped(deployment(client)).getResult(UpgradeResult.class);
+  }
+
+  /** A Deployment rolled to its first new pod, paused at the gate, resumed, rolled to the end. */
+  static final Scenario DEPLOYMENT_ROLLING =
+      (client, cluster, env) -> {
+        startDeployment(client, DeploymentWorkflowTest.plan(UpgradePlan.Gate.FIRST).build());
+        env.sleep(Duration.ofHours(2));
+        deployment(client).resume(new SteerRequest("bob", "first pod healthy"));
+        deploymentResult(client);
+      };
+
+  /** A Deployment cancelled at a gate at half its pods: the template goes back. */
+  static final Scenario DEPLOYMENT_CANCELLED_AT_GATE =
+      (client, cluster, env) -> {
+        startDeployment(
+            client,
+            DeploymentWorkflowTest.plan(UpgradePlan.Gate.FIRST)
+                .strategy(UpgradePlan.Strategy.rolling(java.util.List.of("50%")))
+                .build());
+        env.sleep(Duration.ofMinutes(30));
+        deployment(client).cancel(OPS);
+        deploymentResult(client);
+      };
+
+  /** A broken new version: the policy rolls the Deployment back. */
+  static final Scenario DEPLOYMENT_BROKEN_ROLLED_BACK =
+      (client, cluster, env) -> {
+        ((FakeDeployment) cluster).failAt = 4;
+        startDeployment(client, DeploymentWorkflowTest.plan(UpgradePlan.Gate.NONE).build());
+        deploymentResult(client);
+      };
+
+  /** Someone else scales the Deployment mid-run: HELD, then abandoned. */
+  static final Scenario DEPLOYMENT_DRIFT_HELD_ABANDONED =
+      (client, cluster, env) -> {
+        ((FakeDeployment) cluster).driftAt = 4;
+        startDeployment(client, DeploymentWorkflowTest.plan(UpgradePlan.Gate.NONE).build());
+        await()
+            .atMost(10, TimeUnit.SECONDS)
+            .until(() -> deployment(client).status().phase() == Phase.HELD);
+        env.sleep(Duration.ofMinutes(30));
+        deployment(client).abandon(OPS);
+        deploymentResult(client);
+      };
+
   /** Every saved history, by file name: one per path a run can take. */
   static final java.util.Map<String, Scenario> ALL =
       java.util.Map.ofEntries(
@@ -202,7 +259,21 @@ final class Scenarios {
           java.util.Map.entry("scale-up.json", SCALE_UP),
           java.util.Map.entry("repair-continue.json", REPAIR_CONTINUE),
           java.util.Map.entry("temporal-cancel.json", TEMPORAL_CANCEL),
-          java.util.Map.entry("return-held-then-retried.json", RETURN_HELD_THEN_RETRIED));
+          java.util.Map.entry("return-held-then-retried.json", RETURN_HELD_THEN_RETRIED),
+          java.util.Map.entry("deployment-rolling.json", DEPLOYMENT_ROLLING),
+          java.util.Map.entry("deployment-cancelled-at-gate.json", DEPLOYMENT_CANCELLED_AT_GATE),
+          java.util.Map.entry("deployment-broken-rolled-back.json", DEPLOYMENT_BROKEN_ROLLED_BACK),
+          java.util.Map.entry(
+              "deployment-drift-held-abandoned.json", DEPLOYMENT_DRIFT_HELD_ABANDONED));
+
+  /** The workflow id a saved history ran under: its target's, told by the file's name. */
+  static String workflowId(String fileName) {
+    return Names.workflowId(
+        "default",
+        Target.parse(
+            fileName.startsWith("deployment-") ? FakeDeployment.TARGET : UpgradeWorkflowTest.TARGET,
+            "default"));
+  }
 
   static UpgradeWorkflow stub(WorkflowClient client) {
     return client.newWorkflowStub(
@@ -215,19 +286,17 @@ final class Scenarios {
   }
 
   /** Plays a scenario in a fresh test environment and returns the run's history. */
-  static History record(Scenario scenario) {
+  static History record(String fileName, Scenario scenario) {
     try (TestWorkflowEnvironment env =
         Environments.withSearchAttributes(TestWorkflowEnvironment.newInstance())) {
       Worker worker = env.newWorker(Names.taskQueue("default"));
       worker.registerWorkflowImplementationTypes(UpgradeWorkflowImpl.class);
-      FakeCluster cluster = new FakeCluster(3);
+      // A Deployment's fake plays a StatefulSet as FakeCluster does.
+      FakeCluster cluster = new FakeDeployment(4);
       worker.registerActivitiesImplementations(cluster);
       env.start();
       scenario.play(env.getWorkflowClient(), cluster, env);
-      return env.getWorkflowClient()
-          .fetchHistory(
-              Names.workflowId("default", Target.parse(UpgradeWorkflowTest.TARGET, "default")))
-          .getHistory();
+      return env.getWorkflowClient().fetchHistory(workflowId(fileName)).getHistory();
     }
   }
 }

@@ -1,0 +1,131 @@
+package dev.lockstep.workflows;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A scripted cluster for Deployment runs: {@code demo/deployment/web} with {@code replicas} pods on
+ * ReplicaSet {@code web-old} moving to {@code web-new}, as the Deployment controller would move
+ * them (the new ReplicaSet reaches each stretch's count, the old one keeps the rest). StatefulSet
+ * targets are {@link FakeCluster}'s. Records every call in order.
+ */
+class FakeDeployment extends FakeCluster implements DeploymentActivities {
+  static final String TARGET = "demo/deployment/web";
+  static final String OLD = "web-old";
+  static final String NEW = "web-new";
+
+  private final int pods;
+
+  /** How many pods are Ready on the new version. */
+  volatile int onNew;
+
+  /** The stretch that reaches this count fails: the new version crash-loops. */
+  volatile int failAt;
+
+  /** Before the stretch that reaches this count, someone else scales the Deployment to 6. */
+  volatile int driftAt;
+
+  /** Paused by the run (spec.paused). */
+  volatile boolean paused;
+
+  /** Marked by the run. */
+  volatile String marked;
+
+  FakeDeployment(int pods) {
+    super(3);
+    this.pods = pods;
+  }
+
+  private List<ClusterActivities.UnitSnapshot> units() {
+    List<ClusterActivities.UnitSnapshot> units = new ArrayList<>();
+    for (int i = 0; i < onNew; i++) {
+      units.add(new ClusterActivities.UnitSnapshot("web-new-" + i, i, NEW, true, 0));
+    }
+    for (int i = onNew; i < pods; i++) {
+      units.add(new ClusterActivities.UnitSnapshot("web-old-" + i, i, OLD, true, 0));
+    }
+    return units;
+  }
+
+  @Override
+  public TargetSnapshot inspect(InspectRequest request) {
+    if (!Target.DEPLOYMENT.equals(request.target().kind())) {
+      return super.inspect(request);
+    }
+    calls.add("inspect");
+    return new TargetSnapshot(
+        true,
+        problems,
+        pods,
+        "RollingUpdate",
+        null,
+        OLD,
+        OLD,
+        1,
+        1,
+        Map.of("web", "nginx:1.25"),
+        Map.of("web", "nginx:1.26"),
+        true,
+        marked,
+        null,
+        units(),
+        checks,
+        List.of("spec.containers[web].image: nginx:1.25 -> nginx:1.26"),
+        0,
+        "{\"type\":\"RollingUpdate\",\"rollingUpdate\":{\"maxSurge\":1,\"maxUnavailable\":0}}",
+        Map.of(),
+        null);
+  }
+
+  @Override
+  public Prepared prepare(DeploymentActivities.PrepareRequest request) {
+    calls.add("prepare " + request.change().images());
+    marked = request.runId();
+    paused = true;
+    return new Prepared(
+        new Expected("sha256:new", pods, "{\"type\":\"RollingUpdate\"}"),
+        !request.events().isEmpty());
+  }
+
+  @Override
+  public Progress roll(RollRequest request) {
+    calls.add("roll to " + request.count() + (request.last() ? "" : " and pause"));
+    if (request.count() == driftAt) {
+      throw io.temporal.failure.ApplicationFailure.newNonRetryableFailure(
+          "spec.replicas " + pods + " -> 6", FAILURE_TARGET_CHANGED);
+    }
+    if (request.count() == failAt) {
+      throw io.temporal.failure.ApplicationFailure.newNonRetryableFailure(
+          "pod web-new-0 is crash-looping (3 restarts)", FAILURE_UNIT_FAILED);
+    }
+    onNew = request.count();
+    paused = !request.last();
+    return new Progress(NEW, onNew, units(), false);
+  }
+
+  @Override
+  public Progress finish(DeploymentActivities.FinishRequest request) {
+    calls.add("finish on " + request.toRevision());
+    marked = null;
+    if (request.end() != null) {
+      record(request.end());
+    }
+    return new Progress(NEW, onNew, units(), request.end() != null);
+  }
+
+  @Override
+  public Progress revert(DeploymentActivities.RevertRequest request) {
+    calls.add("revert to " + request.fromRevision() + " with " + request.replicas() + " replicas");
+    onNew = 0;
+    paused = false;
+    marked = null;
+    return new Progress(OLD, 0, units(), false);
+  }
+
+  @Override
+  public void release(DeploymentActivities.ReleaseRequest request) {
+    calls.add("release");
+    marked = null;
+  }
+}
