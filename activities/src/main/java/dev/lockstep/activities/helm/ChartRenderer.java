@@ -201,10 +201,22 @@ public final class ChartRenderer {
     }
   }
 
-  private Rendered split(String out, Path chartDir, ObjectNode config) throws IOException {
-    StringBuilder manifest = new StringBuilder();
+  /**
+   * The objects of a manifest as Helm joins them ({@code ---\n# Source: PATH\n...}): a release's
+   * manifest, or what a chart rendered.
+   */
+  public static List<RenderedObject> objects(String manifest) {
     List<RenderedObject> objects = new ArrayList<>();
-    List<HelmRelease.Hook> hooks = new ArrayList<>();
+    for (String[] doc : documents(manifest)) {
+      RenderedObject object = parse(doc[0], doc[1]);
+      if (object != null) {
+        objects.add(object);
+      }
+    }
+    return objects;
+  }
+
+  private static List<String[]> documents(String out) {
     Matcher m = SOURCE.matcher(out);
     List<int[]> starts = new ArrayList<>();
     List<String> sources = new ArrayList<>();
@@ -212,27 +224,57 @@ public final class ChartRenderer {
       starts.add(new int[] {m.start(), m.end()});
       sources.add(m.group(1));
     }
+    List<String[]> docs = new ArrayList<>();
     for (int i = 0; i < starts.size(); i++) {
       int end = i + 1 < starts.size() ? starts.get(i + 1)[0] : out.length();
       String content = out.substring(starts.get(i)[1], end);
       if (content.endsWith("\n")) {
         content = content.substring(0, content.length() - 1);
       }
-      String source = sources.get(i);
+      docs.add(new String[] {sources.get(i), content});
+    }
+    return docs;
+  }
+
+  private static RenderedObject parse(String source, String content) {
+    JsonNode object;
+    try {
+      object = HelmValues.YAML.readTree(content);
+    } catch (IOException e) {
+      throw new IllegalArgumentException(
+          source + " is not YAML: " + HelmValues.firstLine(e.getMessage()));
+    }
+    if (object == null || !object.isObject()) {
+      return null;
+    }
+    return new RenderedObject(
+        source,
+        object.path("apiVersion").asText(),
+        object.path("kind").asText(),
+        object.path("metadata").path("name").asText(),
+        content,
+        object);
+  }
+
+  private Rendered split(String out, Path chartDir, ObjectNode config) throws IOException {
+    StringBuilder manifest = new StringBuilder();
+    List<RenderedObject> objects = new ArrayList<>();
+    List<HelmRelease.Hook> hooks = new ArrayList<>();
+    for (String[] doc : documents(out)) {
+      String source = doc[0];
+      String content = doc[1];
       boolean hook = content.contains(HOOK_STANDIN);
       content = content.replace(HOOK_STANDIN, HOOK);
-      JsonNode object = HelmValues.YAML.readTree(content);
-      if (object == null || !object.isObject()) {
+      RenderedObject object = parse(source, content);
+      if (object == null) {
         continue;
       }
-      String kind = object.path("kind").asText();
-      String name = object.path("metadata").path("name").asText();
-      JsonNode annotations = object.path("metadata").path("annotations");
+      JsonNode annotations = object.object().path("metadata").path("annotations");
       if (hook) {
         hooks.add(
             new HelmRelease.Hook(
-                name,
-                kind,
+                object.name(),
+                object.kind(),
                 source,
                 content,
                 list(annotations.path(HOOK).asText()),
@@ -241,9 +283,7 @@ public final class ChartRenderer {
         continue;
       }
       manifest.append("---\n# Source: ").append(source).append('\n').append(content).append('\n');
-      objects.add(
-          new RenderedObject(
-              source, object.path("apiVersion").asText(), kind, name, content, object));
+      objects.add(object);
     }
     ObjectNode metadata = chartMetadata(chartDir);
     return new Rendered(
