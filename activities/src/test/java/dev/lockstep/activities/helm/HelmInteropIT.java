@@ -196,4 +196,71 @@ class HelmInteropIT {
             org.assertj.core.groups.Tuple.tuple(2, "superseded"),
             org.assertj.core.groups.Tuple.tuple(3, "deployed"));
   }
+
+  @Test
+  @Order(4)
+  void objectsThatAreNotWorkloadsMoveAndComeBackAsHelmMovesThem() {
+    String ns = "aeterna";
+    client
+        .namespaces()
+        .resource(
+            new io.fabric8.kubernetes.api.model.NamespaceBuilder()
+                .withNewMetadata()
+                .withName(ns)
+                .endMetadata()
+                .build())
+        .create();
+    ObjectNode none = HelmValues.JSON.createObjectNode();
+    Path charts = ChartRendererTest.CHARTS.resolve("aeterna");
+    List<ChartRenderer.RenderedObject> v1 =
+        renderer.render(charts.resolve("0.1.0"), "aeterna", ns, none).objects();
+    List<ChartRenderer.RenderedObject> v2 =
+        renderer.render(charts.resolve("0.2.0"), "aeterna", ns, none).objects();
+    ReleaseObjects objects = new ReleaseObjects(client);
+
+    assertThat(objects.apply("aeterna", ns, List.of(), v1))
+        .extracting(ReleaseObjects.Applied::key, ReleaseObjects.Applied::action)
+        .containsExactly(
+            org.assertj.core.groups.Tuple.tuple("Secret/aeterna-api", "created"),
+            org.assertj.core.groups.Tuple.tuple("ConfigMap/aeterna-config", "created"),
+            org.assertj.core.groups.Tuple.tuple("Service/aeterna-postgresql", "created"),
+            org.assertj.core.groups.Tuple.tuple("Service/aeterna", "created"));
+    // someone else's label on the ConfigMap survives, as with Helm's three-way merge
+    client
+        .configMaps()
+        .inNamespace(ns)
+        .withName("aeterna-config")
+        .edit(
+            c -> {
+              c.getMetadata().getLabels().put("team", "memory");
+              return c;
+            });
+
+    assertThat(objects.apply("aeterna", ns, v1, v2))
+        .extracting(ReleaseObjects.Applied::key, ReleaseObjects.Applied::action)
+        .containsExactly(
+            org.assertj.core.groups.Tuple.tuple("ConfigMap/aeterna-config", "updated"));
+    assertThat(objects.apply("aeterna", ns, v1, v2)).as("a retry does nothing").isEmpty();
+    var config = client.configMaps().inNamespace(ns).withName("aeterna-config").get();
+    assertThat(config.getData()).containsEntry("CACHE_TTL_SECONDS", "300");
+    assertThat(config.getMetadata().getLabels())
+        .containsEntry("team", "memory")
+        .containsEntry("app.kubernetes.io/managed-by", "Helm");
+    assertThat(config.getMetadata().getAnnotations())
+        .containsEntry("meta.helm.sh/release-name", "aeterna");
+
+    assertThat(objects.apply("aeterna", ns, v2, v1))
+        .extracting(ReleaseObjects.Applied::key, ReleaseObjects.Applied::action)
+        .containsExactly(
+            org.assertj.core.groups.Tuple.tuple("ConfigMap/aeterna-config", "updated"));
+    config = client.configMaps().inNamespace(ns).withName("aeterna-config").get();
+    assertThat(config.getData()).doesNotContainKey("CACHE_TTL_SECONDS");
+    assertThat(config.getMetadata().getLabels()).containsEntry("team", "memory");
+
+    assertThat(objects.apply("aeterna", ns, v1, List.of()))
+        .extracting(ReleaseObjects.Applied::action)
+        .containsOnly("deleted")
+        .hasSize(4);
+    assertThat(client.configMaps().inNamespace(ns).withName("aeterna-config").get()).isNull();
+  }
 }
