@@ -29,6 +29,8 @@ import java.util.Map;
  * @param hooks Kubernetes Jobs run at named points
  * @param repair instead of a change: take over the target from a run that ended outside Lockstep
  *     and either continue that run's change or restore the revision it started from
+ * @param approvals how many distinct people must resume a gate before it opens (default 1)
+ * @param excludeStarter whether the one who started the run is refused as an approver of its gates
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record UpgradePlan(
@@ -48,7 +50,9 @@ public record UpgradePlan(
     Health health,
     Migration migration,
     Hooks hooks,
-    Repair repair) {
+    Repair repair,
+    Integer approvals,
+    Boolean excludeStarter) {
 
   public static final String DEFAULT_UNIT_TIMEOUT = "10m";
   public static final int DEFAULT_CRASH_LOOP_RESTARTS = 3;
@@ -211,6 +215,29 @@ public record UpgradePlan(
     return gate == null ? Gate.FIRST : gate;
   }
 
+  /** How long a gate waits before {@link #effectiveOnGateTimeout()} applies; null: for ever. */
+  public Duration effectiveGateTimeout() {
+    return gateTimeout == null ? null : Durations.positive("gateTimeout", gateTimeout);
+  }
+
+  public GateTimeoutPolicy effectiveOnGateTimeout() {
+    return onGateTimeout == null ? GateTimeoutPolicy.HOLD : onGateTimeout;
+  }
+
+  /** How many distinct identities must resume a gate before it opens. */
+  public int effectiveApprovals() {
+    return approvals == null ? 1 : approvals;
+  }
+
+  /**
+   * Whether a gate counts who resumes it: more than one approval, or the starter excluded. Without
+   * a policy any resume opens a gate, as before.
+   */
+  @JsonIgnore
+  public boolean countsApprovals() {
+    return effectiveApprovals() > 1 || Boolean.TRUE.equals(excludeStarter);
+  }
+
   public Duration effectiveUnitTimeout() {
     return Durations.positive(
         "unitTimeout", unitTimeout == null ? DEFAULT_UNIT_TIMEOUT : unitTimeout);
@@ -275,6 +302,8 @@ public record UpgradePlan(
     b.migration = migration;
     b.hooks = hooks;
     b.repair = repair;
+    b.approvals = approvals;
+    b.excludeStarter = excludeStarter;
     return b;
   }
 
@@ -297,6 +326,8 @@ public record UpgradePlan(
     private Migration migration;
     private Hooks hooks;
     private Repair repair;
+    private Integer approvals;
+    private Boolean excludeStarter;
 
     private Builder() {}
 
@@ -391,6 +422,16 @@ public record UpgradePlan(
       return this;
     }
 
+    public Builder approvals(Integer value) {
+      approvals = value;
+      return this;
+    }
+
+    public Builder excludeStarter(Boolean value) {
+      excludeStarter = value;
+      return this;
+    }
+
     public UpgradePlan build() {
       return new UpgradePlan(
           target,
@@ -409,7 +450,9 @@ public record UpgradePlan(
           health,
           migration,
           hooks,
-          repair);
+          repair,
+          approvals,
+          excludeStarter);
     }
   }
 }

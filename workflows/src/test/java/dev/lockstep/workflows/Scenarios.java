@@ -187,6 +187,51 @@ final class Scenarios {
         result(client);
       };
 
+  /** The gate times out and the plan resumes it. */
+  static final Scenario GATE_TIMEOUT_RESUME =
+      (client, cluster, env) -> {
+        start(
+            client,
+            plan(UpgradePlan.Gate.FIRST)
+                .gateTimeout("1h")
+                .onGateTimeout(UpgradePlan.GateTimeoutPolicy.RESUME)
+                .build());
+        result(client);
+      };
+
+  /** The gate times out and the plan rolls back. */
+  static final Scenario GATE_TIMEOUT_ROLLBACK =
+      (client, cluster, env) -> {
+        start(
+            client,
+            plan(UpgradePlan.Gate.FIRST)
+                .gateTimeout("1h")
+                .onGateTimeout(UpgradePlan.GateTimeoutPolicy.ROLLBACK)
+                .build());
+        result(client);
+      };
+
+  /** The gate times out and holds; resumed by hand later. */
+  static final Scenario GATE_TIMEOUT_HELD_THEN_RESUMED =
+      (client, cluster, env) -> {
+        start(client, plan(UpgradePlan.Gate.FIRST).gateTimeout("1h").build());
+        env.sleep(Duration.ofHours(2));
+        stub(client).resume(OPS);
+        result(client);
+      };
+
+  /** Two approvals, the starter excluded: refused, counted, opened. */
+  static final Scenario TWO_APPROVALS =
+      (client, cluster, env) -> {
+        start(client, plan(UpgradePlan.Gate.FIRST).approvals(2).excludeStarter(true).build());
+        env.sleep(Duration.ofMinutes(30));
+        stub(client).resumeSignal(new SteerRequest("alice", "mine"));
+        stub(client).resume(new SteerRequest("bob", "looks fine"));
+        env.sleep(Duration.ofMinutes(30));
+        stub(client).resume(new SteerRequest("carol", "agreed"));
+        result(client);
+      };
+
   /** Every saved history, by file name: one per path a run can take. */
   static final java.util.Map<String, Scenario> ALL =
       java.util.Map.ofEntries(
@@ -202,7 +247,12 @@ final class Scenarios {
           java.util.Map.entry("scale-up.json", SCALE_UP),
           java.util.Map.entry("repair-continue.json", REPAIR_CONTINUE),
           java.util.Map.entry("temporal-cancel.json", TEMPORAL_CANCEL),
-          java.util.Map.entry("return-held-then-retried.json", RETURN_HELD_THEN_RETRIED));
+          java.util.Map.entry("return-held-then-retried.json", RETURN_HELD_THEN_RETRIED),
+          java.util.Map.entry("gate-timeout-resume.json", GATE_TIMEOUT_RESUME),
+          java.util.Map.entry("gate-timeout-rollback.json", GATE_TIMEOUT_ROLLBACK),
+          java.util.Map.entry(
+              "gate-timeout-held-then-resumed.json", GATE_TIMEOUT_HELD_THEN_RESUMED),
+          java.util.Map.entry("two-approvals.json", TWO_APPROVALS));
 
   static UpgradeWorkflow stub(WorkflowClient client) {
     return client.newWorkflowStub(
