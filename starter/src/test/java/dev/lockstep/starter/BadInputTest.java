@@ -195,8 +195,11 @@ class BadInputTest {
             "target: demo/sts/pg\nrepair: continue\nchange: {images: {pg: x:1}}\n"),
         plan("empty file", ""),
         plan(
-            "not supported yet",
-            "target: demo/sts/pg\nchange: {images: {pg: x:1}}\ngateTimeout: 24h\n"),
+            "onGateTimeout without gateTimeout",
+            "target: demo/sts/pg\nchange: {images: {pg: x:1}}\nonGateTimeout: rollback\n"),
+        plan(
+            "approvals out of range",
+            "target: demo/sts/pg\nchange: {images: {pg: x:1}}\napprovals: 0\n"),
         plan("invalid target in the file", "target: x/y/z/w\nchange: {images: {pg: x:1}}\n"),
         plan(
             "restore hook with a reversible migration",

@@ -234,6 +234,24 @@ public final class Audit {
             }
           }
         }
+        case EVENT_TYPE_TIMER_FIRED -> {
+          // The run's only timer is a gate's gateTimeout.
+          UpgradePlan plan = request == null ? null : request.plan();
+          if (plan != null && plan.gateTimeout() != null) {
+            entries.add(
+                new Entry(
+                    text(at),
+                    lastStep == null ? null : Duration.between(lastStep, at).toMillis(),
+                    "gate",
+                    "",
+                    "lockstep",
+                    null,
+                    "no resume within gateTimeout "
+                        + plan.gateTimeout()
+                        + ": onGateTimeout "
+                        + plan.effectiveOnGateTimeout().name().toLowerCase(java.util.Locale.ROOT)));
+          }
+        }
         case EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED -> {
           var a = e.getWorkflowExecutionSignaledEventAttributes();
           SteerRequest who = first(converter, a.getInput(), SteerRequest.class);
@@ -482,6 +500,20 @@ public final class Audit {
       }
     }
     parts.add("gate " + plan.effectiveGate().name().toLowerCase(java.util.Locale.ROOT));
+    if (plan.gateTimeout() != null) {
+      parts.add(
+          "gate timeout "
+              + plan.gateTimeout()
+              + " then "
+              + plan.effectiveOnGateTimeout().name().toLowerCase(java.util.Locale.ROOT));
+    }
+    if (plan.countsApprovals()) {
+      parts.add(
+          plan.effectiveApprovals()
+              + " approval"
+              + (plan.effectiveApprovals() == 1 ? "" : "s")
+              + (Boolean.TRUE.equals(plan.excludeStarter()) ? " (not the starter)" : ""));
+    }
     parts.add(
         "on failure "
             + Optional.ofNullable(plan.onFailure())

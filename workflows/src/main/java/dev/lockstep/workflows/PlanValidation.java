@@ -127,7 +127,7 @@ public final class PlanValidation {
         problems.add("unknown check '" + check + "' in force: use one of " + PreChecks.FORCEABLE);
       }
     }
-    notYet(problems, plan.gateTimeout() != null || plan.onGateTimeout() != null, "gateTimeout");
+    gatePolicy(plan, problems);
     if (plan.retries() != null && (plan.retries() < 0 || plan.retries() > 10)) {
       problems.add("retries must be between 0 and 10, was " + plan.retries());
     }
@@ -283,9 +283,27 @@ public final class PlanValidation {
     }
   }
 
-  private static void notYet(List<String> problems, boolean used, String what) {
-    if (used) {
-      problems.add(what + " is not supported by this version of Lockstep yet");
+  /**
+   * gateTimeout, onGateTimeout, approvals and excludeStarter: what a gate does and who opens it.
+   */
+  private static void gatePolicy(UpgradePlan plan, List<String> problems) {
+    try {
+      plan.effectiveGateTimeout();
+    } catch (IllegalArgumentException e) {
+      problems.add(e.getMessage());
+    }
+    if (plan.onGateTimeout() != null && plan.gateTimeout() == null) {
+      problems.add(
+          "onGateTimeout needs gateTimeout: how long a gate waits before it applies (e.g."
+              + " gateTimeout: 24h)");
+    }
+    if (plan.approvals() != null && (plan.approvals() < 1 || plan.approvals() > 10)) {
+      problems.add("approvals must be between 1 and 10, was " + plan.approvals());
+    }
+    if ((plan.gateTimeout() != null || plan.countsApprovals())
+        && plan.effectiveGate() == UpgradePlan.Gate.NONE) {
+      problems.add(
+          "gateTimeout, approvals and excludeStarter apply to gates, and the plan has gate: none");
     }
   }
 }

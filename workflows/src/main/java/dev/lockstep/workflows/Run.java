@@ -63,6 +63,15 @@ final class Run {
   boolean gateOpened;
   String heldDecision;
 
+  /** Who has approved the gate the run waits at, in order (a gate that counts approvals). */
+  final List<String> approvedBy = new ArrayList<>();
+
+  /** When the gate the run waits at times out (epoch millis), or null. */
+  Long gateDeadline;
+
+  /** The gate the run waits at has timed out. */
+  boolean gateTimedOut;
+
   /** The next unit step is a HELD run's retry: restarts before it do not count. */
   boolean retrying;
 

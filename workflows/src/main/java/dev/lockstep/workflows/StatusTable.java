@@ -40,7 +40,52 @@ public final class StatusTable {
         }
       }
     }
-    return table(head) + "\n" + table(units) + (forced.isEmpty() ? "" : forced.substring(1) + "\n");
+    String gate = gateLine(s.gate());
+    return table(head)
+        + "\n"
+        + table(units)
+        + (forced.isEmpty() ? "" : forced.substring(1) + "\n")
+        + (gate == null ? "" : gate + "\n");
+  }
+
+  /** Who has approved the gate, how many are still needed, when it times out; null if plain. */
+  private static String gateLine(UpgradeStatus.GateStatus g) {
+    if (g == null
+        || (g.approvalsRequired() <= 1 && g.excluded() == null && g.timesOutAt() == null)) {
+      return null;
+    }
+    List<String> parts = new ArrayList<>();
+    int needed = g.approvalsNeeded();
+    String more = needed + " more approval" + (needed == 1 ? "" : "s") + " needed";
+    if (g.approvedBy() == null || g.approvedBy().isEmpty()) {
+      parts.add(
+          g.approvalsRequired()
+              + " approval"
+              + (g.approvalsRequired() == 1 ? "" : "s")
+              + " by distinct people needed");
+    } else {
+      parts.add(
+          "approved by "
+              + String.join(", ", g.approvedBy())
+              + " ("
+              + g.approvedBy().size()
+              + " of "
+              + g.approvalsRequired()
+              + "); "
+              + more);
+    }
+    if (g.excluded() != null) {
+      parts.add(g.excluded() + " started it and does not count");
+    }
+    if (g.timesOutAt() != null) {
+      parts.add(
+          (g.timedOut() ? "timed out at " : "times out at ")
+              + g.timesOutAt()
+              + " (onGateTimeout: "
+              + g.onTimeout()
+              + ")");
+    }
+    return "Gate: " + String.join("; ", parts);
   }
 
   /** Table columns, padded to the widest cell; exposed for other listings. */

@@ -61,8 +61,24 @@ final class SteeringTable {
    * @param stopping a cancel or rollback is pending
    * @param decided a HELD run already has its decision
    * @param unitsRemain a unit remains that a pause could hold before
+   * @param approvals at a gate that counts approvals ({@code approvals}, {@code excludeStarter}):
+   *     who has approved and who may not; null when any resume opens the gate
    */
-  record Pending(boolean pause, boolean stopping, boolean decided, boolean unitsRemain) {}
+  record Pending(
+      boolean pause, boolean stopping, boolean decided, boolean unitsRemain, Approvals approvals) {
+    Pending(boolean pause, boolean stopping, boolean decided, boolean unitsRemain) {
+      this(pause, stopping, decided, unitsRemain, null);
+    }
+  }
+
+  /**
+   * Who has approved the gate the run waits at.
+   *
+   * @param required distinct approvals that open it
+   * @param approvedBy identities that have approved it
+   * @param excluded the identity whose resume does not count (the starter), or null
+   */
+  record Approvals(int required, java.util.List<String> approvedBy, String excluded) {}
 
   private static final Map<Situation, Set<Action>> ACCEPTED =
       Map.of(
@@ -92,10 +108,14 @@ final class SteeringTable {
       return notHere(action, where, phase);
     }
     return switch (action) {
-      case RESUME ->
-          where == Situation.AT_GATE || where == Situation.PAUSED || pending.pause()
-              ? null
-              : "no gate is waiting and the upgrade is not paused (phase " + phase + ")";
+      case RESUME -> {
+        if (where == Situation.AT_GATE && pending.approvals() != null) {
+          yield approvalRefusal(pending.approvals(), who);
+        }
+        yield where == Situation.AT_GATE || where == Situation.PAUSED || pending.pause()
+            ? null
+            : "no gate is waiting and the upgrade is not paused (phase " + phase + ")";
+      }
       case PAUSE -> {
         if (pending.stopping()) {
           yield "the upgrade is ending (phase " + phase + ")";
@@ -121,6 +141,29 @@ final class SteeringTable {
       }
       case RETRY, ABANDON -> pending.decided() ? "the HELD upgrade already has its decision" : null;
     };
+  }
+
+  /** Why a resume does not count as an approval of the gate, or null when it does. */
+  private static String approvalRefusal(Approvals approvals, SteerRequest who) {
+    if (who.identity().equals(approvals.excluded())) {
+      return who.identity()
+          + " started this upgrade and the plan excludes the starter from approving its gates"
+          + " (excludeStarter: true): someone else must resume it";
+    }
+    if (approvals.approvedBy().contains(who.identity())) {
+      int still = approvals.required() - approvals.approvedBy().size();
+      return who.identity()
+          + " has already approved this gate ("
+          + approvals.approvedBy().size()
+          + " of "
+          + approvals.required()
+          + "): "
+          + still
+          + " more approval"
+          + (still == 1 ? "" : "s")
+          + " by someone else needed";
+    }
+    return null;
   }
 
   private static String notHere(Action action, Situation where, Phase phase) {

@@ -31,6 +31,8 @@ import java.util.Map;
  *     and either continue that run's change or restore the revision it started from
  * @param strategy how a Deployment is upgraded: {@code rolling} (the default), {@code canary} or
  *     {@code blueGreen}; a StatefulSet takes none
+ * @param approvals how many distinct people must resume a gate before it opens (default 1)
+ * @param excludeStarter whether the one who started the run is refused as an approver of its gates
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record UpgradePlan(
@@ -51,7 +53,9 @@ public record UpgradePlan(
     Migration migration,
     Hooks hooks,
     Repair repair,
-    Strategy strategy) {
+    Strategy strategy,
+    Integer approvals,
+    Boolean excludeStarter) {
 
   public static final String DEFAULT_UNIT_TIMEOUT = "10m";
   public static final int DEFAULT_CRASH_LOOP_RESTARTS = 3;
@@ -260,6 +264,29 @@ public record UpgradePlan(
     return gate == null ? Gate.FIRST : gate;
   }
 
+  /** How long a gate waits before {@link #effectiveOnGateTimeout()} applies; null: for ever. */
+  public Duration effectiveGateTimeout() {
+    return gateTimeout == null ? null : Durations.positive("gateTimeout", gateTimeout);
+  }
+
+  public GateTimeoutPolicy effectiveOnGateTimeout() {
+    return onGateTimeout == null ? GateTimeoutPolicy.HOLD : onGateTimeout;
+  }
+
+  /** How many distinct identities must resume a gate before it opens. */
+  public int effectiveApprovals() {
+    return approvals == null ? 1 : approvals;
+  }
+
+  /**
+   * Whether a gate counts who resumes it: more than one approval, or the starter excluded. Without
+   * a policy any resume opens a gate, as before.
+   */
+  @JsonIgnore
+  public boolean countsApprovals() {
+    return effectiveApprovals() > 1 || Boolean.TRUE.equals(excludeStarter);
+  }
+
   public Duration effectiveUnitTimeout() {
     return Durations.positive(
         "unitTimeout", unitTimeout == null ? DEFAULT_UNIT_TIMEOUT : unitTimeout);
@@ -325,6 +352,8 @@ public record UpgradePlan(
     b.hooks = hooks;
     b.repair = repair;
     b.strategy = strategy;
+    b.approvals = approvals;
+    b.excludeStarter = excludeStarter;
     return b;
   }
 
@@ -348,6 +377,8 @@ public record UpgradePlan(
     private Hooks hooks;
     private Repair repair;
     private Strategy strategy;
+    private Integer approvals;
+    private Boolean excludeStarter;
 
     private Builder() {}
 
@@ -447,6 +478,16 @@ public record UpgradePlan(
       return this;
     }
 
+    public Builder approvals(Integer value) {
+      approvals = value;
+      return this;
+    }
+
+    public Builder excludeStarter(Boolean value) {
+      excludeStarter = value;
+      return this;
+    }
+
     public UpgradePlan build() {
       return new UpgradePlan(
           target,
@@ -466,7 +507,9 @@ public record UpgradePlan(
           migration,
           hooks,
           repair,
-          strategy);
+          strategy,
+          approvals,
+          excludeStarter);
     }
   }
 }

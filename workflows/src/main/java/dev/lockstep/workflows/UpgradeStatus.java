@@ -14,6 +14,8 @@ import java.util.Map;
  * @param step the index in {@code steps} of the step the run is at, or null once it has ended
  * @param kind what the run is: {@code upgrade}, {@code rollback} (it restores a revision) or {@code
  *     repair}
+ * @param gate while the run waits at a gate: who has approved it, how many approvals it still
+ *     needs, and when it times out; null otherwise
  */
 /* A CLI or console older than the worker reads a status with fields it does not know yet. */
 @JsonIgnoreProperties(ignoreUnknown = true)
@@ -35,4 +37,28 @@ public record UpgradeStatus(
     List<PreChecks.Result> checks,
     List<Step> steps,
     Integer step,
-    String kind) {}
+    String kind,
+    GateStatus gate) {
+
+  /**
+   * The gate a run waits at.
+   *
+   * @param approvalsRequired how many distinct identities must resume it ({@code approvals})
+   * @param approvedBy who has resumed it so far, in order
+   * @param approvalsNeeded how many more approvals open it
+   * @param excluded an identity whose resume does not count (the starter, with {@code
+   *     excludeStarter}), or null
+   * @param timesOutAt when {@code onGateTimeout} applies, or null when it waits for ever
+   * @param onTimeout hold, resume or rollback; null without a timeout
+   * @param timedOut the timeout has passed (with {@code hold}: the run is HELD at the gate)
+   */
+  @JsonIgnoreProperties(ignoreUnknown = true)
+  public record GateStatus(
+      int approvalsRequired,
+      List<String> approvedBy,
+      int approvalsNeeded,
+      String excluded,
+      String timesOutAt,
+      String onTimeout,
+      boolean timedOut) {}
+}

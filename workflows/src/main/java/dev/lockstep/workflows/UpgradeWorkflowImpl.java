@@ -8,6 +8,7 @@ import io.temporal.failure.ActivityFailure;
 import io.temporal.failure.CanceledFailure;
 import io.temporal.workflow.CancellationScope;
 import io.temporal.workflow.Workflow;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -526,14 +527,99 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
             + run.clusterFlag()
             + "`";
     run.gateOpened = false;
+    run.approvedBy.clear();
+    run.gateTimedOut = false;
+    run.gateDeadline = null;
+    if (run.plan.countsApprovals()) {
+      int required = run.plan.effectiveApprovals();
+      run.message +=
+          " (" + required + " approval" + (required == 1 ? "" : "s") + " by distinct people";
+      run.message +=
+          Boolean.TRUE.equals(run.plan.excludeStarter())
+              ? ", not " + run.request.identity() + ")"
+              : ")";
+    }
     run.waiting = Run.Waiting.GATE;
     story.event("WaitingForResume", false, run.message);
+    Duration timeout = run.plan.effectiveGateTimeout();
+    // Added after v0.2.0 with gateTimeout: only plans that set it take the timed path, and
+    // v0.2.0 refused those, so the DEFAULT_VERSION branch can go once no v0.2.0 run is left.
+    if (timeout != null
+        && Workflow.getVersion(GATE_TIMEOUT, Workflow.DEFAULT_VERSION, GATE_TIMEOUT_V1)
+            == GATE_TIMEOUT_V1) {
+      run.gateDeadline = Workflow.currentTimeMillis() + timeout.toMillis();
+      boolean answered =
+          Workflow.await(
+              timeout, () -> run.gateOpened || run.cancelRequested || run.rollbackRequested);
+      if (!answered) {
+        gateTimedOut(timeout);
+      }
+    }
     Workflow.await(() -> run.gateOpened || run.cancelRequested || run.rollbackRequested);
     run.waiting = Run.Waiting.NOTHING;
+    run.gateDeadline = null;
     if (run.gateOpened) {
-      story.event("Resumed", false, "resumed at the gate by " + run.lastSteering("resume"));
+      story.event(
+          "Resumed",
+          false,
+          "resumed at the gate by "
+              + (run.approvedBy.isEmpty()
+                  ? run.lastSteering("resume")
+                  : String.join(", ", run.approvedBy)));
     }
     run.gateOpened = false;
+  }
+
+  private static final String GATE_TIMEOUT = "gate-timeout";
+  private static final int GATE_TIMEOUT_V1 = 1;
+
+  /** The gate waited {@code timeout} without an answer: the plan's onGateTimeout applies. */
+  private void gateTimedOut(Duration timeout) {
+    run.gateTimedOut = true;
+    String waited = "no resume within gateTimeout " + Durations.format(timeout);
+    String t = run.target + run.clusterFlag();
+    switch (run.plan.effectiveOnGateTimeout()) {
+      case RESUME -> {
+        run.gateOpened = true;
+        run.steering.add(
+            new Steering(
+                Workflow.currentTimeMillis(),
+                "resume",
+                "lockstep",
+                waited,
+                "gateTimeout",
+                true,
+                "resumed at the gate (onGateTimeout: resume)"));
+        story.event("GateTimedOut", false, waited + ": resumed (onGateTimeout: resume)");
+      }
+      case ROLLBACK -> {
+        run.rollbackRequested = true;
+        run.rollbackBy = "onGateTimeout (" + waited + ")";
+        run.steering.add(
+            new Steering(
+                Workflow.currentTimeMillis(),
+                "rollback",
+                "lockstep",
+                waited,
+                "gateTimeout",
+                true,
+                "rolling back to " + run.fromRevision + " (onGateTimeout: rollback)"));
+        story.event("GateTimedOut", true, waited + ": rolling back (onGateTimeout: rollback)");
+      }
+      case HOLD -> {
+        setPhase(Phase.HELD);
+        run.message =
+            waited
+                + ": held at the gate (onGateTimeout: hold); run `lockstep resume "
+                + t
+                + "` to go on, `lockstep rollback "
+                + t
+                + "` or `lockstep cancel "
+                + t
+                + "`";
+        story.event("GateTimedOut", true, run.message);
+      }
+    }
   }
 
   private void holdIfPaused() {
@@ -752,7 +838,13 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
                 && where != Situation.HELD
                 && where != Situation.HELD_FOR_DATA,
             run.heldDecision != null,
-            run.unitsRemain());
+            run.unitsRemain(),
+            where == Situation.AT_GATE && run.plan.countsApprovals()
+                ? new SteeringTable.Approvals(
+                    run.plan.effectiveApprovals(),
+                    List.copyOf(run.approvedBy),
+                    Boolean.TRUE.equals(run.plan.excludeStarter()) ? run.request.identity() : null)
+                : null);
     return SteeringTable.refusal(Action.of(action), where, pending, who, run.phase);
   }
 
@@ -774,6 +866,23 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
         switch (Action.of(action)) {
           case RESUME -> {
             boolean atGate = run.waiting == Run.Waiting.GATE;
+            if (atGate && run.plan.countsApprovals()) {
+              run.approvedBy.add(who.identity());
+              int still = run.plan.effectiveApprovals() - run.approvedBy.size();
+              if (still > 0) {
+                yield "approved by "
+                    + who.identity()
+                    + " ("
+                    + run.approvedBy.size()
+                    + " of "
+                    + run.plan.effectiveApprovals()
+                    + "): "
+                    + still
+                    + " more approval"
+                    + (still == 1 ? "" : "s")
+                    + " needed";
+              }
+            }
             run.gateOpened = atGate;
             run.pauseRequested = false;
             yield atGate ? "resumed at the gate" : "resumed";
@@ -952,7 +1061,26 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
         List.copyOf(run.checks),
         List.copyOf(run.steps),
         run.phase.isTerminal() ? null : Math.min(run.index, Math.max(0, run.steps.size() - 1)),
-        kind());
+        kind(),
+        gate());
+  }
+
+  /** The gate the run waits at, with its approvals and timeout; null when it waits at none. */
+  private UpgradeStatus.GateStatus gate() {
+    if (run.waiting != Run.Waiting.GATE || run.plan == null) {
+      return null;
+    }
+    int required = run.plan.countsApprovals() ? run.plan.effectiveApprovals() : 1;
+    return new UpgradeStatus.GateStatus(
+        required,
+        List.copyOf(run.approvedBy),
+        Math.max(0, required - run.approvedBy.size()),
+        Boolean.TRUE.equals(run.plan.excludeStarter()) ? run.request.identity() : null,
+        run.gateDeadline == null ? null : Instant.ofEpochMilli(run.gateDeadline).toString(),
+        run.gateDeadline == null
+            ? null
+            : run.plan.effectiveOnGateTimeout().name().toLowerCase(java.util.Locale.ROOT),
+        run.gateTimedOut);
   }
 
   /** What the run is, for the people steering it: a rollback is not rolled back again. */

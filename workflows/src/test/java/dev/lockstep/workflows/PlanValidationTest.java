@@ -153,14 +153,36 @@ class PlanValidationTest {
   }
 
   @Test
-  void whatThisVersionCannotDoYetIsRefusedNotIgnored() throws Exception {
-    UpgradePlan plan =
-        YAML.readValue(
-            "target: demo/sts/pg\nchange: {images: {pg: postgres:14.9}}\nscaleUp: true\n"
-                + "gateTimeout: 24h\n",
-            UpgradePlan.class);
-    assertThat(PlanValidation.problems(plan))
-        .containsExactly("gateTimeout is not supported by this version of Lockstep yet");
+  void gatePoliciesAreCheckedAsTheyAreWritten() throws Exception {
+    String base = "target: demo/sts/pg\nchange: {images: {pg: postgres:14.9}}\n";
+    assertThat(
+            PlanValidation.problems(
+                YAML.readValue(
+                    base
+                        + "gateTimeout: 24h\nonGateTimeout: rollback\napprovals: 2\n"
+                        + "excludeStarter: true\n",
+                    UpgradePlan.class)))
+        .isEmpty();
+    assertThat(
+            PlanValidation.problems(
+                YAML.readValue(
+                    base + "gateTimeout: soon\nonGateTimeout: resume\napprovals: 11\n",
+                    UpgradePlan.class)))
+        .hasSize(2)
+        .anySatisfy(p -> assertThat(p).startsWith("gateTimeout"))
+        .contains("approvals must be between 1 and 10, was 11");
+    assertThat(
+            PlanValidation.problems(
+                YAML.readValue(base + "onGateTimeout: hold\n", UpgradePlan.class)))
+        .containsExactly(
+            "onGateTimeout needs gateTimeout: how long a gate waits before it applies (e.g."
+                + " gateTimeout: 24h)");
+    assertThat(
+            PlanValidation.problems(
+                YAML.readValue(base + "gate: none\napprovals: 2\n", UpgradePlan.class)))
+        .containsExactly(
+            "gateTimeout, approvals and excludeStarter apply to gates, and the plan has gate:"
+                + " none");
   }
 
   @Test

@@ -242,6 +242,49 @@ final class Scenarios {
         env.sleep(Duration.ofMinutes(30));
         deployment(client).abandon(OPS);
         deploymentResult(client);
+  /** The gate times out and the plan resumes it. */
+  static final Scenario GATE_TIMEOUT_RESUME =
+      (client, cluster, env) -> {
+        start(
+            client,
+            plan(UpgradePlan.Gate.FIRST)
+                .gateTimeout("1h")
+                .onGateTimeout(UpgradePlan.GateTimeoutPolicy.RESUME)
+                .build());
+        result(client);
+      };
+
+  /** The gate times out and the plan rolls back. */
+  static final Scenario GATE_TIMEOUT_ROLLBACK =
+      (client, cluster, env) -> {
+        start(
+            client,
+            plan(UpgradePlan.Gate.FIRST)
+                .gateTimeout("1h")
+                .onGateTimeout(UpgradePlan.GateTimeoutPolicy.ROLLBACK)
+                .build());
+        result(client);
+      };
+
+  /** The gate times out and holds; resumed by hand later. */
+  static final Scenario GATE_TIMEOUT_HELD_THEN_RESUMED =
+      (client, cluster, env) -> {
+        start(client, plan(UpgradePlan.Gate.FIRST).gateTimeout("1h").build());
+        env.sleep(Duration.ofHours(2));
+        stub(client).resume(OPS);
+        result(client);
+      };
+
+  /** Two approvals, the starter excluded: refused, counted, opened. */
+  static final Scenario TWO_APPROVALS =
+      (client, cluster, env) -> {
+        start(client, plan(UpgradePlan.Gate.FIRST).approvals(2).excludeStarter(true).build());
+        env.sleep(Duration.ofMinutes(30));
+        stub(client).resumeSignal(new SteerRequest("alice", "mine"));
+        stub(client).resume(new SteerRequest("bob", "looks fine"));
+        env.sleep(Duration.ofMinutes(30));
+        stub(client).resume(new SteerRequest("carol", "agreed"));
+        result(client);
       };
 
   /** Every saved history, by file name: one per path a run can take. */
@@ -264,7 +307,13 @@ final class Scenarios {
           java.util.Map.entry("deployment-cancelled-at-gate.json", DEPLOYMENT_CANCELLED_AT_GATE),
           java.util.Map.entry("deployment-broken-rolled-back.json", DEPLOYMENT_BROKEN_ROLLED_BACK),
           java.util.Map.entry(
-              "deployment-drift-held-abandoned.json", DEPLOYMENT_DRIFT_HELD_ABANDONED));
+              "deployment-drift-held-abandoned.json", DEPLOYMENT_DRIFT_HELD_ABANDONED),
+
+          java.util.Map.entry("gate-timeout-resume.json", GATE_TIMEOUT_RESUME),
+          java.util.Map.entry("gate-timeout-rollback.json", GATE_TIMEOUT_ROLLBACK),
+          java.util.Map.entry(
+              "gate-timeout-held-then-resumed.json", GATE_TIMEOUT_HELD_THEN_RESUMED),
+          java.util.Map.entry("two-approvals.json", TWO_APPROVALS));
 
   /** The workflow id a saved history ran under: its target's, told by the file's name. */
   static String workflowId(String fileName) {
