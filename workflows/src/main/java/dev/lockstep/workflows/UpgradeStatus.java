@@ -14,6 +14,9 @@ import java.util.Map;
  * @param step the index in {@code steps} of the step the run is at, or null once it has ended
  * @param kind what the run is: {@code upgrade}, {@code rollback} (it restores a revision) or {@code
  *     repair}
+ * @param pause a pause asked for and who asked, while it is pending or holds the run: {@code pause
+ *     requested by alice@laptop (change freeze): holds before the next unit}, or null; absent from
+ *     a status an older worker sent
  */
 /* A CLI or console older than the worker reads a status with fields it does not know yet. */
 @JsonIgnoreProperties(ignoreUnknown = true)
@@ -35,4 +38,5 @@ public record UpgradeStatus(
     List<PreChecks.Result> checks,
     List<Step> steps,
     Integer step,
-    String kind) {}
+    String kind,
+    String pause) {}

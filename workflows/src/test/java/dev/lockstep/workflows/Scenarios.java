@@ -188,6 +188,14 @@ final class Scenarios {
       };
 
   /** Every saved history, by file name: one per path a run can take. */
+  /** An upgrade to what already runs: unchanged, COMPLETED having changed nothing (issue 20). */
+  static final Scenario UNCHANGED =
+      (client, cluster, env) -> {
+        cluster.unchanged = true;
+        start(client, plan(UpgradePlan.Gate.FIRST).build());
+        result(client);
+      };
+
   static final java.util.Map<String, Scenario> ALL =
       java.util.Map.ofEntries(
           java.util.Map.entry("full-upgrade.json", FULL_UPGRADE),
@@ -202,7 +210,8 @@ final class Scenarios {
           java.util.Map.entry("scale-up.json", SCALE_UP),
           java.util.Map.entry("repair-continue.json", REPAIR_CONTINUE),
           java.util.Map.entry("temporal-cancel.json", TEMPORAL_CANCEL),
-          java.util.Map.entry("return-held-then-retried.json", RETURN_HELD_THEN_RETRIED));
+          java.util.Map.entry("return-held-then-retried.json", RETURN_HELD_THEN_RETRIED),
+          java.util.Map.entry("unchanged.json", UNCHANGED));
 
   static UpgradeWorkflow stub(WorkflowClient client) {
     return client.newWorkflowStub(
