@@ -20,7 +20,19 @@ public final class ClusterActivitiesImpl implements ClusterActivities {
    * What an attempt at one unit keeps in its heartbeat, so that a retry after a worker dies keeps
    * the same deadline and the same restart baseline.
    */
-  public record UnitProgress(long startedAt, String podUid, int baselineRestarts) {}
+  @com.fasterxml.jackson.annotation.JsonIgnoreProperties(ignoreUnknown = true)
+  public record UnitProgress(
+      long startedAt, String podUid, int baselineRestarts, dev.lockstep.workflows.PodState pod) {
+
+    public UnitProgress(long startedAt, String podUid, int baselineRestarts) {
+      this(startedAt, podUid, baselineRestarts, null);
+    }
+
+    /** The same progress, with the pod as it was last seen (for {@code lockstep status}). */
+    UnitProgress seeing(dev.lockstep.workflows.PodState seen) {
+      return new UnitProgress(startedAt, podUid, baselineRestarts, seen);
+    }
+  }
 
   /** What a health check keeps in its heartbeat: when it started, so a retry keeps the deadline. */
   public record HealthProgress(long startedAt) {}

@@ -214,6 +214,15 @@ final class Finishing {
     ObjectNode annotations = body.putObject("metadata").putObject("annotations");
     annotations.putNull(RUN_ANNOTATION);
     annotations.putNull(ORIGIN_ANNOTATION);
+    String cause =
+        sts.getMetadata().getAnnotations() == null
+            ? null
+            : sts.getMetadata().getAnnotations().get(StatefulSetActions.CHANGE_CAUSE);
+    if (cause != null && cause.startsWith("Lockstep run ")) {
+      // Its revision keeps it; left on the StatefulSet it would be copied onto the next
+      // revision, someone else's.
+      annotations.putNull(StatefulSetActions.CHANGE_CAUSE);
+    }
     body.putObject("spec").set("updateStrategy", nulling(now, wanted));
     sets.patch(target, body.toString());
   }

@@ -44,6 +44,20 @@ final class Inspection {
     this.checks = new TargetChecks(client);
   }
 
+  /**
+   * The targets of the same kind in the target's namespace, as {@code NAMESPACE/KIND/NAME}, to
+   * suggest one when the target is not found. Read only then; none when they cannot be read.
+   */
+  private List<String> namesNear(Target target) {
+    try {
+      return client.apps().statefulSets().inNamespace(target.namespace()).list().getItems().stream()
+          .map(s -> target.namespace() + "/statefulset/" + s.getMetadata().getName())
+          .toList();
+    } catch (RuntimeException e) {
+      return List.of();
+    }
+  }
+
   TargetSnapshot inspect(InspectRequest request) {
     Target target = request.target();
     StatefulSet sts = sets.read(target);
@@ -51,12 +65,9 @@ final class Inspection {
       return new TargetSnapshot(
           false,
           List.of(
-              "statefulset "
-                  + target.namespace()
-                  + "/"
-                  + target.name()
-                  + " not found in cluster "
-                  + request.cluster()),
+              dev.lockstep.workflows.Suggestions.notFound(target, request.cluster())
+                  + dev.lockstep.workflows.Suggestions.didYouMean(
+                      target.name(), namesNear(target))),
           0,
           null,
           null,
@@ -208,6 +219,25 @@ final class Inspection {
         : found.getMetadata().getAnnotations().get(ClusterActivities.NOTE_DATA);
   }
 
+  /** The notes of the earlier runs kept on a revision, oldest first; none when unreadable. */
+  private static List<Map<String, String>> earlierRuns(ControllerRevision r) {
+    String kept =
+        Optional.ofNullable(r.getMetadata().getAnnotations())
+            .orElse(Map.of())
+            .get(dev.lockstep.workflows.ClusterActivities.NOTE_EARLIER_RUNS);
+    if (kept == null) {
+      return List.of();
+    }
+    try {
+      return io.fabric8.kubernetes.client.utils.Serialization.jsonMapper()
+          .readValue(
+              kept,
+              new com.fasterxml.jackson.core.type.TypeReference<List<Map<String, String>>>() {});
+    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+      return List.of();
+    }
+  }
+
   RevisionList revisions(RevisionsRequest request) {
     StatefulSet sts = sets.read(request.target());
     if (sts == null) {
@@ -220,7 +250,8 @@ final class Inspection {
           .orElse(Map.of())
           .forEach(
               (k, v) -> {
-                if (k.startsWith("lockstep.dev/")) {
+                if (k.startsWith("lockstep.dev/")
+                    && !k.equals(dev.lockstep.workflows.ClusterActivities.NOTE_EARLIER_RUNS)) {
                   notes.put(k, v);
                 }
               });
@@ -230,7 +261,8 @@ final class Inspection {
               r.getMetadata().getName(),
               r.getMetadata().getCreationTimestamp(),
               TemplateChange.images(templateOf(r)),
-              notes));
+              notes,
+              earlierRuns(r)));
     }
     StatefulSetStatus status =
         Optional.ofNullable(sts.getStatus()).orElseGet(StatefulSetStatus::new);

@@ -131,24 +131,78 @@ final class Records {
       }
     }
     if (request.revision() != null && !request.notes().isEmpty()) {
-      ControllerRevision revision = sets.revisionNamed(target.namespace(), request.revision());
-      if (revision == null) {
-        LOG.info("not annotating revision {}: it is gone", request.revision());
-        return;
-      }
-      ObjectNode body = Serialization.jsonMapper().createObjectNode();
-      ObjectNode annotations = body.putObject("metadata").putObject("annotations");
-      request.notes().forEach(annotations::put);
+      recordNotes(target, request);
+    }
+  }
+
+  /**
+   * The revision's earlier runs with the run whose notes are on it now appended, when a different
+   * run is about to write its own (a reused revision): the notes are appended, never overwritten.
+   * Null when nothing is to be kept (no run's notes yet, or the same run writing again).
+   */
+  static String earlierRuns(ControllerRevision revision, java.util.Map<String, String> notes) {
+    java.util.Map<String, String> now =
+        revision.getMetadata().getAnnotations() == null
+            ? java.util.Map.of()
+            : revision.getMetadata().getAnnotations();
+    String previousRun = now.get(dev.lockstep.workflows.ClusterActivities.NOTE_RUN);
+    String newRun = notes.get(dev.lockstep.workflows.ClusterActivities.NOTE_RUN);
+    if (previousRun == null || previousRun.equals(newRun)) {
+      return null;
+    }
+    com.fasterxml.jackson.databind.ObjectMapper json = Serialization.jsonMapper();
+    com.fasterxml.jackson.databind.node.ArrayNode runs = json.createArrayNode();
+    String kept = now.get(dev.lockstep.workflows.ClusterActivities.NOTE_EARLIER_RUNS);
+    if (kept != null) {
       try {
-        client
-            .apps()
-            .controllerRevisions()
-            .inNamespace(target.namespace())
-            .withName(request.revision())
-            .patch(PatchContext.of(PatchType.JSON_MERGE), body.toString());
-      } catch (KubernetesClientException ex) {
-        throw retryable(ex, "could not annotate revision " + request.revision());
+        com.fasterxml.jackson.databind.JsonNode read = json.readTree(kept);
+        if (read.isArray()) {
+          runs.addAll((com.fasterxml.jackson.databind.node.ArrayNode) read);
+        }
+      } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+        LOG.info("unreadable {} on {}: started anew", kept, revision.getMetadata().getName());
       }
+    }
+    ObjectNode previous = runs.addObject();
+    now.forEach(
+        (k, v) -> {
+          if (k.startsWith("lockstep.dev/")
+              && !k.equals(dev.lockstep.workflows.ClusterActivities.NOTE_EARLIER_RUNS)) {
+            previous.put(k, v);
+          }
+        });
+    while (runs.size() > dev.lockstep.workflows.ClusterActivities.EARLIER_RUNS_KEPT) {
+      runs.remove(0);
+    }
+    return runs.toString();
+  }
+
+  private void recordNotes(Target target, RecordRequest request) {
+    ControllerRevision revision = sets.revisionNamed(target.namespace(), request.revision());
+    if (revision == null) {
+      LOG.info("not annotating revision {}: it is gone", request.revision());
+      return;
+    }
+    ObjectNode body = Serialization.jsonMapper().createObjectNode();
+    ObjectNode metadata = body.putObject("metadata");
+    ObjectNode annotations = metadata.putObject("annotations");
+    request.notes().forEach(annotations::put);
+    String earlier = earlierRuns(revision, request.notes());
+    if (earlier != null) {
+      annotations.put(dev.lockstep.workflows.ClusterActivities.NOTE_EARLIER_RUNS, earlier);
+      // Conditional on what was read: another writer in between is a conflict, and the retry
+      // reads again, so no run's notes are lost.
+      metadata.put("resourceVersion", revision.getMetadata().getResourceVersion());
+    }
+    try {
+      client
+          .apps()
+          .controllerRevisions()
+          .inNamespace(target.namespace())
+          .withName(request.revision())
+          .patch(PatchContext.of(PatchType.JSON_MERGE), body.toString());
+    } catch (KubernetesClientException ex) {
+      throw retryable(ex, "could not annotate revision " + request.revision());
     }
   }
 }

@@ -56,6 +56,23 @@ final class StatefulSetActions {
     this.records = records;
   }
 
+  /**
+   * Kubernetes' own annotation for why a revision was made, as {@code kubectl --record} wrote it.
+   */
+  static final String CHANGE_CAUSE = "kubernetes.io/change-cause";
+
+  /** The run's start as its Event tells it ("Lockstep run ID by WHO (WHY): WHAT"), or null. */
+  private static String changeCause(PrepareRequest request) {
+    if (request.events() == null) {
+      return null;
+    }
+    return request.events().stream()
+        .filter(e -> "UpgradeStarted".equals(e.reason()) || "UpgradeStarted".equals(e.name()))
+        .map(dev.lockstep.workflows.ClusterActivities.ClusterEvent::message)
+        .findFirst()
+        .orElse(null);
+  }
+
   PrepareResult prepare(PrepareRequest request) {
     Target target = request.target();
     StatefulSet sts = sets.require(target);
@@ -90,6 +107,12 @@ final class StatefulSetActions {
     if (!ours || !pinned || !applied || !recorded) {
       // Partition and template in one write: there is no moment when the change could roll out.
       sts.getMetadata().getAnnotations().put(RUN_ANNOTATION, request.runId());
+      String cause = changeCause(request);
+      if (cause != null) {
+        // Copied by the StatefulSet controller onto the revision this write creates, so that
+        // `kubectl rollout history` says which Lockstep run made it and why.
+        sts.getMetadata().getAnnotations().put(CHANGE_CAUSE, cause);
+      }
       if (request.origin() != null && (!ours || origin(sts) == null)) {
         sts.getMetadata().getAnnotations().put(ORIGIN_ANNOTATION, json(request.origin()));
       }

@@ -241,6 +241,49 @@ final class StatefulSets {
         .orElse(0);
   }
 
+  /**
+   * The pod as {@code kubectl get pods} shows it: its STATUS (the waiting or terminated reason of a
+   * container, Terminating, else the phase), restarts, since when, revision and Ready.
+   */
+  static dev.lockstep.workflows.PodState podState(Pod pod) {
+    String status = pod.getStatus() == null ? "Pending" : pod.getStatus().getPhase();
+    String since = pod.getMetadata().getCreationTimestamp();
+    if (pod.getStatus() != null && pod.getStatus().getContainerStatuses() != null) {
+      for (ContainerStatus c : pod.getStatus().getContainerStatuses()) {
+        if (c.getState() == null) {
+          continue;
+        }
+        if (c.getState().getWaiting() != null && c.getState().getWaiting().getReason() != null) {
+          status = c.getState().getWaiting().getReason();
+          if (c.getLastState() != null && c.getLastState().getTerminated() != null) {
+            since = c.getLastState().getTerminated().getFinishedAt();
+          }
+          break;
+        }
+        if (c.getState().getTerminated() != null) {
+          status = c.getState().getTerminated().getReason();
+          since = c.getState().getTerminated().getFinishedAt();
+          break;
+        }
+        if (c.getState().getRunning() != null) {
+          since = c.getState().getRunning().getStartedAt();
+        }
+      }
+    }
+    if (pod.getMetadata().getDeletionTimestamp() != null) {
+      status = "Terminating";
+      since = pod.getMetadata().getDeletionTimestamp();
+    }
+    return new dev.lockstep.workflows.PodState(
+        pod.getMetadata().getName(),
+        status == null ? "Unknown" : status,
+        restarts(pod),
+        since,
+        revision(pod),
+        ready(pod),
+        Instant.now().toString());
+  }
+
   static String waitingReason(Pod pod) {
     if (pod.getStatus() == null || pod.getStatus().getContainerStatuses() == null) {
       return "";
@@ -261,7 +304,30 @@ final class StatefulSets {
         : timeout.dividedBy(3).plusMillis(1);
   }
 
+  /**
+   * Failures that are outcomes the workflow acts on (a unit that crash-loops or never gets Ready, a
+   * unit that broke after it was verified, someone else's change to the target), not faults of the
+   * worker: the worker logs them in one line, without a stack trace (issue 20).
+   */
+  private static final java.util.Set<String> EXPECTED =
+      java.util.Set.of(
+          dev.lockstep.workflows.ClusterActivities.FAILURE_UNIT_FAILED,
+          dev.lockstep.workflows.ClusterActivities.FAILURE_UPGRADED_UNIT_FAILED,
+          dev.lockstep.workflows.ClusterActivities.FAILURE_TARGET_CHANGED);
+
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(StatefulSets.class);
+
   static ApplicationFailure nonRetryable(String type, String message) {
+    if (EXPECTED.contains(type)) {
+      LOG.warn("{}: {}", type, message);
+      // Benign: the SDK logs it at debug level only, with no stack trace; the line above says it.
+      return ApplicationFailure.newBuilder()
+          .setType(type)
+          .setMessage(message)
+          .setNonRetryable(true)
+          .setCategory(io.temporal.failure.ApplicationErrorCategory.BENIGN)
+          .build();
+    }
     return ApplicationFailure.newNonRetryableFailure(message, type);
   }
 

@@ -109,6 +109,8 @@ final class UnitUpgrade {
                     .ifPresent(s -> drift.check(s, request.partitionBefore()));
                 earlierUnitsNotBroken(view, request, start);
                 Optional<Pod> pod = view.pod(podName);
+                // What status shows while the unit waits; sent with the next heartbeat.
+                progress[0] = progress[0].seeing(pod.map(StatefulSets::podState).orElse(null));
                 if (pod.isEmpty() || !request.toRevision().equals(revision(pod.get()))) {
                   return Optional.empty();
                 }

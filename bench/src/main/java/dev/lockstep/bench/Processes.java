@@ -159,9 +159,24 @@ final class Processes {
     return new Running(new ProcessBuilder(command).redirectErrorStream(true).start());
   }
 
-  /** Seconds one CLI call takes, start to exit. */
+  /**
+   * Seconds one CLI call takes, start to exit, with the JVM flags the {@code ./lockstep} launcher
+   * gives the CLI (keep them the same): the quick compiler, the small collector and the class-data
+   * archive the build dumps beside the jar.
+   */
   static double time(Path jar, Map<String, String> env, String... args) throws Exception {
-    List<String> command = new ArrayList<>(List.of(java(), "-jar", jar.toString()));
+    String archive = jar.toString().replaceFirst("\\.jar$", ".jsa");
+    List<String> command =
+        new ArrayList<>(
+            List.of(
+                java(),
+                "-XX:TieredStopAtLevel=1",
+                "-XX:+UseSerialGC",
+                "-XX:SharedArchiveFile=" + archive,
+                "-Xlog:cds=off",
+                "-Xlog:cds+dynamic=off",
+                "-jar",
+                jar.toString()));
     command.addAll(List.of(args));
     ProcessBuilder builder =
         new ProcessBuilder(command)

@@ -150,7 +150,7 @@ class EndToEndIT {
         .contains("postgres:14.8")
         .contains("postgres:14.9")
         .contains("1/3")
-        .contains("other units upgrading first...");
+        .contains("waits for `lockstep resume` at the gate");
 
     Processes.Result resumed = lockstep("resume", target, "--as", "bob", "--reason", "healthy");
     assertEquals(0, resumed.exit(), resumed.err());

@@ -17,12 +17,14 @@ import picocli.CommandLine.Parameters;
 /** {@code lockstep audit TARGET [--run RUN_ID] [-o table|json|yaml]}. */
 @Command(
     name = "audit",
+    footerHeading = "%nExamples:%n",
+    footer = {
+      "  lockstep audit demo/statefulset/postgresql",
+      "  lockstep audit demo/sts/postgresql --run 2ee885bf-d915-440a-b478-d67355ee4cf2 -o json"
+    },
     mixinStandardHelpOptions = true,
-    description = {
-      "The timeline of the latest (or the given) run, read from its Temporal history: who started",
-      "it with what plan, each step and unit with times, gates and who steered, forced checks,",
-      "failures, the outcome."
-    })
+    description =
+        "The timeline of the latest (or the given) run, read from its Temporal history: who started it with what plan, each step and unit with times, gates and who steered, forced checks, failures, the outcome.")
 final class AuditCommand extends Common {
   @Parameters(index = "0", paramLabel = "TARGET", description = "[NAMESPACE/]KIND/NAME")
   String target;
@@ -54,14 +56,27 @@ final class AuditCommand extends Common {
     try {
       // The latest run's id from Temporal itself: a history fetched without one carries a
       // placeholder ("run_id_in_replay"), not the run's id.
-      actualRun =
+      String counted =
           runId != null
               ? runId
+              : dev.lockstep.workflows.Listing.counted(client, workflowId).orElse(null);
+      actualRun =
+          counted != null
+              ? counted
               : client.newUntypedWorkflowStub(workflowId).describe().getExecution().getRunId();
       history = client.fetchHistory(workflowId, actualRun);
     } catch (io.grpc.StatusRuntimeException | io.temporal.client.WorkflowNotFoundException e) {
       if (Common.transportCause(e) != null && !notFound(Common.transportCause(e))) {
         throw e;
+      }
+      if (runId == null) {
+        // No run at all: said as every command says it (Common), the missing target included.
+        throw new io.temporal.client.WorkflowNotFoundException(
+            io.temporal.api.common.v1.WorkflowExecution.newBuilder()
+                .setWorkflowId(workflowId)
+                .build(),
+            "UpgradeWorkflow",
+            e);
       }
       throw new CliFailure(
           CliFailure.FAILED,

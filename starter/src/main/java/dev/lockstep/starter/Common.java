@@ -92,6 +92,9 @@ abstract class Common implements Callable<Integer> {
 
   private WorkflowServiceStubs service;
 
+  /** The client {@link #temporal()} made, to say more when an upgrade is not found. */
+  private WorkflowClient client;
+
   /** How long a call that finds no Temporal is retried before the command gives up (exit 4). */
   static final Duration RPC_RETRY_EXPIRATION = Duration.ofSeconds(4);
 
@@ -111,16 +114,18 @@ abstract class Common implements Callable<Integer> {
   /** Indented JSON, as every {@code -o json} prints it. */
   static final com.fasterxml.jackson.databind.ObjectMapper JSON =
       new com.fasterxml.jackson.databind.ObjectMapper()
-          .enable(com.fasterxml.jackson.databind.SerializationFeature.INDENT_OUTPUT);
+          .enable(com.fasterxml.jackson.databind.SerializationFeature.INDENT_OUTPUT)
+          .registerModule(Times.MODULE);
 
   /** Block YAML without a document marker, as {@code kubectl -o yaml} prints it. */
   static final com.fasterxml.jackson.databind.ObjectMapper YAML =
       new com.fasterxml.jackson.databind.ObjectMapper(
-          com.fasterxml.jackson.dataformat.yaml.YAMLFactory.builder()
-              .disable(
-                  com.fasterxml.jackson.dataformat.yaml.YAMLGenerator.Feature
-                      .WRITE_DOC_START_MARKER)
-              .build());
+              com.fasterxml.jackson.dataformat.yaml.YAMLFactory.builder()
+                  .disable(
+                      com.fasterxml.jackson.dataformat.yaml.YAMLGenerator.Feature
+                          .WRITE_DOC_START_MARKER)
+                  .build())
+          .registerModule(Times.MODULE);
 
   /** Refuses an {@code -o} other than table, json or yaml. */
   static void checkOutput(String output) {
@@ -252,12 +257,68 @@ abstract class Common implements Callable<Integer> {
           },
           e);
     }
-    return WorkflowClient.newInstance(
-        service,
-        WorkflowClientOptions.newBuilder()
-            .setNamespace(connection.namespace())
-            .setIdentity("lockstep-cli/" + identity(null))
-            .build());
+    client =
+        WorkflowClient.newInstance(
+            service,
+            WorkflowClientOptions.newBuilder()
+                .setNamespace(connection.namespace())
+                .setIdentity("lockstep-cli/" + identity(null))
+                .build());
+    return client;
+  }
+
+  /**
+   * Why a target has no Lockstep run. When the target itself does not exist (the worker reads the
+   * cluster: the CLI holds no credentials) it is the sentence every command uses for a missing
+   * target, exit 2; otherwise Lockstep never ran on it, exit 1. Either way with the close names
+   * among the targets Lockstep knows in the cluster.
+   */
+  CliFailure noRun(WorkflowClient client, Target t) {
+    Boolean exists = null;
+    try {
+      exists =
+          dev.lockstep.workflows.RevisionHistory.fetch(client, cluster(), t, Duration.ofSeconds(5))
+              != null;
+    } catch (java.util.concurrent.TimeoutException | RuntimeException e) {
+      // no worker answered: say what Temporal knows
+    }
+    String close = "";
+    try {
+      close =
+          dev.lockstep.workflows.Suggestions.didYouMean(
+              t.toString(), dev.lockstep.workflows.Listing.targets(client, cluster()));
+    } catch (RuntimeException e) {
+      // suggestions are a courtesy
+    }
+    if (Boolean.FALSE.equals(exists)) {
+      return new CliFailure(
+          CliFailure.BAD_INPUT, dev.lockstep.workflows.Suggestions.notFound(t, cluster()) + close);
+    }
+    return new CliFailure(
+        CliFailure.FAILED, "no Lockstep run of " + t + " in cluster " + cluster() + close);
+  }
+
+  /** The target of one of this cluster's workflow ids, or null when it is not one. */
+  Target targetOf(String workflowId) {
+    String prefix = Names.WORKFLOW_ID_PREFIX + cluster() + "/";
+    if (!workflowId.startsWith(prefix)) {
+      return null;
+    }
+    try {
+      return Target.parse(workflowId.substring(prefix.length()), defaultNamespace());
+    } catch (IllegalArgumentException e) {
+      return null;
+    }
+  }
+
+  /**
+   * The run a command means when the user names none: null for the latest, else the run before the
+   * runs that were turned down without changing anything (see {@link
+   * dev.lockstep.workflows.Listing#counted}).
+   */
+  String countedRun(WorkflowClient client, Target t) {
+    return dev.lockstep.workflows.Listing.counted(client, Names.workflowId(cluster(), t))
+        .orElse(null);
   }
 
   PrintWriter out() {
@@ -273,6 +334,11 @@ abstract class Common implements Callable<Integer> {
     } catch (CliFailure e) {
       return fail(e.code(), e.getMessage(), e);
     } catch (WorkflowNotFoundException e) {
+      Target t = targetOf(e.getExecution().getWorkflowId());
+      if (client != null && t != null) {
+        CliFailure why = noRun(client, t);
+        return fail(why.code(), why.getMessage(), e);
+      }
       return fail(CliFailure.FAILED, "no upgrade found: " + e.getExecution().getWorkflowId(), e);
     } catch (RuntimeException e) {
       StatusRuntimeException status = transportCause(e);

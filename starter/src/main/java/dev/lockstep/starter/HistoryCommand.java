@@ -12,11 +12,14 @@ import picocli.CommandLine.Parameters;
 /** {@code lockstep history TARGET [-o table|json|yaml]}. */
 @Command(
     name = "history",
+    footerHeading = "%nExamples:%n",
+    footer = {
+      "  lockstep history demo/statefulset/postgresql",
+      "  lockstep history demo/sts/postgresql -o yaml"
+    },
     mixinStandardHelpOptions = true,
-    description = {
-      "The target's revisions as `helm history` shows them: revision, updated, status (deployed,",
-      "superseded, rolled back, failed), images, and the Lockstep run that produced each."
-    })
+    description =
+        "The target's revisions as `helm history` shows them: revision, updated, status (deployed, superseded, rolled back, failed), images, and the Lockstep run that produced each. The revision running now is on top, marked with *; the others follow, newest first.")
 final class HistoryCommand extends Common {
   @Parameters(index = "0", paramLabel = "TARGET", description = "[NAMESPACE/]KIND/NAME")
   String target;
@@ -31,9 +34,10 @@ final class HistoryCommand extends Common {
   int run() {
     checkOutput(output);
     Target t = target(target);
+    io.temporal.client.WorkflowClient client = temporal();
     List<RevisionHistory.Row> rows;
     try {
-      rows = RevisionHistory.fetch(temporal(), cluster(), t, Duration.ofSeconds(30));
+      rows = RevisionHistory.fetch(client, cluster(), t, Duration.ofSeconds(30));
     } catch (TimeoutException e) {
       throw new CliFailure(
           CliFailure.UNREACHABLE,
@@ -44,10 +48,18 @@ final class HistoryCommand extends Common {
               + "` running?");
     }
     if (rows == null) {
+      String close = "";
+      try {
+        close =
+            dev.lockstep.workflows.Suggestions.didYouMean(
+                t.toString(), dev.lockstep.workflows.Listing.targets(client, cluster()));
+      } catch (RuntimeException e) {
+        // suggestions are a courtesy
+      }
       throw new CliFailure(
-          CliFailure.BAD_INPUT, "statefulset " + t.namespace() + "/" + t.name() + " not found");
+          CliFailure.BAD_INPUT, dev.lockstep.workflows.Suggestions.notFound(t, cluster()) + close);
     }
-    List<RevisionHistory.Row> found = rows;
+    List<RevisionHistory.Row> found = RevisionHistory.runningFirst(rows);
     print(output, found, () -> RevisionHistory.render(found));
     return 0;
   }

@@ -8,11 +8,11 @@ import picocli.CommandLine.Option;
 /** {@code lockstep list [--all] [-n NAMESPACE] [-o table|json|yaml]}. */
 @Command(
     name = "list",
+    footerHeading = "%nExamples:%n",
+    footer = {"  lockstep list", "  lockstep list --all -n demo -o json"},
     mixinStandardHelpOptions = true,
-    description = {
-      "The upgrades in progress in a cluster (with --all, finished ones too): target, phase,",
-      "units upgraded, what each waits for, age."
-    })
+    description =
+        "The upgrades in progress in a cluster (with --all, finished ones too): target, phase, units upgraded, what each waits for, age.")
 final class ListCommand extends Common {
   @Option(names = "--all", description = "Finished upgrades too.")
   boolean all;

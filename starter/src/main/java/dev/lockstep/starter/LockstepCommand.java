@@ -2,7 +2,6 @@ package dev.lockstep.starter;
 
 import io.micronaut.configuration.picocli.MicronautFactory;
 import io.micronaut.context.ApplicationContext;
-import io.micronaut.context.env.Environment;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -29,6 +28,12 @@ import picocli.CommandLine.Command;
     },
     footer = {
       "",
+      "Examples:",
+      "  lockstep upgrade demo/statefulset/postgresql --image postgresql=postgres:14.9",
+      "  lockstep status demo/statefulset/postgresql --watch",
+      "  lockstep resume demo/statefulset/postgresql --reason \"first unit healthy\"",
+      "  lockstep rollback demo/statefulset/postgresql",
+      "",
       "Through the ./lockstep launcher, also:",
       "  worker   a worker for one cluster (--cluster NAME --kubeconfig FILE)",
       "  dev      the embedded stack: Temporal, kubesim, a worker, examples",
@@ -46,16 +51,51 @@ public class LockstepCommand implements Runnable {
     System.exit(execute(args));
   }
 
-  /** Runs the command line; returns the exit code. */
+  /**
+   * Runs the command line; returns the exit code. No Micronaut context is started on this path: the
+   * commands inject nothing, and starting one (classpath scanning, environment, bean definitions)
+   * was a third of a short command's time (issue 19). {@link #commandLine(ApplicationContext)}
+   * keeps the commands usable as Micronaut beans.
+   */
   public static int execute(String... args) {
-    try (ApplicationContext context = ApplicationContext.run(Environment.CLI)) {
-      return commandLine(context).execute(args);
+    return commandLine(CommandLine.defaultFactory(), args).execute(args);
+  }
+
+  /**
+   * The command line for {@code args}: when they start with a command's name, only that command is
+   * built (under a plain {@code lockstep} parent), not the dozen others it would never run; reading
+   * every command's annotations was a quarter of picocli's start (issue 19). Anything else (no
+   * command, {@code --help}, a mistyped one that wants suggestions) gets the whole tree.
+   */
+  static CommandLine commandLine(CommandLine.IFactory factory, String... args) {
+    if (args.length > 0) {
+      for (Class<?> sub : LockstepCommand.class.getAnnotation(Command.class).subcommands()) {
+        Command command = sub.getAnnotation(Command.class);
+        if (command != null
+            && (command.name().equals(args[0])
+                || java.util.Arrays.asList(command.aliases()).contains(args[0]))) {
+          CommandLine root =
+              new CommandLine(CommandLine.Model.CommandSpec.create().name("lockstep"), factory);
+          root.addSubcommand(command.name(), new CommandLine(sub, factory), command.aliases());
+          return handled(root);
+        }
+      }
     }
+    return commandLine(factory);
+  }
+
+  /** The command line with its commands created by Micronaut, e.g. in tests. */
+  static CommandLine commandLine(ApplicationContext context) {
+    return commandLine(new MicronautFactory(context));
   }
 
   /** The command line, with bad flags answered by one {@code lockstep:} line and exit 2. */
-  static CommandLine commandLine(ApplicationContext context) {
-    CommandLine line = new CommandLine(LockstepCommand.class, new MicronautFactory(context));
+  static CommandLine commandLine(CommandLine.IFactory factory) {
+    return handled(new CommandLine(LockstepCommand.class, factory));
+  }
+
+  /** {@code line} with bad flags and failures answered by one {@code lockstep:} line. */
+  private static CommandLine handled(CommandLine line) {
     line.setParameterExceptionHandler(
         (e, args) -> {
           String command = e.getCommandLine().getCommandName();
@@ -63,7 +103,7 @@ public class LockstepCommand implements Runnable {
               .getErr()
               .println(
                   "lockstep: "
-                      + e.getMessage()
+                      + withSuggestions(e, command)
                       + "; see `"
                       + (command.equals("lockstep") ? "lockstep" : "lockstep " + command)
                       + " --help`");
@@ -83,6 +123,39 @@ public class LockstepCommand implements Runnable {
           return 1;
         });
     return line;
+  }
+
+  /**
+   * picocli's message, and for a mistyped command or option picocli's suggestions of the close ones
+   * (as git and kubectl suggest them).
+   */
+  static String withSuggestions(CommandLine.ParameterException e, String command) {
+    if (!(e instanceof CommandLine.UnmatchedArgumentException unmatched)) {
+      return e.getMessage();
+    }
+    String message = e.getMessage();
+    java.util.List<String> given = unmatched.getUnmatched();
+    if (command.equals("lockstep") && !given.isEmpty() && !given.get(0).startsWith("-")) {
+      message = "unknown command '" + given.get(0) + "'";
+    }
+    java.util.List<String> offered = unmatched.getSuggestions();
+    // picocli offers every name sharing letters; the close ones are what a person meant.
+    java.util.List<String> suggestions =
+        given.isEmpty()
+            ? offered
+            : dev.lockstep.workflows.Suggestions.closest(given.get(0), offered);
+    if (suggestions.isEmpty() && !offered.isEmpty()) {
+      suggestions = offered.subList(0, 1);
+    }
+    if (suggestions.isEmpty()) {
+      return message;
+    }
+    String prefix = command.equals("lockstep") && !given.get(0).startsWith("-") ? "lockstep " : "";
+    return message
+        + " (did you mean "
+        + String.join(
+            " or ", suggestions.stream().limit(3).map(x -> "`" + prefix + x + "`").toList())
+        + "?)";
   }
 
   @Override

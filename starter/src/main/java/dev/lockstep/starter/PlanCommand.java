@@ -26,12 +26,14 @@ import picocli.CommandLine.Option;
  */
 @Command(
     name = "plan",
+    footerHeading = "%nExamples:%n",
+    footer = {
+      "  lockstep plan demo/statefulset/postgresql --image postgresql=postgres:14.9",
+      "  lockstep plan -f upgrade.yaml -o json"
+    },
     mixinStandardHelpOptions = true,
-    description = {
-      "Runs the pre-checks and prints what the upgrade would do (template diff, units in order,",
-      "gates, rollback command); changes nothing. Takes the options of upgrade. Exit 0 if the",
-      "upgrade could start, 1 with every failing check otherwise."
-    })
+    description =
+        "Runs the pre-checks and prints what the upgrade would do (template diff, units in order, gates, rollback command); changes nothing. Takes the options of upgrade. Exit 0 if the upgrade could start, 1 with every failing check otherwise.")
 final class PlanCommand extends UpgradeCommand {
   @Option(
       names = "-o",

@@ -8,13 +8,14 @@ import picocli.CommandLine.Parameters;
 /** {@code lockstep repair TARGET --continue|--restore}. */
 @Command(
     name = "repair",
+    footerHeading = "%nExamples:%n",
+    footer = {
+      "  lockstep repair demo/statefulset/postgresql --continue",
+      "  lockstep repair demo/statefulset/postgresql --restore"
+    },
     mixinStandardHelpOptions = true,
-    description = {
-      "Takes a target over from a Lockstep run that ended outside Lockstep (e.g. terminated with",
-      "`temporal workflow terminate`) and left it marked with a pinned partition: --continue",
-      "moves the remaining units to the revision that run applied; --restore returns every unit",
-      "to the revision it started from. Either way, as a new run, verified like an upgrade."
-    })
+    description =
+        "Takes a target over from a Lockstep run that ended outside Lockstep (e.g. terminated with `temporal workflow terminate`) and left it marked with a pinned partition: --continue moves the remaining units to the revision that run applied; --restore returns every unit to the revision it started from. Either way, as a new run, verified like an upgrade.")
 final class RepairCommand extends Common {
   @Parameters(index = "0", paramLabel = "TARGET", description = "[NAMESPACE/]KIND/NAME")
   String target;

@@ -16,6 +16,12 @@ import picocli.CommandLine.Parameters;
 /** {@code lockstep status TARGET [--run RUN_ID] [-o table|json|yaml] [--watch]}. */
 @Command(
     name = "status",
+    footerHeading = "%nExamples:%n",
+    footer = {
+      "  lockstep status demo/statefulset/postgresql",
+      "  lockstep status demo/sts/postgresql --watch",
+      "  lockstep status demo/sts/postgresql --wait -o json   # in a script"
+    },
     mixinStandardHelpOptions = true,
     description = "Shows an upgrade (the running one, or the latest), one line per unit.")
 class StatusCommand extends Common {
@@ -31,8 +37,17 @@ class StatusCommand extends Common {
       description = "table, json or yaml.")
   String output;
 
-  @Option(names = "--watch", description = "Redraw as it changes, until the upgrade ends.")
+  @Option(
+      names = "--watch",
+      description =
+          "Redraw as it changes, until the upgrade ends: in place on a terminal, as appended frames"
+              + " otherwise, each with the time; with -o json or yaml, one document per change.")
   boolean watch;
+
+  @Option(
+      names = "--no-color",
+      description = "No colour for states on a terminal (also when NO_COLOR is set).")
+  boolean noColor;
 
   @Option(
       names = "--wait",
@@ -46,12 +61,34 @@ class StatusCommand extends Common {
     Target t = target(target);
     WorkflowClient client = temporal();
     if (watch || await) {
-      UpgradeStatus last = follow(client, cluster(), t, out(), spec.commandLine().getErr(), await);
+      Frames frames = Frames.of(output, t, noColor);
+      UpgradeStatus last =
+          follow(client, cluster(), t, out(), spec.commandLine().getErr(), await, frames);
       return await ? ending(t, last, spec.commandLine().getErr()) : 0;
     }
-    UpgradeStatus status = stub(client, cluster(), t, run).status();
+    UpgradeStatus status =
+        withPods(
+            client,
+            cluster(),
+            t,
+            stub(client, cluster(), t, run != null ? run : countedRun(client, t)).status(),
+            java.time.Instant.now());
     print(output, status, () -> StatusTable.render(status));
     return 0;
+  }
+
+  /** The status with its waiting units' pods, while the run goes on (see {@link UnitsNow}). */
+  static UpgradeStatus withPods(
+      WorkflowClient client,
+      String cluster,
+      Target t,
+      UpgradeStatus status,
+      java.time.Instant now) {
+    if (status.phase() == null || status.phase().isTerminal()) {
+      return status;
+    }
+    return UnitsNow.withPods(
+        status, UnitsNow.pods(client, Names.workflowId(cluster, t), status.runId()), now);
   }
 
   static UpgradeWorkflow stub(WorkflowClient client, String cluster, Target t, String run) {
@@ -72,6 +109,18 @@ class StatusCommand extends Common {
       PrintWriter out,
       PrintWriter err,
       boolean stopWhenHeld) {
+    return follow(client, cluster, t, out, err, stopWhenHeld, Frames.of("table", t, false));
+  }
+
+  /** As above, each change printed as {@code frames} says. */
+  static UpgradeStatus follow(
+      WorkflowClient client,
+      String cluster,
+      Target t,
+      PrintWriter out,
+      PrintWriter err,
+      boolean stopWhenHeld,
+      Frames frames) {
     UpgradeWorkflow upgrade = stub(client, cluster, t, null);
     Thread stopped =
         new Thread(
@@ -89,12 +138,16 @@ class StatusCommand extends Common {
     try {
       String last = "";
       while (true) {
-        UpgradeStatus status = upgrade.status();
-        String table = StatusTable.render(status);
-        if (!table.equals(last)) {
-          out.println(table);
+        // The pods' times in steps of ten seconds: a frame is drawn for a change, not each second.
+        java.time.Instant now = java.time.Instant.now();
+        UpgradeStatus status =
+            withPods(
+                client, cluster, t, upgrade.status(), now.minusMillis(now.toEpochMilli() % 10_000));
+        String content = frames.content(status);
+        if (!content.equals(last)) {
+          out.print(frames.frame(content, java.time.Instant.now()));
           out.flush();
-          last = table;
+          last = content;
         }
         if (status.phase().isTerminal() || (stopWhenHeld && status.phase() == Phase.HELD)) {
           return status;

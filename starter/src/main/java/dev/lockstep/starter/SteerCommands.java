@@ -81,7 +81,8 @@ final class SteerCommands {
           if (instead != null) {
             return instead;
           }
-          String ended = endedPhase(upgrade);
+          String ended =
+              endedPhase(StatusCommand.stub(client, cluster(), t, countedRun(client, t)));
           if (ended != null) {
             throw new CliFailure(
                 CliFailure.REFUSED,
@@ -92,8 +93,7 @@ final class SteerCommands {
                     + t
                     + "`");
           }
-          throw new CliFailure(
-              CliFailure.FAILED, "no upgrade of " + t + " found in cluster " + cluster());
+          throw noRun(client, t);
         }
         throw cause instanceof RuntimeException r ? r : new IllegalStateException(cause);
       }
@@ -125,6 +125,8 @@ final class SteerCommands {
 
   @Command(
       name = "resume",
+      footerHeading = "%nExamples:%n",
+      footer = {"  lockstep resume demo/statefulset/postgresql --reason \"first unit healthy\""},
       mixinStandardHelpOptions = true,
       description = "Resumes an upgrade waiting at a gate, or paused.")
   static final class Resume extends Steer {
@@ -139,6 +141,8 @@ final class SteerCommands {
 
   @Command(
       name = "pause",
+      footerHeading = "%nExamples:%n",
+      footer = {"  lockstep pause demo/statefulset/postgresql --reason \"change freeze\""},
       mixinStandardHelpOptions = true,
       description = "Holds an upgrade before its next unit.")
   static final class Pause extends Steer {
@@ -153,6 +157,8 @@ final class SteerCommands {
 
   @Command(
       name = "cancel",
+      footerHeading = "%nExamples:%n",
+      footer = {"  lockstep cancel demo/statefulset/postgresql --reason \"wrong image\""},
       mixinStandardHelpOptions = true,
       description =
           "Stops before the next unit and returns upgraded units to the original revision.")
@@ -168,14 +174,14 @@ final class SteerCommands {
 
   @Command(
       name = "rollback",
+      footerHeading = "%nExamples:%n",
+      footer = {
+        "  lockstep rollback demo/statefulset/postgresql            # the running upgrade, or the last one",
+        "  lockstep rollback demo/sts/postgresql --to-revision 3 --wait"
+      },
       mixinStandardHelpOptions = true,
-      description = {
-        "While an upgrade runs: returns its upgraded units to the original revision, ends it",
-        "ROLLED_BACK (at a gate, paused, held, or mid-way: the unit being replaced settles first).",
-        "When none runs: restores the revision the last Lockstep run started from (or, with",
-        "--to-revision, ControllerRevision N) as a new run, verified unit by unit like an upgrade",
-        "but without a gate, as helm rollback and kubectl rollout undo do (--gate first to gate it)."
-      })
+      description =
+          "While an upgrade runs: returns its upgraded units to the original revision, ends it ROLLED_BACK (at a gate, paused, held, or mid-way: the unit being replaced settles first). When none runs: restores the revision the last Lockstep run started from (or, with --to-revision, ControllerRevision N) as a new run, verified unit by unit like an upgrade but without a gate, as helm rollback and kubectl rollout undo do (--gate first to gate it).")
   static final class Rollback extends Steer {
     @Option(
         names = "--to-revision",
@@ -278,7 +284,8 @@ final class SteerCommands {
     Integer whenNoneRuns(WorkflowClient client, Target t) {
       String from;
       try {
-        from = StatusCommand.stub(client, cluster(), t, null).status().fromRevision();
+        from =
+            StatusCommand.stub(client, cluster(), t, countedRun(client, t)).status().fromRevision();
       } catch (io.temporal.client.WorkflowNotFoundException e) {
         throw new CliFailure(
             CliFailure.FAILED,
@@ -315,6 +322,8 @@ final class SteerCommands {
 
   @Command(
       name = "retry",
+      footerHeading = "%nExamples:%n",
+      footer = {"  lockstep retry demo/statefulset/postgresql --reason \"image fixed\""},
       mixinStandardHelpOptions = true,
       description = "Tries the failed unit of a HELD upgrade again (e.g. once the image is fixed).")
   static final class Retry extends Steer {
@@ -329,6 +338,8 @@ final class SteerCommands {
 
   @Command(
       name = "abandon",
+      footerHeading = "%nExamples:%n",
+      footer = {"  lockstep abandon demo/statefulset/postgresql --reason \"fixed by hand\""},
       mixinStandardHelpOptions = true,
       description = "Leaves a HELD upgrade's target exactly as it is, releases it, ends ABANDONED.")
   static final class Abandon extends Steer {

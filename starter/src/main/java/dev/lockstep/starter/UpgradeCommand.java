@@ -19,11 +19,15 @@ import picocli.CommandLine.Parameters;
 /** {@code lockstep upgrade TARGET --image [CONTAINER=]IMAGE ...}. */
 @Command(
     name = "upgrade",
+    footerHeading = "%nExamples:%n",
+    footer = {
+      "  lockstep upgrade demo/statefulset/postgresql --image postgresql=postgres:14.9",
+      "  lockstep upgrade demo/sts/postgresql --image postgres:14.9 --gate none --wait   # in CI",
+      "  lockstep upgrade -f upgrade.yaml --reason \"CVE-2026-1234\""
+    },
     mixinStandardHelpOptions = true,
-    description = {
-      "Starts an upgrade and returns once the worker has checked the plan against the cluster",
-      "(or, with --wait, when the upgrade ends)."
-    })
+    description =
+        "Starts an upgrade and returns once the worker has checked the plan against the cluster (or, with --wait, when the upgrade ends).")
 class UpgradeCommand extends Common {
   @Parameters(
       index = "0",
@@ -156,6 +160,12 @@ class UpgradeCommand extends Common {
       throw new CliFailure(CliFailure.UNREACHABLE, e.getMessage());
     }
     Verdict verdict = started.verdict();
+    if (verdict.unchanged()) {
+      // As kubectl apply: asking again for what is already there is not an error.
+      out().println(t + " unchanged: " + String.join("; ", verdict.problems()));
+      out().flush();
+      return 0;
+    }
     if (!verdict.valid()) {
       String problems = String.join("; ", verdict.problems()) + "; nothing was changed";
       if (!verdict.inspected() || verdict.refusal() == null) {

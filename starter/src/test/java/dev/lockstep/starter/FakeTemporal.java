@@ -37,6 +37,19 @@ final class FakeTemporal implements AutoCloseable {
   /** The request each upgrade was started with (its JSON fields), by workflow id. */
   static final Map<String, Map<String, Object>> STARTED = new ConcurrentHashMap<>();
 
+  /**
+   * The verdict each upgrade gives on its plan, by workflow id (JSON fields of {@code Verdict});
+   * none: accepted. A run whose verdict does not accept its plan ends at once, FAILED, as the real
+   * workflow does.
+   */
+  static final Map<String, Map<String, Object>> VERDICT = new ConcurrentHashMap<>();
+
+  /**
+   * The targets ({@code NAMESPACE/NAME}) the scripted cluster does not have: the worker's history
+   * read answers "not found" for them. Every other target exists, with no revisions.
+   */
+  static final java.util.Set<String> MISSING = ConcurrentHashMap.newKeySet();
+
   /** How many times each upgrade's status was asked for, by workflow id. */
   static final Map<String, AtomicInteger> QUERIES = new ConcurrentHashMap<>();
 
@@ -137,6 +150,12 @@ final class FakeTemporal implements AutoCloseable {
   public static final class FakeUpgrade implements DynamicWorkflow {
     @Override
     public Object execute(EncodedValues args) {
+      if (Workflow.getInfo().getWorkflowType().equals("HistoryWorkflow")) {
+        @SuppressWarnings("unchecked")
+        Map<String, Object> target = (Map<String, Object>) args.get(0, Map.class).get("target");
+        boolean found = !MISSING.contains(target.get("namespace") + "/" + target.get("name"));
+        return Map.of("found", found, "revisions", List.of());
+      }
       String id = Workflow.getInfo().getWorkflowId();
       String runId = Workflow.getInfo().getRunId();
       Workflow.registerListener(
@@ -147,24 +166,40 @@ final class FakeTemporal implements AutoCloseable {
                 s.put("runId", runId);
                 return s;
               });
+      boolean[] answered = {false};
       Workflow.registerListener(
           (DynamicUpdateHandler)
-              (name, updateArgs) ->
-                  Map.of(
-                      "valid",
-                      true,
-                      "inspected",
-                      true,
-                      "problems",
-                      List.of(),
-                      "fromRevision",
-                      "pg-5d8f"));
+              (name, updateArgs) -> {
+                answered[0] = true;
+                return VERDICT.getOrDefault(
+                    id,
+                    Map.of(
+                        "valid",
+                        true,
+                        "inspected",
+                        true,
+                        "problems",
+                        List.of(),
+                        "fromRevision",
+                        "pg-5d8f"));
+              });
       // After the handlers: an update that comes with the first task must find them.
       @SuppressWarnings("unchecked")
       Map<String, Object> request = args.get(0, Map.class);
       STARTED.put(id, request);
-      Workflow.await(() -> false);
-      return null;
+      Map<String, Object> verdict = VERDICT.get(id);
+      if (verdict == null || Boolean.TRUE.equals(verdict.get("valid"))) {
+        Workflow.await(() -> false);
+        return null;
+      }
+      // Turned down: the run ends once its verdict has been asked for, FAILED, as the real one.
+      Workflow.await(() -> answered[0]);
+      Workflow.await(Workflow::isEveryHandlerFinished);
+      Map<String, Object> result = new LinkedHashMap<>();
+      result.put("phase", "FAILED");
+      result.put("message", "refused");
+      result.put("verdict", verdict);
+      return result;
     }
   }
 

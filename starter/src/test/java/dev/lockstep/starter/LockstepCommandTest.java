@@ -34,6 +34,36 @@ class LockstepCommandTest {
     }
   }
 
+  /** What one command line answers: its exit code, then what it printed on out and on err. */
+  private static String answer(picocli.CommandLine line, String... args) {
+    java.io.StringWriter out = new java.io.StringWriter();
+    java.io.StringWriter err = new java.io.StringWriter();
+    line.setOut(new java.io.PrintWriter(out, true));
+    line.setErr(new java.io.PrintWriter(err, true));
+    int exit = line.execute(args);
+    return exit + "\n" + out + "\n" + err;
+  }
+
+  @Test
+  void buildingOnlyTheCommandAskedForAnswersAsTheWholeTreeDoes() {
+    for (String[] args :
+        new String[][] {
+          {"status", "--help"},
+          {"upgrade", "--help"},
+          {"rollback", "--help"},
+          {"status", "a/b/c/d"},
+          {"status", "demo/sts/pg", "--wacth"},
+          {"upgrade", "demo/sts/pg", "--image", "pg=Not An Image"},
+          {"statsu"},
+          {"--help"}
+        }) {
+      assertEquals(
+          answer(LockstepCommand.commandLine(picocli.CommandLine.defaultFactory()), args),
+          answer(LockstepCommand.commandLine(picocli.CommandLine.defaultFactory(), args), args),
+          String.join(" ", args));
+    }
+  }
+
   @Test
   void helpListsTheCommandsAndTouchesNoNetwork() {
     Run r = run("--help");

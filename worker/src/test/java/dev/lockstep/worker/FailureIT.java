@@ -101,6 +101,67 @@ class FailureIT {
   }
 
   @Test
+  void whileAUnitWaitsItsPodAsKubectlShowsItTravelsWithTheHeartbeatThatStatusReads() {
+    String ns = h.namespace();
+    h.statefulSet(ns, "seen", 1, "example/seen:1.0");
+    h.sim.behaviours().image("example/seen:2.0", ImageBehaviour.CRASHLOOP);
+    String target = ns + "/statefulset/seen";
+    UpgradePlan patient =
+        plan(
+                target,
+                "seen",
+                "example/seen:2.0",
+                UpgradePlan.Gate.NONE,
+                UpgradePlan.FailurePolicy.ROLLBACK)
+            .toBuilder()
+            .crashLoopRestarts(1000)
+            .build();
+    var started = h.start(patient);
+    await()
+        .atMost(60, SECONDS)
+        .until(
+            () -> {
+              var pending =
+                  h.client
+                      .getWorkflowServiceStubs()
+                      .blockingStub()
+                      .describeWorkflowExecution(
+                          io.temporal.api.workflowservice.v1.DescribeWorkflowExecutionRequest
+                              .newBuilder()
+                              .setNamespace(h.client.getOptions().getNamespace())
+                              .setExecution(
+                                  io.temporal.api.common.v1.WorkflowExecution.newBuilder()
+                                      .setWorkflowId(started.workflowId())
+                                      .setRunId(started.runId()))
+                              .build())
+                      .getPendingActivitiesList();
+              for (var activity : pending) {
+                if (activity.getActivityType().getName().equals("UpgradeUnit")
+                    && activity.hasHeartbeatDetails()) {
+                  com.fasterxml.jackson.databind.JsonNode pod =
+                      h.client
+                          .getOptions()
+                          .getDataConverter()
+                          .fromPayloads(
+                              0,
+                              java.util.Optional.of(activity.getHeartbeatDetails()),
+                              com.fasterxml.jackson.databind.JsonNode.class,
+                              com.fasterxml.jackson.databind.JsonNode.class)
+                          .path("pod");
+                  return pod.path("name").asText().equals("seen-0")
+                      && pod.path("status").asText().equals("CrashLoopBackOff")
+                      && pod.path("restarts").asInt() >= 1
+                      && !pod.path("ready").asBoolean(true)
+                      && !pod.path("since").asText().isEmpty();
+                }
+              }
+              return false;
+            });
+    // Done with it: this test needs no ending of its own (its namespace is its own).
+    io.temporal.client.WorkflowStub.fromTyped(h.upgrade(target)).terminate("seen");
+  }
+
+  @Test
   void heldThenRetriedOnceTheImageIsFixedCompletes() {
     String ns = h.namespace();
     h.statefulSet(ns, "api", 2, "example/api:1.0");

@@ -53,6 +53,33 @@ class HistoryIT {
     String target = ns + "/statefulset/shop";
     UpgradeResult first = run(upgrade(target, "example/shop:1.1"));
     assertEquals(Phase.COMPLETED, first.phase());
+    // kubectl rollout history shows which Lockstep run made a revision and why (CHANGE-CAUSE);
+    // the StatefulSet itself keeps no such note once the run is over.
+    assertThat(
+            h.kube
+                .apps()
+                .controllerRevisions()
+                .inNamespace(ns)
+                .withName(first.status().toRevision())
+                .get()
+                .getMetadata()
+                .getAnnotations())
+        .hasEntrySatisfying(
+            "kubernetes.io/change-cause",
+            cause ->
+                assertThat(cause)
+                    .startsWith("Lockstep run " + first.status().runId() + " by ")
+                    .contains("example/shop:1.1"));
+    assertThat(
+            h.kube
+                .apps()
+                .statefulSets()
+                .inNamespace(ns)
+                .withName("shop")
+                .get()
+                .getMetadata()
+                .getAnnotations())
+        .doesNotContainKey("kubernetes.io/change-cause");
     UpgradeResult second = run(upgrade(target, "example/shop:1.2"));
     assertEquals(Phase.COMPLETED, second.phase());
     UpgradeResult broken = run(upgrade(target, "example/shop:1.3-broken"));
@@ -91,6 +118,10 @@ class HistoryIT {
     assertThat(deployed.description())
         .isEqualTo(
             "Lockstep run " + rollback.status().runId() + " by alice@laptop: test (COMPLETED)");
+    // The rollback reused the first run's revision: the first run's notes are kept beside its own.
+    assertThat(deployed.earlierRuns())
+        .containsExactly(
+            "Lockstep run " + first.status().runId() + " by alice@laptop: test (COMPLETED)");
     // Oldest first; the reused revision was raised above the one it replaced.
     assertThat(rows).extracting(RevisionHistory.Row::revision).isSorted();
     assertThat(rows.get(rows.size() - 1)).isEqualTo(deployed);

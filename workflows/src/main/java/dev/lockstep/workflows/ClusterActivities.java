@@ -196,6 +196,15 @@ public interface ClusterActivities {
   String NOTE_FINISHED_AT = "lockstep.dev/finished-at";
 
   /**
+   * The notes of the earlier runs that produced the same revision (a rollback reuses the revision
+   * it returns to): a JSON array of objects keyed by the other notes' names, oldest first, the last
+   * {@link #EARLIER_RUNS_KEPT}. A run's notes are appended here, never overwritten.
+   */
+  String NOTE_EARLIER_RUNS = "lockstep.dev/earlier-runs";
+
+  int EARLIER_RUNS_KEPT = 20;
+
+  /**
    * Set to {@link #DATA_MIGRATED_FORWARD} on the revision a run completed on after migrating data
    * forward only: going back from it needs the data restored first.
    */
@@ -221,13 +230,28 @@ public interface ClusterActivities {
   record RevisionList(
       boolean found, String updateRevision, String currentRevision, List<RevisionInfo> revisions) {}
 
-  /** One ControllerRevision: number, name, when created, images, and Lockstep's notes. */
+  /**
+   * One ControllerRevision: number, name, when created, images, Lockstep's notes, and the notes of
+   * the earlier runs that produced it too (oldest first).
+   */
   record RevisionInfo(
       long revision,
       String name,
       String created,
       Map<String, String> images,
-      Map<String, String> notes) {}
+      Map<String, String> notes,
+      List<Map<String, String>> earlierRuns) {
+
+    /** Without earlier runs' notes (a revision produced once). */
+    public RevisionInfo(
+        long revision,
+        String name,
+        String created,
+        Map<String, String> images,
+        Map<String, String> notes) {
+      this(revision, name, created, images, notes, List.of());
+    }
+  }
 
   /** One unit's health check. */
   record HealthRequest(

@@ -132,6 +132,92 @@ public final class Listing {
     return new Result(how.source(), result);
   }
 
+  /**
+   * The run a command means when it names none: the running one, else the latest that got past its
+   * checks. A run turned down before any change (an invalid plan, failed pre-checks, a held target,
+   * a target that already runs the change) does not displace the run before it in {@code status},
+   * {@code resume}, {@code rollback} or {@code audit} (issue 20). Empty when that is the latest
+   * run, or when the target has no run at all (the caller's own call then says so).
+   */
+  public static Optional<String> counted(WorkflowClient client, String workflowId) {
+    List<Found> runs = new ArrayList<>(runsOf(client, workflowId));
+    runs.sort(
+        Comparator.comparing((Found f) -> f.startedAt() == null ? Instant.MIN : f.startedAt())
+            .reversed());
+    for (Found f : runs) {
+      if (f.running() || changedSomething(client, f)) {
+        return f == runs.get(0) ? Optional.empty() : Optional.of(f.runId());
+      }
+    }
+    return Optional.empty();
+  }
+
+  /**
+   * The targets Lockstep has run on in a cluster ({@code NAMESPACE/KIND/NAME}), from the runs' ids
+   * alone (no status is asked): what a "did you mean" chooses from.
+   */
+  public static List<String> targets(WorkflowClient client, String cluster) {
+    String prefix = Names.WORKFLOW_ID_PREFIX + cluster + "/";
+    return find(
+            () ->
+                client
+                    .listExecutions(query(cluster, true))
+                    .map(
+                        m ->
+                            new Found(
+                                m.getExecution().getWorkflowId(),
+                                m.getExecution().getRunId(),
+                                false,
+                                m.getStartTime()))
+                    .toList(),
+            () -> openAndClosed(client, true))
+        .found()
+        .stream()
+        .map(Found::workflowId)
+        .filter(id -> id.startsWith(prefix))
+        .map(id -> id.substring(prefix.length()))
+        .distinct()
+        .toList();
+  }
+
+  /** Every run of one workflow id, running or ended, in no particular order. */
+  static List<Found> runsOf(WorkflowClient client, String workflowId) {
+    return find(
+            () ->
+                client
+                    .listExecutions("WorkflowId = '" + workflowId.replace("'", "") + "'")
+                    .map(
+                        m ->
+                            new Found(
+                                m.getExecution().getWorkflowId(),
+                                m.getExecution().getRunId(),
+                                m.getStatus()
+                                    == WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING,
+                                m.getStartTime()))
+                    .toList(),
+            () ->
+                openAndClosed(client, true).stream()
+                    .filter(f -> f.workflowId().equals(workflowId))
+                    .toList())
+        .found();
+  }
+
+  /**
+   * Whether an ended run got past its checks: its verdict accepted the plan. A run without a
+   * readable result (terminated, timed out) is counted: it may have changed something.
+   */
+  private static boolean changedSomething(WorkflowClient client, Found f) {
+    try {
+      UpgradeResult result =
+          client
+              .newUntypedWorkflowStub(f.workflowId(), Optional.of(f.runId()), Optional.empty())
+              .getResult(5, TimeUnit.SECONDS, UpgradeResult.class);
+      return result.verdict() == null || result.verdict().valid();
+    } catch (java.util.concurrent.TimeoutException | RuntimeException e) {
+      return true;
+    }
+  }
+
   private static final StartTimeFilter ALL_TIME =
       StartTimeFilter.newBuilder()
           .setEarliestTime(com.google.protobuf.Timestamp.newBuilder().setSeconds(0))

@@ -28,6 +28,9 @@ public final class RevisionHistory {
    * @param images container to image
    * @param description the Lockstep run and who started it, or that it was not Lockstep's
    * @param runId the run that produced it, or null
+   * @param running whether the target runs it now (deployed, or deploying)
+   * @param earlierRuns the earlier runs that produced it too (a rollback reuses a revision), each
+   *     described as {@code description} is, oldest first
    */
   public record Row(
       long revision,
@@ -36,7 +39,9 @@ public final class RevisionHistory {
       String status,
       Map<String, String> images,
       String description,
-      String runId) {}
+      String runId,
+      boolean running,
+      List<String> earlierRuns) {}
 
   /** Reads the revisions on the worker; null when the target does not exist. */
   public static List<Row> fetch(WorkflowClient client, String cluster, Target target, Duration wait)
@@ -85,41 +90,85 @@ public final class RevisionHistory {
               default -> outcome.toLowerCase(java.util.Locale.ROOT);
             };
       }
-      String reason = notes.getOrDefault(ClusterActivities.NOTE_REASON, "");
-      String description =
-          run == null
-              ? "not changed by Lockstep"
-              : "Lockstep run "
-                  + run
-                  + " by "
-                  + notes.getOrDefault(ClusterActivities.NOTE_STARTED_BY, "unknown")
-                  + (reason.isEmpty() ? "" : ": " + reason)
-                  + (outcome == null ? "" : " (" + outcome + ")");
+      String description = run == null ? "not changed by Lockstep" : describe(notes);
+      List<String> earlier = new ArrayList<>();
+      if (r.earlierRuns() != null) {
+        for (Map<String, String> e : r.earlierRuns()) {
+          if (e.get(ClusterActivities.NOTE_RUN) != null) {
+            earlier.add(describe(e));
+          }
+        }
+      }
       rows.add(
           new Row(
               r.revision(),
               r.name(),
-              notes.getOrDefault(ClusterActivities.NOTE_FINISHED_AT, r.created()),
+              iso(notes.getOrDefault(ClusterActivities.NOTE_FINISHED_AT, r.created())),
               status,
               r.images(),
               description,
-              run));
+              run,
+              r.name().equals(list.updateRevision()),
+              List.copyOf(earlier)));
     }
     return rows;
   }
 
-  /** The rows as a table. */
+  /** A run as its notes describe it: who started it, why, and how it ended. */
+  private static String describe(Map<String, String> notes) {
+    String reason = notes.getOrDefault(ClusterActivities.NOTE_REASON, "");
+    String outcome = notes.get(ClusterActivities.NOTE_OUTCOME);
+    return "Lockstep run "
+        + notes.get(ClusterActivities.NOTE_RUN)
+        + " by "
+        + notes.getOrDefault(ClusterActivities.NOTE_STARTED_BY, "unknown")
+        + (reason.isEmpty() ? "" : ": " + reason)
+        + (outcome == null ? "" : " (" + outcome + ")");
+  }
+
+  /**
+   * A time in one format whatever wrote it (a run's note has milliseconds, Kubernetes' timestamps
+   * have none): ISO-8601 in UTC, to the second. Anything else is shown as it is.
+   */
+  static String iso(String time) {
+    if (time == null || time.isBlank()) {
+      return null;
+    }
+    try {
+      return java.time.Instant.parse(time)
+          .truncatedTo(java.time.temporal.ChronoUnit.SECONDS)
+          .toString();
+    } catch (java.time.format.DateTimeParseException e) {
+      return time;
+    }
+  }
+
+  /**
+   * The rows as a person reads them: the revision running now on top, then the others newest first
+   * (as {@code kubectl rollout history} is read from the bottom).
+   */
+  public static List<Row> runningFirst(List<Row> rows) {
+    List<Row> sorted = new ArrayList<>(rows);
+    sorted.sort(
+        java.util.Comparator.comparing(Row::running).thenComparingLong(Row::revision).reversed());
+    return sorted;
+  }
+
+  /** The rows as a table; the revision running now is marked with {@code *}. */
   public static String render(List<Row> rows) {
     List<List<String>> table = new ArrayList<>();
     table.add(List.of("Revision", "Updated", "Status", "Images", "Description"));
     for (Row r : rows) {
       table.add(
           List.of(
-              String.valueOf(r.revision()),
+              (r.running() ? "* " : "  ") + r.revision(),
               r.updated() == null ? "" : r.updated(),
               r.status(),
               String.join(",", new java.util.TreeMap<>(r.images()).values()),
-              r.description()));
+              r.description()
+                  + (r.earlierRuns() == null || r.earlierRuns().isEmpty()
+                      ? ""
+                      : "; before: " + String.join("; ", r.earlierRuns()))));
     }
     return StatusTable.columns(table);
   }

@@ -9,6 +9,50 @@ public final class StatusTable {
   private StatusTable() {}
 
   public static String render(UpgradeStatus s) {
+    return render(s, java.time.Instant.now());
+  }
+
+  /**
+   * The table as at {@code now}: the run's elapsed time is counted to it while the run goes on (in
+   * whole minutes, so that {@code --watch} redraws for changes, not for the clock), and to its end
+   * once it has ended.
+   */
+  public static String render(UpgradeStatus s, java.time.Instant now) {
+    StringBuilder notes = new StringBuilder();
+    String elapsed = elapsed(s, now);
+    if (!elapsed.isEmpty()) {
+      notes.append(elapsed).append('\n');
+    }
+    if (s.pause() != null) {
+      notes.append("Pause: ").append(s.pause()).append('\n');
+    }
+    return table(s) + (notes.isEmpty() ? "" : "\n" + notes);
+  }
+
+  /** {@code Running for 12m} or {@code Took 3m12s}; empty when the start is unknown. */
+  static String elapsed(UpgradeStatus s, java.time.Instant now) {
+    if (s.startedAt() == null) {
+      return "";
+    }
+    try {
+      java.time.Instant start = java.time.Instant.parse(s.startedAt());
+      if (s.finishedAt() != null) {
+        java.time.Duration took =
+            java.time.Duration.between(start, java.time.Instant.parse(s.finishedAt()))
+                .truncatedTo(java.time.temporal.ChronoUnit.SECONDS);
+        return "Took " + Durations.format(took);
+      }
+      java.time.Duration running = java.time.Duration.between(start, now);
+      return running.toMinutes() < 1
+          ? "Running for less than a minute"
+          : "Running for "
+              + Durations.format(running.truncatedTo(java.time.temporal.ChronoUnit.MINUTES));
+    } catch (java.time.format.DateTimeParseException e) {
+      return "";
+    }
+  }
+
+  private static String table(UpgradeStatus s) {
     long upgraded = s.units().stream().filter(u -> u.state() == UnitState.UPGRADED).count();
     List<List<String>> head = new ArrayList<>();
     head.add(List.of("Target", "Phase", "From", "To", "Units", "Message"));

@@ -16,6 +16,9 @@ import java.util.Map;
  *     repair}
  * @param gate while the run waits at a gate: who has approved it, how many approvals it still
  *     needs, and when it times out; null otherwise
+ * @param pause a pause asked for and who asked, while it is pending or holds the run: {@code pause
+ *     requested by alice@laptop (change freeze): holds before the next unit}, or null; absent from
+ *     a status an older worker sent
  */
 /* A CLI or console older than the worker reads a status with fields it does not know yet. */
 @JsonIgnoreProperties(ignoreUnknown = true)
@@ -38,7 +41,8 @@ public record UpgradeStatus(
     List<Step> steps,
     Integer step,
     String kind,
-    GateStatus gate) {
+    GateStatus gate,
+    String pause) {
 
   /**
    * The gate a run waits at.

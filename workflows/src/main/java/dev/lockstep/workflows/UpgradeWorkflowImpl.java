@@ -25,6 +25,14 @@ import org.slf4j.Logger;
 public class UpgradeWorkflowImpl implements UpgradeWorkflow {
   private static final Logger LOG = Workflow.getLogger(UpgradeWorkflowImpl.class);
 
+  /**
+   * A target that already runs what the plan asks for ends the run COMPLETED ("unchanged") instead
+   * of FAILED with a failed pre-check (issue 20). The old branch can go once no run started before
+   * this change can still be replayed (runs refused this way end at once, so: after the release
+   * that brings it, plus the namespace's retention).
+   */
+  static final String UNCHANGED_COMPLETES = "unchanged-completes";
+
   private final Run run = new Run();
   private final Story story = new Story(run);
   private Stubs stubs;
@@ -108,6 +116,10 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
           PreChecks.heldBy(snapshot, run.target, Workflow.getInfo().getWorkflowId(), run.cluster);
       run.verdict = Verdict.refused(Verdict.Refusal.TARGET_HELD, List.of(held));
       return end(Phase.FAILED, "refused, nothing was changed: " + held);
+    }
+    if (!snapshot.changesTemplate()
+        && Workflow.getVersion(UNCHANGED_COMPLETES, Workflow.DEFAULT_VERSION, 1) == 1) {
+      return unchanged();
     }
     List<String> failing = new ArrayList<>();
     run.checks.addAll(PreChecks.evaluate(snapshot, run.plan.effectiveForce()));
@@ -763,6 +775,28 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
     }
   }
 
+  /**
+   * The target already runs what the plan asks for: the run ends COMPLETED having changed nothing,
+   * so that running the same upgrade again answers {@code unchanged}, as {@code kubectl apply}
+   * does, instead of leaving a FAILED run (issue 20).
+   */
+  private UpgradeResult unchanged() {
+    StringBuilder images = new StringBuilder();
+    run.toImages.forEach(
+        (container, image) ->
+            images
+                .append(images.length() == 0 ? "" : ", ")
+                .append(container)
+                .append('=')
+                .append(image));
+    String why =
+        "already runs "
+            + (images.length() == 0 ? "that template" : images)
+            + "; nothing was changed";
+    run.verdict = Verdict.unchanged(run.fromRevision, why);
+    return end(Phase.COMPLETED, "unchanged: " + why);
+  }
+
   private UpgradeResult invalid(List<String> problems) {
     run.verdict = Verdict.invalid(problems);
     return end(Phase.FAILED, "invalid plan: " + String.join("; ", problems));
@@ -1056,13 +1090,14 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
         run.startedAt == 0 ? null : Instant.ofEpochMilli(run.startedAt).toString(),
         run.finishedAt == null ? null : Instant.ofEpochMilli(run.finishedAt).toString(),
         run.target == null ? null : "lockstep rollback " + run.target + run.clusterFlag(),
-        List.copyOf(run.units),
+        unitsNow(),
         List.copyOf(run.steering),
         List.copyOf(run.checks),
         List.copyOf(run.steps),
         run.phase.isTerminal() ? null : Math.min(run.index, Math.max(0, run.steps.size() - 1)),
         kind(),
-        gate());
+        gate(),
+        pauseNow());
   }
 
   /** The gate the run waits at, with its approvals and timeout; null when it waits at none. */
@@ -1081,6 +1116,59 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
             ? null
             : run.plan.effectiveOnGateTimeout().name().toLowerCase(java.util.Locale.ROOT),
         run.gateTimedOut);
+  }
+
+  /**
+   * The units as a person should read them now: a unit the run has not reached says why it waits
+   * (the gate, a pause, a hold) or, once the run has ended, that it was never touched, instead of
+   * "other units upgrading first" when nothing is upgrading. Computed when asked: nothing of it is
+   * in the history.
+   */
+  private List<UnitStatus> unitsNow() {
+    String untouched =
+        run.phase.isTerminal()
+            ? "not touched: the run ended " + run.phase + " before this unit"
+            : switch (run.phase) {
+              case WAITING_FOR_RESUME -> "waits for `lockstep resume` at the gate";
+              case PAUSED -> "waits: the upgrade is paused";
+              case HELD -> "waits: the upgrade is HELD";
+              case ROLLING_BACK -> "not touched: the run is rolling back";
+              default -> null;
+            };
+    List<UnitStatus> units = new ArrayList<>();
+    for (UnitStatus u : run.units) {
+      units.add(
+          untouched != null
+                  && u.state() == UnitState.WAITING
+                  && StatefulSetStrategy.MSG_WAITING.equals(u.message())
+              ? u.with(u.state(), u.revision(), u.ready(), untouched)
+              : u);
+    }
+    return List.copyOf(units);
+  }
+
+  /** Who asked for the pause that is pending or holds the run, and why; null when none. */
+  private String pauseNow() {
+    if (run.phase.isTerminal() || (!run.pauseRequested && run.phase != Phase.PAUSED)) {
+      return null;
+    }
+    Steering asked = null;
+    for (Steering s : run.steering) {
+      if (s.accepted() && "pause".equals(s.action())) {
+        asked = s;
+      }
+    }
+    String who =
+        asked == null
+            ? ""
+            : " by "
+                + asked.identity()
+                + (asked.reason() == null || asked.reason().isEmpty()
+                    ? ""
+                    : " (" + asked.reason() + ")");
+    return run.phase == Phase.PAUSED
+        ? "paused" + who + ": `lockstep resume` goes on"
+        : "pause requested" + who + ": holds before the next unit";
   }
 
   /** What the run is, for the people steering it: a rollback is not rolled back again. */

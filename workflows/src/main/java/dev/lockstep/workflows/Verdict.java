@@ -13,11 +13,19 @@ import java.util.List;
  * @param problems every reason it was not accepted, one line each
  * @param fromRevision the target's current revision, when valid
  * @param refusal why it was not accepted, when it was inspected and refused
+ * @param unchanged the target already runs what the plan asks for: nothing was changed and nothing
+ *     needs to be (as {@code kubectl apply} says {@code unchanged}); {@code valid} is false and the
+ *     refusal CHECKS_FAILED, which is what a CLI older than this field reports
  */
 /* A CLI or console older than the worker reads a status with fields it does not know yet. */
 @JsonIgnoreProperties(ignoreUnknown = true)
 public record Verdict(
-    boolean valid, boolean inspected, List<String> problems, String fromRevision, Refusal refusal) {
+    boolean valid,
+    boolean inspected,
+    List<String> problems,
+    String fromRevision,
+    Refusal refusal,
+    boolean unchanged) {
 
   /** The kinds of "no". */
   public enum Refusal {
@@ -30,7 +38,12 @@ public record Verdict(
   }
 
   public static Verdict ok(String fromRevision) {
-    return new Verdict(true, true, List.of(), fromRevision, null);
+    return new Verdict(true, true, List.of(), fromRevision, null, false);
+  }
+
+  /** The target already runs what the plan asks for; {@code why} says what it runs. */
+  public static Verdict unchanged(String fromRevision, String why) {
+    return new Verdict(false, true, List.of(why), fromRevision, Refusal.CHECKS_FAILED, true);
   }
 
   public static Verdict invalid(List<String> problems) {
@@ -38,10 +51,10 @@ public record Verdict(
   }
 
   public static Verdict refused(Refusal refusal, List<String> problems) {
-    return new Verdict(false, true, List.copyOf(problems), null, refusal);
+    return new Verdict(false, true, List.copyOf(problems), null, refusal, false);
   }
 
   public static Verdict notInspected(String problem) {
-    return new Verdict(false, false, List.of(problem), null, null);
+    return new Verdict(false, false, List.of(problem), null, null, false);
   }
 }

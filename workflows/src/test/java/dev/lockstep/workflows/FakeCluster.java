@@ -18,6 +18,9 @@ class FakeCluster implements ClusterActivities {
   volatile String unhealthyUnit;
   volatile List<CheckResult> checks = List.of();
 
+  /** The target already runs what the plan asks for (web=nginx:1.25). */
+  volatile boolean unchanged;
+
   /** A dead run's mark: its run id, where it started, and how many units it upgraded. */
   volatile String mark;
 
@@ -89,8 +92,8 @@ class FakeCluster implements ClusterActivities {
         1,
         1,
         Map.of("web", "nginx:1.25"),
-        Map.of("web", "nginx:1.26"),
-        true,
+        Map.of("web", unchanged ? "nginx:1.25" : "nginx:1.26"),
+        !unchanged,
         null,
         null,
         units("web-1"),

@@ -288,6 +288,14 @@ final class Scenarios {
       };
 
   /** Every saved history, by file name: one per path a run can take. */
+  /** An upgrade to what already runs: unchanged, COMPLETED having changed nothing (issue 20). */
+  static final Scenario UNCHANGED =
+      (client, cluster, env) -> {
+        cluster.unchanged = true;
+        start(client, plan(UpgradePlan.Gate.FIRST).build());
+        result(client);
+      };
+
   static final java.util.Map<String, Scenario> ALL =
       java.util.Map.ofEntries(
           java.util.Map.entry("full-upgrade.json", FULL_UPGRADE),
@@ -308,12 +316,12 @@ final class Scenarios {
           java.util.Map.entry("deployment-broken-rolled-back.json", DEPLOYMENT_BROKEN_ROLLED_BACK),
           java.util.Map.entry(
               "deployment-drift-held-abandoned.json", DEPLOYMENT_DRIFT_HELD_ABANDONED),
-
           java.util.Map.entry("gate-timeout-resume.json", GATE_TIMEOUT_RESUME),
           java.util.Map.entry("gate-timeout-rollback.json", GATE_TIMEOUT_ROLLBACK),
           java.util.Map.entry(
               "gate-timeout-held-then-resumed.json", GATE_TIMEOUT_HELD_THEN_RESUMED),
-          java.util.Map.entry("two-approvals.json", TWO_APPROVALS));
+          java.util.Map.entry("two-approvals.json", TWO_APPROVALS),
+          java.util.Map.entry("unchanged.json", UNCHANGED));
 
   /** The workflow id a saved history ran under: its target's, told by the file's name. */
   static String workflowId(String fileName) {

@@ -138,6 +138,20 @@ class UpgradeWorkflowTest {
   }
 
   @Test
+  void anUpgradeToWhatAlreadyRunsIsUnchangedAndCompletesHavingChangedNothing() {
+    cluster.unchanged = true;
+    Upgrades.Started started = begin(plan(UpgradePlan.Gate.FIRST));
+    assertThat(started.verdict().unchanged()).isTrue();
+    assertThat(started.verdict().problems())
+        .containsExactly("already runs web=nginx:1.25; nothing was changed");
+    UpgradeResult result = result();
+    assertEquals(Phase.COMPLETED, result.phase());
+    assertEquals("unchanged: already runs web=nginx:1.25; nothing was changed", result.message());
+    assertThat(cluster.calls).containsExactly("inspect");
+    assertThat(cluster.events).isEmpty();
+  }
+
+  @Test
   void anInvalidPlanIsRefusedBeforeAnythingChanges() {
     cluster.problems = List.of("no container 'db' in demo/statefulset/web: containers are [web]");
     Upgrades.Started started = begin(plan(UpgradePlan.Gate.FIRST));
@@ -334,6 +348,36 @@ class UpgradeWorkflowTest {
         () -> upgrade().cancel(new SteerRequest("x", "")));
     // Its status stays readable after the end.
     assertEquals(Phase.COMPLETED, upgrade().status().phase());
+  }
+
+  @Test
+  void unitsNotReachedSayWhyTheyWaitAPendingPauseWhoAskedAndTheEndThatTheyWereNeverTouched() {
+    begin(plan(UpgradePlan.Gate.FIRST));
+    env.sleep(Duration.ofMinutes(1));
+    UpgradeStatus atGate = upgrade().status();
+    assertThat(atGate.units())
+        .extracting(UnitStatus::message)
+        .containsExactly(
+            "upgrade completed",
+            "waits for `lockstep resume` at the gate",
+            "waits for `lockstep resume` at the gate");
+    assertThat(atGate.pause()).isNull();
+
+    upgrade().pause(new SteerRequest("ops", "incident elsewhere"));
+    assertEquals(
+        "pause requested by ops (incident elsewhere): holds before the next unit",
+        upgrade().status().pause());
+
+    upgrade().cancel(new SteerRequest("ops", "abort"));
+    UpgradeResult result = result();
+    assertEquals(Phase.CANCELLED, result.phase());
+    assertThat(result.status().units())
+        .filteredOn(u -> u.state() == UnitState.WAITING)
+        .extracting(UnitStatus::message)
+        .containsExactly(
+            "not touched: the run ended CANCELLED before this unit",
+            "not touched: the run ended CANCELLED before this unit");
+    assertThat(result.status().pause()).isNull();
   }
 
   @Test

@@ -1,0 +1,140 @@
+package dev.lockstep.starter;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.lockstep.workflows.PodState;
+import dev.lockstep.workflows.UnitState;
+import dev.lockstep.workflows.UnitStatus;
+import dev.lockstep.workflows.UpgradeStatus;
+import io.temporal.api.common.v1.WorkflowExecution;
+import io.temporal.api.workflow.v1.PendingActivityInfo;
+import io.temporal.api.workflowservice.v1.DescribeWorkflowExecutionRequest;
+import io.temporal.client.WorkflowClient;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * The pods of the units a run is waiting for, as {@code kubectl get pods} shows them: the activity
+ * that waits for a unit sends its pod with every heartbeat, and Temporal keeps the last one with
+ * the pending activity, so {@code status} reads it with one call to Temporal, none to the worker or
+ * the cluster (issue 20). The pod is as of that heartbeat (at most a third of the heartbeat timeout
+ * old).
+ */
+final class UnitsNow {
+  private UnitsNow() {}
+
+  /** The pods the running run's unit activities last saw, by name; empty when none or unknown. */
+  static Map<String, PodState> pods(WorkflowClient client, String workflowId, String runId) {
+    Map<String, PodState> pods = new LinkedHashMap<>();
+    if (runId == null) {
+      return pods;
+    }
+    try {
+      var description =
+          client
+              .getWorkflowServiceStubs()
+              .blockingStub()
+              .describeWorkflowExecution(
+                  DescribeWorkflowExecutionRequest.newBuilder()
+                      .setNamespace(client.getOptions().getNamespace())
+                      .setExecution(
+                          WorkflowExecution.newBuilder().setWorkflowId(workflowId).setRunId(runId))
+                      .build());
+      for (PendingActivityInfo activity : description.getPendingActivitiesList()) {
+        if (!"UpgradeUnit".equals(activity.getActivityType().getName())
+            || !activity.hasHeartbeatDetails()) {
+          continue;
+        }
+        JsonNode details =
+            client
+                .getOptions()
+                .getDataConverter()
+                .fromPayloads(
+                    0, Optional.of(activity.getHeartbeatDetails()), JsonNode.class, JsonNode.class);
+        if (details != null && details.hasNonNull("pod")) {
+          PodState pod = Common.JSON.treeToValue(details.get("pod"), PodState.class);
+          pods.put(pod.name(), pod);
+        }
+      }
+    } catch (RuntimeException | com.fasterxml.jackson.core.JsonProcessingException e) {
+      // The pods are a courtesy: the status itself came from the run.
+    }
+    return pods;
+  }
+
+  /**
+   * The status with what the pods say: a unit being upgraded or verified that is not Ready yet says
+   * what it waits for ({@code waiting for postgresql-2 to be Ready (CrashLoopBackOff, 6 restarts,
+   * 50 s)}), and its revision is the one its pod runs.
+   */
+  static UpgradeStatus withPods(UpgradeStatus s, Map<String, PodState> pods, Instant now) {
+    if (pods.isEmpty() || s.units() == null) {
+      return s;
+    }
+    List<UnitStatus> units = new ArrayList<>();
+    for (UnitStatus u : s.units()) {
+      PodState pod = pods.get(u.name());
+      if (pod == null || (u.state() != UnitState.UPGRADING && u.state() != UnitState.VERIFYING)) {
+        units.add(u);
+        continue;
+      }
+      String message =
+          pod.ready()
+              ? u.message()
+              : "waiting for "
+                  + pod.name()
+                  + " to be Ready ("
+                  + pod.status()
+                  + (pod.restarts() > 0
+                      ? ", " + pod.restarts() + (pod.restarts() == 1 ? " restart" : " restarts")
+                      : "")
+                  + since(pod, now)
+                  + ")";
+      units.add(
+          new UnitStatus(
+              u.name(),
+              u.ordinal(),
+              u.state(),
+              pod.revision() != null ? pod.revision() : u.revision(),
+              pod.ready(),
+              message));
+    }
+    return new UpgradeStatus(
+        s.target(),
+        s.runId(),
+        s.phase(),
+        s.message(),
+        s.fromRevision(),
+        s.toRevision(),
+        s.fromImages(),
+        s.toImages(),
+        s.cluster(),
+        s.startedAt(),
+        s.finishedAt(),
+        s.rollbackCommand(),
+        units,
+        s.steering(),
+        s.checks(),
+        s.steps(),
+        s.step(),
+        s.kind(),
+        s.pause());
+  }
+
+  /** {@code , 50 s} in its status, in whole seconds; empty when unknown. */
+  private static String since(PodState pod, Instant now) {
+    if (pod.since() == null) {
+      return "";
+    }
+    try {
+      long seconds = Math.max(0, Duration.between(Instant.parse(pod.since()), now).toSeconds());
+      return ", " + seconds + " s";
+    } catch (java.time.format.DateTimeParseException e) {
+      return "";
+    }
+  }
+}
