@@ -36,6 +36,7 @@ import picocli.CommandLine.Command;
       "",
       "Through the ./lockstep launcher, also:",
       "  worker   a worker for one cluster (--cluster NAME --kubeconfig FILE)",
+      "  console  the web console (--port 8080): every upgrade, the gate from a browser",
       "  dev      the embedded stack: Temporal, kubesim, a worker, examples",
       "  demo     a demonstration upgrade on the embedded stack",
       "",
