@@ -242,6 +242,8 @@ final class Scenarios {
         env.sleep(Duration.ofMinutes(30));
         deployment(client).abandon(OPS);
         deploymentResult(client);
+      };
+
   /** The gate times out and the plan resumes it. */
   static final Scenario GATE_TIMEOUT_RESUME =
       (client, cluster, env) -> {
@@ -287,7 +289,6 @@ final class Scenarios {
         result(client);
       };
 
-  /** Every saved history, by file name: one per path a run can take. */
   /** An upgrade to what already runs: unchanged, COMPLETED having changed nothing (issue 20). */
   static final Scenario UNCHANGED =
       (client, cluster, env) -> {
@@ -296,6 +297,7 @@ final class Scenarios {
         result(client);
       };
 
+  /** Every saved history, by file name: one per path a run can take. */
   static final java.util.Map<String, Scenario> ALL =
       java.util.Map.ofEntries(
           java.util.Map.entry("full-upgrade.json", FULL_UPGRADE),
