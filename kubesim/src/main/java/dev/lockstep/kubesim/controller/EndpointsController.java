@@ -251,7 +251,14 @@ public final class EndpointsController implements Controller {
         }
       }
       ArrayNode ports = slice.putArray("ports");
-      group.getKey().forEach(p -> ports.add(p.deepCopy()));
+      for (ObjectNode p : group.getKey()) {
+        // In the order the API serialises an EndpointSlice's ports.
+        ports
+            .addObject()
+            .put("name", p.path("name").asText())
+            .put("protocol", p.path("protocol").asText())
+            .put("port", p.path("port").asInt());
+      }
       desired.add(slice);
     }
     for (int i = 0; i < desired.size(); i++) {
