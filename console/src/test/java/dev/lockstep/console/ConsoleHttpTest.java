@@ -132,7 +132,9 @@ class ConsoleHttpTest {
             new Step(Step.Kind.GATE, "after pg-1", Step.State.RUNNING),
             new Step(Step.Kind.UNIT, "pg-0", Step.State.PENDING)),
         1,
-        "upgrade");
+        "upgrade",
+        null,
+        null);
   }
 
   @Test

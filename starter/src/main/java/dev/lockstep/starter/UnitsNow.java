@@ -122,6 +122,7 @@ final class UnitsNow {
         s.steps(),
         s.step(),
         s.kind(),
+        s.gate(),
         s.pause());
   }
 

@@ -306,4 +306,10 @@ public final class PlanValidation {
           "gateTimeout, approvals and excludeStarter apply to gates, and the plan has gate: none");
     }
   }
+
+  private static void notYet(List<String> problems, boolean used, String what) {
+    if (used) {
+      problems.add(what + " is not supported by this version of Lockstep yet");
+    }
+  }
 }
