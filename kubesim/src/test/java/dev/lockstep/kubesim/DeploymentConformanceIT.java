@@ -4,6 +4,7 @@ import static java.util.concurrent.TimeUnit.SECONDS;
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import dev.lockstep.kubesim.lane.ControlPlaneKit;
 import io.fabric8.kubernetes.api.model.IntOrString;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
 import io.fabric8.kubernetes.api.model.apps.DeploymentCondition;
@@ -183,15 +184,15 @@ class DeploymentConformanceIT {
 
   @Test
   @EnabledIf(
-      value = "dev.lockstep.kubesim.RealControlPlane#available",
+      value = "dev.lockstep.kubesim.lane.ControlPlaneKit#available",
       disabledReason = "no real control plane here (../shared/tools/k8s/control-plane not found)")
   void onARealV120ControlPlane() throws Exception {
     int gatewayPort;
     try (ServerSocket socket = new ServerSocket(0)) {
       gatewayPort = socket.getLocalPort();
     }
-    try (RealControlPlane plane =
-            RealControlPlane.start(RealControlPlane.script().orElseThrow(), gatewayPort);
+    try (ControlPlaneKit plane =
+            ControlPlaneKit.start(ControlPlaneKit.script().orElseThrow(), gatewayPort);
         HollowNodes nodes =
             HollowNodes.builder(Config.fromKubeconfig(plane.kubeconfig()))
                 .nodes(2)

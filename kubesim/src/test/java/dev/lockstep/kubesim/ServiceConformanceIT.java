@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.lockstep.kubesim.lane.ControlPlaneKit;
 import io.fabric8.kubernetes.api.model.IntOrString;
 import io.fabric8.kubernetes.api.model.ServiceBuilder;
 import io.fabric8.kubernetes.client.Config;
@@ -132,15 +133,15 @@ class ServiceConformanceIT {
 
   @Test
   @EnabledIf(
-      value = "dev.lockstep.kubesim.RealControlPlane#available",
+      value = "dev.lockstep.kubesim.lane.ControlPlaneKit#available",
       disabledReason = "no real control plane here (../shared/tools/k8s/control-plane not found)")
   void onARealV120ControlPlane() throws Exception {
     int gatewayPort;
     try (ServerSocket socket = new ServerSocket(0)) {
       gatewayPort = socket.getLocalPort();
     }
-    try (RealControlPlane plane =
-            RealControlPlane.start(RealControlPlane.script().orElseThrow(), gatewayPort);
+    try (ControlPlaneKit plane =
+            ControlPlaneKit.start(ControlPlaneKit.script().orElseThrow(), gatewayPort);
         HollowNodes nodes =
             HollowNodes.builder(Config.fromKubeconfig(plane.kubeconfig()))
                 .nodes(2)

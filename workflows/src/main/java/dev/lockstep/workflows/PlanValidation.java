@@ -300,10 +300,26 @@ public final class PlanValidation {
     if (plan.approvals() != null && (plan.approvals() < 1 || plan.approvals() > 10)) {
       problems.add("approvals must be between 1 and 10, was " + plan.approvals());
     }
-    if ((plan.gateTimeout() != null || plan.countsApprovals())
-        && plan.effectiveGate() == UpgradePlan.Gate.NONE) {
+    if (plan.effectiveOnGateTimeout() == UpgradePlan.GateTimeoutPolicy.RESUME
+        && plan.gateTimeout() != null
+        && plan.countsApprovals()) {
       problems.add(
-          "gateTimeout, approvals and excludeStarter apply to gates, and the plan has gate: none");
+          "onGateTimeout: resume would open a gate that needs approvals without them: use hold or"
+              + " rollback with approvals and excludeStarter");
+    }
+    // A Deployment's rolling strategy names its own gates (strategy.rolling.gates) instead of gate.
+    boolean namesGates =
+        plan.strategy() != null
+            && plan.strategy().rolling() != null
+            && plan.strategy().rolling().gates() != null;
+    boolean gated =
+        namesGates
+            ? !plan.strategy().rolling().gates().isEmpty()
+            : plan.effectiveGate() != UpgradePlan.Gate.NONE;
+    if ((plan.gateTimeout() != null || plan.countsApprovals()) && !gated) {
+      problems.add(
+          "gateTimeout, approvals and excludeStarter apply to gates, and the plan has none (gate: none,"
+              + " or strategy.rolling.gates: [])");
     }
   }
 
@@ -311,5 +327,25 @@ public final class PlanValidation {
     if (used) {
       problems.add(what + " is not supported by this version of Lockstep yet");
     }
+  }
+
+  /**
+   * What release 0.2.0 refused in a plan that this version accepts: a run 0.2.0 refused for it
+   * ended before it did anything, and its history must replay as it ran.
+   */
+  static List<String> refusedBy020(UpgradePlan plan) {
+    List<String> problems = new ArrayList<>();
+    if (plan.target() != null) {
+      try {
+        if (Target.DEPLOYMENT.equals(Target.parse(plan.target(), "default").kind())) {
+          problems.add(
+              "deployment targets are not supported yet: Lockstep upgrades StatefulSets for now");
+        }
+      } catch (IllegalArgumentException e) {
+        // refused by problems() as it was by 0.2.0
+      }
+    }
+    notYet(problems, plan.gateTimeout() != null || plan.onGateTimeout() != null, "gateTimeout");
+    return problems;
   }
 }

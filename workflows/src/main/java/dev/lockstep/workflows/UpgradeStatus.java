@@ -1,6 +1,7 @@
 package dev.lockstep.workflows;
 
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
+import com.fasterxml.jackson.annotation.JsonInclude;
 import java.util.List;
 import java.util.Map;
 
@@ -41,8 +42,8 @@ public record UpgradeStatus(
     List<Step> steps,
     Integer step,
     String kind,
-    GateStatus gate,
-    String pause) {
+    @JsonInclude(JsonInclude.Include.NON_NULL) GateStatus gate,
+    @JsonInclude(JsonInclude.Include.NON_NULL) String pause) {
 
   /**
    * The gate a run waits at.

@@ -33,6 +33,9 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
    */
   static final String UNCHANGED_COMPLETES = "unchanged-completes";
 
+  /** Plans 0.2.0 refused (Deployment targets, gateTimeout) are accepted from here on. */
+  static final String PLANS_AFTER_020 = "plans-after-0.2.0";
+
   private final Run run = new Run();
   private final Story story = new Story(run);
   private Stubs stubs;
@@ -65,6 +68,13 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
     List<String> problems = new ArrayList<>(PlanValidation.problems(run.plan));
     if (!problems.isEmpty()) {
       return invalid(problems);
+    }
+    List<String> refusedBefore = PlanValidation.refusedBy020(run.plan);
+    if (!refusedBefore.isEmpty()
+        && Workflow.getVersion(PLANS_AFTER_020, Workflow.DEFAULT_VERSION, 1)
+            == Workflow.DEFAULT_VERSION) {
+      // A run 0.2.0 refused (a Deployment, a gateTimeout) replays as it ran: refused.
+      return invalid(refusedBefore);
     }
     run.target = Target.parse(run.plan.target(), "default");
     Workflow.upsertTypedSearchAttributes(
@@ -117,7 +127,10 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
       run.verdict = Verdict.refused(Verdict.Refusal.TARGET_HELD, List.of(held));
       return end(Phase.FAILED, "refused, nothing was changed: " + held);
     }
+    // Unchanged only when nothing is half done either (an abandoned run's pinned partition or
+    // paused rollout): otherwise the pre-checks refuse it with the reason.
     if (!snapshot.changesTemplate()
+        && PreChecks.evaluate(snapshot, List.of()).stream().allMatch(PreChecks.Result::passed)
         && Workflow.getVersion(UNCHANGED_COMPLETES, Workflow.DEFAULT_VERSION, 1) == 1) {
       return unchanged();
     }

@@ -1,6 +1,7 @@
 package dev.lockstep.workflows;
 
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
+import com.fasterxml.jackson.annotation.JsonInclude;
 import java.util.List;
 
 /**
@@ -25,7 +26,7 @@ public record Verdict(
     List<String> problems,
     String fromRevision,
     Refusal refusal,
-    boolean unchanged) {
+    @JsonInclude(JsonInclude.Include.NON_DEFAULT) boolean unchanged) {
 
   /** The kinds of "no". */
   public enum Refusal {

@@ -297,6 +297,21 @@ final class Scenarios {
         result(client);
       };
 
+  /**
+   * Recorded by release 0.2.0, which refused a Deployment target before it did anything: such a run
+   * replays refused (getVersion plans-after-0.2.0).
+   */
+  static final Scenario DEPLOYMENT_REFUSED_BY_020 =
+      (client, cluster, env) -> {
+        throw new IllegalStateException("recorded by release 0.2.0 only");
+      };
+
+  /** Recorded by release 0.2.0, which refused a plan with gateTimeout before it did anything. */
+  static final Scenario GATE_TIMEOUT_REFUSED_BY_020 =
+      (client, cluster, env) -> {
+        throw new IllegalStateException("recorded by release 0.2.0 only");
+      };
+
   /** Every saved history, by file name: one per path a run can take. */
   static final java.util.Map<String, Scenario> ALL =
       java.util.Map.ofEntries(
@@ -323,7 +338,9 @@ final class Scenarios {
           java.util.Map.entry(
               "gate-timeout-held-then-resumed.json", GATE_TIMEOUT_HELD_THEN_RESUMED),
           java.util.Map.entry("two-approvals.json", TWO_APPROVALS),
-          java.util.Map.entry("unchanged.json", UNCHANGED));
+          java.util.Map.entry("unchanged.json", UNCHANGED),
+          java.util.Map.entry("deployment-refused-by-0.2.0.json", DEPLOYMENT_REFUSED_BY_020),
+          java.util.Map.entry("gate-timeout-refused-by-0.2.0.json", GATE_TIMEOUT_REFUSED_BY_020));
 
   /** The workflow id a saved history ran under: its target's, told by the file's name. */
   static String workflowId(String fileName) {
