@@ -172,6 +172,7 @@ final class Processes {
                 java(),
                 "-XX:TieredStopAtLevel=1",
                 "-XX:+UseSerialGC",
+                "-XX:-UsePerfData",
                 "-XX:SharedArchiveFile=" + archive,
                 "-Xlog:cds=off",
                 "-Xlog:cds+dynamic=off",

@@ -3,14 +3,10 @@ package dev.lockstep.starter;
 import io.micronaut.context.ApplicationContext;
 import io.micronaut.context.env.Environment;
 import io.temporal.client.WorkflowClient;
-import io.temporal.common.converter.EncodedValues;
 import io.temporal.serviceclient.WorkflowServiceStubs;
 import io.temporal.serviceclient.WorkflowServiceStubsOptions;
 import io.temporal.testserver.TestServer;
 import io.temporal.worker.WorkerFactory;
-import io.temporal.workflow.DynamicQueryHandler;
-import io.temporal.workflow.DynamicUpdateHandler;
-import io.temporal.workflow.DynamicWorkflow;
 import io.temporal.workflow.Workflow;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -80,7 +76,9 @@ final class FakeTemporal implements AutoCloseable {
             WorkflowServiceStubsOptions.newBuilder().setTarget("localhost:" + port).build());
     WorkflowClient client = WorkflowClient.newInstance(service);
     WorkerFactory factory = WorkerFactory.newInstance(client);
-    factory.newWorker("lockstep.default").registerWorkflowImplementationTypes(FakeUpgrade.class);
+    factory
+        .newWorker("lockstep.default")
+        .registerWorkflowImplementationTypes(FakeUpgrade.class, FakeHistory.class);
     factory.start();
     return new FakeTemporal(port, server, service, factory, client);
   }
@@ -146,60 +144,137 @@ final class FakeTemporal implements AutoCloseable {
     server.close();
   }
 
-  /** The scripted upgrade: accepts every plan, answers the status the test set, never ends. */
-  public static final class FakeUpgrade implements DynamicWorkflow {
+  private static final com.fasterxml.jackson.databind.ObjectMapper MAPPER =
+      new com.fasterxml.jackson.databind.ObjectMapper();
+
+  /**
+   * The scripted upgrade: answers the verdict and the status the test set, never ends on its own
+   * (an accepted run), or ends FAILED once its verdict was asked for (a refused one). Typed, so
+   * that its update handlers exist before an update that comes with the first task is delivered
+   * (handlers registered at run time may come too late for it).
+   */
+  public static final class FakeUpgrade implements dev.lockstep.workflows.UpgradeWorkflow {
+    private String id;
+    private boolean answered;
+
+    private String id() {
+      return id != null ? id : Workflow.getInfo().getWorkflowId();
+    }
+
     @Override
-    public Object execute(EncodedValues args) {
-      if (Workflow.getInfo().getWorkflowType().equals("HistoryWorkflow")) {
-        @SuppressWarnings("unchecked")
-        Map<String, Object> target = (Map<String, Object>) args.get(0, Map.class).get("target");
-        boolean found = !MISSING.contains(target.get("namespace") + "/" + target.get("name"));
-        return Map.of("found", found, "revisions", List.of());
-      }
-      String id = Workflow.getInfo().getWorkflowId();
-      String runId = Workflow.getInfo().getRunId();
-      Workflow.registerListener(
-          (DynamicQueryHandler)
-              (name, queryArgs) -> {
-                QUERIES.computeIfAbsent(id, k -> new AtomicInteger()).incrementAndGet();
-                Map<String, Object> s = new LinkedHashMap<>(STATUS.getOrDefault(id, Map.of()));
-                s.put("runId", runId);
-                return s;
-              });
-      boolean[] answered = {false};
-      Workflow.registerListener(
-          (DynamicUpdateHandler)
-              (name, updateArgs) -> {
-                answered[0] = true;
-                return VERDICT.getOrDefault(
-                    id,
-                    Map.of(
-                        "valid",
-                        true,
-                        "inspected",
-                        true,
-                        "problems",
-                        List.of(),
-                        "fromRevision",
-                        "pg-5d8f"));
-              });
-      // After the handlers: an update that comes with the first task must find them.
-      @SuppressWarnings("unchecked")
-      Map<String, Object> request = args.get(0, Map.class);
-      STARTED.put(id, request);
-      Map<String, Object> verdict = VERDICT.get(id);
-      if (verdict == null || Boolean.TRUE.equals(verdict.get("valid"))) {
+    @SuppressWarnings("unchecked")
+    public dev.lockstep.workflows.UpgradeResult run(dev.lockstep.workflows.UpgradeRequest request) {
+      id = Workflow.getInfo().getWorkflowId();
+      STARTED.put(id, MAPPER.convertValue(request, Map.class));
+      dev.lockstep.workflows.Verdict verdict = verdict();
+      if (verdict.valid()) {
         Workflow.await(() -> false);
         return null;
       }
       // Turned down: the run ends once its verdict has been asked for, FAILED, as the real one.
-      Workflow.await(() -> answered[0]);
+      Workflow.await(() -> answered);
       Workflow.await(Workflow::isEveryHandlerFinished);
-      Map<String, Object> result = new LinkedHashMap<>();
-      result.put("phase", "FAILED");
-      result.put("message", "refused");
-      result.put("verdict", verdict);
-      return result;
+      return new dev.lockstep.workflows.UpgradeResult(
+          dev.lockstep.workflows.Phase.FAILED, "refused", null, verdict);
+    }
+
+    private dev.lockstep.workflows.Verdict verdict() {
+      Map<String, Object> scripted = VERDICT.get(id());
+      return scripted == null
+          ? dev.lockstep.workflows.Verdict.ok("pg-5d8f")
+          : MAPPER.convertValue(scripted, dev.lockstep.workflows.Verdict.class);
+    }
+
+    @Override
+    public dev.lockstep.workflows.Verdict awaitVerdict() {
+      answered = true;
+      return verdict();
+    }
+
+    @Override
+    public dev.lockstep.workflows.UpgradeStatus status() {
+      QUERIES.computeIfAbsent(id(), k -> new AtomicInteger()).incrementAndGet();
+      Map<String, Object> s = new LinkedHashMap<>(STATUS.getOrDefault(id(), Map.of()));
+      s.put("runId", Workflow.getInfo().getRunId());
+      return MAPPER.convertValue(s, dev.lockstep.workflows.UpgradeStatus.class);
+    }
+
+    @Override
+    public String resume(dev.lockstep.workflows.SteerRequest request) {
+      return "resumed";
+    }
+
+    @Override
+    public void validateResume(dev.lockstep.workflows.SteerRequest request) {}
+
+    @Override
+    public String pause(dev.lockstep.workflows.SteerRequest request) {
+      return "pausing before the next unit";
+    }
+
+    @Override
+    public void validatePause(dev.lockstep.workflows.SteerRequest request) {}
+
+    @Override
+    public String cancel(dev.lockstep.workflows.SteerRequest request) {
+      return "cancelling";
+    }
+
+    @Override
+    public void validateCancel(dev.lockstep.workflows.SteerRequest request) {}
+
+    @Override
+    public String rollback(dev.lockstep.workflows.SteerRequest request) {
+      return "rolling back";
+    }
+
+    @Override
+    public void validateRollback(dev.lockstep.workflows.SteerRequest request) {}
+
+    @Override
+    public String retry(dev.lockstep.workflows.SteerRequest request) {
+      return "retrying the failed unit";
+    }
+
+    @Override
+    public void validateRetry(dev.lockstep.workflows.SteerRequest request) {}
+
+    @Override
+    public String abandon(dev.lockstep.workflows.SteerRequest request) {
+      return "abandoned";
+    }
+
+    @Override
+    public void validateAbandon(dev.lockstep.workflows.SteerRequest request) {}
+
+    @Override
+    public void rollbackSignal(dev.lockstep.workflows.SteerRequest request) {}
+
+    @Override
+    public void retrySignal(dev.lockstep.workflows.SteerRequest request) {}
+
+    @Override
+    public void abandonSignal(dev.lockstep.workflows.SteerRequest request) {}
+
+    @Override
+    public void resumeSignal(dev.lockstep.workflows.SteerRequest request) {}
+
+    @Override
+    public void pauseSignal(dev.lockstep.workflows.SteerRequest request) {}
+
+    @Override
+    public void cancelSignal(dev.lockstep.workflows.SteerRequest request) {}
+  }
+
+  /** The worker's read of a target's revisions: found unless the test made it MISSING. */
+  public static final class FakeHistory implements dev.lockstep.workflows.HistoryWorkflow {
+    @Override
+    public dev.lockstep.workflows.ClusterActivities.RevisionList revisions(
+        dev.lockstep.workflows.ClusterActivities.RevisionsRequest request) {
+      boolean found =
+          !MISSING.contains(request.target().namespace() + "/" + request.target().name());
+      return new dev.lockstep.workflows.ClusterActivities.RevisionList(
+          found, null, null, List.of());
     }
   }
 

@@ -140,6 +140,15 @@ public final class Listing {
    * run, or when the target has no run at all (the caller's own call then says so).
    */
   public static Optional<String> counted(WorkflowClient client, String workflowId) {
+    try {
+      // The common case in one call: a running run is the one.
+      if (client.newUntypedWorkflowStub(workflowId).describe().getStatus()
+          == WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING) {
+        return Optional.empty();
+      }
+    } catch (io.temporal.client.WorkflowNotFoundException e) {
+      return Optional.empty();
+    }
     List<Found> runs = new ArrayList<>(runsOf(client, workflowId));
     runs.sort(
         Comparator.comparing((Found f) -> f.startedAt() == null ? Instant.MIN : f.startedAt())
