@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.marcnuri.helm.Helm;
 import com.marcnuri.helm.Release;
 import com.marcnuri.helm.ReleaseHistory;
+import dev.lockstep.workflows.HelmActivities;
 import io.fabric8.kubernetes.client.Config;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
@@ -262,5 +263,50 @@ class HelmInteropIT {
         .containsOnly("deleted")
         .hasSize(4);
     assertThat(client.configMaps().inNamespace(ns).withName("aeterna-config").get()).isNull();
+  }
+
+  @Test
+  @Order(5)
+  void theActivityPlansAnUpgradeOfWhatIsDeployed() throws Exception {
+    HelmActivitiesImpl activities = new HelmActivitiesImpl(client, HELM);
+    HelmActivities.ChartFiles chart = HelmActivitiesImplTest.chartFiles(GHOSTWIRE);
+
+    HelmActivities.ReleasePlan plan =
+        activities.planRelease(
+            new HelmActivities.ReleaseRequest(
+                NS, "ghostwire", chart, "0.2.0", List.of(), List.of(), "default"));
+
+    assertThat(plan.problems()).isEmpty();
+    assertThat(plan.fromRevision()).isEqualTo(3);
+    assertThat(plan.fromChart()).isEqualTo("ghostwire-0.3.0");
+    assertThat(plan.toChart()).isEqualTo("ghostwire-0.2.0");
+    assertThat(plan.valuesDiff()).isEmpty();
+    assertThat(plan.workloads())
+        .extracting(HelmActivities.WorkloadMove::key, HelmActivities.WorkloadMove::change)
+        .containsExactly(org.assertj.core.groups.Tuple.tuple("StatefulSet/ghostwire", "update"));
+
+    assertThat(
+            activities
+                .planRelease(
+                    new HelmActivities.ReleaseRequest(
+                        NS, "ghostwire", chart, "0.3.0", List.of(), List.of("replicaCount=3"), ""))
+                .problems())
+        .singleElement()
+        .asString()
+        .contains("/replicaCount': maximum: got 3, want 1");
+    assertThat(
+            activities
+                .planRelease(
+                    new HelmActivities.ReleaseRequest(
+                        NS, "ghostwire", chart, "9.9.9", List.of(), List.of(), ""))
+                .problems())
+        .containsExactly("chart ghostwire has no version 9.9.9 (it has 0.2.0, 0.3.0)");
+    assertThat(
+            activities
+                .planRelease(
+                    new HelmActivities.ReleaseRequest(
+                        NS, "nothere", chart, null, List.of(), List.of(), ""))
+                .problems())
+        .containsExactly("release default/nothere not found (no Helm release of that name there)");
   }
 }
