@@ -9,8 +9,9 @@
 #   images/base/build-base.sh --force    # rebuilds it
 #
 # Needs root (debootstrap) and the `debootstrap` package. The .deb files are kept in the cache, so
-# a rebuild works offline; the mirror is $LOCKSTEP_DEBIAN_MIRROR (default deb.debian.org).
-# The image is rebuilt when this script changes (its hash is part of the cache key).
+# a rebuild does not download them again; the mirror is $LOCKSTEP_DEBIAN_MIRROR (deb.debian.org).
+# The image is rebuilt when this script's commands change (their hash is the cache key, comments
+# left out).
 set -euo pipefail
 
 force=false
@@ -21,7 +22,7 @@ suite="${LOCKSTEP_DEBIAN_SUITE:-bookworm}"
 mirror="${LOCKSTEP_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 out="$cache/lockstep-base-jre17.tar"
 stamp="$cache/lockstep-base-jre17.stamp"
-key="$(sha256sum "${BASH_SOURCE[0]}" | cut -d' ' -f1) $suite"
+key="$(grep -v '^[[:space:]]*#' "${BASH_SOURCE[0]}" | sha256sum | cut -d' ' -f1) $suite"
 
 if ! $force && [[ -f "$out" && -f "$stamp" && "$(cat "$stamp")" == "$key" ]]; then
   echo "$out"

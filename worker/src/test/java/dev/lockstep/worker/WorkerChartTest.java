@@ -200,6 +200,7 @@ class WorkerChartTest {
                     .set("temporal.tls.serverName", "temporal.internal")
                     .set("temporal.apiKey.secretName", "temporal-cloud")
                     .set("codec.keySecret", "lockstep-codec")
+                    .set("codec.keyId", "2026-11")
                     .set("metrics.enabled", true));
     Deployment d = deployment(objects);
     Container c = worker(objects);
@@ -209,7 +210,8 @@ class WorkerChartTest {
         .containsEntry("TEMPORAL_TLS_KEY", "/etc/temporal/tls.key")
         .containsEntry("TEMPORAL_TLS_CA", "/etc/temporal/ca.crt")
         .containsEntry("TEMPORAL_TLS_SERVER_NAME", "temporal.internal")
-        .containsEntry("LOCKSTEP_CODEC_KEYS", "/etc/lockstep/codec")
+        .containsEntry("LOCKSTEP_CODEC_KEYS", "/etc/lockstep/codec-keys")
+        .containsEntry("LOCKSTEP_CODEC_KEY_ID", "2026-11")
         .containsEntry("LOCKSTEP_WORKER_METRICS_PORT", "9464");
     EnvVar apiKey =
         c.getEnv().stream().filter(e -> e.getName().equals("TEMPORAL_API_KEY")).findFirst().get();
@@ -221,7 +223,7 @@ class WorkerChartTest {
         .containsExactlyInAnyOrder("temporal-mtls", "lockstep-codec");
     assertThat(c.getVolumeMounts())
         .anySatisfy(m -> assertThat(m.getMountPath()).isEqualTo("/etc/temporal"))
-        .anySatisfy(m -> assertThat(m.getMountPath()).isEqualTo("/etc/lockstep/codec"));
+        .anySatisfy(m -> assertThat(m.getMountPath()).isEqualTo("/etc/lockstep/codec-keys"));
     assertThat(c.getPorts()).anySatisfy(p -> assertThat(p.getContainerPort()).isEqualTo(9464));
     assertThat(d.getSpec().getTemplate().getMetadata().getAnnotations())
         .containsEntry("prometheus.io/scrape", "true")
