@@ -91,6 +91,9 @@ public final class ClusterWatch implements AutoCloseable {
     final String name;
     java.util.concurrent.CompletableFuture<Void> synced;
 
+    /** The last refusal no retry changes (403, 401, ...) of a list or watch, until both synced. */
+    volatile io.fabric8.kubernetes.client.KubernetesClientException refused;
+
     Namespace(KubernetesClient client, String name) {
       this.name = name;
       this.pods = client.pods().inNamespace(name).runnableInformer(0);
@@ -98,9 +101,10 @@ public final class ClusterWatch implements AutoCloseable {
       this.sets = client.apps().statefulSets().inNamespace(name).runnableInformer(0);
       // The API server's errors (500, 429, 409 on a watch, a dropped connection) pass: the
       // informers list and watch again, backing off. By default some of them stop an informer for
-      // good, which would leave every wait on this namespace blind.
-      pods.exceptionHandler((started, error) -> true);
-      sets.exceptionHandler((started, error) -> true);
+      // good, which would leave every wait on this namespace blind. A refusal (403: the worker may
+      // not watch here) is kept, so that a wait fails with it instead of timing out blind.
+      pods.exceptionHandler(this::retry);
+      sets.exceptionHandler(this::retry);
       pods.addEventHandler(
           new ResourceEventHandler<>() {
             @Override
@@ -136,6 +140,22 @@ public final class ClusterWatch implements AutoCloseable {
               wake(set.getMetadata().getName());
             }
           });
+    }
+
+    private boolean retry(boolean started, Throwable error) {
+      // The refusal may come wrapped (a CompletionException, a WatcherException).
+      for (Throwable t = error; t != null; t = t.getCause() == t ? null : t.getCause()) {
+        io.fabric8.kubernetes.client.KubernetesClientException e =
+            t instanceof io.fabric8.kubernetes.client.WatcherException w
+                ? w.asClientException()
+                : t instanceof io.fabric8.kubernetes.client.KubernetesClientException k ? k : null;
+        if (e != null && ApiErrors.isFinal(e)) {
+          refused = e;
+          wakeAll();
+          break;
+        }
+      }
+      return true;
     }
 
     void wake(String set) {
@@ -268,9 +288,20 @@ public final class ClusterWatch implements AutoCloseable {
     ns.add(set, changed);
     Instant start = Instant.now();
     Instant lastBeat = start;
+    // The first look waits a moment: a namespace's informers usually list within it.
+    Instant lastProbe = start.minus(PROBE_EVERY).plusSeconds(1);
     try {
       while (true) {
         changed.drainPermits();
+        if (ns.refused != null && (!ns.synced.isDone() || ns.synced.isCompletedExceptionally())) {
+          throw ApiErrors.failure(ns.refused, "cannot watch pods and StatefulSets in " + namespace);
+        }
+        if (!ns.synced.isDone()
+            && Duration.between(lastProbe, Instant.now()).compareTo(PROBE_EVERY) >= 0) {
+          // Still not listed: ask the API server once why (the informers retry silently).
+          lastProbe = Instant.now();
+          probe(namespace);
+        }
         if (!ns.alive() || ns.synced.isCompletedExceptionally()) {
           // Its informers stopped: start new ones and go on waiting on those.
           ns.remove(set, changed);
@@ -297,6 +328,31 @@ public final class ClusterWatch implements AutoCloseable {
       }
     } finally {
       ns.remove(set, changed);
+    }
+  }
+
+  private static final Duration PROBE_EVERY = Duration.ofSeconds(10);
+
+  /**
+   * Lists one pod and one StatefulSet of the namespace: a refusal (403: the worker may not read
+   * there) fails the wait with the API server's message instead of letting it time out blind.
+   * Anything else (a 5xx, a timeout) is left to the informers' own retries.
+   */
+  private void probe(String namespace) {
+    try {
+      client
+          .pods()
+          .inNamespace(namespace)
+          .list(new io.fabric8.kubernetes.api.model.ListOptionsBuilder().withLimit(1L).build());
+      client
+          .apps()
+          .statefulSets()
+          .inNamespace(namespace)
+          .list(new io.fabric8.kubernetes.api.model.ListOptionsBuilder().withLimit(1L).build());
+    } catch (io.fabric8.kubernetes.client.KubernetesClientException e) {
+      if (ApiErrors.isFinal(e)) {
+        throw ApiErrors.failure(e, "cannot watch pods and StatefulSets in " + namespace);
+      }
     }
   }
 

@@ -36,6 +36,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
@@ -135,11 +136,7 @@ final class Finishing {
                     "deleting {}: stuck not Ready on {}",
                     pod.getMetadata().getName(),
                     revision(pod));
-                client
-                    .pods()
-                    .inNamespace(target.namespace())
-                    .withName(pod.getMetadata().getName())
-                    .delete();
+                deleteExactly(pod);
               }
             }
           }
@@ -154,6 +151,36 @@ final class Finishing {
           return settled ? Optional.of(new FinishResult(revision, units, false)) : Optional.empty();
         },
         "every unit of " + target + " Ready on " + revision);
+  }
+
+  /**
+   * Deletes this pod and no other: the watch cache may be behind, and a pod of the same name may
+   * already be its replacement on the right revision, which must never be deleted. The uid
+   * precondition makes the API server refuse (409) to delete another pod of that name.
+   */
+  private void deleteExactly(Pod pod) {
+    String url =
+        client.getMasterUrl().toString().replaceFirst("/$", "")
+            + "/api/v1/namespaces/"
+            + pod.getMetadata().getNamespace()
+            + "/pods/"
+            + pod.getMetadata().getName();
+    Map<String, Object> options =
+        Map.of(
+            "apiVersion",
+            "v1",
+            "kind",
+            "DeleteOptions",
+            "preconditions",
+            Map.of("uid", pod.getMetadata().getUid()));
+    try {
+      client.raw(url, "DELETE", options);
+    } catch (KubernetesClientException e) {
+      // Gone already (404), or a newer pod of that name (409): either way not this one to delete.
+      if (e.getCode() != 404 && e.getCode() != 409) {
+        throw e;
+      }
+    }
   }
 
   private void restoreStrategy(Target target, Strategy strategy, String runId) {

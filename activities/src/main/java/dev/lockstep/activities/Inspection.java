@@ -107,6 +107,7 @@ final class Inspection {
             .withLabelSelector(sts.getSpec().getSelector())
             .list()
             .getItems();
+    Heartbeats.beat();
     boolean changes = !TemplateChange.same(template, changed.template());
     List<CheckResult> results = List.of();
     List<String> diff = List.of();

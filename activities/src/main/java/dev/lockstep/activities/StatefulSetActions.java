@@ -56,6 +56,36 @@ final class StatefulSetActions {
     this.records = records;
   }
 
+  /**
+   * Whether {@code wanted} is what the API server would store for it: a real API server defaults
+   * what a template leaves out (a port's protocol, a container's termination message path, ...), so
+   * after this run's own write the stored template differs from the one it sent. A dry run of the
+   * same write answers with the defaulted template, stores nothing, and needs no other RBAC verb
+   * than the write itself.
+   */
+  private boolean appliedAfterDefaulting(StatefulSet sts, PodTemplateSpec wanted, Target target) {
+    StatefulSet probe =
+        new io.fabric8.kubernetes.api.model.apps.StatefulSetBuilder(sts)
+            .editSpec()
+            .withTemplate(wanted)
+            .endSpec()
+            .withStatus(null)
+            .build();
+    try {
+      StatefulSet defaulted =
+          client
+              .apps()
+              .statefulSets()
+              .inNamespace(target.namespace())
+              .resource(probe)
+              .dryRun()
+              .update();
+      return TemplateChange.same(sts.getSpec().getTemplate(), defaulted.getSpec().getTemplate());
+    } catch (KubernetesClientException e) {
+      throw retryable(e, "could not compare the template of " + target + " with the change");
+    }
+  }
+
   PrepareResult prepare(PrepareRequest request) {
     Target target = request.target();
     StatefulSet sts = sets.require(target);
@@ -72,7 +102,9 @@ final class StatefulSetActions {
     }
     int replicas = replicas(sts);
     boolean ours = request.runId().equals(annotation(sts));
-    boolean applied = TemplateChange.same(current, changed.template());
+    boolean applied =
+        TemplateChange.same(current, changed.template())
+            || (ours && appliedAfterDefaulting(sts, changed.template(), target));
     String updateRevision = sts.getStatus() == null ? null : sts.getStatus().getUpdateRevision();
     // Until this write is made the template is still the one inspect saw; any other revision is
     // someone else's change (a retry after the write finds the change applied).

@@ -18,7 +18,6 @@ import io.fabric8.kubernetes.api.model.Service;
 import io.fabric8.kubernetes.api.model.ServicePort;
 import io.fabric8.kubernetes.api.model.VolumeMount;
 import io.fabric8.kubernetes.api.model.apps.StatefulSet;
-import io.fabric8.kubernetes.api.model.policy.v1.PodDisruptionBudget;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import java.math.BigDecimal;
@@ -57,8 +56,10 @@ final class TargetChecks {
     List<CheckResult> results = new ArrayList<>();
     CheckResult immutable = immutableFields(sts, next);
     results.add(capacity(sts, next, pods, scaleUp));
+    Heartbeats.beat();
     results.add(disruption(sts));
     results.add(compatibility(sts, next));
+    Heartbeats.beat();
     results.add(immutable);
     results.add(
         immutable.passed()
@@ -108,7 +109,7 @@ final class TargetChecks {
     }
     List<Node> nodes;
     try {
-      nodes = client.nodes().list().getItems();
+      nodes = paginated(options -> client.nodes().list(options));
     } catch (KubernetesClientException e) {
       passIfTransient(e);
       return new CheckResult(
@@ -134,7 +135,7 @@ final class TargetChecks {
     }
     List<Pod> everywhere;
     try {
-      everywhere = client.pods().inAnyNamespace().list().getItems();
+      everywhere = paginated(options -> client.pods().inAnyNamespace().list(options));
     } catch (KubernetesClientException e) {
       passIfTransient(e);
       everywhere = pods;
@@ -250,15 +251,42 @@ final class TargetChecks {
     return q == null ? 0 : Quantity.getAmountInBytes(q).longValue();
   }
 
+  /**
+   * Every item of a cluster-wide list, {@value #PAGE} at a time: a large cluster's pods in one
+   * answer would cost the API server (and this worker) a burst of memory.
+   */
+  static <T extends io.fabric8.kubernetes.api.model.HasMetadata> List<T> paginated(
+      java.util.function.Function<
+              io.fabric8.kubernetes.api.model.ListOptions,
+              ? extends io.fabric8.kubernetes.api.model.KubernetesResourceList<T>>
+          page) {
+    List<T> all = new ArrayList<>();
+    String next = null;
+    do {
+      var list =
+          page.apply(
+              new io.fabric8.kubernetes.api.model.ListOptionsBuilder()
+                  .withLimit(PAGE)
+                  .withContinue(next)
+                  .build());
+      all.addAll(list.getItems());
+      Heartbeats.beat();
+      next = list.getMetadata() == null ? null : list.getMetadata().getContinue();
+    } while (next != null && !next.isEmpty());
+    return all;
+  }
+
+  private static final long PAGE = 500;
+
   // ---- disruption ----------------------------------------------------------------------------
 
   /** Every PodDisruptionBudget selecting the target's pods allows one of them down. */
   CheckResult disruption(StatefulSet sts) {
     String ns = sts.getMetadata().getNamespace();
     Map<String, String> labels = labels(sts.getSpec().getTemplate());
-    List<PodDisruptionBudget> budgets;
+    List<Budget> budgets;
     try {
-      budgets = client.policy().v1().podDisruptionBudget().inNamespace(ns).list().getItems();
+      budgets = budgets(ns);
     } catch (KubernetesClientException e) {
       passIfTransient(e);
       return new CheckResult(
@@ -271,26 +299,22 @@ final class TargetChecks {
     }
     List<String> blocking = new ArrayList<>();
     List<String> selecting = new ArrayList<>();
-    for (PodDisruptionBudget pdb : budgets) {
-      if (!matches(pdb.getSpec().getSelector(), labels)) {
+    for (Budget pdb : budgets) {
+      if (!pdb.selects(labels)) {
         continue;
       }
-      String pdbName = pdb.getMetadata().getName();
-      selecting.add(pdbName);
-      var status = pdb.getStatus();
-      if (status == null
-          || Optional.ofNullable(status.getObservedGeneration()).orElse(0L)
-              < Optional.ofNullable(pdb.getMetadata().getGeneration()).orElse(0L)) {
-        blocking.add(pdbName + " has no up-to-date status yet");
-      } else if (Optional.ofNullable(status.getDisruptionsAllowed()).orElse(0) < 1) {
+      selecting.add(pdb.name());
+      if (!pdb.hasStatus() || pdb.observedGeneration() < pdb.generation()) {
+        blocking.add(pdb.name() + " has no up-to-date status yet");
+      } else if (pdb.disruptionsAllowed() < 1) {
         blocking.add(
-            pdbName
+            pdb.name()
                 + " allows "
-                + Optional.ofNullable(status.getDisruptionsAllowed()).orElse(0)
+                + pdb.disruptionsAllowed()
                 + " disruptions (currentHealthy "
-                + status.getCurrentHealthy()
+                + pdb.currentHealthy()
                 + ", desiredHealthy "
-                + status.getDesiredHealthy()
+                + pdb.desiredHealthy()
                 + ")");
       }
     }
@@ -306,6 +330,85 @@ final class TargetChecks {
         selecting.isEmpty()
             ? "no PodDisruptionBudget selects the units"
             : "one unit may go down (" + String.join(", ", selecting) + ")");
+  }
+
+  /** What the disruption check reads of a PodDisruptionBudget, whichever API version served it. */
+  private record Budget(
+      String name,
+      LabelSelector selector,
+      boolean emptySelectsAll,
+      boolean hasStatus,
+      long generation,
+      long observedGeneration,
+      int disruptionsAllowed,
+      Integer currentHealthy,
+      Integer desiredHealthy) {
+
+    boolean selects(Map<String, String> labels) {
+      if (selector != null
+          && Optional.ofNullable(selector.getMatchLabels()).map(Map::isEmpty).orElse(true)
+          && Optional.ofNullable(selector.getMatchExpressions()).map(List::isEmpty).orElse(true)) {
+        // policy/v1: an empty selector selects every pod of the namespace; v1beta1: none.
+        return emptySelectsAll;
+      }
+      return matches(selector, labels);
+    }
+  }
+
+  /**
+   * The namespace's budgets through policy/v1, or through policy/v1beta1 on servers that do not
+   * serve v1 (before Kubernetes 1.21): the check is never skipped for want of the newer API.
+   */
+  private List<Budget> budgets(String ns) {
+    try {
+      return client.policy().v1().podDisruptionBudget().inNamespace(ns).list().getItems().stream()
+          .map(
+              pdb ->
+                  new Budget(
+                      pdb.getMetadata().getName(),
+                      pdb.getSpec().getSelector(),
+                      true,
+                      pdb.getStatus() != null,
+                      Optional.ofNullable(pdb.getMetadata().getGeneration()).orElse(0L),
+                      pdb.getStatus() == null
+                          ? 0L
+                          : Optional.ofNullable(pdb.getStatus().getObservedGeneration()).orElse(0L),
+                      pdb.getStatus() == null
+                          ? 0
+                          : Optional.ofNullable(pdb.getStatus().getDisruptionsAllowed()).orElse(0),
+                      pdb.getStatus() == null ? null : pdb.getStatus().getCurrentHealthy(),
+                      pdb.getStatus() == null ? null : pdb.getStatus().getDesiredHealthy()))
+          .toList();
+    } catch (KubernetesClientException e) {
+      if (e.getCode() != 404) {
+        throw e;
+      }
+    }
+    return client
+        .policy()
+        .v1beta1()
+        .podDisruptionBudget()
+        .inNamespace(ns)
+        .list()
+        .getItems()
+        .stream()
+        .map(
+            pdb ->
+                new Budget(
+                    pdb.getMetadata().getName(),
+                    pdb.getSpec().getSelector(),
+                    false,
+                    pdb.getStatus() != null,
+                    Optional.ofNullable(pdb.getMetadata().getGeneration()).orElse(0L),
+                    pdb.getStatus() == null
+                        ? 0L
+                        : Optional.ofNullable(pdb.getStatus().getObservedGeneration()).orElse(0L),
+                    pdb.getStatus() == null
+                        ? 0
+                        : Optional.ofNullable(pdb.getStatus().getDisruptionsAllowed()).orElse(0),
+                    pdb.getStatus() == null ? null : pdb.getStatus().getCurrentHealthy(),
+                    pdb.getStatus() == null ? null : pdb.getStatus().getDesiredHealthy()))
+        .toList();
   }
 
   /** Whether a label selector (matchLabels and matchExpressions) selects these labels. */

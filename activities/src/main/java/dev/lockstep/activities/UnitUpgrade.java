@@ -19,17 +19,20 @@ import dev.lockstep.workflows.ClusterActivities.RecordRequest;
 import dev.lockstep.workflows.ClusterActivities.UnitRequest;
 import dev.lockstep.workflows.ClusterActivities.UnitResult;
 import dev.lockstep.workflows.Target;
+import io.fabric8.kubernetes.api.model.Event;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodCondition;
 import io.fabric8.kubernetes.api.model.PodTemplateSpec;
 import io.fabric8.kubernetes.api.model.apps.ControllerRevision;
 import io.fabric8.kubernetes.api.model.apps.StatefulSet;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.temporal.activity.Activity;
 import io.temporal.activity.ActivityExecutionContext;
 import io.temporal.failure.ApplicationFailure;
 import java.time.Duration;
 import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -98,6 +101,7 @@ final class UnitUpgrade {
             request.soakSeconds(),
             sts.getSpec().getMinReadySeconds() == null ? 0 : sts.getSpec().getMinReadySeconds());
     UnitResult done;
+    Refusal refusal = new Refusal();
     try {
       done =
           watch.await(
@@ -109,7 +113,11 @@ final class UnitUpgrade {
                     .ifPresent(s -> drift.check(s, request.partitionBefore()));
                 earlierUnitsNotBroken(view, request, start);
                 Optional<Pod> pod = view.pod(podName);
-                if (pod.isEmpty() || !request.toRevision().equals(revision(pod.get()))) {
+                if (pod.isEmpty()) {
+                  refusal.check(target, podName, progress[0].startedAt());
+                  return Optional.empty();
+                }
+                if (!request.toRevision().equals(revision(pod.get()))) {
                   return Optional.empty();
                 }
                 int restarts = restarts(pod.get());
@@ -179,6 +187,52 @@ final class UnitUpgrade {
               Map.of()));
     }
     return done;
+  }
+
+  /**
+   * The StatefulSet controller's {@code FailedCreate} event for the unit's pod: a quota or an
+   * admission controller refused the pod, which no wait will change until someone acts, so the unit
+   * fails at once with the refusal instead of at its timeout. Looked up at most once a second, and
+   * only while the pod does not exist; a worker that may not list events just waits.
+   */
+  private final class Refusal {
+    private Instant lastLook = Instant.EPOCH;
+
+    void check(Target target, String podName, long attemptStartedAt) {
+      Instant now = Instant.now();
+      if (Duration.between(lastLook, now).toMillis() < 1000) {
+        return;
+      }
+      lastLook = now;
+      List<Event> events;
+      try {
+        events =
+            client
+                .v1()
+                .events()
+                .inNamespace(target.namespace())
+                .withField("involvedObject.kind", "StatefulSet")
+                .withField("involvedObject.name", target.name())
+                .withField("reason", "FailedCreate")
+                .list()
+                .getItems();
+      } catch (KubernetesClientException e) {
+        return;
+      }
+      // Event times have whole seconds.
+      Instant since = Instant.ofEpochMilli(attemptStartedAt).truncatedTo(ChronoUnit.SECONDS);
+      for (Event event : events) {
+        String message = Optional.ofNullable(event.getMessage()).orElse("");
+        String last =
+            event.getLastTimestamp() != null ? event.getLastTimestamp() : event.getFirstTimestamp();
+        if (message.contains("Pod " + podName + " ")
+            && last != null
+            && !Instant.parse(last).isBefore(since)) {
+          throw nonRetryable(
+              FAILURE_UNIT_FAILED, podName + " cannot be created: " + message.trim());
+        }
+      }
+    }
   }
 
   /**

@@ -4,6 +4,7 @@ import static java.util.concurrent.TimeUnit.SECONDS;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import dev.lockstep.kubesim.lane.ControlPlaneKit;
 import io.fabric8.kubernetes.api.model.ConfigMapBuilder;
 import io.fabric8.kubernetes.api.model.ContainerStatus;
 import io.fabric8.kubernetes.api.model.Node;
@@ -45,24 +46,24 @@ import org.junit.jupiter.api.condition.EnabledIf;
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @EnabledIf(
-    value = "dev.lockstep.kubesim.RealControlPlane#available",
+    value = "dev.lockstep.kubesim.lane.ControlPlaneKit#available",
     disabledReason = "no real control plane here (../shared/tools/k8s/control-plane not found)")
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class HollowNodesIT {
   private static final String NS = "default";
 
-  private RealControlPlane plane;
+  private ControlPlaneKit plane;
   private HollowNodes nodes;
   private KubernetesClient client;
 
   @BeforeAll
   void startControlPlaneAndNodes() throws Exception {
-    Optional<Path> script = RealControlPlane.script();
+    Optional<Path> script = ControlPlaneKit.script();
     int gatewayPort;
     try (ServerSocket socket = new ServerSocket(0)) {
       gatewayPort = socket.getLocalPort();
     }
-    plane = RealControlPlane.start(script.orElseThrow(), gatewayPort);
+    plane = ControlPlaneKit.start(script.orElseThrow(), gatewayPort);
     Config config = Config.fromKubeconfig(plane.kubeconfig());
     nodes =
         HollowNodes.builder(config)

@@ -23,13 +23,18 @@ class ApiFaultsIT {
 
   @BeforeAll
   static void start() {
+    // Errors are injected by kubesim's API server; a real one cannot be made to answer them.
+    UpgradeHarness.onlyInKubesimLane(
+        "ApiFaultsIT: kubesim lane only (injected API errors need kubesim)");
     h = new UpgradeHarness(Duration.ofMillis(100));
   }
 
   @AfterAll
   static void stop() {
-    h.sim.faults().clear();
-    h.close();
+    if (h != null) {
+      h.cluster.sim().orElseThrow().faults().clear();
+      h.close();
+    }
   }
 
   @Test
@@ -44,8 +49,13 @@ class ApiFaultsIT {
       targets.add(ns + "/statefulset/" + name);
     }
     UpgradeHarness.PodHistory history = h.watchPods(ns);
-    long mark = h.sim.requestLog().mark();
-    h.sim.faults().seed(42).set(List.of(new FaultRule("*", "*", 0.10, List.of(500, 429, 409), 20)));
+    long mark = h.cluster.requests().mark();
+    h.cluster
+        .sim()
+        .orElseThrow()
+        .faults()
+        .seed(42)
+        .set(List.of(new FaultRule("*", "*", 0.10, List.of(500, 429, 409), 20)));
     for (int i = 0; i < upgrades; i++) {
       h.start(
           UpgradePlan.builder()
@@ -61,8 +71,8 @@ class ApiFaultsIT {
     for (String target : targets) {
       results.add(h.result(target));
     }
-    h.sim.faults().clear();
-    long injected = h.sim.requestLog().since(mark).stream().filter(r -> r.injected()).count();
+    h.cluster.sim().orElseThrow().faults().clear();
+    long injected = h.cluster.requests().since(mark).stream().filter(r -> r.injected()).count();
     assertThat(injected).as("faults were injected").isPositive();
     for (int i = 0; i < upgrades; i++) {
       UpgradeResult result = results.get(i);

@@ -38,7 +38,9 @@ class ClusterWatchIT {
 
   @AfterAll
   static void stop() {
-    h.close();
+    if (h != null) {
+      h.close();
+    }
   }
 
   @Test
@@ -129,5 +131,39 @@ class ClusterWatchIT {
   private static Pod label(Pod pod, String key, String value) {
     pod.getMetadata().getLabels().put(key, value);
     return pod;
+  }
+
+  @Test
+  void aWaitWhereTheWorkerMayNotWatchFailsWithTheRefusalNotATimeout() {
+    // kubesim has no RBAC: only a real API server refuses the worker.
+    h.onlyInRealLane(
+        "ClusterWatchIT.aWaitWhereTheWorkerMayNotWatch...: real lane only (kubesim has no RBAC)");
+    String forbidden = "forbidden" + ns.substring(ns.indexOf('-'));
+    // Made by the admin, without the worker's Role: the worker may not list or watch here.
+    kube.namespaces()
+        .resource(
+            new io.fabric8.kubernetes.api.model.NamespaceBuilder()
+                .withNewMetadata()
+                .withName(forbidden)
+                .endMetadata()
+                .build())
+        .create();
+    try (ClusterWatch watch = new ClusterWatch(h.cluster.worker(), Duration.ofMillis(100))) {
+      Throwable refused =
+          org.junit.jupiter.api.Assertions.assertThrows(
+              io.temporal.failure.ApplicationFailure.class,
+              () ->
+                  watch.await(
+                      forbidden,
+                      "db",
+                      Instant.now().plus(Duration.ofMinutes(2)),
+                      view -> java.util.Optional.empty(),
+                      waited -> {}));
+      assertThat(refused.getMessage())
+          .contains("cannot watch pods and StatefulSets in " + forbidden)
+          .contains("forbidden");
+    } finally {
+      kube.namespaces().withName(forbidden).delete();
+    }
   }
 }

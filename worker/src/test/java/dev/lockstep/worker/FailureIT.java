@@ -36,12 +36,14 @@ class FailureIT {
 
   @AfterAll
   static void stop() {
-    h.close();
+    if (h != null) {
+      h.close();
+    }
   }
 
   @AfterEach
   void clearBehaviours() {
-    h.sim.behaviours().clear();
+    h.cluster.behaviours().clear();
   }
 
   private static UpgradePlan plan(
@@ -104,7 +106,7 @@ class FailureIT {
   void heldThenRetriedOnceTheImageIsFixedCompletes() {
     String ns = h.namespace();
     h.statefulSet(ns, "api", 2, "example/api:1.0");
-    h.sim.behaviours().image("example/api:2.0", ImageBehaviour.CRASHLOOP);
+    h.cluster.behaviours().image("example/api:2.0", ImageBehaviour.CRASHLOOP);
     String target = ns + "/statefulset/api";
     h.start(
         plan(
@@ -121,7 +123,7 @@ class FailureIT {
     assertThat(refused.getCause().getMessage()).contains("HELD");
 
     // The registry now has a good 2.0: the crash-looping pod comes up at its next restart.
-    h.sim.behaviours().clear();
+    h.cluster.behaviours().clear();
     assertEquals("retrying the failed unit", h.upgrade(target).retry(OPS));
     UpgradeResult result = h.result(target);
     assertEquals(Phase.COMPLETED, result.phase(), result.message());
@@ -132,7 +134,7 @@ class FailureIT {
   void heldThenAbandonedLeavesTheTargetAsItIsAndReleasesIt() {
     String ns = h.namespace();
     h.statefulSet(ns, "q", 3, "example/q:1.0");
-    h.sim.behaviours().image("example/q:2.0", ImageBehaviour.CRASHLOOP);
+    h.cluster.behaviours().image("example/q:2.0", ImageBehaviour.CRASHLOOP);
     String target = ns + "/statefulset/q";
     h.start(
         plan(target, "q", "example/q:2.0", UpgradePlan.Gate.NONE, UpgradePlan.FailurePolicy.HOLD));
@@ -167,7 +169,9 @@ class FailureIT {
   void aManualRollbackMidWayLetsTheUnitSettleThenReturnsEveryUpgradedUnit() {
     String ns = h.namespace();
     StatefulSet before = h.statefulSet(ns, "kv", 4, "example/kv:1.0");
-    h.sim.behaviours().image("example/kv:2.0", ImageBehaviour.startingIn(Duration.ofSeconds(1)));
+    h.cluster
+        .behaviours()
+        .image("example/kv:2.0", ImageBehaviour.startingIn(Duration.ofSeconds(1)));
     UpgradeHarness.PodHistory pods = h.watchPods(ns);
     String target = ns + "/statefulset/kv";
     h.start(plan(target, "kv", "example/kv:2.0", UpgradePlan.Gate.NONE, null));
@@ -228,12 +232,12 @@ class FailureIT {
     assertEquals(Phase.COMPLETED, result.phase(), result.message());
     assertThat(h.revisions(ns, "app").values()).containsOnly(v1.getStatus().getCurrentRevision());
 
-    long mark = h.sim.requestLog().mark();
+    long mark = h.cluster.requests().mark();
     var started = h.start(restoring(target, "42", UpgradePlan.Gate.NONE));
     assertThat(started.verdict().valid()).isFalse();
     assertThat(started.verdict().problems().get(0))
         .startsWith("revision 42 of " + target + " not found: its revisions are [");
-    assertThat(h.sim.requestLog().writesSince(mark)).isEmpty();
+    assertThat(h.cluster.requests().writesSince(mark)).isEmpty();
   }
 
   @Test
@@ -246,7 +250,7 @@ class FailureIT {
     h.start(plan(target, "ledger", "example/ledger:2.0", UpgradePlan.Gate.FIRST, null), 2);
     h.awaitPhase(target, Phase.WAITING_FOR_RESUME);
     // Going back takes a while: time to kill the worker in the middle of it.
-    h.sim
+    h.cluster
         .behaviours()
         .image("example/ledger:1.0", ImageBehaviour.startingIn(Duration.ofSeconds(2)));
     h.upgrade(target).rollback(OPS);
@@ -342,7 +346,7 @@ class FailureIT {
         scaleUp(target, "pg", "postgres:14.9").toBuilder().gate(UpgradePlan.Gate.FIRST).build());
     h.awaitPhase(target, Phase.WAITING_FOR_RESUME);
     // The extra unit came up fine; from now on the new version crash-loops (pg-2 will).
-    h.sim.behaviours().image("postgres:14.9", ImageBehaviour.CRASHLOOP);
+    h.cluster.behaviours().image("postgres:14.9", ImageBehaviour.CRASHLOOP);
     h.upgrade(target).resume(OPS);
 
     UpgradeResult result = h.result(target);
@@ -371,7 +375,7 @@ class FailureIT {
     h.start(plan(target, "pg", "postgres:14.9", UpgradePlan.Gate.FIRST, null));
     h.awaitPhase(target, Phase.WAITING_FOR_RESUME);
     // pg-2 was verified on the new version; now that version crashes, and pg-2 restarts on it.
-    h.sim.behaviours().image("postgres:14.9", ImageBehaviour.CRASHLOOP);
+    h.cluster.behaviours().image("postgres:14.9", ImageBehaviour.CRASHLOOP);
     h.kube.pods().inNamespace(ns).withName("pg-2").delete();
     h.upgrade(target).resume(OPS);
 
@@ -382,5 +386,61 @@ class FailureIT {
     Map<String, String> after = uids(ns);
     assertEquals(uids.get("pg-1"), after.get("pg-1"));
     assertEquals(uids.get("pg-0"), after.get("pg-0"));
+  }
+
+  @Test
+  void aUnitWhosePodAQuotaRefusesFailsAtOnceWithTheRefusal() {
+    // kubesim admits every pod (it has no ResourceQuota admission): this needs a real API server.
+    h.onlyInRealLane(
+        "FailureIT.aUnitWhosePodAQuotaRefuses...: real lane only (kubesim has no quotas)");
+    String ns = h.namespace();
+    h.kube
+        .resourceQuotas()
+        .inNamespace(ns)
+        .resource(
+            new io.fabric8.kubernetes.api.model.ResourceQuotaBuilder()
+                .withNewMetadata()
+                .withName("cpu")
+                .endMetadata()
+                .withNewSpec()
+                .addToHard("requests.cpu", new io.fabric8.kubernetes.api.model.Quantity("1"))
+                .endSpec()
+                .build())
+        .create();
+    StatefulSet spec = UpgradeHarness.statefulSetSpec("quota", 2, "example/quota:1.0");
+    spec.getSpec()
+        .getTemplate()
+        .getSpec()
+        .getContainers()
+        .get(0)
+        .setResources(
+            new io.fabric8.kubernetes.api.model.ResourceRequirementsBuilder()
+                .addToRequests("cpu", new io.fabric8.kubernetes.api.model.Quantity("200m"))
+                .build());
+    StatefulSet before = h.createReady(ns, spec);
+    String target = ns + "/statefulset/quota";
+    // The unit timeout is far beyond the result's 90 s: only the refusal ends the unit in time.
+    h.start(
+        UpgradePlan.builder()
+            .target(target)
+            .cluster(UpgradeHarness.CLUSTER)
+            .change(
+                new UpgradePlan.Change(
+                    Map.of("quota", "example/quota:2.0"),
+                    Map.of(),
+                    Map.of("quota", Map.of("requests", Map.of("cpu", "2")))))
+            .gate(UpgradePlan.Gate.NONE)
+            .unitTimeout("10m")
+            .build());
+    UpgradeResult result = h.result(target);
+    assertEquals(Phase.ROLLED_BACK, result.phase(), result.message());
+    assertThat(result.message()).contains("quota-1 cannot be created").contains("exceeded quota");
+    await()
+        .atMost(60, SECONDS)
+        .until(
+            () ->
+                h.revisions(ns, "quota").size() == 2
+                    && h.revisions(ns, "quota").values().stream()
+                        .allMatch(r -> r.equals(before.getStatus().getCurrentRevision())));
   }
 }

@@ -28,12 +28,33 @@ class HealthIT {
 
   @AfterAll
   static void stop() {
-    h.close();
+    if (h != null) {
+      h.close();
+    }
   }
 
   @AfterEach
   void clearBehaviours() {
-    h.sim.behaviours().clear();
+    h.cluster.behaviours().clear();
+  }
+
+  /**
+   * Three units of an app that declares the port the health check reads: hollow nodes (the real
+   * lane) serve a pod's declared ports only, as its containers would listen on them.
+   */
+  private static StatefulSet serving(String ns) {
+    StatefulSet sts = UpgradeHarness.statefulSetSpec("app", 3, "example/app:1.0");
+    sts.getSpec()
+        .getTemplate()
+        .getSpec()
+        .getContainers()
+        .get(0)
+        .setPorts(
+            List.of(
+                new io.fabric8.kubernetes.api.model.ContainerPortBuilder()
+                    .withContainerPort(8080)
+                    .build()));
+    return h.createReady(ns, sts);
   }
 
   private static UpgradePlan plan(String target, String image, String unitTimeout) {
@@ -50,14 +71,14 @@ class HealthIT {
   @Test
   void everyUnitIsCheckedThroughThePodProxyBeforeTheNext() {
     String ns = h.namespace();
-    h.statefulSet(ns, "app", 3, "example/app:1.0");
-    long mark = h.sim.requestLog().mark();
+    serving(ns);
+    long mark = h.cluster.requests().mark();
     String target = ns + "/statefulset/app";
     h.start(plan(target, "example/app:2.0", "1m"));
     UpgradeResult result = h.result(target);
     assertEquals(Phase.COMPLETED, result.phase(), result.message());
     List<String> probed =
-        h.sim.requestLog().since(mark).stream()
+        h.cluster.requests().since(mark).stream()
             .filter(r -> r.path().endsWith("/proxy/health"))
             .map(RequestRecord::path)
             .distinct()
@@ -68,7 +89,7 @@ class HealthIT {
             "/api/v1/namespaces/" + ns + "/pods/app-1:8080/proxy/health",
             "/api/v1/namespaces/" + ns + "/pods/app-0:8080/proxy/health");
     for (String path : probed) {
-      assertThat(h.sim.requestLog().since(mark).stream().filter(r -> r.path().equals(path)))
+      assertThat(h.cluster.requests().since(mark).stream().filter(r -> r.path().equals(path)))
           .as(path)
           .hasSizeGreaterThanOrEqualTo(2)
           .allMatch(r -> r.status() == 200);
@@ -78,8 +99,8 @@ class HealthIT {
   @Test
   void aUnitReadyButUnhealthyFailsAndIsRolledBack() {
     String ns = h.namespace();
-    StatefulSet before = h.statefulSet(ns, "app", 3, "example/app:1.0");
-    h.sim.behaviours().image("example/app:2.0", ImageBehaviour.UNHEALTHY);
+    StatefulSet before = serving(ns);
+    h.cluster.behaviours().image("example/app:2.0", ImageBehaviour.UNHEALTHY);
     String target = ns + "/statefulset/app";
     UpgradeHarness.PodHistory pods = h.watchPods(ns);
     h.start(plan(target, "example/app:2.0", "4s"));

@@ -27,7 +27,9 @@ class HistoryIT {
 
   @AfterAll
   static void stop() {
-    h.close();
+    if (h != null) {
+      h.close();
+    }
   }
 
   private static UpgradeResult run(UpgradePlan plan) {
@@ -52,7 +54,7 @@ class HistoryIT {
     h.statefulSet(ns, "shop", 2, "example/shop:1.0");
     String target = ns + "/statefulset/shop";
     UpgradeResult first = run(upgrade(target, "example/shop:1.1"));
-    assertEquals(Phase.COMPLETED, first.phase());
+    assertEquals(Phase.COMPLETED, first.phase(), first.message());
     UpgradeResult second = run(upgrade(target, "example/shop:1.2"));
     assertEquals(Phase.COMPLETED, second.phase());
     UpgradeResult broken = run(upgrade(target, "example/shop:1.3-broken"));

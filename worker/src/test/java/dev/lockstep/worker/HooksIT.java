@@ -33,12 +33,14 @@ class HooksIT {
 
   @AfterAll
   static void stop() {
-    h.close();
+    if (h != null) {
+      h.close();
+    }
   }
 
   @AfterEach
   void clearBehaviours() {
-    h.sim.behaviours().clear();
+    h.cluster.behaviours().clear();
   }
 
   private static UpgradePlan.Builder plan(String target, UpgradePlan.Gate gate) {
@@ -73,7 +75,7 @@ class HooksIT {
     String ns = h.namespace();
     h.statefulSet(ns, "app", 3, "example/app:1.0");
     String target = ns + "/statefulset/app";
-    long mark = h.sim.requestLog().mark();
+    long mark = h.cluster.requests().mark();
     h.start(
         plan(target, UpgradePlan.Gate.FIRST)
             .hooks(new UpgradePlan.Hooks(OK, OK, OK, null))
@@ -87,7 +89,7 @@ class HooksIT {
     assertThat(backup.getSpec().getTemplate().getSpec().getContainers().get(0).getEnv())
         .anyMatch(e -> e.getName().equals("LOCKSTEP_TARGET") && e.getValue().equals(target));
     // The backup Job was created before the first write to the StatefulSet.
-    List<RequestRecord> writes = h.sim.requestLog().writesSince(mark);
+    List<RequestRecord> writes = h.cluster.requests().writesSince(mark);
     long backupAt = firstWrite(writes, "jobs");
     long firstChange = firstWrite(writes, "statefulsets");
     assertThat(backupAt).isLessThan(firstChange);
@@ -111,9 +113,9 @@ class HooksIT {
   void aFailedBackupEndsTheRunWithTheLogTailAndNothingChanged() {
     String ns = h.namespace();
     StatefulSet before = h.statefulSet(ns, "app", 2, "example/app:1.0");
-    h.sim.behaviours().image("example/backup:1", ImageBehaviour.FAIL);
+    h.cluster.behaviours().image("example/backup:1", ImageBehaviour.FAIL);
     String target = ns + "/statefulset/app";
-    long mark = h.sim.requestLog().mark();
+    long mark = h.cluster.requests().mark();
     h.start(
         plan(target, UpgradePlan.Gate.NONE)
             .hooks(
@@ -124,10 +126,21 @@ class HooksIT {
     assertEquals(Phase.FAILED, result.phase());
     assertThat(result.message())
         .startsWith("backup hook failed: Job app-backup-")
-        .contains("failed (BackoffLimitExceeded); log of app-backup-")
-        .contains("exited with code 1")
         .endsWith("; nothing was changed");
-    assertThat(h.sim.requestLog().writesSince(mark))
+    if (h.cluster.sim().isPresent()) {
+      assertThat(result.message())
+          .contains("failed (BackoffLimitExceeded); log of app-backup-")
+          .contains("exited with code 1");
+    } else {
+      // Hollow nodes serve no kubelet API, so a real API server cannot read a pod's log: the
+      // failure says so instead of quoting it.
+      System.err.println(
+          "HooksIT: the hook's log tail is checked in the kubesim lane only (hollow nodes serve no"
+              + " pod logs)");
+      assertThat(result.message())
+          .contains("failed (BackoffLimitExceeded) (its log could not be read: ");
+    }
+    assertThat(h.cluster.requests().writesSince(mark))
         .noneMatch(r -> r.resource().equals("statefulsets"));
     StatefulSet after = h.kube.apps().statefulSets().inNamespace(ns).withName("app").get();
     assertEquals(before.getMetadata().getGeneration(), after.getMetadata().getGeneration());
@@ -137,7 +150,9 @@ class HooksIT {
   void migrateRunsExactlyOnceWhenTheWorkerDiesWhileItRuns() {
     String ns = h.namespace();
     h.statefulSet(ns, "app", 2, "example/app:1.0");
-    h.sim.behaviours().image("example/migrate:1", ImageBehaviour.startingIn(Duration.ofSeconds(3)));
+    h.cluster
+        .behaviours()
+        .image("example/migrate:1", ImageBehaviour.startingIn(Duration.ofSeconds(3)));
     String target = ns + "/statefulset/app";
     h.start(
         plan(target, UpgradePlan.Gate.NONE)
@@ -166,7 +181,7 @@ class HooksIT {
   void aFailedTestAfterAForwardOnlyMigrationRestoresTheDataThenTheUnits() {
     String ns = h.namespace();
     StatefulSet before = h.statefulSet(ns, "app", 2, "example/app:1.0");
-    h.sim.behaviours().image("example/smoke:1", ImageBehaviour.FAIL);
+    h.cluster.behaviours().image("example/smoke:1", ImageBehaviour.FAIL);
     String target = ns + "/statefulset/app";
     h.start(
         plan(target, UpgradePlan.Gate.NONE)

@@ -26,7 +26,9 @@ class ListIT {
 
   @AfterAll
   static void stop() {
-    h.close();
+    if (h != null) {
+      h.close();
+    }
   }
 
   @Test
@@ -35,7 +37,7 @@ class ListIT {
     h.statefulSet(ns, "gated", 3, "example/gated:1.0");
     h.statefulSet(ns, "held", 2, "example/held:1.0");
     h.statefulSet(ns, "done", 2, "example/done:1.0");
-    h.sim.behaviours().image("example/held:2.0", ImageBehaviour.CRASHLOOP);
+    h.cluster.behaviours().image("example/held:2.0", ImageBehaviour.CRASHLOOP);
     String gated = ns + "/statefulset/gated";
     String held = ns + "/statefulset/held";
     String done = ns + "/statefulset/done";
@@ -78,6 +80,6 @@ class ListIT {
         .isEmpty();
     h.upgrade(gated).cancel(new dev.lockstep.workflows.SteerRequest("test", "done"));
     h.upgrade(held).abandon(new dev.lockstep.workflows.SteerRequest("test", "done"));
-    h.sim.behaviours().clear();
+    h.cluster.behaviours().clear();
   }
 }

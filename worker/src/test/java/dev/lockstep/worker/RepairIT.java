@@ -36,12 +36,14 @@ class RepairIT {
 
   @AfterAll
   static void stop() {
-    h.close();
+    if (h != null) {
+      h.close();
+    }
   }
 
   @AfterEach
   void clearBehaviours() {
-    h.sim.behaviours().clear();
+    h.cluster.behaviours().clear();
   }
 
   private static void terminate(String target) {
@@ -74,7 +76,7 @@ class RepairIT {
     terminate(target);
 
     // The next upgrade recognises the dead run, says what to do, and writes nothing.
-    long mark = h.sim.requestLog().mark();
+    long mark = h.cluster.requests().mark();
     var refused =
         h.start(UpgradeHarness.plan(target, "db", "postgres:14.10", UpgradePlan.Gate.FIRST));
     assertEquals(Verdict.Refusal.TARGET_HELD, refused.verdict().refusal());
@@ -83,7 +85,7 @@ class RepairIT {
         .contains("lockstep repair " + target + " --continue")
         .contains("--restore` to return to " + dead.fromRevision());
     h.result(target);
-    assertThat(h.sim.requestLog().writesSince(mark)).isEmpty();
+    assertThat(h.cluster.requests().writesSince(mark)).isEmpty();
 
     h.start(repair(target, UpgradePlan.Repair.CONTINUE));
     UpgradeResult result = h.result(target);
@@ -124,7 +126,9 @@ class RepairIT {
               return s;
             });
     Map<String, String> untouched = Map.of("kv-0", uid(ns, "kv-0"), "kv-1", uid(ns, "kv-1"));
-    h.sim.behaviours().image("example/kv:2.0", ImageBehaviour.startingIn(Duration.ofSeconds(2)));
+    h.cluster
+        .behaviours()
+        .image("example/kv:2.0", ImageBehaviour.startingIn(Duration.ofSeconds(2)));
     String target = ns + "/statefulset/kv";
     h.start(
         UpgradePlan.builder()
@@ -164,12 +168,12 @@ class RepairIT {
     String ns = h.namespace();
     h.statefulSet(ns, "web", 2, "nginx:1.25");
     String target = ns + "/statefulset/web";
-    long mark = h.sim.requestLog().mark();
+    long mark = h.cluster.requests().mark();
     var started = h.start(repair(target, UpgradePlan.Repair.CONTINUE));
     assertThat(started.verdict().valid()).isFalse();
     assertThat(started.verdict().problems().get(0)).startsWith("nothing to repair: " + target);
     assertEquals(Phase.FAILED, h.result(target).phase());
-    assertThat(h.sim.requestLog().writesSince(mark)).isEmpty();
+    assertThat(h.cluster.requests().writesSince(mark)).isEmpty();
   }
 
   private static String uid(String ns, String pod) {

@@ -31,7 +31,9 @@ class TargetAsFoundIT {
 
   @AfterAll
   static void stop() {
-    h.close();
+    if (h != null) {
+      h.close();
+    }
   }
 
   private static UpgradePlan plan(String target, String image) {
@@ -61,6 +63,13 @@ class TargetAsFoundIT {
             .endSpec()
             .build();
     StatefulSet before = h.createReady(ns, sts);
+    if (before.getSpec().getOrdinals() == null) {
+      // A server older than 1.26 drops spec.ordinals (and maxUnavailable) as unknown fields.
+      UpgradeHarness.onlyInKubesimLane(
+          "TargetAsFoundIT.theUsersWholeUpdateStrategy...: the real lane's server ("
+              + h.kube.getKubernetesVersion().getGitVersion()
+              + ") has no StatefulSet spec.ordinals");
+    }
     String strategyBefore = Serialization.asJson(before.getSpec().getUpdateStrategy());
     UpgradeHarness.PodHistory pods = h.watchPods(ns);
     String target = ns + "/statefulset/kv";

@@ -5,7 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import dev.lockstep.activities.ClusterActivitiesImpl;
 import dev.lockstep.activities.ClusterWatch;
-import dev.lockstep.kubesim.Kubesim;
+import dev.lockstep.kubesim.lane.TestCluster;
 import dev.lockstep.workflows.Names;
 import dev.lockstep.workflows.Phase;
 import dev.lockstep.workflows.Target;
@@ -16,7 +16,6 @@ import dev.lockstep.workflows.UpgradeStatus;
 import dev.lockstep.workflows.UpgradeWorkflow;
 import dev.lockstep.workflows.UpgradeWorkflowImpl;
 import dev.lockstep.workflows.Upgrades;
-import io.fabric8.kubernetes.api.model.NamespaceBuilder;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.apps.StatefulSet;
 import io.fabric8.kubernetes.api.model.apps.StatefulSetBuilder;
@@ -39,24 +38,34 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Predicate;
 
 /**
- * An upgrade test bench: kubesim, the Temporal test server (sticky execution off, as in the dev
- * stack, so a replaced worker takes over), and workers running the real workflow and activities.
+ * An upgrade test bench: a cluster in this run's lane ({@link TestCluster}: kubesim, or a real API
+ * server with hollow nodes, where the worker is a ServiceAccount with docs/worker.md's RBAC), the
+ * Temporal test server (sticky execution off, as in the dev stack, so a replaced worker takes
+ * over), and workers running the real workflow and activities.
  */
 final class UpgradeHarness implements AutoCloseable {
   static final String CLUSTER = Names.DEFAULT_CLUSTER;
   private static final AtomicInteger NAMESPACES = new AtomicInteger();
+  private static final String RUN =
+      "-" + Long.toString(System.currentTimeMillis() % 1_000_000_000L, 36);
 
-  final Kubesim sim;
+  final TestCluster cluster;
+
+  /** The test's own client, with every right; the worker has its own ({@link #cluster}). */
   final KubernetesClient kube;
+
   final TestWorkflowEnvironment env;
   final WorkflowClient client;
   private final List<WorkerFactory> factories = new ArrayList<>();
   private final List<ClusterWatch> watches = new ArrayList<>();
   private final List<Watch> podWatches = new ArrayList<>();
+  private final List<String> namespaces = new ArrayList<>();
 
   UpgradeHarness(Duration podStartup) {
-    sim = Kubesim.builder().podStartup(podStartup).start();
-    kube = sim.client();
+    org.junit.jupiter.api.Assumptions.assumeTrue(
+        TestCluster.unavailable().isEmpty(), () -> TestCluster.unavailable().orElse(""));
+    cluster = TestCluster.start(podStartup);
+    kube = cluster.admin();
     env =
         TestWorkflowEnvironment.newInstance(
             TestEnvironmentOptions.newBuilder()
@@ -72,6 +81,25 @@ final class UpgradeHarness implements AutoCloseable {
     startWorker();
   }
 
+  /**
+   * Skips the calling test (or class) in the real lane, saying why in one line: for what only
+   * kubesim can do, such as injecting API errors.
+   */
+  static void onlyInKubesimLane(String why) {
+    if (TestCluster.realLane()) {
+      System.err.println(why);
+      org.junit.jupiter.api.Assumptions.abort(why);
+    }
+  }
+
+  /** Skips the calling test in the kubesim lane, saying why in one line: kubesim cannot do it. */
+  void onlyInRealLane(String why) {
+    if (cluster.sim().isPresent()) {
+      System.err.println(why);
+      org.junit.jupiter.api.Assumptions.abort(why);
+    }
+  }
+
   /** Starts one more worker (its own factory) polling the cluster's task queue. */
   WorkerFactory startWorker() {
     WorkerFactory factory = WorkerFactory.newInstance(client);
@@ -80,9 +108,9 @@ final class UpgradeHarness implements AutoCloseable {
         UpgradeWorkflowImpl.class,
         dev.lockstep.workflows.PlanWorkflowImpl.class,
         dev.lockstep.workflows.HistoryWorkflowImpl.class);
-    ClusterWatch watch = new ClusterWatch(kube, Duration.ofMillis(250));
+    ClusterWatch watch = new ClusterWatch(cluster.worker(), Duration.ofMillis(250));
     watches.add(watch);
-    worker.registerActivitiesImplementations(new ClusterActivitiesImpl(kube, watch));
+    worker.registerActivitiesImplementations(new ClusterActivitiesImpl(cluster.worker(), watch));
     factory.start();
     factories.add(factory);
     return factory;
@@ -103,11 +131,29 @@ final class UpgradeHarness implements AutoCloseable {
   }
 
   String namespace() {
-    String name = "test-" + NAMESPACES.incrementAndGet();
-    kube.namespaces()
-        .resource(new NamespaceBuilder().withNewMetadata().withName(name).endMetadata().build())
-        .create();
+    // A real cluster may be shared with earlier runs: its namespaces get this run's suffix.
+    String name = "test-" + NAMESPACES.incrementAndGet() + (cluster.sim().isPresent() ? "" : RUN);
+    cluster.createNamespace(name);
+    namespaces.add(name);
     return name;
+  }
+
+  /**
+   * Deletes the namespaces made so far and waits until their pods are gone: in the real lane the
+   * nodes are shared by every test of the run, and a test that measures their room needs them
+   * empty. (kubesim starts empty for every harness.)
+   */
+  void deleteNamespaces() {
+    if (cluster.sim().isPresent()) {
+      return;
+    }
+    for (String ns : namespaces) {
+      kube.namespaces().withName(ns).delete();
+    }
+    for (String ns : namespaces) {
+      kube.pods().inNamespace(ns).informOnCondition(List::isEmpty).orTimeout(60, SECONDS).join();
+    }
+    namespaces.clear();
   }
 
   StatefulSet statefulSet(String ns, String name, int replicas, String image) {
@@ -308,6 +354,10 @@ final class UpgradeHarness implements AutoCloseable {
     }
     env.close();
     watches.forEach(ClusterWatch::close);
-    sim.close();
+    if (cluster.sim().isEmpty()) {
+      // The shared real cluster: what this class made must not take the next one's room.
+      namespaces.forEach(ns -> kube.namespaces().withName(ns).delete());
+    }
+    cluster.close();
   }
 }

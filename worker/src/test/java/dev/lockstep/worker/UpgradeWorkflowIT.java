@@ -36,7 +36,9 @@ class UpgradeWorkflowIT {
 
   @AfterAll
   static void stop() {
-    h.close();
+    if (h != null) {
+      h.close();
+    }
   }
 
   @Test
@@ -196,7 +198,9 @@ class UpgradeWorkflowIT {
     String ns = h.namespace();
     h.statefulSet(ns, "api", 4, "example/api:1.0");
     // New pods take a second: time to pause while the first unit upgrades.
-    h.sim.behaviours().image("example/api:1.1", ImageBehaviour.startingIn(Duration.ofSeconds(1)));
+    h.cluster
+        .behaviours()
+        .image("example/api:1.1", ImageBehaviour.startingIn(Duration.ofSeconds(1)));
     String target = ns + "/statefulset/api";
     h.start(UpgradeHarness.plan(target, "api", "example/api:1.1", UpgradePlan.Gate.NONE));
     h.awaitPhase(target, Phase.UPGRADING);
@@ -220,7 +224,7 @@ class UpgradeWorkflowIT {
 
     h.upgrade(target).resume(BOB);
     assertEquals(Phase.COMPLETED, h.result(target).phase());
-    h.sim.behaviours().clear();
+    h.cluster.behaviours().clear();
   }
 
   @Test
@@ -267,7 +271,7 @@ class UpgradeWorkflowIT {
     Upgrades.Started first =
         h.start(UpgradeHarness.plan(target, "pg", "postgres:14.9", UpgradePlan.Gate.FIRST));
     h.awaitPhase(target, Phase.WAITING_FOR_RESUME);
-    long mark = h.sim.requestLog().mark();
+    long mark = h.cluster.requests().mark();
 
     Upgrades.TargetBusy busy =
         assertThrows(
@@ -276,7 +280,7 @@ class UpgradeWorkflowIT {
                 h.start(UpgradeHarness.plan(target, "pg", "postgres:15.0", UpgradePlan.Gate.NONE)));
     assertEquals(first.runId(), busy.runId());
     assertThat(busy.getMessage()).contains(first.workflowId()).contains(first.runId());
-    assertThat(h.sim.requestLog().writesSince(mark)).isEmpty();
+    assertThat(h.cluster.requests().writesSince(mark)).isEmpty();
 
     h.upgrade(target).resume(BOB);
     assertEquals(Phase.COMPLETED, h.result(target).phase());
@@ -286,7 +290,7 @@ class UpgradeWorkflowIT {
   void aResumeWithNoGateWaitingIsRefusedAsAnUpdateAndIgnoredAsASignal() {
     String ns = h.namespace();
     h.statefulSet(ns, "svc", 2, "nginx:1.25");
-    h.sim.behaviours().image("nginx:1.27", ImageBehaviour.startingIn(Duration.ofSeconds(1)));
+    h.cluster.behaviours().image("nginx:1.27", ImageBehaviour.startingIn(Duration.ofSeconds(1)));
     String target = ns + "/statefulset/svc";
     h.start(UpgradeHarness.plan(target, "svc", "nginx:1.27", UpgradePlan.Gate.FIRST));
     h.awaitPhase(target, Phase.UPGRADING);
@@ -305,14 +309,14 @@ class UpgradeWorkflowIT {
             });
     h.upgrade(target).resumeSignal(new SteerRequest("ui", "clicked again"));
     assertEquals(Phase.COMPLETED, h.result(target).phase());
-    h.sim.behaviours().clear();
+    h.cluster.behaviours().clear();
   }
 
   @Test
   void aReplacedWorkerFinishesTheUpgradeAndNoPodIsReplacedTwice() {
     String ns = h.namespace();
     h.statefulSet(ns, "ledger", 3, "example/ledger:1.0");
-    h.sim
+    h.cluster
         .behaviours()
         .image("example/ledger:2.0", ImageBehaviour.startingIn(Duration.ofSeconds(2)));
     UpgradeHarness.PodHistory pods = h.watchPods(ns);
@@ -360,7 +364,7 @@ class UpgradeWorkflowIT {
         .containsEntry("lockstep.dev/run-id", result.status().runId())
         .containsEntry("lockstep.dev/outcome", "COMPLETED")
         .containsEntry("lockstep.dev/started-by", "alice@laptop");
-    h.sim.behaviours().clear();
+    h.cluster.behaviours().clear();
   }
 
   @Test
@@ -390,7 +394,9 @@ class UpgradeWorkflowIT {
   void aScaleBySomeoneElseDuringTheRestHoldsAndAbandonLeavesItAsItIs() {
     String ns = h.namespace();
     h.statefulSet(ns, "mq", 3, "example/mq:1.0");
-    h.sim.behaviours().image("example/mq:1.1", ImageBehaviour.startingIn(Duration.ofSeconds(1)));
+    h.cluster
+        .behaviours()
+        .image("example/mq:1.1", ImageBehaviour.startingIn(Duration.ofSeconds(1)));
     String target = ns + "/statefulset/mq";
     h.start(UpgradeHarness.plan(target, "mq", "example/mq:1.1", UpgradePlan.Gate.NONE));
     h.awaitStatus(
@@ -405,7 +411,7 @@ class UpgradeWorkflowIT {
     assertEquals(4, after.getSpec().getReplicas());
     assertEquals("example/mq:1.1", image(ns, "mq"));
     assertThat(after.getMetadata().getAnnotations()).doesNotContainKey("lockstep.dev/run");
-    h.sim.behaviours().clear();
+    h.cluster.behaviours().clear();
   }
 
   private static void setImage(String ns, String name, String image) {
@@ -488,7 +494,7 @@ class UpgradeWorkflowIT {
       String why, String target, String container, String image, String timeout, String expected) {
     String ns = h.namespace();
     h.statefulSet(ns, "app", 2, "nginx:1.25");
-    long mark = h.sim.requestLog().mark();
+    long mark = h.cluster.requests().mark();
     UpgradePlan plan =
         UpgradeHarness.plan(ns + "/" + target, container, image, UpgradePlan.Gate.FIRST);
     plan = plan.toBuilder().unitTimeout(timeout).build();
@@ -503,6 +509,6 @@ class UpgradeWorkflowIT {
         started.verdict().refusal());
     UpgradeResult result = h.result(ns + "/" + target);
     assertEquals(Phase.FAILED, result.phase());
-    assertThat(h.sim.requestLog().writesSince(mark)).isEmpty();
+    assertThat(h.cluster.requests().writesSince(mark)).isEmpty();
   }
 }

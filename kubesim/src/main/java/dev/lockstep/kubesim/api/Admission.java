@@ -242,12 +242,14 @@ final class Admission {
           "spec.updateStrategy.rollingUpdate: Invalid value: only allowed for updateStrategy"
               + " 'RollingUpdate'");
     }
-    if (strategy.path("rollingUpdate").path("partition").asInt(0) < 0) {
+    int partition = strategy.path("rollingUpdate").path("partition").asInt(0);
+    if (partition < 0) {
       throw ApiException.invalid(
           type,
           name,
-          "spec.updateStrategy.rollingUpdate.partition: Invalid value: must be greater than or"
-              + " equal to 0");
+          "spec.updateStrategy.rollingUpdate.partition: Invalid value: "
+              + partition
+              + ": must be greater than or equal to 0");
     }
   }
 
@@ -272,6 +274,9 @@ final class Admission {
     if (!spec.hasNonNull("dnsPolicy")) {
       spec.put("dnsPolicy", "ClusterFirst");
     }
+    if (!spec.hasNonNull("securityContext")) {
+      spec.putObject("securityContext");
+    }
     JsonNode containers = spec.path("containers");
     if (containers.isArray()) {
       for (JsonNode container : containers) {
@@ -279,6 +284,29 @@ final class Admission {
           String image = container.path("image").asText("");
           ((ObjectNode) container)
               .put("imagePullPolicy", image.endsWith(":latest") ? "Always" : "IfNotPresent");
+        }
+        if (container.isObject()) {
+          defaultContainer((ObjectNode) container);
+        }
+      }
+    }
+  }
+
+  /** What a real API server (v1.20, as today's) fills in for a container that leaves it out. */
+  private static void defaultContainer(ObjectNode container) {
+    if (!container.hasNonNull("terminationMessagePath")) {
+      container.put("terminationMessagePath", "/dev/termination-log");
+    }
+    if (!container.hasNonNull("terminationMessagePolicy")) {
+      container.put("terminationMessagePolicy", "File");
+    }
+    if (!container.hasNonNull("resources")) {
+      container.putObject("resources");
+    }
+    if (container.path("ports").isArray()) {
+      for (JsonNode port : container.path("ports")) {
+        if (port.isObject() && !port.hasNonNull("protocol")) {
+          ((ObjectNode) port).put("protocol", "TCP");
         }
       }
     }

@@ -124,14 +124,69 @@ public final class ApiServer {
     ApiPath p = call.path();
     // Only what the selectors select is copied.
     Store.Listing listing = store.listWithVersion(p.type(), p.namespace(), selectorFilter(call));
-    ArrayNode items = NODES.arrayNode();
-    listing.items().forEach(items::add);
+    List<JsonNode> selected = new ArrayList<>();
+    listing.items().forEach(selected::add);
     ObjectNode list = NODES.objectNode();
     list.put("apiVersion", p.type().apiVersion());
     list.put("kind", p.type().kind() + "List");
-    list.putObject("metadata").put("resourceVersion", listing.resourceVersion());
+    ObjectNode metadata = list.putObject("metadata");
+    metadata.put("resourceVersion", listing.resourceVersion());
+    selected = page(call, selected, metadata);
+    ArrayNode items = NODES.arrayNode();
+    selected.forEach(items::add);
     list.set("items", items);
     return Answer.json(200, list);
+  }
+
+  /**
+   * {@code limit} and {@code continue}, as a real API server pages a list: in name order, at most
+   * {@code limit} items, and a continue token while more remain. Unlike a real server, a later page
+   * reads the current state rather than the first page's snapshot (and never answers 410).
+   */
+  private static List<JsonNode> page(Call call, List<JsonNode> items, ObjectNode metadata) {
+    String limitText = call.query().get("limit");
+    String token = call.query().get("continue");
+    long limit;
+    try {
+      limit = limitText == null || limitText.isBlank() ? 0 : Long.parseLong(limitText);
+    } catch (NumberFormatException e) {
+      throw ApiException.badRequest("limit: invalid value " + limitText);
+    }
+    if (limit <= 0 && (token == null || token.isBlank())) {
+      return items;
+    }
+    java.util.function.Function<JsonNode, String> key =
+        o ->
+            o.path("metadata").path("namespace").asText("")
+                + "/"
+                + o.path("metadata").path("name").asText("");
+    List<JsonNode> sorted = new ArrayList<>(items);
+    sorted.sort(java.util.Comparator.comparing(key));
+    if (token != null && !token.isBlank()) {
+      String after;
+      try {
+        after =
+            new String(
+                java.util.Base64.getUrlDecoder().decode(token),
+                java.nio.charset.StandardCharsets.UTF_8);
+      } catch (IllegalArgumentException e) {
+        throw ApiException.badRequest("continue key is not valid: " + e.getMessage());
+      }
+      sorted = sorted.stream().filter(o -> key.apply(o).compareTo(after) > 0).toList();
+    }
+    if (limit > 0 && sorted.size() > limit) {
+      List<JsonNode> first = sorted.subList(0, (int) limit);
+      metadata.put(
+          "continue",
+          java.util.Base64.getUrlEncoder()
+              .withoutPadding()
+              .encodeToString(
+                  key.apply(first.get(first.size() - 1))
+                      .getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+      metadata.put("remainingItemCount", sorted.size() - limit);
+      return first;
+    }
+    return sorted;
   }
 
   /** The label and field selectors of a list or watch, as one filter over whole objects. */
@@ -305,11 +360,53 @@ public final class ApiServer {
   private Answer delete(Call call) {
     ApiPath p = call.path();
     ObjectNode current = require(p.type(), p.namespace(), p.name());
+    checkPreconditions(call, p, current);
     if (call.dryRun()) {
       return Answer.json(200, current);
     }
     return Answer.json(200, deleteObject(p.type(), current));
   }
+
+  /**
+   * DeleteOptions' {@code preconditions} ({@code uid}, {@code resourceVersion}): a delete meant for
+   * one object never deletes another of the same name; 409 as a real API server answers.
+   */
+  private static void checkPreconditions(Call call, ApiPath p, ObjectNode current) {
+    if (call.body() == null || call.body().isBlank()) {
+      return;
+    }
+    JsonNode preconditions;
+    try {
+      preconditions = NODES_READER.readTree(call.body()).path("preconditions");
+    } catch (java.io.IOException e) {
+      throw ApiException.badRequest("the body of a delete is not DeleteOptions: " + e.getMessage());
+    }
+    for (String field : new String[] {"uid", "resourceVersion"}) {
+      String wanted = preconditions.path(field).asText("");
+      String actual = current.path("metadata").path(field).asText("");
+      if (!wanted.isEmpty() && !wanted.equals(actual)) {
+        String label = field.equals("uid") ? "UID" : "ResourceVersion";
+        throw new ApiException(
+            409,
+            "Conflict",
+            "Operation cannot be fulfilled on "
+                + ApiException.qualified(p.type())
+                + " \""
+                + p.name()
+                + "\": Precondition failed: "
+                + label
+                + " in precondition: "
+                + wanted
+                + ", "
+                + label
+                + " in object meta: "
+                + actual);
+      }
+    }
+  }
+
+  private static final com.fasterxml.jackson.databind.ObjectMapper NODES_READER =
+      new com.fasterxml.jackson.databind.ObjectMapper();
 
   /**
    * Deletes an object: at once when it has no finalizers, else marks it with a deletionTimestamp. A

@@ -1,4 +1,4 @@
-package dev.lockstep.kubesim;
+package dev.lockstep.kubesim.lane;
 
 import static java.util.concurrent.TimeUnit.SECONDS;
 
@@ -13,17 +13,18 @@ import java.util.Optional;
 
 /**
  * A real Kubernetes control plane (kube-apiserver, controller manager and scheduler of v1.20.2 with
- * etcd) from {@code ../shared/tools/k8s}, started on free ports with its state under {@code
- * target/}, and removed by {@link #close()}. Its API server's {@code HTTP_PROXY} points at a hollow
- * nodes' pod network gateway, so that its pod proxy reaches hollow pods.
+ * etcd) from the offline kit ({@code LOCKSTEP_K8S_TOOLS}, by default {@code shared/tools/k8s}
+ * beside the checkout), started on free ports with its state under {@code target/}, and removed by
+ * {@link #close()}. Its API server's {@code HTTP_PROXY} points at a hollow nodes' pod network
+ * gateway, so that its pod proxy reaches hollow pods. For tests only.
  */
-final class RealControlPlane implements AutoCloseable {
+public final class ControlPlaneKit implements AutoCloseable {
   private final Path script;
   private final Map<String, String> env;
   private final Path state;
   private final Path etcdData;
 
-  private RealControlPlane(Path script, Map<String, String> env, Path state) {
+  private ControlPlaneKit(Path script, Map<String, String> env, Path state) {
     this.script = script;
     this.env = env;
     this.state = state;
@@ -33,10 +34,11 @@ final class RealControlPlane implements AutoCloseable {
   /**
    * The {@code control-plane} script, if this machine has the tools ({@code LOCKSTEP_K8S_TOOLS}).
    */
-  static Optional<Path> script() {
+  public static Optional<Path> script() {
     String override = System.getenv("LOCKSTEP_K8S_TOOLS");
+    // Tests run in a module's folder, one below the checkout.
     Path tools =
-        override != null
+        override != null && !override.isBlank()
             ? Path.of(override)
             : Path.of("").toAbsolutePath().getParent().resolve("../shared/tools/k8s").normalize();
     Path script = tools.resolve("control-plane");
@@ -47,18 +49,18 @@ final class RealControlPlane implements AutoCloseable {
    * Whether this machine has the tools, for {@code @EnabledIf}; when it has not, says so in one
    * line, because Maven's console shows how many tests were skipped but not why.
    */
-  static boolean available() {
+  public static boolean available() {
     boolean available = script().isPresent();
     if (!available) {
       System.err.println(
-          "real control plane lane skipped: no ../shared/tools/k8s/control-plane"
+          "real control plane skipped: no ../shared/tools/k8s/control-plane"
               + " (or LOCKSTEP_K8S_TOOLS) on this machine");
     }
     return available;
   }
 
   /** Starts one; returns once the API server serves and the default ServiceAccount can be used. */
-  static RealControlPlane start(Path script, int gatewayPort) {
+  public static ControlPlaneKit start(Path script, int gatewayPort) {
     int api = freePort();
     Path state = Path.of("target", "k8s-cp-" + api).toAbsolutePath();
     Map<String, String> env =
@@ -72,7 +74,7 @@ final class RealControlPlane implements AutoCloseable {
             // etcd in memory, as the script's default; removed by close()
             "ETCD_DATA", "/dev/shm/k8s-etcd-" + api,
             "HTTP_PROXY", "http://127.0.0.1:" + gatewayPort);
-    RealControlPlane plane = new RealControlPlane(script, env, state);
+    ControlPlaneKit plane = new ControlPlaneKit(script, env, state);
     try {
       plane.run("start");
     } catch (RuntimeException e) {
@@ -83,7 +85,7 @@ final class RealControlPlane implements AutoCloseable {
   }
 
   /** The admin kubeconfig ({@code system:masters}). */
-  String kubeconfig() {
+  public String kubeconfig() {
     try {
       return Files.readString(state.resolve("admin.kubeconfig"));
     } catch (IOException e) {
@@ -91,7 +93,7 @@ final class RealControlPlane implements AutoCloseable {
     }
   }
 
-  Path kubeconfigFile() {
+  public Path kubeconfigFile() {
     return state.resolve("admin.kubeconfig");
   }
 
