@@ -106,7 +106,7 @@ class FailureIT {
   void whileAUnitWaitsItsPodAsKubectlShowsItTravelsWithTheHeartbeatThatStatusReads() {
     String ns = h.namespace();
     h.statefulSet(ns, "seen", 1, "example/seen:1.0");
-    h.sim.behaviours().image("example/seen:2.0", ImageBehaviour.CRASHLOOP);
+    h.cluster.behaviours().image("example/seen:2.0", ImageBehaviour.CRASHLOOP);
     String target = ns + "/statefulset/seen";
     UpgradePlan patient =
         plan(
