@@ -105,14 +105,38 @@ class ConsoleIT {
     return wait;
   }
 
-  private static String phase() {
-    return browser.findElement(By.id("phase")).getAttribute("data-phase");
+  // Parts of the page are replaced every second: read them in one script, never element by
+  // element (an element found a moment ago may be gone).
+  private static Object read(String script) {
+    return ((JavascriptExecutor) browser).executeScript(script);
   }
 
+  private static String phase() {
+    return String.valueOf(
+        read("var p = document.getElementById('phase'); return p ? p.dataset.phase : '';"));
+  }
+
+  private static String text(String css) {
+    return String.valueOf(
+        read("var e = document.querySelector('" + css + "'); return e ? e.innerText : '';"));
+  }
+
+  @SuppressWarnings("unchecked")
   private static List<String> unitStates() {
-    return browser.findElements(By.cssSelector("#units tbody tr")).stream()
-        .map(r -> r.getAttribute("data-state"))
-        .toList();
+    return (List<String>)
+        read(
+            "return Array.from(document.querySelectorAll('#units tbody tr'))"
+                + ".map(function (r) { return r.dataset.state; });");
+  }
+
+  /** Clicks the link to the upgrade, found again if a refresh replaced it meanwhile. */
+  private static void open(String linkText) {
+    waiting(Duration.ofSeconds(30))
+        .until(
+            d -> {
+              d.findElement(By.linkText(linkText)).click();
+              return true;
+            });
   }
 
   private static void steer(String action, String reason) {
@@ -120,7 +144,8 @@ class ConsoleIT {
     box.clear();
     box.sendKeys(reason);
     browser.findElement(By.id("do-" + action)).click();
-    waiting(Duration.ofSeconds(60)).until(d -> !d.findElements(By.id("answer")).isEmpty());
+    // The answer of this action, not the one the previous page showed.
+    waiting(Duration.ofSeconds(60)).until(d -> text("#answer").startsWith(action + " "));
   }
 
   private static Path shot(String name) throws Exception {
@@ -145,25 +170,35 @@ class ConsoleIT {
     WebElement link =
         waiting(Duration.ofSeconds(60)).until(d -> d.findElement(By.linkText(TARGET)));
     shot("console-upgrades.png");
-    link.click();
+    // The filter keeps the rows whose target or phase has its words, across refreshes.
+    WebElement filter = browser.findElement(By.id("filter"));
+    filter.sendKeys("ghostwire");
+    waiting(Duration.ofSeconds(10))
+        .until(
+            d ->
+                d.findElements(By.cssSelector("tr[data-text]")).stream()
+                    .noneMatch(WebElement::isDisplayed));
+    filter.clear();
+    filter.sendKeys("postgres");
+    waiting(Duration.ofSeconds(10)).until(d -> d.findElement(By.linkText(TARGET)).isDisplayed());
+    open(TARGET);
 
     // The first unit goes, live, and the upgrade waits at its gate.
     waiting(Duration.ofSeconds(120))
         .until(d -> phase().equals("WAITING_FOR_RESUME") && unitStates().contains("UPGRADED"));
     assertThat(unitStates()).containsExactly("UPGRADED", "WAITING", "WAITING");
-    assertThat(browser.findElement(By.id("phase")).getText()).contains("waiting for resume");
-    assertThat(browser.findElement(By.cssSelector("#steps li[aria-current=step]")).getText())
-        .contains("gate");
+    assertThat(text("#phase")).contains("waiting for resume");
+    assertThat(text("#steps li[aria-current=step]")).contains("gate");
     shot("console-gate.png");
 
     // An action the upgrade refuses shows its refusal, in its own words.
     steer("retry", "try it again");
-    assertThat(browser.findElement(By.id("answer")).getText()).startsWith("retry refused:");
+    assertThat(text("#answer")).startsWith("retry refused:");
     assertThat(phase()).isEqualTo("WAITING_FOR_RESUME");
 
     String reason = "first unit healthy <script>window.pwned = 1</script>";
     steer("resume", reason);
-    assertThat(browser.findElement(By.id("answer")).getText()).startsWith("resume accepted:");
+    assertThat(text("#answer")).startsWith("resume accepted:");
 
     // The remaining units complete, live, and the resume is in the audit with its reason as text.
     waiting(Duration.ofSeconds(120))
@@ -171,13 +206,16 @@ class ConsoleIT {
             d ->
                 phase().equals("COMPLETED")
                     && unitStates().equals(List.of("UPGRADED", "UPGRADED", "UPGRADED")));
-    WebElement resume =
+    String resume =
         waiting(Duration.ofSeconds(30))
-            .until(d -> d.findElement(By.cssSelector("#timeline li[data-what=resume]")));
-    assertThat(resume.getText()).contains(reason).contains(DevConsole.identity());
-    JavascriptExecutor js = (JavascriptExecutor) browser;
-    assertThat(js.executeScript("return window.pwned === undefined")).isEqualTo(true);
-    assertThat(js.executeScript("return document.scripts.length")).isEqualTo(1L);
+            .until(
+                d -> {
+                  String t = text("#timeline li[data-what=resume]");
+                  return t.isEmpty() ? null : t;
+                });
+    assertThat(resume).contains(reason).contains(DevConsole.identity());
+    assertThat(read("return window.pwned === undefined")).isEqualTo(true);
+    assertThat(read("return document.scripts.length")).isEqualTo(1L);
     Path page = shot("console-upgrade.png");
     browser.manage().window().setSize(new Dimension(420, 1400));
     shot("console-upgrade-narrow.png");
@@ -191,7 +229,7 @@ class ConsoleIT {
     assertThat(entries.findValuesAsText("reason")).contains(reason);
 
     // The target's history: the revisions, the new one deployed.
-    browser.findElement(By.linkText("Target history (revisions)")).click();
+    open("Target history (revisions)");
     waiting(Duration.ofSeconds(60))
         .until(d -> !d.findElements(By.cssSelector("table.history")).isEmpty());
     assertThat(browser.findElement(By.cssSelector("table.history")).getText())
