@@ -27,6 +27,8 @@ import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.BiFunction;
@@ -68,6 +70,18 @@ final class Upgrades {
 
   /** The answer to a steering request: accepted with what it did, or refused and why. */
   record Answer(String action, boolean accepted, String text) {}
+
+  /**
+   * Where calls to Temporal wait: threads of their own, not the common pool (one thread on a
+   * two-core machine), so one slow worker never holds up the pages of everyone else.
+   */
+  private static final ExecutorService CALLS =
+      Executors.newCachedThreadPool(
+          r -> {
+            Thread t = new Thread(r, "console-temporal");
+            t.setDaemon(true);
+            return t;
+          });
 
   private final WorkflowClient client;
 
@@ -182,7 +196,7 @@ final class Upgrades {
               + " version it is leaving. Pause holds it before its next unit");
     }
     CompletableFuture<String> answer =
-        CompletableFuture.supplyAsync(() -> update.apply(upgrade, request));
+        CompletableFuture.supplyAsync(() -> update.apply(upgrade, request), CALLS);
     try {
       return new Answer(action, true, answer.get(ANSWER_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS));
     } catch (TimeoutException e) {
@@ -254,7 +268,7 @@ final class Upgrades {
 
   /** Runs a read with a bound, turning every failure into one line. */
   private static <T> T answered(Supplier<T> read, String what) {
-    CompletableFuture<T> answer = CompletableFuture.supplyAsync(read);
+    CompletableFuture<T> answer = CompletableFuture.supplyAsync(read, CALLS);
     try {
       return answer.get(ANSWER_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
     } catch (TimeoutException e) {

@@ -45,6 +45,15 @@ class DevCommand implements Callable<Integer> {
   boolean noWorker;
 
   @Option(
+      names = "--console-port",
+      defaultValue = "8080",
+      description = "The web console's port (default 8080; 0 picks a free one).")
+  int consolePort;
+
+  @Option(names = "--no-console", description = "Do not start the web console.")
+  boolean noConsole;
+
+  @Option(
       names = "--kubeconfig",
       defaultValue = ".lockstep/dev/kubeconfig",
       description = "Where to write the kubeconfig.")
@@ -52,6 +61,11 @@ class DevCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    if (consolePort < 0 || consolePort > 65535) {
+      System.err.println(
+          "lockstep: --console-port must be between 0 and 65535, was " + consolePort);
+      return 2;
+    }
     Duration startup;
     try {
       startup = Durations.parse(podStartup);
@@ -78,6 +92,8 @@ class DevCommand implements Callable<Integer> {
     System.out.println("kubernetes " + stack.kubesim().url());
     System.out.println("kubeconfig " + stack.kubeconfig());
     System.out.println("worker     " + (noWorker ? "none (--no-worker)" : "cluster default"));
+    DevConsole console = noConsole ? null : DevConsole.start(stack.temporalAddress(), consolePort);
+    System.out.println("console    " + (noConsole ? "none (--no-console)" : console.describe()));
     System.out.println("ready");
     System.out.flush();
     CountDownLatch stopped = new CountDownLatch(1);
@@ -85,6 +101,9 @@ class DevCommand implements Callable<Integer> {
         .addShutdownHook(
             new Thread(
                 () -> {
+                  if (console != null) {
+                    console.close();
+                  }
                   stack.close();
                   stopped.countDown();
                 }));

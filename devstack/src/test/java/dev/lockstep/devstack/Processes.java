@@ -124,6 +124,10 @@ final class Processes {
                 "--kubeconfig",
                 kubeconfig.toString()));
     args.addAll(List.of(extra));
+    if (!args.contains("--console-port")) {
+      // Only the tests of the console start one: it is a JVM of its own on two busy cores.
+      args.add("--no-console");
+    }
     Running stack = start(Map.of(), DEVSTACK, args.toArray(String[]::new));
     stack.awaitLine("ready", Duration.ofSeconds(90));
     return new Stack(stack, Map.of("TEMPORAL_ADDRESS", "localhost:" + temporalPort), kubeconfig);
