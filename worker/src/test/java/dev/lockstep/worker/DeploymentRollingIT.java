@@ -1,0 +1,164 @@
+package dev.lockstep.worker;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import dev.lockstep.kubesim.ImageBehaviour;
+import dev.lockstep.workflows.Phase;
+import dev.lockstep.workflows.SteerRequest;
+import dev.lockstep.workflows.UpgradePlan;
+import dev.lockstep.workflows.UpgradeResult;
+import dev.lockstep.workflows.UpgradeStatus;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.apps.Deployment;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * A Deployment's rolling upgrade with the real workflow and activities on kubesim's Deployment
+ * controller: stopped at a gate by pausing the Deployment, resumed, cancelled, rolled back when the
+ * new version breaks, held when someone else changes the Deployment; the Deployment as found after
+ * every return.
+ */
+@Timeout(180)
+class DeploymentRollingIT {
+  private static UpgradeHarness h;
+  private static final SteerRequest OPS = new SteerRequest("ops", "test");
+
+  @BeforeAll
+  static void start() {
+    h = new UpgradeHarness(Duration.ofMillis(200));
+  }
+
+  @AfterAll
+  static void stop() {
+    h.close();
+  }
+
+  @AfterEach
+  void clearBehaviours() {
+    h.sim.behaviours().clear();
+  }
+
+  private Deployment read(String ns, String name) {
+    return h.kube.apps().deployments().inNamespace(ns).withName(name).get();
+  }
+
+  private List<String> images(String ns, String app) {
+    return h.kube.pods().inNamespace(ns).withLabel("app", app).list().getItems().stream()
+        .filter(p -> p.getMetadata().getDeletionTimestamp() == null)
+        .map((Pod p) -> p.getSpec().getContainers().get(0).getImage())
+        .toList();
+  }
+
+  /** The parts of a Deployment a user wrote: what every return must give back exactly. */
+  private static List<Object> asWritten(Deployment d) {
+    Map<String, String> annotations = d.getMetadata().getAnnotations();
+    return List.of(
+        d.getSpec().getTemplate(),
+        d.getSpec().getReplicas(),
+        d.getSpec().getStrategy(),
+        String.valueOf(d.getSpec().getPaused()),
+        d.getSpec().getSelector(),
+        String.valueOf(d.getMetadata().getLabels()),
+        String.valueOf(
+            annotations == null
+                ? List.of()
+                : annotations.keySet().stream()
+                    .filter(k -> k.startsWith("lockstep.dev/"))
+                    .toList()));
+  }
+
+  @Test
+  void stopsPausedAfterTheFirstNewPodAndFinishesOnResume() {
+    String ns = h.namespace();
+    h.deployment(ns, "web", 4, "example/web:1.0");
+    String target = ns + "/deployment/web";
+    h.start(UpgradeHarness.plan(target, "web", "example/web:2.0", UpgradePlan.Gate.FIRST));
+
+    UpgradeStatus gate = h.awaitPhase(target, Phase.WAITING_FOR_RESUME);
+    assertThat(gate.message()).contains("pods Ready on the new version");
+    assertThat(read(ns, "web").getSpec().getPaused()).isTrue();
+    assertThat(images(ns, "web")).contains("example/web:2.0", "example/web:1.0");
+
+    h.upgrade(target).resume(OPS);
+    UpgradeResult result = h.result(target);
+
+    assertEquals(Phase.COMPLETED, result.phase(), result.message());
+    Deployment after = read(ns, "web");
+    assertThat(images(ns, "web")).hasSize(4).containsOnly("example/web:2.0");
+    assertThat(after.getSpec().getPaused()).isNotEqualTo(Boolean.TRUE);
+    assertThat(after.getSpec().getReplicas()).isEqualTo(4);
+    assertThat(after.getSpec().getStrategy().getRollingUpdate().getMaxSurge().getIntVal())
+        .isEqualTo(1);
+    assertThat(after.getMetadata().getAnnotations()).doesNotContainKeys("lockstep.dev/run");
+  }
+
+  @Test
+  void cancelAtTheGateReturnsTheDeploymentExactlyAsFound() {
+    String ns = h.namespace();
+    Deployment before = h.deployment(ns, "api", 4, "example/api:1.0");
+    String target = ns + "/deployment/api";
+    h.start(
+        UpgradeHarness.plan(target, "api", "example/api:2.0", UpgradePlan.Gate.FIRST).toBuilder()
+            .strategy(UpgradePlan.Strategy.rolling(List.of("50%")))
+            .build());
+    h.awaitPhase(target, Phase.WAITING_FOR_RESUME);
+
+    h.upgrade(target).cancel(OPS);
+    UpgradeResult result = h.result(target);
+
+    assertEquals(Phase.CANCELLED, result.phase(), result.message());
+    assertThat(asWritten(read(ns, "api"))).isEqualTo(asWritten(before));
+    assertThat(images(ns, "api")).hasSize(4).containsOnly("example/api:1.0");
+  }
+
+  @Test
+  void aCrashLoopingNewVersionIsRolledBackAutomatically() {
+    String ns = h.namespace();
+    Deployment before = h.deployment(ns, "q", 3, "example/q:1.0");
+    h.sim.behaviours().image("example/q:2.0", ImageBehaviour.CRASHLOOP);
+    String target = ns + "/deployment/q";
+    h.start(UpgradeHarness.plan(target, "q", "example/q:2.0", UpgradePlan.Gate.NONE));
+
+    UpgradeResult result = h.result(target);
+
+    assertEquals(Phase.ROLLED_BACK, result.phase(), result.message());
+    assertThat(result.message()).contains("the new version failed");
+    assertThat(asWritten(read(ns, "q"))).isEqualTo(asWritten(before));
+    assertThat(images(ns, "q")).hasSize(3).containsOnly("example/q:1.0");
+  }
+
+  @Test
+  void someoneElseScalingTheDeploymentHoldsTheRunWithTheDifference() {
+    String ns = h.namespace();
+    h.deployment(ns, "kv", 3, "example/kv:1.0");
+    String target = ns + "/deployment/kv";
+    h.start(UpgradeHarness.plan(target, "kv", "example/kv:2.0", UpgradePlan.Gate.FIRST));
+    h.awaitPhase(target, Phase.WAITING_FOR_RESUME);
+    h.kube
+        .apps()
+        .deployments()
+        .inNamespace(ns)
+        .withName("kv")
+        .patch(
+            io.fabric8.kubernetes.client.dsl.base.PatchContext.of(
+                io.fabric8.kubernetes.client.dsl.base.PatchType.JSON_MERGE),
+            "{\"spec\":{\"replicas\":5}}");
+
+    h.upgrade(target).resume(OPS);
+    UpgradeStatus held = h.awaitPhase(target, Phase.HELD);
+
+    assertThat(held.message()).contains("someone else changed").contains("spec.replicas 3 -> 5");
+    assertThat(read(ns, "kv").getSpec().getReplicas()).isEqualTo(5);
+    h.upgrade(target).abandon(OPS);
+    assertEquals(Phase.ABANDONED, h.result(target).phase());
+    assertThat(read(ns, "kv").getMetadata().getAnnotations()).doesNotContainKey("lockstep.dev/run");
+  }
+}
