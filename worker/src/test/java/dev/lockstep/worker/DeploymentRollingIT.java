@@ -136,6 +136,43 @@ class DeploymentRollingIT {
   }
 
   @Test
+  void historyListsTheReplicaSetsAndRollbackToARevisionRestoresItsTemplate() throws Exception {
+    String ns = h.namespace();
+    h.deployment(ns, "shop", 2, "example/shop:1.0");
+    String target = ns + "/deployment/shop";
+    h.start(UpgradeHarness.plan(target, "shop", "example/shop:1.1", UpgradePlan.Gate.NONE));
+    UpgradeResult upgraded = h.result(target);
+    assertEquals(Phase.COMPLETED, upgraded.phase(), upgraded.message());
+
+    h.start(
+        UpgradePlan.builder()
+            .target(target)
+            .cluster(UpgradeHarness.CLUSTER)
+            .change(UpgradePlan.Change.restoring("1"))
+            .gate(UpgradePlan.Gate.NONE)
+            .unitTimeout("1m")
+            .build());
+    UpgradeResult back = h.result(target);
+
+    assertEquals(Phase.COMPLETED, back.phase(), back.message());
+    assertThat(images(ns, "shop")).hasSize(2).containsOnly("example/shop:1.0");
+    List<dev.lockstep.workflows.RevisionHistory.Row> rows =
+        dev.lockstep.workflows.RevisionHistory.fetch(
+            h.client,
+            UpgradeHarness.CLUSTER,
+            dev.lockstep.workflows.Target.parse(target, "default"),
+            Duration.ofSeconds(30));
+    // kubectl rollout undo semantics: the first ReplicaSet is reused and raised to revision 3.
+    assertThat(rows)
+        .extracting(dev.lockstep.workflows.RevisionHistory.Row::revision)
+        .containsExactly(2L, 3L);
+    assertThat(rows.get(1).images()).containsEntry("shop", "example/shop:1.0");
+    assertEquals("deployed", rows.get(1).status());
+    assertEquals(back.status().runId(), rows.get(1).runId());
+    assertEquals(upgraded.status().runId(), rows.get(0).runId());
+  }
+
+  @Test
   void someoneElseScalingTheDeploymentHoldsTheRunWithTheDifference() {
     String ns = h.namespace();
     h.deployment(ns, "kv", 3, "example/kv:1.0");
