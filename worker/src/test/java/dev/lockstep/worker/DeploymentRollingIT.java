@@ -101,6 +101,43 @@ class DeploymentRollingIT {
   }
 
   @Test
+  void planPrintsTheStepsAndGatesAndWritesNothing() {
+    String ns = h.namespace();
+    h.deployment(ns, "doc", 4, "example/doc:1.0");
+    String target = ns + "/deployment/doc";
+    long mark = h.sim.requestLog().mark();
+    dev.lockstep.workflows.PlanReport report =
+        h.client
+            .newWorkflowStub(
+                dev.lockstep.workflows.PlanWorkflow.class,
+                io.temporal.client.WorkflowOptions.newBuilder()
+                    .setWorkflowId("plan-" + ns)
+                    .setTaskQueue(dev.lockstep.workflows.Names.taskQueue(UpgradeHarness.CLUSTER))
+                    .build())
+            .plan(
+                UpgradeHarness.plan(target, "doc", "example/doc:2.0", UpgradePlan.Gate.FIRST)
+                    .toBuilder()
+                    .strategy(UpgradePlan.Strategy.rolling(List.of("1", "50%")))
+                    .build());
+
+    assertThat(report.canStart()).as("%s", report).isTrue();
+    assertThat(report.steps())
+        .containsExactly(
+            "collect",
+            "pre-checks",
+            "prepare",
+            "roll to 1 of 4 new pods",
+            "gate at 1 of 4 new pods",
+            "roll to 2 of 4 new pods",
+            "gate at 2 of 4 new pods",
+            "roll to 4 of 4 new pods",
+            "finish");
+    assertThat(report.gates()).hasSize(2);
+    assertThat(report.templateDiff()).anyMatch(l -> l.contains("example/doc:2.0"));
+    assertThat(h.sim.requestLog().writesSince(mark)).isEmpty();
+  }
+
+  @Test
   void cancelAtTheGateReturnsTheDeploymentExactlyAsFound() {
     String ns = h.namespace();
     Deployment before = h.deployment(ns, "api", 4, "example/api:1.0");
