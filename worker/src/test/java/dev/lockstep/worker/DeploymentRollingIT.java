@@ -210,6 +210,49 @@ class DeploymentRollingIT {
   }
 
   @Test
+  void aWorkerKilledMidRolloutIsReplacedAndEveryPodIsReplacedOnce() throws Exception {
+    String ns = h.namespace();
+    h.deployment(ns, "slow", 4, "example/slow:1.0");
+    h.sim.behaviours().image("example/slow:2.0", ImageBehaviour.startingIn(Duration.ofSeconds(1)));
+    java.util.Set<String> created = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    try (io.fabric8.kubernetes.client.Watch w =
+        h.kube
+            .pods()
+            .inNamespace(ns)
+            .watch(
+                new io.fabric8.kubernetes.client.Watcher<Pod>() {
+                  @Override
+                  public void eventReceived(Action action, Pod pod) {
+                    if (pod.getSpec()
+                        .getContainers()
+                        .get(0)
+                        .getImage()
+                        .equals("example/slow:2.0")) {
+                      created.add(pod.getMetadata().getUid());
+                    }
+                  }
+
+                  @Override
+                  public void onClose(io.fabric8.kubernetes.client.WatcherException cause) {}
+                })) {
+      String target = ns + "/deployment/slow";
+      h.start(UpgradeHarness.plan(target, "slow", "example/slow:2.0", UpgradePlan.Gate.NONE));
+      org.awaitility.Awaitility.await()
+          .atMost(60, java.util.concurrent.TimeUnit.SECONDS)
+          .until(() -> !created.isEmpty());
+
+      h.replaceWorkers();
+      UpgradeResult result = h.result(target);
+
+      assertEquals(Phase.COMPLETED, result.phase(), result.message());
+      assertThat(images(ns, "slow")).hasSize(4).containsOnly("example/slow:2.0");
+      assertThat(created).hasSize(4);
+      assertThat(read(ns, "slow").getMetadata().getAnnotations())
+          .doesNotContainKey("lockstep.dev/run");
+    }
+  }
+
+  @Test
   void someoneElseScalingTheDeploymentHoldsTheRunWithTheDifference() {
     String ns = h.namespace();
     h.deployment(ns, "kv", 3, "example/kv:1.0");
