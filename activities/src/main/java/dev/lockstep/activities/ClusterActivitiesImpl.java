@@ -1,6 +1,8 @@
 package dev.lockstep.activities;
 
 import dev.lockstep.workflows.ClusterActivities;
+import dev.lockstep.workflows.DeploymentActivities;
+import dev.lockstep.workflows.Target;
 import io.fabric8.kubernetes.client.KubernetesClient;
 
 /**
@@ -13,9 +15,9 @@ import io.fabric8.kubernetes.client.KubernetesClient;
  * StatefulSetActions} (prepare, scale, adopt, release), {@link UnitUpgrade} (one unit and its drift
  * check), {@link Finishing} (finish, revert and the settle wait), {@link UnitHealth}, {@link
  * HookJobs} and {@link Records} (Events and revision notes), on the helpers of {@link StatefulSets}
- * and {@link Marks}.
+ * and {@link Marks}; a Deployment's inspect, revisions and writes are {@link Deployments}'.
  */
-public final class ClusterActivitiesImpl implements ClusterActivities {
+public final class ClusterActivitiesImpl implements ClusterActivities, DeploymentActivities {
   /**
    * What an attempt at one unit keeps in its heartbeat, so that a retry after a worker dies keeps
    * the same deadline and the same restart baseline.
@@ -44,6 +46,7 @@ public final class ClusterActivitiesImpl implements ClusterActivities {
   private final UnitHealth health;
   private final HookJobs hooks;
   private final Records records;
+  private final Deployments deployments;
 
   public ClusterActivitiesImpl(KubernetesClient client, ClusterWatch watch) {
     StatefulSets sets = new StatefulSets(client, watch);
@@ -54,20 +57,30 @@ public final class ClusterActivitiesImpl implements ClusterActivities {
     this.finishing = new Finishing(client, sets, records);
     this.health = new UnitHealth(client);
     this.hooks = new HookJobs(client);
+    this.deployments = new Deployments(client, records);
+    records.deployments(deployments);
+  }
+
+  private static boolean isDeployment(Target target) {
+    return Target.DEPLOYMENT.equals(target.kind());
   }
 
   @Override
   public TargetSnapshot inspect(InspectRequest request) {
-    return inspection.inspect(request);
+    return isDeployment(request.target())
+        ? deployments.inspect(request)
+        : inspection.inspect(request);
   }
 
   @Override
   public RevisionList revisions(RevisionsRequest request) {
-    return inspection.revisions(request);
+    return isDeployment(request.target())
+        ? deployments.revisions(request)
+        : inspection.revisions(request);
   }
 
   @Override
-  public PrepareResult prepare(PrepareRequest request) {
+  public PrepareResult prepare(ClusterActivities.PrepareRequest request) {
     return actions.prepare(request);
   }
 
@@ -87,17 +100,17 @@ public final class ClusterActivitiesImpl implements ClusterActivities {
   }
 
   @Override
-  public void release(ReleaseRequest request) {
+  public void release(ClusterActivities.ReleaseRequest request) {
     actions.release(request);
   }
 
   @Override
-  public FinishResult finish(FinishRequest request) {
+  public FinishResult finish(ClusterActivities.FinishRequest request) {
     return finishing.finish(request);
   }
 
   @Override
-  public FinishResult revert(RevertRequest request) {
+  public FinishResult revert(ClusterActivities.RevertRequest request) {
     return finishing.revert(request);
   }
 
@@ -114,5 +127,30 @@ public final class ClusterActivitiesImpl implements ClusterActivities {
   @Override
   public void record(RecordRequest request) {
     records.record(request);
+  }
+
+  @Override
+  public Prepared prepare(DeploymentActivities.PrepareRequest request) {
+    return deployments.prepare(request);
+  }
+
+  @Override
+  public Progress roll(RollRequest request) {
+    return deployments.roll(request);
+  }
+
+  @Override
+  public Progress finish(DeploymentActivities.FinishRequest request) {
+    return deployments.finish(request);
+  }
+
+  @Override
+  public Progress revert(DeploymentActivities.RevertRequest request) {
+    return deployments.revert(request);
+  }
+
+  @Override
+  public void release(DeploymentActivities.ReleaseRequest request) {
+    deployments.release(request);
   }
 }

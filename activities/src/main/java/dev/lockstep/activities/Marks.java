@@ -8,7 +8,7 @@ import static dev.lockstep.workflows.ClusterActivities.RUN_ANNOTATION;
 
 import dev.lockstep.workflows.ClusterActivities.Origin;
 import dev.lockstep.workflows.Target;
-import io.fabric8.kubernetes.api.model.apps.StatefulSet;
+import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.client.utils.Serialization;
 import java.util.Map;
 import org.slf4j.Logger;
@@ -33,13 +33,13 @@ final class Marks {
   private Marks() {}
 
   /** The run that marked the target, or null. */
-  static String annotation(StatefulSet sts) {
+  static String annotation(HasMetadata sts) {
     Map<String, String> annotations = sts.getMetadata().getAnnotations();
     return annotations == null ? null : annotations.get(RUN_ANNOTATION);
   }
 
   /** What the origin annotation records, or null when it is missing or unreadable. */
-  static Origin origin(StatefulSet sts) {
+  static Origin origin(HasMetadata sts) {
     Map<String, String> annotations = sts.getMetadata().getAnnotations();
     String text = annotations == null ? null : annotations.get(ORIGIN_ANNOTATION);
     if (text == null) {
@@ -64,7 +64,7 @@ final class Marks {
     }
   }
 
-  static void checkNotLocked(StatefulSet sts, String runId, Target target) {
+  static void checkNotLocked(HasMetadata sts, String runId, Target target) {
     String holder = annotation(sts);
     if (holder != null && !holder.equals(runId)) {
       throw nonRetryable(
@@ -72,7 +72,7 @@ final class Marks {
     }
   }
 
-  static void checkOurs(StatefulSet sts, String runId, Target target) {
+  static void checkOurs(HasMetadata sts, String runId, Target target) {
     String holder = annotation(sts);
     if (!runId.equals(holder)) {
       throw nonRetryable(

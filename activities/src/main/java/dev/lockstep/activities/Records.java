@@ -7,7 +7,6 @@ import dev.lockstep.workflows.ClusterActivities.ClusterEvent;
 import dev.lockstep.workflows.ClusterActivities.RecordRequest;
 import dev.lockstep.workflows.Target;
 import io.fabric8.kubernetes.api.model.apps.ControllerRevision;
-import io.fabric8.kubernetes.api.model.apps.StatefulSet;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.dsl.base.PatchContext;
@@ -28,6 +27,7 @@ final class Records {
 
   private final KubernetesClient client;
   private final StatefulSets sets;
+  private Deployments deployments;
 
   /** Tells Events that no step waits for (see {@link #tellLater}); daemon threads, bounded. */
   private final java.util.concurrent.ExecutorService tellers =
@@ -46,6 +46,11 @@ final class Records {
   Records(KubernetesClient client, StatefulSets sets) {
     this.client = client;
     this.sets = sets;
+  }
+
+  /** Deployments' reads, for records on a Deployment and its ReplicaSets. */
+  void deployments(Deployments value) {
+    deployments = value;
   }
 
   /**
@@ -83,15 +88,20 @@ final class Records {
 
   void record(RecordRequest request) {
     Target target = request.target();
-    StatefulSet sts = sets.read(target);
-    if (sts == null) {
+    io.fabric8.kubernetes.api.model.HasMetadata found =
+        isDeployment(target) ? deployments.read(target) : sets.read(target);
+    if (found == null) {
       LOG.info("not recording on {}: it no longer exists", target);
       return;
     }
-    recordOn(sts.getMetadata().getUid(), request);
+    recordOn(found.getMetadata().getUid(), request);
   }
 
-  /** Records on the StatefulSet with this uid, without reading it again. */
+  private static boolean isDeployment(Target target) {
+    return Target.DEPLOYMENT.equals(target.kind());
+  }
+
+  /** Records on the target with this uid, without reading it again. */
   private void recordOn(String uid, RecordRequest request) {
     Target target = request.target();
     String now = Instant.now().toString();
@@ -104,7 +114,7 @@ final class Records {
               .endMetadata()
               .withNewInvolvedObject()
               .withApiVersion("apps/v1")
-              .withKind("StatefulSet")
+              .withKind(isDeployment(target) ? "Deployment" : "StatefulSet")
               .withName(target.name())
               .withNamespace(target.namespace())
               .withUid(uid)
@@ -129,6 +139,27 @@ final class Records {
         }
         // Already recorded by an earlier attempt of this step.
       }
+    }
+    if (request.revision() != null && !request.notes().isEmpty() && isDeployment(target)) {
+      // A Deployment's revisions are its ReplicaSets.
+      ObjectNode body = Serialization.jsonMapper().createObjectNode();
+      ObjectNode annotations = body.putObject("metadata").putObject("annotations");
+      request.notes().forEach(annotations::put);
+      try {
+        client
+            .apps()
+            .replicaSets()
+            .inNamespace(target.namespace())
+            .withName(request.revision())
+            .patch(PatchContext.of(PatchType.JSON_MERGE), body.toString());
+      } catch (KubernetesClientException ex) {
+        if (ex.getCode() == 404) {
+          LOG.info("not annotating ReplicaSet {}: it is gone", request.revision());
+          return;
+        }
+        throw retryable(ex, "could not annotate ReplicaSet " + request.revision());
+      }
+      return;
     }
     if (request.revision() != null && !request.notes().isEmpty()) {
       recordNotes(target, request);

@@ -52,6 +52,13 @@ class UpgradeCommand extends Common {
   @Option(names = "--on-failure", description = "rollback (default) or hold.")
   String onFailure;
 
+  @Option(
+      names = "--strategy",
+      description =
+          "For a Deployment: rolling (default: its own rolling update, stopped at the gates),"
+              + " canary or blue-green (their steps come from the plan file).")
+  String strategy;
+
   @Option(names = "--unit-timeout", description = "How long one unit may take, e.g. 10m (default).")
   String unitTimeout;
 
@@ -265,6 +272,7 @@ class UpgradeCommand extends Common {
         .unitTimeout(unitTimeout != null ? unitTimeout : base.unitTimeout())
         .scaleUp(scaleUp != null ? scaleUp : base.scaleUp())
         .onFailure(onFailure != null ? parseFailure(onFailure) : base.onFailure())
+        .strategy(strategy != null ? parseStrategy(strategy, base.strategy()) : base.strategy())
         .force(forced)
         .migration(
             acceptDataRisk
@@ -282,6 +290,32 @@ class UpgradeCommand extends Common {
       default ->
           throw new CliFailure(
               CliFailure.BAD_INPUT, "--gate must be first, each or none, not '" + text + "'");
+    };
+  }
+
+  /** The named strategy, keeping what the plan file says of it (its gates or steps). */
+  private static UpgradePlan.Strategy parseStrategy(String text, UpgradePlan.Strategy file) {
+    UpgradePlan.Strategy given = file == null ? new UpgradePlan.Strategy(null, null, null) : file;
+    return switch (text) {
+      case "rolling" ->
+          new UpgradePlan.Strategy(
+              given.rolling() != null ? given.rolling() : new UpgradePlan.Rolling(null),
+              null,
+              null);
+      case "canary" ->
+          new UpgradePlan.Strategy(
+              null,
+              given.canary() != null ? given.canary() : new UpgradePlan.Canary(List.of()),
+              null);
+      case "blue-green" ->
+          new UpgradePlan.Strategy(
+              null,
+              null,
+              given.blueGreen() != null ? given.blueGreen() : new UpgradePlan.BlueGreen(null));
+      default ->
+          throw new CliFailure(
+              CliFailure.BAD_INPUT,
+              "--strategy must be rolling, canary or blue-green, not '" + text + "'");
     };
   }
 

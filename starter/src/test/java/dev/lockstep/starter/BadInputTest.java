@@ -32,11 +32,20 @@ class BadInputTest {
     String longNamespace = "n".repeat(64);
     return Stream.of(
         bad(
-            "deployment targets are refused",
+            "a canary is not in this version yet",
             "upgrade",
             "demo/deployment/web",
             "--image",
-            "nginx:1.27"),
+            "nginx:1.27",
+            "--strategy",
+            "canary"),
+        bad(
+            "scale-up of a Deployment",
+            "upgrade",
+            "demo/deployment/web",
+            "--image",
+            "nginx:1.27",
+            "--scale-up"),
         bad("unsupported kind", "upgrade", "demo/daemonset/agent", "--image", "agent:1"),
         bad("bad image reference", "upgrade", "demo/sts/pg", "--image", "pg=Not An Image"),
         bad("image with uppercase path", "upgrade", "demo/sts/pg", "--image", "pg=Postgres:15"),

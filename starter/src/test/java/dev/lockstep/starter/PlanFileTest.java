@@ -42,6 +42,52 @@ class PlanFileTest {
   }
 
   @Test
+  void aDeploymentsStrategyIsReadAndWhatThisVersionLacksIsSaid() throws Exception {
+    FakeTemporal.Run bad =
+        upgrade(
+            "target: demo/deployment/web\n"
+                + "change: {images: {web: nginx:1.27}}\n"
+                + "strategy:\n"
+                + "  rolling: {gates: [1, \"half\"]}\n");
+    assertEquals(2, bad.exit(), bad.err());
+    assertThat(bad.err())
+        .contains("strategy.rolling.gates: 'half' is neither a count of new pods")
+        .doesNotContain("dev.lockstep");
+    FakeTemporal.Run canary =
+        upgrade(
+            "target: demo/deployment/web\n"
+                + "change: {images: {web: nginx:1.27}}\n"
+                + "strategy:\n"
+                + "  canary:\n"
+                + "    steps: [{setWeight: 20}, {pause: {}}, {pause: {duration: 10m}}, {analysis: {}}]\n");
+    assertEquals(2, canary.exit(), canary.err());
+    assertThat(canary.err()).contains("strategy canary is not supported by this version");
+    FakeTemporal.Run good =
+        upgrade(
+            "target: demo/deployment/web\n"
+                + "change: {images: {web: nginx:1.27}}\n"
+                + "strategy: {rolling: {gates: [1, \"50%\"]}}\n");
+    assertEquals(4, good.exit(), good.err());
+  }
+
+  @Test
+  void strategyFlagNamesOneOfThree() throws Exception {
+    FakeTemporal.Run r =
+        FakeTemporal.cli(
+            "upgrade",
+            "demo/deployment/web",
+            "--image",
+            "web=nginx:1.27",
+            "--strategy",
+            "linear",
+            "--temporal-address",
+            "localhost:1");
+    assertEquals(2, r.exit(), r.err());
+    assertThat(r.err())
+        .isEqualTo("lockstep: --strategy must be rolling, canary or blue-green, not 'linear'\n");
+  }
+
+  @Test
   void validationProblemsAreTiedToTheirLinesToo() throws Exception {
     FakeTemporal.Run r =
         upgrade(

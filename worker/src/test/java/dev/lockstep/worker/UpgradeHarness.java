@@ -205,6 +205,58 @@ final class UpgradeHarness implements AutoCloseable {
     return kube.apps().statefulSets().inNamespace(ns).withName(name).get();
   }
 
+  /**
+   * A Deployment of one container named after it, {@code app=NAME}, rolling at most one pod over
+   * and none under its replicas, created and rolled out.
+   */
+  io.fabric8.kubernetes.api.model.apps.Deployment deployment(
+      String ns, String name, int replicas, String image) {
+    var d =
+        new io.fabric8.kubernetes.api.model.apps.DeploymentBuilder()
+            .withNewMetadata()
+            .withName(name)
+            .endMetadata()
+            .withNewSpec()
+            .withReplicas(replicas)
+            .withNewSelector()
+            .addToMatchLabels("app", name)
+            .endSelector()
+            .withNewStrategy()
+            .withType("RollingUpdate")
+            .withNewRollingUpdate()
+            .withNewMaxSurge(1)
+            .withNewMaxUnavailable(0)
+            .endRollingUpdate()
+            .endStrategy()
+            .withNewTemplate()
+            .withNewMetadata()
+            .addToLabels("app", name)
+            .endMetadata()
+            .withNewSpec()
+            .addNewContainer()
+            .withName(name)
+            .withImage(image)
+            .endContainer()
+            .endSpec()
+            .endTemplate()
+            .endSpec()
+            .build();
+    kube.apps().deployments().inNamespace(ns).resource(d).create();
+    await()
+        .atMost(30, SECONDS)
+        .until(
+            () -> {
+              var s = kube.apps().deployments().inNamespace(ns).withName(name).get().getStatus();
+              return s != null
+                  && s.getAvailableReplicas() != null
+                  && s.getAvailableReplicas() == replicas
+                  && s.getUpdatedReplicas() != null
+                  && s.getUpdatedReplicas() == replicas
+                  && s.getReplicas() == replicas;
+            });
+    return kube.apps().deployments().inNamespace(ns).withName(name).get();
+  }
+
   static UpgradePlan plan(String target, String container, String image, UpgradePlan.Gate gate) {
     return UpgradePlan.builder()
         .target(target)

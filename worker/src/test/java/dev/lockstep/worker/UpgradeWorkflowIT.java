@@ -481,12 +481,12 @@ class UpgradeWorkflowIT {
             "0s",
             "unitTimeout must be positive"),
         org.junit.jupiter.params.provider.Arguments.of(
-            "deployment",
+            "missing deployment",
             "deployment/app",
             "app",
             "nginx:1.26",
             "2m",
-            "deployment targets are not supported yet"));
+            "deployment NS/app not found"));
   }
 
   @org.junit.jupiter.params.ParameterizedTest(name = "{0}")
