@@ -113,6 +113,7 @@ public final class WorkerRuntime implements AutoCloseable {
             WorkflowClientOptions.newBuilder()
                 .setNamespace(settings.temporalNamespace())
                 .setIdentity("lockstep-worker/" + settings.cluster() + "@" + hostname())
+                .setDataConverter(settings.dataConverter())
                 .build());
     // Each cached workflow is parked on its own thread: the cache bounds the worker's memory,
     // whatever the number of upgrades waiting at gates (evicted ones replay when they go on).
