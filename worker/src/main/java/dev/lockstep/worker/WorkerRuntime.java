@@ -135,7 +135,8 @@ public final class WorkerRuntime implements AutoCloseable {
         dev.lockstep.workflows.PlanWorkflowImpl.class,
         dev.lockstep.workflows.HistoryWorkflowImpl.class);
     ClusterWatch watch = new ClusterWatch(kube, Duration.ofSeconds(5));
-    worker.registerActivitiesImplementations(new ClusterActivitiesImpl(kube, watch));
+    worker.registerActivitiesImplementations(
+        new ClusterActivitiesImpl(kube, watch), new dev.lockstep.activities.NotificationsImpl());
     factory.start();
     WorkerRuntime runtime = new WorkerRuntime(settings, service, kube, watch, factory, sticky);
     runtime.running = true;

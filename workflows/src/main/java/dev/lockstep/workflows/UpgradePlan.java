@@ -31,6 +31,8 @@ import java.util.Map;
  *     and either continue that run's change or restore the revision it started from
  * @param approvals how many distinct people must resume a gate before it opens (default 1)
  * @param excludeStarter whether the one who started the run is refused as an approver of its gates
+ * @param notifications ({@code notify:} in a plan file) webhooks told when a gate waits (and
+ *     reminded while it waits), and on HELD, FAILED, ROLLED_BACK and COMPLETED
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record UpgradePlan(
@@ -52,7 +54,8 @@ public record UpgradePlan(
     Hooks hooks,
     Repair repair,
     Integer approvals,
-    Boolean excludeStarter) {
+    Boolean excludeStarter,
+    @JsonProperty("notify") Notify notifications) {
 
   public static final String DEFAULT_UNIT_TIMEOUT = "10m";
   public static final int DEFAULT_CRASH_LOOP_RESTARTS = 3;
@@ -198,6 +201,30 @@ public record UpgradePlan(
     }
   }
 
+  /**
+   * Who is told what the run does.
+   *
+   * @param webhooks where to POST
+   * @param remindEvery while a gate waits, tell again this often (e.g. 1h); none when not given
+   */
+  public record Notify(List<Webhook> webhooks, String remindEvery) {
+    public List<Webhook> effectiveWebhooks() {
+      return webhooks == null ? List.of() : webhooks;
+    }
+
+    /** The reminder interval, or null for no reminders. */
+    public Duration effectiveRemindEvery() {
+      return remindEvery == null ? null : Durations.positive("notify.remindEvery", remindEvery);
+    }
+  }
+
+  /** A webhook: an http(s) URL and its format ({@code json}, the default, or {@code slack}). */
+  public record Webhook(String url, String format) {
+    public String effectiveFormat() {
+      return format == null ? "json" : format;
+    }
+  }
+
   /** The hooks of a plan. */
   @JsonInclude(JsonInclude.Include.NON_NULL)
   public record Hooks(Hook backup, Hook migrate, Hook test, Hook restore) {
@@ -304,6 +331,7 @@ public record UpgradePlan(
     b.repair = repair;
     b.approvals = approvals;
     b.excludeStarter = excludeStarter;
+    b.notifications = notifications;
     return b;
   }
 
@@ -328,6 +356,7 @@ public record UpgradePlan(
     private Repair repair;
     private Integer approvals;
     private Boolean excludeStarter;
+    private Notify notifications;
 
     private Builder() {}
 
@@ -432,6 +461,11 @@ public record UpgradePlan(
       return this;
     }
 
+    public Builder notifications(Notify value) {
+      notifications = value;
+      return this;
+    }
+
     public UpgradePlan build() {
       return new UpgradePlan(
           target,
@@ -452,7 +486,8 @@ public record UpgradePlan(
           hooks,
           repair,
           approvals,
-          excludeStarter);
+          excludeStarter,
+          notifications);
     }
   }
 }

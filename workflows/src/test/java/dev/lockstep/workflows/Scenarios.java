@@ -232,6 +232,24 @@ final class Scenarios {
         result(client);
       };
 
+  /** Notified at the gate, reminded once, resumed, the end told. */
+  static final Scenario NOTIFIED_AND_REMINDED =
+      (client, cluster, env) -> {
+        start(
+            client,
+            plan(UpgradePlan.Gate.FIRST)
+                .gateTimeout("3h")
+                .notifications(
+                    new UpgradePlan.Notify(
+                        java.util.List.of(
+                            new UpgradePlan.Webhook("https://hooks.example.com/x", "json")),
+                        "1h"))
+                .build());
+        env.sleep(Duration.ofMinutes(90));
+        stub(client).resume(OPS);
+        result(client);
+      };
+
   /** Every saved history, by file name: one per path a run can take. */
   static final java.util.Map<String, Scenario> ALL =
       java.util.Map.ofEntries(
@@ -252,7 +270,8 @@ final class Scenarios {
           java.util.Map.entry("gate-timeout-rollback.json", GATE_TIMEOUT_ROLLBACK),
           java.util.Map.entry(
               "gate-timeout-held-then-resumed.json", GATE_TIMEOUT_HELD_THEN_RESUMED),
-          java.util.Map.entry("two-approvals.json", TWO_APPROVALS));
+          java.util.Map.entry("two-approvals.json", TWO_APPROVALS),
+          java.util.Map.entry("notified-and-reminded.json", NOTIFIED_AND_REMINDED));
 
   static UpgradeWorkflow stub(WorkflowClient client) {
     return client.newWorkflowStub(
@@ -271,7 +290,7 @@ final class Scenarios {
       Worker worker = env.newWorker(Names.taskQueue("default"));
       worker.registerWorkflowImplementationTypes(UpgradeWorkflowImpl.class);
       FakeCluster cluster = new FakeCluster(3);
-      worker.registerActivitiesImplementations(cluster);
+      worker.registerActivitiesImplementations(cluster, new NotificationsWorkflowTest.Receiver());
       env.start();
       scenario.play(env.getWorkflowClient(), cluster, env);
       return env.getWorkflowClient()
