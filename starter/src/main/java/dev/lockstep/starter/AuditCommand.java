@@ -7,7 +7,6 @@ import dev.lockstep.workflows.UpgradeStatus;
 import io.temporal.api.enums.v1.WorkflowExecutionStatus;
 import io.temporal.client.WorkflowClient;
 import io.temporal.common.WorkflowExecutionHistory;
-import io.temporal.common.converter.GlobalDataConverter;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import picocli.CommandLine.Command;
@@ -100,7 +99,7 @@ final class AuditCommand extends Common {
         status.cancel(true);
       }
     }
-    return Audit.of(actualRun, history.getEvents(), GlobalDataConverter.get(), now);
+    return Audit.of(actualRun, history.getEvents(), client.getOptions().getDataConverter(), now);
   }
 
   private static boolean notFound(io.grpc.StatusRuntimeException e) {

@@ -90,6 +90,22 @@ abstract class Common implements Callable<Integer> {
               + " flag shows in the process list).")
   String apiKey;
 
+  @Option(
+      names = "--codec-keys",
+      paramLabel = "PATHS",
+      description =
+          "Payload encryption keys: files or directories (a mounted Secret), comma-separated;"
+              + " the same as the worker's (default: LOCKSTEP_CODEC_KEYS; none: clear text).")
+  String codecKeys;
+
+  @Option(
+      names = "--codec-key-id",
+      paramLabel = "ID",
+      description =
+          "The key that encrypts new payloads (default: LOCKSTEP_CODEC_KEY_ID, else the last key"
+              + " id in sort order).")
+  String codecKeyId;
+
   private WorkflowServiceStubs service;
 
   /** The client {@link #temporal()} made, to say more when an upgrade is not found. */
@@ -228,6 +244,8 @@ abstract class Common implements Callable<Integer> {
     if (!connection.problems().isEmpty()) {
       throw new CliFailure(CliFailure.BAD_INPUT, String.join("; ", connection.problems()));
     }
+    // Bad codec keys are bad input, found before anything is sent.
+    io.temporal.common.converter.DataConverter converter = dataConverter();
     io.temporal.serviceclient.WorkflowServiceStubsOptions.Builder options;
     try {
       options = connection.options();
@@ -263,6 +281,7 @@ abstract class Common implements Callable<Integer> {
             WorkflowClientOptions.newBuilder()
                 .setNamespace(connection.namespace())
                 .setIdentity("lockstep-cli/" + identity(null))
+                .setDataConverter(converter)
                 .build());
     return client;
   }
@@ -321,6 +340,49 @@ abstract class Common implements Callable<Integer> {
         .orElse(null);
   }
 
+  /** {@code --codec-keys}, else {@code LOCKSTEP_CODEC_KEYS}; null when payloads are clear. */
+  String codecKeys() {
+    return or(codecKeys, System.getenv("LOCKSTEP_CODEC_KEYS"));
+  }
+
+  String codecKeyId() {
+    return or(codecKeyId, System.getenv("LOCKSTEP_CODEC_KEY_ID"));
+  }
+
+  private static String or(String value, String otherwise) {
+    return value != null && !value.isBlank()
+        ? value
+        : otherwise == null || otherwise.isBlank() ? null : otherwise;
+  }
+
+  /**
+   * The data converter: payloads encrypted with the codec keys when they are given. A bad key
+   * setting is bad input (exit 2) before anything is sent.
+   */
+  io.temporal.common.converter.DataConverter dataConverter() {
+    try {
+      return dev.lockstep.workflows.PayloadEncryption.dataConverter(codecKeys(), codecKeyId());
+    } catch (IllegalArgumentException e) {
+      throw new CliFailure(CliFailure.BAD_INPUT, e.getMessage(), e);
+    }
+  }
+
+  /** Payloads this command cannot read for want of the right codec key, as one line; or null. */
+  static String encryptedCause(Throwable e) {
+    for (Throwable t = e; t != null && t.getCause() != t; t = t.getCause()) {
+      if (t instanceof io.temporal.payload.codec.PayloadCodecException) {
+        return t.getMessage();
+      }
+      if (t instanceof io.temporal.common.converter.DataConverterException
+          && String.valueOf(t.getMessage())
+              .contains(dev.lockstep.workflows.PayloadEncryption.ENCODING)) {
+        return "the run's payloads are encrypted: give the codec keys the worker uses"
+            + " (LOCKSTEP_CODEC_KEYS or --codec-keys)";
+      }
+    }
+    return null;
+  }
+
   PrintWriter out() {
     return spec.commandLine().getOut();
   }
@@ -341,6 +403,10 @@ abstract class Common implements Callable<Integer> {
       }
       return fail(CliFailure.FAILED, "no upgrade found: " + e.getExecution().getWorkflowId(), e);
     } catch (RuntimeException e) {
+      String encrypted = encryptedCause(e);
+      if (encrypted != null) {
+        return fail(CliFailure.BAD_INPUT, encrypted, e);
+      }
       StatusRuntimeException status = transportCause(e);
       if (status != null) {
         return transportFailure(status);

@@ -24,7 +24,8 @@ import picocli.CommandLine.Command;
       RepairCommand.class,
       AuditCommand.class,
       HistoryCommand.class,
-      ListCommand.class
+      ListCommand.class,
+      CodecServerCommand.class
     },
     footer = {
       "",
@@ -42,7 +43,8 @@ import picocli.CommandLine.Command;
       "",
       "Environment: TEMPORAL_ADDRESS (localhost:7233), TEMPORAL_NAMESPACE, TEMPORAL_TLS,",
       "  TEMPORAL_TLS_CERT, TEMPORAL_TLS_KEY, TEMPORAL_TLS_CA, TEMPORAL_TLS_SERVER_NAME,",
-      "  TEMPORAL_API_KEY (as the temporal CLI), LOCKSTEP_CLUSTER, LOCKSTEP_NAMESPACE.",
+      "  TEMPORAL_API_KEY (as the temporal CLI), LOCKSTEP_CLUSTER, LOCKSTEP_NAMESPACE,",
+      "  LOCKSTEP_CODEC_KEYS, LOCKSTEP_CODEC_KEY_ID (payload encryption, as the worker).",
       "Exit codes: 0 done, 1 failed, 2 bad input (nothing changed), 3 refused,",
       "  4 Temporal or the worker cannot be reached."
     })

@@ -95,6 +95,9 @@ class LockstepCommandTest {
           {"repair", "demo/sts/pg", "--continue", "--accept-data-risk"},
           {"plan", "demo/sts/pg", "--image", "pg=postgres:15", "-o", "xml"},
           {"plan", "demo/sts/pg"},
+          {"codec-server"},
+          {"codec-server", "--codec-keys", "/nonexistent/keys"},
+          {"status", "demo/sts/pg", "--codec-keys", "/nonexistent/keys"},
         }) {
       Run r = run(args);
       assertEquals(2, r.exit(), String.join(" ", args) + ": " + r.err());

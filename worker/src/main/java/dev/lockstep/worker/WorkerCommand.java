@@ -134,6 +134,22 @@ public class WorkerCommand implements Callable<Integer> {
               + " replayed from their history when they go on. Bounds the worker's memory.")
   int workflowCache;
 
+  @Option(
+      names = "--codec-keys",
+      paramLabel = "PATHS",
+      description =
+          "Encrypt payloads (AES-256-GCM) with these keys: files or directories (a mounted"
+              + " Secret), comma-separated (default: LOCKSTEP_CODEC_KEYS; none: clear text).")
+  String codecKeys;
+
+  @Option(
+      names = "--codec-key-id",
+      paramLabel = "ID",
+      description =
+          "The key that encrypts new payloads (default: LOCKSTEP_CODEC_KEY_ID, else the last key"
+              + " id in sort order); older ones still decrypt.")
+  String codecKeyId;
+
   @Option(names = "--verbose", description = "Print stack traces.")
   boolean verbose;
 
@@ -181,6 +197,18 @@ public class WorkerCommand implements Callable<Integer> {
       System.err.println("lockstep: " + String.join("; ", temporal.problems()));
       return 2;
     }
+    dev.lockstep.workflows.PayloadEncryption codec = null;
+    String keys = codecKeys != null ? codecKeys : System.getenv("LOCKSTEP_CODEC_KEYS");
+    if (keys != null && !keys.isBlank()) {
+      try {
+        codec =
+            dev.lockstep.workflows.PayloadEncryption.fromFiles(
+                keys, codecKeyId != null ? codecKeyId : System.getenv("LOCKSTEP_CODEC_KEY_ID"));
+      } catch (IllegalArgumentException e) {
+        System.err.println("lockstep: " + e.getMessage());
+        return 2;
+      }
+    }
     WorkerSettings settings =
         new WorkerSettings(
             cluster != null ? cluster : configuredCluster,
@@ -190,7 +218,8 @@ public class WorkerCommand implements Callable<Integer> {
             sticky,
             grace,
             maxActivities,
-            workflowCache);
+            workflowCache,
+            codec);
     WorkerRuntime runtime;
     try {
       runtime = WorkerRuntime.start(settings);

@@ -113,6 +113,7 @@ public final class WorkerRuntime implements AutoCloseable {
             WorkflowClientOptions.newBuilder()
                 .setNamespace(settings.temporalNamespace())
                 .setIdentity("lockstep-worker/" + settings.cluster() + "@" + hostname())
+                .setDataConverter(settings.dataConverter())
                 .build());
     // Each cached workflow is parked on its own thread: the cache bounds the worker's memory,
     // whatever the number of upgrades waiting at gates (evicted ones replay when they go on).
@@ -134,7 +135,8 @@ public final class WorkerRuntime implements AutoCloseable {
         dev.lockstep.workflows.PlanWorkflowImpl.class,
         dev.lockstep.workflows.HistoryWorkflowImpl.class);
     ClusterWatch watch = new ClusterWatch(kube, Duration.ofSeconds(5));
-    worker.registerActivitiesImplementations(new ClusterActivitiesImpl(kube, watch));
+    worker.registerActivitiesImplementations(
+        new ClusterActivitiesImpl(kube, watch), new dev.lockstep.activities.NotificationsImpl());
     factory.start();
     WorkerRuntime runtime = new WorkerRuntime(settings, service, kube, watch, factory, sticky);
     runtime.running = true;

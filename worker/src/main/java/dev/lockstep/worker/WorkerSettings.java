@@ -17,6 +17,7 @@ import java.time.Duration;
  * @param maxActivities how many activities run at once; every unit being waited for holds one
  * @param workflowCache how many workflows the worker keeps in memory (each on a parked thread);
  *     others are replayed from their history when they go on
+ * @param codec encrypts every payload given to Temporal; null: payloads in clear text
  */
 public record WorkerSettings(
     String cluster,
@@ -26,12 +27,56 @@ public record WorkerSettings(
     String sticky,
     Duration shutdownGrace,
     int maxActivities,
-    int workflowCache) {
+    int workflowCache,
+    dev.lockstep.workflows.PayloadEncryption codec) {
   /** The default: enough for 1000 upgrades waiting for a unit at once on one worker. */
   public static final int DEFAULT_MAX_ACTIVITIES = 1000;
 
   /** The SDK's default workflow cache. */
   public static final int DEFAULT_WORKFLOW_CACHE = 600;
+
+  /** Settings with payloads in clear text. */
+  public WorkerSettings(
+      String cluster,
+      TemporalConnection temporal,
+      String kubeconfig,
+      String context,
+      String sticky,
+      Duration shutdownGrace,
+      int maxActivities,
+      int workflowCache) {
+    this(
+        cluster,
+        temporal,
+        kubeconfig,
+        context,
+        sticky,
+        shutdownGrace,
+        maxActivities,
+        workflowCache,
+        null);
+  }
+
+  /** These settings with payloads encrypted by {@code with}. */
+  public WorkerSettings withCodec(dev.lockstep.workflows.PayloadEncryption with) {
+    return new WorkerSettings(
+        cluster,
+        temporal,
+        kubeconfig,
+        context,
+        sticky,
+        shutdownGrace,
+        maxActivities,
+        workflowCache,
+        with);
+  }
+
+  /** The data converter of the worker's client: encrypting when a codec is set. */
+  public io.temporal.common.converter.DataConverter dataConverter() {
+    return codec == null
+        ? io.temporal.common.converter.DefaultDataConverter.STANDARD_INSTANCE
+        : codec.dataConverter();
+  }
 
   /** Settings for a Temporal reached in plain text (the dev stack, tests, benchmarks). */
   public WorkerSettings(

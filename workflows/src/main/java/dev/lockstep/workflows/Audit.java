@@ -148,6 +148,19 @@ public final class Audit {
         case EVENT_TYPE_ACTIVITY_TASK_FAILED -> {
           var a = e.getActivityTaskFailedEventAttributes();
           Scheduled s = scheduled.get(a.getScheduledEventId());
+          if (s != null && s.type().equals("Deliver")) {
+            // A notification that could not be delivered: recorded, never the run's failure.
+            entries.add(
+                new Entry(
+                    text(s.at()),
+                    Duration.between(s.at(), at).toMillis(),
+                    "notify",
+                    first(converter, s.input(), Notifications.Notice.class).event(),
+                    null,
+                    null,
+                    "not delivered: " + a.getFailure().getMessage()));
+            continue;
+          }
           entries.add(
               new Entry(
                   text(s == null ? at : s.at()),
@@ -348,6 +361,17 @@ public final class Audit {
     long millis = Duration.between(s.at(), at).toMillis();
     String again = attempt > 1 ? " (attempt " + attempt + ": a worker was replaced)" : "";
     return switch (s.type()) {
+      case "Deliver" -> {
+        Notifications.Notice notice = first(converter, s.input(), Notifications.Notice.class);
+        yield new Entry(
+            text(s.at()),
+            millis,
+            "notify",
+            notice.event(),
+            null,
+            null,
+            first(converter, result, String.class));
+      }
       case "Inspect" -> {
         ClusterActivities.TargetSnapshot t =
             first(converter, result, ClusterActivities.TargetSnapshot.class);

@@ -128,6 +128,7 @@ public final class PlanValidation {
       }
     }
     gatePolicy(plan, problems);
+    notify(plan, problems);
     if (plan.retries() != null && (plan.retries() < 0 || plan.retries() > 10)) {
       problems.add("retries must be between 0 and 10, was " + plan.retries());
     }
@@ -347,5 +348,41 @@ public final class PlanValidation {
     }
     notYet(problems, plan.gateTimeout() != null || plan.onGateTimeout() != null, "gateTimeout");
     return problems;
+  }
+
+  private static void notify(UpgradePlan plan, List<String> problems) {
+    if (plan.notifications() == null) {
+      return;
+    }
+    try {
+      plan.notifications().effectiveRemindEvery();
+    } catch (IllegalArgumentException e) {
+      problems.add(e.getMessage());
+    }
+    if (plan.notifications().effectiveWebhooks().isEmpty()) {
+      problems.add("notify: give at least one webhook (notify.webhooks: [{url: https://...}])");
+    }
+    for (UpgradePlan.Webhook w : plan.notifications().effectiveWebhooks()) {
+      String url = w.url() == null ? "" : w.url();
+      java.net.URI uri = null;
+      try {
+        uri = new java.net.URI(url);
+      } catch (java.net.URISyntaxException e) {
+        // said below
+      }
+      if (uri == null
+          || uri.getHost() == null
+          || !("http".equals(uri.getScheme()) || "https".equals(uri.getScheme()))) {
+        // The URL may carry a token (Slack's do): name the webhook by its place, not its text.
+        problems.add(
+            "notify.webhooks: each url must be an http(s) URL with a host (webhook "
+                + (plan.notifications().effectiveWebhooks().indexOf(w) + 1)
+                + ")");
+      }
+      if (!w.effectiveFormat().equals("json") && !w.effectiveFormat().equals("slack")) {
+        problems.add(
+            "notify.webhooks: format must be json or slack, not '" + w.effectiveFormat() + "'");
+      }
+    }
   }
 }

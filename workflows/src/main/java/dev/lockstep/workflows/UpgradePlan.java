@@ -33,6 +33,8 @@ import java.util.Map;
  *     {@code blueGreen}; a StatefulSet takes none
  * @param approvals how many distinct people must resume a gate before it opens (default 1)
  * @param excludeStarter whether the one who started the run is refused as an approver of its gates
+ * @param notifications ({@code notify:} in a plan file) webhooks told when a gate waits (and
+ *     reminded while it waits), and on HELD, FAILED, ROLLED_BACK and COMPLETED
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record UpgradePlan(
@@ -55,7 +57,8 @@ public record UpgradePlan(
     Repair repair,
     Strategy strategy,
     Integer approvals,
-    Boolean excludeStarter) {
+    Boolean excludeStarter,
+    @JsonProperty("notify") Notify notifications) {
 
   public static final String DEFAULT_UNIT_TIMEOUT = "10m";
   public static final int DEFAULT_CRASH_LOOP_RESTARTS = 3;
@@ -198,6 +201,30 @@ public record UpgradePlan(
       return image != null
           ? image + (command == null || command.isEmpty() ? "" : " " + String.join(" ", command))
           : "a Job template";
+    }
+  }
+
+  /**
+   * Who is told what the run does.
+   *
+   * @param webhooks where to POST
+   * @param remindEvery while a gate waits, tell again this often (e.g. 1h); none when not given
+   */
+  public record Notify(List<Webhook> webhooks, String remindEvery) {
+    public List<Webhook> effectiveWebhooks() {
+      return webhooks == null ? List.of() : webhooks;
+    }
+
+    /** The reminder interval, or null for no reminders. */
+    public Duration effectiveRemindEvery() {
+      return remindEvery == null ? null : Durations.positive("notify.remindEvery", remindEvery);
+    }
+  }
+
+  /** A webhook: an http(s) URL and its format ({@code json}, the default, or {@code slack}). */
+  public record Webhook(String url, String format) {
+    public String effectiveFormat() {
+      return format == null ? "json" : format;
     }
   }
 
@@ -354,6 +381,7 @@ public record UpgradePlan(
     b.strategy = strategy;
     b.approvals = approvals;
     b.excludeStarter = excludeStarter;
+    b.notifications = notifications;
     return b;
   }
 
@@ -379,6 +407,7 @@ public record UpgradePlan(
     private Strategy strategy;
     private Integer approvals;
     private Boolean excludeStarter;
+    private Notify notifications;
 
     private Builder() {}
 
@@ -488,6 +517,11 @@ public record UpgradePlan(
       return this;
     }
 
+    public Builder notifications(Notify value) {
+      notifications = value;
+      return this;
+    }
+
     public UpgradePlan build() {
       return new UpgradePlan(
           target,
@@ -509,7 +543,8 @@ public record UpgradePlan(
           repair,
           strategy,
           approvals,
-          excludeStarter);
+          excludeStarter,
+          notifications);
     }
   }
 }

@@ -4,9 +4,13 @@ import dev.lockstep.workflows.ClusterActivities.TargetSnapshot;
 import dev.lockstep.workflows.ClusterActivities.UnitSnapshot;
 import dev.lockstep.workflows.SteeringTable.Action;
 import dev.lockstep.workflows.SteeringTable.Situation;
+import io.temporal.activity.ActivityOptions;
+import io.temporal.common.RetryOptions;
 import io.temporal.failure.ActivityFailure;
 import io.temporal.failure.CanceledFailure;
+import io.temporal.workflow.Async;
 import io.temporal.workflow.CancellationScope;
+import io.temporal.workflow.Promise;
 import io.temporal.workflow.Workflow;
 import java.time.Duration;
 import java.time.Instant;
@@ -566,13 +570,43 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
     }
     run.waiting = Run.Waiting.GATE;
     story.event("WaitingForResume", false, run.message);
+    long since = Workflow.currentTimeMillis();
+    tell("gate-waiting", run.message, since);
     Duration timeout = run.plan.effectiveGateTimeout();
+    Duration remind =
+        run.plan.notifications() == null ? null : run.plan.notifications().effectiveRemindEvery();
     // Added after v0.2.0 with gateTimeout: only plans that set it take the timed path, and
     // v0.2.0 refused those, so the DEFAULT_VERSION branch can go once no v0.2.0 run is left.
-    if (timeout != null
-        && Workflow.getVersion(GATE_TIMEOUT, Workflow.DEFAULT_VERSION, GATE_TIMEOUT_V1)
-            == GATE_TIMEOUT_V1) {
-      run.gateDeadline = Workflow.currentTimeMillis() + timeout.toMillis();
+    boolean timed =
+        timeout != null
+            && Workflow.getVersion(GATE_TIMEOUT, Workflow.DEFAULT_VERSION, GATE_TIMEOUT_V1)
+                == GATE_TIMEOUT_V1;
+    if (timed) {
+      run.gateDeadline = since + timeout.toMillis();
+    }
+    if (remind != null && notifying()) {
+      // Reminders on durable timers, up to the gate timeout and after it (held at the gate).
+      while (true) {
+        long now = Workflow.currentTimeMillis();
+        long next = now + remind.toMillis();
+        if (timed && !run.gateTimedOut) {
+          next = Math.min(next, run.gateDeadline);
+        }
+        if (Workflow.await(
+            Duration.ofMillis(Math.max(1, next - now)),
+            () -> run.gateOpened || run.cancelRequested || run.rollbackRequested)) {
+          break;
+        }
+        if (timed && !run.gateTimedOut && Workflow.currentTimeMillis() >= run.gateDeadline) {
+          gateTimedOut(timeout);
+        } else {
+          tell(
+              "gate-reminder",
+              "still waiting since " + Instant.ofEpochMilli(since) + ": " + run.message,
+              since);
+        }
+      }
+    } else if (timed) {
       boolean answered =
           Workflow.await(
               timeout, () -> run.gateOpened || run.cancelRequested || run.rollbackRequested);
@@ -593,6 +627,73 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
                   : String.join(", ", run.approvedBy)));
     }
     run.gateOpened = false;
+  }
+
+  private static final String NOTIFY = "notify";
+  private static final int NOTIFY_V1 = 1;
+  private Notifications notifications;
+
+  /**
+   * Whether this run tells the plan's webhooks. Added after v0.2.0 with {@code notify:}, which
+   * v0.2.0 did not know: the DEFAULT_VERSION branch can go once no v0.2.0 run is left.
+   */
+  private boolean notifying() {
+    UpgradePlan.Notify notify = run.plan == null ? null : run.plan.notifications();
+    return notify != null
+        && !notify.effectiveWebhooks().isEmpty()
+        && Workflow.getVersion(NOTIFY, Workflow.DEFAULT_VERSION, NOTIFY_V1) == NOTIFY_V1;
+  }
+
+  /**
+   * Tells every webhook of the plan, at once, and waits for the deliveries (each retried for a few
+   * minutes). A delivery that fails is logged and in the audit (its activity's failure); it never
+   * fails the run.
+   */
+  private void tell(String event, String text, Long waitingSince) {
+    if (!notifying()) {
+      return;
+    }
+    if (notifications == null) {
+      notifications =
+          Workflow.newActivityStub(
+              Notifications.class,
+              ActivityOptions.newBuilder()
+                  .setStartToCloseTimeout(Duration.ofSeconds(30))
+                  .setScheduleToCloseTimeout(Duration.ofMinutes(3))
+                  .setRetryOptions(
+                      RetryOptions.newBuilder()
+                          .setInitialInterval(Duration.ofSeconds(2))
+                          .setBackoffCoefficient(2)
+                          .setMaximumInterval(Duration.ofSeconds(30))
+                          .setMaximumAttempts(6)
+                          .build())
+                  .build());
+    }
+    String target =
+        run.target != null ? run.target.toString() : run.plan == null ? "" : run.plan.target();
+    List<Promise<String>> sent = new ArrayList<>();
+    for (UpgradePlan.Webhook webhook : run.plan.notifications().effectiveWebhooks()) {
+      sent.add(
+          Async.function(
+              notifications::deliver,
+              new Notifications.Notice(
+                  webhook,
+                  event,
+                  target,
+                  run.cluster,
+                  run.runId(),
+                  run.phase.name(),
+                  text,
+                  waitingSince == null ? null : Instant.ofEpochMilli(waitingSince).toString())));
+    }
+    for (Promise<String> delivery : sent) {
+      try {
+        delivery.get();
+      } catch (ActivityFailure e) {
+        Stubs.rethrowCancellation(e);
+        LOG.warn("could not notify ({}): {}", event, Run.cause(e));
+      }
+    }
   }
 
   private static final String GATE_TIMEOUT = "gate-timeout";
@@ -643,6 +744,7 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
                 + t
                 + "`";
         story.event("GateTimedOut", true, run.message);
+        tell("held", run.message, null);
       }
     }
   }
@@ -697,6 +799,7 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
             + "` to leave it as it is";
     run.heldDecision = null;
     story.event("UpgradeHeld", true, run.message);
+    tell("held", run.message, null);
     Workflow.await(() -> run.riskAccepted || "abandon".equals(run.heldDecision));
     run.waiting = Run.Waiting.NOTHING;
     if (!run.riskAccepted) {
@@ -734,6 +837,7 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
     run.heldDecision = null;
     boolean stoppingBefore = run.cancelRequested || run.rollbackRequested;
     story.event("UpgradeHeld", true, run.message);
+    tell("held", run.message, null);
     Workflow.await(
         () ->
             run.heldDecision != null
@@ -836,6 +940,12 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
     run.message = why;
     run.waiting = Run.Waiting.NOTHING;
     run.finishedAt = Workflow.currentTimeMillis();
+    switch (outcome) {
+      case COMPLETED -> tell("completed", why, null);
+      case FAILED -> tell("failed", why, null);
+      case ROLLED_BACK -> tell("rolled-back", why, null);
+      default -> {}
+    }
     // Updates still running (awaitVerdict) must answer before the run closes.
     Workflow.await(Workflow::isEveryHandlerFinished);
     return new UpgradeResult(outcome, why, status(), given);

@@ -153,6 +153,32 @@ class PlanValidationTest {
   }
 
   @Test
+  void notifyIsCheckedWithoutEchoingTheWebhooksUrl() throws Exception {
+    String base = "target: demo/sts/pg\nchange: {images: {pg: postgres:14.9}}\n";
+    assertThat(
+            PlanValidation.problems(
+                YAML.readValue(
+                    base
+                        + "notify: {webhooks: [{url: 'https://hooks.slack.com/services/T/B/s',"
+                        + " format: slack}, {url: 'http://alerts:8080/lockstep'}],"
+                        + " remindEvery: 1h}\n",
+                    UpgradePlan.class)))
+        .isEmpty();
+    assertThat(
+            PlanValidation.problems(
+                YAML.readValue(
+                    base
+                        + "notify: {webhooks: [{url: 'ftp:secret-token', format: teams}],"
+                        + " remindEvery: often}\n",
+                    UpgradePlan.class)))
+        .hasSize(3)
+        .noneMatch(p -> p.contains("secret-token"))
+        .contains(
+            "notify.webhooks: each url must be an http(s) URL with a host (webhook 1)",
+            "notify.webhooks: format must be json or slack, not 'teams'");
+  }
+
+  @Test
   void gatePoliciesAreCheckedAsTheyAreWritten() throws Exception {
     String base = "target: demo/sts/pg\nchange: {images: {pg: postgres:14.9}}\n";
     assertThat(

@@ -312,6 +312,24 @@ final class Scenarios {
         throw new IllegalStateException("recorded by release 0.2.0 only");
       };
 
+  /** Notified at the gate, reminded once, resumed, the end told. */
+  static final Scenario NOTIFIED_AND_REMINDED =
+      (client, cluster, env) -> {
+        start(
+            client,
+            plan(UpgradePlan.Gate.FIRST)
+                .gateTimeout("3h")
+                .notifications(
+                    new UpgradePlan.Notify(
+                        java.util.List.of(
+                            new UpgradePlan.Webhook("https://hooks.example.com/x", "json")),
+                        "1h"))
+                .build());
+        env.sleep(Duration.ofMinutes(90));
+        stub(client).resume(OPS);
+        result(client);
+      };
+
   /** Every saved history, by file name: one per path a run can take. */
   static final java.util.Map<String, Scenario> ALL =
       java.util.Map.ofEntries(
@@ -340,7 +358,9 @@ final class Scenarios {
           java.util.Map.entry("two-approvals.json", TWO_APPROVALS),
           java.util.Map.entry("unchanged.json", UNCHANGED),
           java.util.Map.entry("deployment-refused-by-0.2.0.json", DEPLOYMENT_REFUSED_BY_020),
-          java.util.Map.entry("gate-timeout-refused-by-0.2.0.json", GATE_TIMEOUT_REFUSED_BY_020));
+          java.util.Map.entry("gate-timeout-refused-by-0.2.0.json", GATE_TIMEOUT_REFUSED_BY_020),
+          java.util.Map.entry("notified-and-reminded.json", NOTIFIED_AND_REMINDED));
+
 
   /** The workflow id a saved history ran under: its target's, told by the file's name. */
   static String workflowId(String fileName) {
