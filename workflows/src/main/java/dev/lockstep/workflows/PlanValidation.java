@@ -12,6 +12,8 @@ import java.util.regex.Pattern;
  * the run's first step.
  */
 public final class PlanValidation {
+  private static final java.time.Duration MIN_REMIND_EVERY = java.time.Duration.ofMinutes(10);
+
   /**
    * An image reference: [registry[:port]/]path[:tag][@digest], lower-case path components, a tag of
    * at most 128 word characters, dots and dashes.
@@ -355,7 +357,14 @@ public final class PlanValidation {
       return;
     }
     try {
-      plan.notifications().effectiveRemindEvery();
+      java.time.Duration remind = plan.notifications().effectiveRemindEvery();
+      if (remind != null && remind.compareTo(MIN_REMIND_EVERY) < 0) {
+        // Each reminder is a timer and a delivery in the run's history, which Temporal bounds.
+        problems.add(
+            "notify.remindEvery must be at least 10m (every reminder is kept in the run's"
+                + " history), was "
+                + plan.notifications().remindEvery());
+      }
     } catch (IllegalArgumentException e) {
       problems.add(e.getMessage());
     }

@@ -639,7 +639,10 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
    */
   private boolean notifying() {
     UpgradePlan.Notify notify = run.plan == null ? null : run.plan.notifications();
+    // A start refused before anything changed is answered to whoever started it, not announced.
+    boolean refused = run.verdict != null && !run.verdict.valid();
     return notify != null
+        && !refused
         && !notify.effectiveWebhooks().isEmpty()
         && Workflow.getVersion(NOTIFY, Workflow.DEFAULT_VERSION, NOTIFY_V1) == NOTIFY_V1;
   }
