@@ -43,7 +43,7 @@ class DeploymentRollingIT {
 
   @AfterEach
   void clearBehaviours() {
-    h.sim.behaviours().clear();
+    h.cluster.behaviours().clear();
   }
 
   private Deployment read(String ns, String name) {
@@ -105,7 +105,7 @@ class DeploymentRollingIT {
     String ns = h.namespace();
     h.deployment(ns, "doc", 4, "example/doc:1.0");
     String target = ns + "/deployment/doc";
-    long mark = h.sim.requestLog().mark();
+    long mark = h.cluster.requests().mark();
     dev.lockstep.workflows.PlanReport report =
         h.client
             .newWorkflowStub(
@@ -134,7 +134,7 @@ class DeploymentRollingIT {
             "finish");
     assertThat(report.gates()).hasSize(2);
     assertThat(report.templateDiff()).anyMatch(l -> l.contains("example/doc:2.0"));
-    assertThat(h.sim.requestLog().writesSince(mark)).isEmpty();
+    assertThat(h.cluster.requests().writesSince(mark)).isEmpty();
   }
 
   @Test
@@ -160,7 +160,7 @@ class DeploymentRollingIT {
   void aCrashLoopingNewVersionIsRolledBackAutomatically() {
     String ns = h.namespace();
     Deployment before = h.deployment(ns, "q", 3, "example/q:1.0");
-    h.sim.behaviours().image("example/q:2.0", ImageBehaviour.CRASHLOOP);
+    h.cluster.behaviours().image("example/q:2.0", ImageBehaviour.CRASHLOOP);
     String target = ns + "/deployment/q";
     h.start(UpgradeHarness.plan(target, "q", "example/q:2.0", UpgradePlan.Gate.NONE));
 
@@ -213,7 +213,9 @@ class DeploymentRollingIT {
   void aWorkerKilledMidRolloutIsReplacedAndEveryPodIsReplacedOnce() throws Exception {
     String ns = h.namespace();
     h.deployment(ns, "slow", 4, "example/slow:1.0");
-    h.sim.behaviours().image("example/slow:2.0", ImageBehaviour.startingIn(Duration.ofSeconds(1)));
+    h.cluster
+        .behaviours()
+        .image("example/slow:2.0", ImageBehaviour.startingIn(Duration.ofSeconds(1)));
     java.util.Set<String> created = java.util.concurrent.ConcurrentHashMap.newKeySet();
     try (io.fabric8.kubernetes.client.Watch w =
         h.kube

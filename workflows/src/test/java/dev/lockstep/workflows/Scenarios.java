@@ -361,7 +361,6 @@ final class Scenarios {
           java.util.Map.entry("gate-timeout-refused-by-0.2.0.json", GATE_TIMEOUT_REFUSED_BY_020),
           java.util.Map.entry("notified-and-reminded.json", NOTIFIED_AND_REMINDED));
 
-
   /** The workflow id a saved history ran under: its target's, told by the file's name. */
   static String workflowId(String fileName) {
     return Names.workflowId(
