@@ -304,6 +304,11 @@ final class Pages {
           .append(esc(s.rollbackCommand()))
           .append("</code></p>\n");
     }
+    // Approvals and the gate's timeout, in the words `lockstep status` prints them.
+    String gate = dev.lockstep.workflows.StatusTable.gateLine(s.gate());
+    if (gate != null) {
+      b.append("<p class=\"gate\" id=\"gate\">").append(esc(gate)).append("</p>\n");
+    }
     b.append("</section>\n");
     b.append(steps(s.steps(), s.step()));
     b.append(units(units));

@@ -156,6 +156,27 @@ class ConsoleHttpTest {
   }
 
   @Test
+  void aGateThatNeedsSeveralApprovalsShowsWhoHasApprovedAndHowManyMore() throws Exception {
+    UpgradeStatus s = status(Phase.WAITING_FOR_RESUME);
+    status =
+        new UpgradeStatus(
+            s.target(), s.runId(), s.phase(), s.message(), s.fromRevision(), s.toRevision(),
+            s.fromImages(), s.toImages(), s.cluster(), s.startedAt(), s.finishedAt(),
+            s.rollbackCommand(), s.units(), s.steering(), s.checks(), s.steps(), s.step(),
+            s.kind(),
+            new UpgradeStatus.GateStatus(
+                2, List.of("bob"), 1, null, "2026-11-28T10:00:00Z", "hold", false),
+            null);
+
+    HttpResponse<String> page = get(console, PAGE, "alice");
+
+    assertThat(page.body())
+        .contains(
+            "Gate: approved by bob (1 of 2); 1 more approval needed; times out at"
+                + " 2026-11-28T10:00:00Z (onGateTimeout: hold)");
+  }
+
+  @Test
   void aResumeFromTheConsolesOwnFormGoesToTheUpgradeWithWhoAndWhy() throws Exception {
     HttpResponse<String> page = get(console, PAGE, "alice");
     String cookie = cookie(page);

@@ -93,7 +93,7 @@ public final class StatusTable {
   }
 
   /** Who has approved the gate, how many are still needed, when it times out; null if plain. */
-  private static String gateLine(UpgradeStatus.GateStatus g) {
+  public static String gateLine(UpgradeStatus.GateStatus g) {
     if (g == null
         || (g.approvalsRequired() <= 1 && g.excluded() == null && g.timesOutAt() == null)) {
       return null;
