@@ -204,10 +204,12 @@ class GatePolicyWorkflowTest {
             .approvals(2)
             .excludeStarter(true)
             .gateTimeout("1h")
-            .onGateTimeout(UpgradePlan.GateTimeoutPolicy.RESUME)
+            .onGateTimeout(UpgradePlan.GateTimeoutPolicy.HOLD)
             .build());
     env.sleep(Duration.ofMinutes(5));
     upgrade().resume(new SteerRequest("bob", "fine by me"));
+    env.sleep(Duration.ofHours(2));
+    upgrade().resume(new SteerRequest("carol", "agreed"));
     assertEquals(Phase.COMPLETED, result().phase());
 
     var history =
@@ -220,7 +222,7 @@ class GatePolicyWorkflowTest {
             io.temporal.common.converter.GlobalDataConverter.get(),
             null);
     assertThat(audit.entries().get(0).detail())
-        .contains("gate timeout 1h then resume, 2 approvals (not the starter)");
+        .contains("gate timeout 1h then hold, 2 approvals (not the starter)");
     assertThat(audit.entries())
         .anySatisfy(
             e -> {
@@ -232,7 +234,7 @@ class GatePolicyWorkflowTest {
             e -> {
               assertThat(e.what()).isEqualTo("gate");
               assertThat(e.detail())
-                  .isEqualTo("no resume within gateTimeout 1h: onGateTimeout resume");
+                  .isEqualTo("no resume within gateTimeout 1h: onGateTimeout hold");
             });
   }
 

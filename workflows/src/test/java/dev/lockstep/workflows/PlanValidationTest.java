@@ -192,7 +192,7 @@ class PlanValidationTest {
     assertThat(
             PlanValidation.problems(
                 YAML.readValue(
-                    base + "gateTimeout: soon\nonGateTimeout: resume\napprovals: 11\n",
+                    base + "gateTimeout: soon\nonGateTimeout: hold\napprovals: 11\n",
                     UpgradePlan.class)))
         .hasSize(2)
         .anySatisfy(p -> assertThat(p).startsWith("gateTimeout"))
@@ -207,8 +207,34 @@ class PlanValidationTest {
             PlanValidation.problems(
                 YAML.readValue(base + "gate: none\napprovals: 2\n", UpgradePlan.class)))
         .containsExactly(
-            "gateTimeout, approvals and excludeStarter apply to gates, and the plan has gate:"
-                + " none");
+            "gateTimeout, approvals and excludeStarter apply to gates, and the plan has none (gate:"
+                + " none, or strategy.rolling.gates: [])");
+    // A timeout that resumes would open a gate that needs approvals without them.
+    assertThat(
+            PlanValidation.problems(
+                YAML.readValue(
+                    base + "gateTimeout: 1h\nonGateTimeout: resume\napprovals: 2\n",
+                    UpgradePlan.class)))
+        .containsExactly(
+            "onGateTimeout: resume would open a gate that needs approvals without them: use hold"
+                + " or rollback with approvals and excludeStarter");
+    // A Deployment's rolling strategy names its own gates: they are what gateTimeout applies to.
+    String deployment = "target: demo/deployment/web\nchange: {images: {web: web:2}}\n";
+    assertThat(
+            PlanValidation.problems(
+                YAML.readValue(
+                    deployment
+                        + "gate: none\nstrategy: {rolling: {gates: [\"50%\"]}}\ngateTimeout: 1h\n",
+                    UpgradePlan.class)))
+        .isEmpty();
+    assertThat(
+            PlanValidation.problems(
+                YAML.readValue(
+                    deployment + "strategy: {rolling: {gates: []}}\ngateTimeout: 1h\n",
+                    UpgradePlan.class)))
+        .containsExactly(
+            "gateTimeout, approvals and excludeStarter apply to gates, and the plan has none (gate:"
+                + " none, or strategy.rolling.gates: [])");
   }
 
   @Test
