@@ -160,9 +160,23 @@ class ConsoleHttpTest {
     UpgradeStatus s = status(Phase.WAITING_FOR_RESUME);
     status =
         new UpgradeStatus(
-            s.target(), s.runId(), s.phase(), s.message(), s.fromRevision(), s.toRevision(),
-            s.fromImages(), s.toImages(), s.cluster(), s.startedAt(), s.finishedAt(),
-            s.rollbackCommand(), s.units(), s.steering(), s.checks(), s.steps(), s.step(),
+            s.target(),
+            s.runId(),
+            s.phase(),
+            s.message(),
+            s.fromRevision(),
+            s.toRevision(),
+            s.fromImages(),
+            s.toImages(),
+            s.cluster(),
+            s.startedAt(),
+            s.finishedAt(),
+            s.rollbackCommand(),
+            s.units(),
+            s.steering(),
+            s.checks(),
+            s.steps(),
+            s.step(),
             s.kind(),
             new UpgradeStatus.GateStatus(
                 2, List.of("bob"), 1, null, "2026-11-28T10:00:00Z", "hold", false),
