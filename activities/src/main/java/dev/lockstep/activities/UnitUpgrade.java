@@ -228,6 +228,7 @@ final class UnitUpgrade {
         String last =
             event.getLastTimestamp() != null ? event.getLastTimestamp() : event.getFirstTimestamp();
         if (message.contains("Pod " + podName + " ")
+            && refused(message)
             && last != null
             && !Instant.parse(last).isBefore(since)) {
           throw nonRetryable(
@@ -235,6 +236,20 @@ final class UnitUpgrade {
         }
       }
     }
+  }
+
+  /**
+   * Whether a {@code FailedCreate} message is a refusal that stands until someone acts (a quota, an
+   * admission webhook, validation) rather than a transient failure the controller retries by itself
+   * ("could not be completed at this time, please try again", a namespace's ServiceAccount not
+   * ready yet), as the real lane saw on a fresh v1.20 control plane.
+   */
+  static boolean refused(String message) {
+    String m = message.toLowerCase(java.util.Locale.ROOT);
+    if (m.contains("try again") || m.contains("service account") || m.contains("serviceaccount")) {
+      return false;
+    }
+    return m.contains("forbidden") || m.contains("is invalid") || m.contains("denied");
   }
 
   /**
