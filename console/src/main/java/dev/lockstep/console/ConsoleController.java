@@ -135,21 +135,7 @@ final class ConsoleController {
     Access access = Access.of(settings, request.getHeaders());
     Target t = target(cluster, namespace, kind, name);
     if (t == null) {
-      return page(
-          request,
-          HttpStatus.NOT_FOUND,
-          Pages.layout(
-              "Not found",
-              access,
-              Pages.problem(
-                  "no such target: "
-                      + namespace
-                      + "/"
-                      + kind
-                      + "/"
-                      + name
-                      + " in cluster "
-                      + cluster)));
+      return noSuchTarget(request, access, cluster, namespace, kind, name);
     }
     String body;
     HttpStatus code = HttpStatus.OK;
@@ -242,6 +228,31 @@ final class ConsoleController {
 
   // ---- helpers --------------------------------------------------------------------------------
 
+  /** The page for a path that names no target Lockstep knows how to read. */
+  private MutableHttpResponse<String> noSuchTarget(
+      HttpRequest<?> request,
+      Access access,
+      String cluster,
+      String namespace,
+      String kind,
+      String name) {
+    return page(
+        request,
+        HttpStatus.NOT_FOUND,
+        Pages.layout(
+            "Not found",
+            access,
+            Pages.problem(
+                "no such target: "
+                    + namespace
+                    + "/"
+                    + kind
+                    + "/"
+                    + name
+                    + " in cluster "
+                    + cluster)));
+  }
+
   private MutableHttpResponse<String> upgradePage(
       HttpRequest<?> request,
       Access access,
@@ -252,21 +263,7 @@ final class ConsoleController {
       Upgrades.Answer answer) {
     Target t = target(cluster, namespace, kind, name);
     if (t == null) {
-      return page(
-          request,
-          HttpStatus.NOT_FOUND,
-          Pages.layout(
-              "Not found",
-              access,
-              Pages.problem(
-                  "no such target: "
-                      + namespace
-                      + "/"
-                      + kind
-                      + "/"
-                      + name
-                      + " in cluster "
-                      + cluster)));
+      return noSuchTarget(request, access, cluster, namespace, kind, name);
     }
     String live;
     String audit;

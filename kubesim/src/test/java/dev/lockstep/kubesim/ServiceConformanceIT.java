@@ -6,13 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.lockstep.kubesim.lane.ControlPlaneKit;
 import io.fabric8.kubernetes.api.model.IntOrString;
 import io.fabric8.kubernetes.api.model.ServiceBuilder;
-import io.fabric8.kubernetes.client.Config;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.KubernetesClientBuilder;
-import java.net.ServerSocket;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -136,23 +132,8 @@ class ServiceConformanceIT {
       value = "dev.lockstep.kubesim.lane.ControlPlaneKit#available",
       disabledReason = "no real control plane here (../shared/tools/k8s/control-plane not found)")
   void onARealV120ControlPlane() throws Exception {
-    int gatewayPort;
-    try (ServerSocket socket = new ServerSocket(0)) {
-      gatewayPort = socket.getLocalPort();
-    }
-    try (ControlPlaneKit plane =
-            ControlPlaneKit.start(ControlPlaneKit.script().orElseThrow(), gatewayPort);
-        HollowNodes nodes =
-            HollowNodes.builder(Config.fromKubeconfig(plane.kubeconfig()))
-                .nodes(2)
-                .podStartup(Duration.ofMillis(300))
-                .gatewayPort(gatewayPort)
-                .start();
-        KubernetesClient client =
-            new KubernetesClientBuilder()
-                .withConfig(Config.fromKubeconfig(plane.kubeconfig()))
-                .build()) {
-      assertEquals(EXPECTED, scenario(client, "default"));
+    try (RealServer real = RealServer.start()) {
+      assertEquals(EXPECTED, scenario(real.client, "default"));
     }
   }
 }

@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.marcnuri.helm.Helm;
 import com.marcnuri.helm.Release;
 import com.marcnuri.helm.ReleaseHistory;
+import dev.lockstep.kubesim.lane.ControlPlaneKit;
 import dev.lockstep.workflows.HelmActivities;
 import io.fabric8.kubernetes.client.Config;
 import io.fabric8.kubernetes.client.KubernetesClient;
@@ -32,7 +33,7 @@ import org.junit.jupiter.api.condition.EnabledIf;
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @EnabledIf(
-    value = "dev.lockstep.activities.helm.ControlPlane#available",
+    value = "dev.lockstep.kubesim.lane.ControlPlaneKit#available",
     disabledReason = "no real control plane here (../shared/tools/k8s/control-plane not found)")
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class HelmInteropIT {
@@ -40,14 +41,16 @@ class HelmInteropIT {
   private static final Duration HELM = Duration.ofSeconds(60);
   private static final Path GHOSTWIRE = ChartRendererTest.CHARTS.resolve("ghostwire");
 
-  private ControlPlane plane;
+  private ControlPlaneKit plane;
   private KubernetesClient client;
   private HelmStorage storage;
   private final ChartRenderer renderer = new ChartRenderer(HELM);
 
   @BeforeAll
   void start() {
-    plane = ControlPlane.start();
+    // Helm needs only the API server: no hollow nodes, so the pod-network gateway port stays
+    // unused.
+    plane = ControlPlaneKit.start(ControlPlaneKit.script().orElseThrow(), freePort());
     client =
         new KubernetesClientBuilder().withConfig(Config.fromKubeconfig(plane.kubeconfig())).build();
     storage = new HelmStorage(client);
@@ -308,5 +311,13 @@ class HelmInteropIT {
                         NS, "nothere", chart, null, List.of(), List.of(), ""))
                 .problems())
         .containsExactly("release default/nothere not found (no Helm release of that name there)");
+  }
+
+  private static int freePort() {
+    try (java.net.ServerSocket socket = new java.net.ServerSocket(0)) {
+      return socket.getLocalPort();
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
   }
 }

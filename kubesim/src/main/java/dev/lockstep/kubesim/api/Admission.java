@@ -435,47 +435,7 @@ final class Admission {
 
   private static void validateStatefulSet(ResourceType type, String name, ObjectNode sts) {
     JsonNode spec = sts.path("spec");
-    if (spec.path("replicas").asInt() < 0) {
-      throw ApiException.invalid(
-          type,
-          name,
-          "spec.replicas: Invalid value: "
-              + spec.path("replicas").asInt()
-              + ": must be greater than or equal to 0");
-    }
-    JsonNode selector = spec.path("selector");
-    if (selector.isMissingNode() || selector.isNull() || selector.isEmpty()) {
-      throw ApiException.invalid(type, name, "spec.selector: Required value");
-    }
-    Map<String, String> labels = new HashMap<>();
-    spec.path("template")
-        .path("metadata")
-        .path("labels")
-        .fields()
-        .forEachRemaining(e -> labels.put(e.getKey(), e.getValue().asText()));
-    if (!Selectors.matches(selector, labels)) {
-      throw ApiException.invalid(
-          type,
-          name,
-          "spec.template.metadata.labels: Invalid value: "
-              + labels
-              + ": `selector` does not match template `labels`");
-    }
-    JsonNode containers = spec.path("template").path("spec").path("containers");
-    if (!containers.isArray() || containers.isEmpty()) {
-      throw ApiException.invalid(type, name, "spec.template.spec.containers: Required value");
-    }
-    for (int i = 0; i < containers.size(); i++) {
-      JsonNode container = containers.get(i);
-      if (container.path("name").asText("").isEmpty()) {
-        throw ApiException.invalid(
-            type, name, "spec.template.spec.containers[" + i + "].name: Required value");
-      }
-      if (container.path("image").asText("").isBlank()) {
-        throw ApiException.invalid(
-            type, name, "spec.template.spec.containers[" + i + "].image: Required value");
-      }
-    }
+    validatePodTemplate(type, name, spec);
     JsonNode strategy = spec.path("updateStrategy");
     String strategyType = strategy.path("type").asText();
     if (!strategyType.equals("RollingUpdate") && !strategyType.equals("OnDelete")) {
