@@ -89,23 +89,7 @@ final class PlanCommand extends UpgradeCommand {
               + t
               + Names.clusterFlag(cluster)
               + "`");
-      report =
-          new PlanReport(
-              report.target(),
-              report.cluster(),
-              false,
-              report.problems(),
-              refusals,
-              report.checks(),
-              report.fromRevision(),
-              report.fromImages(),
-              report.toImages(),
-              report.templateDiff(),
-              report.units(),
-              report.gates(),
-              report.hooks(),
-              report.rollbackCommand(),
-              report.steps());
+      report = report.refusedWith(refusals);
     }
     PlanReport shown = report;
     print(output, shown, () -> render(shown, plan));
@@ -139,6 +123,16 @@ final class PlanCommand extends UpgradeCommand {
       r.problems().forEach(p -> s.append("  ").append(p).append('\n'));
       return s.toString();
     }
+    if (r.unchanged() != null) {
+      s.append("\nUnchanged: ")
+          .append(r.target())
+          .append(' ')
+          .append(r.unchanged())
+          .append(": `lockstep upgrade` would end at once, unchanged (exit 0).\n");
+      appendChecks(s, r);
+      s.append("\nNothing to do. Nothing was changed.\n");
+      return s.toString();
+    }
     if (plan.repair() != null) {
       s.append("\nRepair: ").append(plan.repair().name().toLowerCase(java.util.Locale.ROOT));
       s.append(" the change of the run that ended outside Lockstep\n");
@@ -168,19 +162,7 @@ final class PlanCommand extends UpgradeCommand {
       s.append("\nHooks:\n");
       r.hooks().forEach(h -> s.append("  ").append(h).append('\n'));
     }
-    if (!r.checks().isEmpty()) {
-      s.append("\nChecks:\n");
-      List<List<String>> rows = new ArrayList<>();
-      rows.add(List.of("  Check", "Result", "Detail"));
-      for (PreChecks.Result c : r.checks()) {
-        rows.add(
-            List.of(
-                "  " + c.name(),
-                c.passed() ? "ok" : c.forced() ? "forced" : "FAILED",
-                c.message()));
-      }
-      s.append(StatusTable.columns(rows));
-    }
+    appendChecks(s, r);
     if (!r.refusals().isEmpty()) {
       s.append("\nRefused:\n");
       r.refusals().forEach(p -> s.append("  ").append(p).append('\n'));
@@ -197,5 +179,21 @@ final class PlanCommand extends UpgradeCommand {
           .append("). Nothing was changed.\n");
     }
     return s.toString();
+  }
+
+  private static void appendChecks(StringBuilder s, PlanReport r) {
+    if (!r.checks().isEmpty()) {
+      s.append("\nChecks:\n");
+      List<List<String>> rows = new ArrayList<>();
+      rows.add(List.of("  Check", "Result", "Detail"));
+      for (PreChecks.Result c : r.checks()) {
+        rows.add(
+            List.of(
+                "  " + c.name(),
+                c.passed() ? "ok" : c.forced() ? "forced" : "FAILED",
+                c.message()));
+      }
+      s.append(StatusTable.columns(rows));
+    }
   }
 }

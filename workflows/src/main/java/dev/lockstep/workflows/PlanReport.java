@@ -24,6 +24,9 @@ import java.util.Map;
  * @param hooks the hooks that would run, in order
  * @param rollbackCommand how to roll it back once started
  * @param steps the steps a run would walk, in order, as {@code status} shows them
+ * @param unchanged when the target already runs what the plan asks for and nothing is half done:
+ *     what it runs ({@code lockstep upgrade} would end {@code unchanged}, exit 0, changing
+ *     nothing); null otherwise
  */
 /* A CLI or console older than the worker reads a status with fields it does not know yet. */
 @JsonIgnoreProperties(ignoreUnknown = true)
@@ -42,4 +45,29 @@ public record PlanReport(
     List<String> gates,
     List<String> hooks,
     String rollbackCommand,
-    List<String> steps) {}
+    List<String> steps,
+    @com.fasterxml.jackson.annotation.JsonInclude(
+            com.fasterxml.jackson.annotation.JsonInclude.Include.NON_NULL)
+        String unchanged) {
+
+  /** The same report with other refusals, unable to start. */
+  public PlanReport refusedWith(List<String> otherRefusals) {
+    return new PlanReport(
+        target,
+        cluster,
+        false,
+        problems,
+        otherRefusals,
+        checks,
+        fromRevision,
+        fromImages,
+        toImages,
+        templateDiff,
+        units,
+        gates,
+        hooks,
+        rollbackCommand,
+        steps,
+        null);
+  }
+}

@@ -52,12 +52,40 @@ public class PlanWorkflowImpl implements PlanWorkflow {
     if (snapshot.runAnnotation() != null) {
       refusals.add(PreChecks.heldBy(snapshot, target, Names.workflowId(cluster, target), cluster));
     }
-    if (plan.repair() == null && !snapshot.changesTemplate()) {
-      refusals.add("the change changes nothing: " + target + " already runs " + snapshot.images());
-    }
     List<PreChecks.Result> checks =
         plan.repair() == null ? PreChecks.evaluate(snapshot, plan.effectiveForce()) : List.of();
-    return report(plan, target, List.of(), refusals, checks, snapshot);
+    String unchanged = null;
+    if (plan.repair() == null && !snapshot.changesTemplate()) {
+      // As the upgrade decides it: unchanged (exit 0) only when nothing is half done either;
+      // otherwise the checks say why it would not start.
+      if (refusals.isEmpty()
+          && PreChecks.evaluate(snapshot, List.of()).stream().allMatch(PreChecks.Result::passed)) {
+        unchanged = "already runs " + snapshot.images();
+      } else {
+        refusals.add(
+            "the change changes nothing: " + target + " already runs " + snapshot.images());
+      }
+    }
+    PlanReport report = report(plan, target, List.of(), refusals, checks, snapshot);
+    return unchanged == null
+        ? report
+        : new PlanReport(
+            report.target(),
+            report.cluster(),
+            report.canStart(),
+            report.problems(),
+            report.refusals(),
+            report.checks(),
+            report.fromRevision(),
+            report.fromImages(),
+            report.toImages(),
+            report.templateDiff(),
+            List.of(),
+            List.of(),
+            List.of(),
+            report.rollbackCommand(),
+            List.of(),
+            unchanged);
   }
 
   private static PlanReport report(
@@ -118,7 +146,8 @@ public class PlanWorkflowImpl implements PlanWorkflow {
         gates,
         hooks(plan, names),
         "lockstep rollback " + target + Names.clusterFlag(cluster),
-        steps(plan, target, snapshot));
+        steps(plan, target, snapshot),
+        null);
   }
 
   /** The steps a run of {@code plan} would walk: what {@code status} will show as it goes. */
