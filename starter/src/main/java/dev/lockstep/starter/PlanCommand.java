@@ -1,5 +1,6 @@
 package dev.lockstep.starter;
 
+import dev.lockstep.workflows.HelmActivities;
 import dev.lockstep.workflows.Names;
 import dev.lockstep.workflows.PlanReport;
 import dev.lockstep.workflows.PreChecks;
@@ -8,6 +9,7 @@ import dev.lockstep.workflows.Target;
 import dev.lockstep.workflows.UpgradePlan;
 import io.temporal.api.enums.v1.WorkflowExecutionStatus;
 import io.temporal.client.WorkflowClient;
+import io.temporal.client.WorkflowFailedException;
 import io.temporal.client.WorkflowNotFoundException;
 import io.temporal.client.WorkflowOptions;
 import io.temporal.client.WorkflowStub;
@@ -29,11 +31,11 @@ import picocli.CommandLine.Option;
     footerHeading = "%nExamples:%n",
     footer = {
       "  lockstep plan demo/statefulset/postgresql --image postgresql=postgres:14.9",
-      "  lockstep plan -f upgrade.yaml -o json"
+      "  lockstep plan -f upgrade.yaml -o json",
+      "  lockstep plan demo/helm/ghostwire --chart examples/charts/ghostwire --version 0.3.0"
     },
-    mixinStandardHelpOptions = true,
     description =
-        "Runs the pre-checks and prints what the upgrade would do (template diff, units in order, gates, rollback command); changes nothing. Takes the options of upgrade. Exit 0 if the upgrade could start, 1 with every failing check otherwise.")
+        "Runs the pre-checks and prints what the upgrade would do (template diff, units in order, gates, rollback command); changes nothing. Takes the options of upgrade. Exit 0 if the upgrade could start, 1 with every failing check otherwise. For a Helm release (NAMESPACE/helm/RELEASE): --chart, --version, -f/--values, --set, --reuse-values|--reset-values, as helm upgrade takes them; prints the values diff, each object's change (Secret values never shown), the workloads in the order they would move, and the hooks.")
 final class PlanCommand extends UpgradeCommand {
   @Option(
       names = "-o",
@@ -45,6 +47,10 @@ final class PlanCommand extends UpgradeCommand {
   @Override
   int run() {
     checkOutput(output);
+    Target release = releaseTarget();
+    if (release != null) {
+      return planRelease(release);
+    }
     UpgradePlan plan = validPlan();
     Duration wait = duration("--verdict-timeout", verdictTimeout);
     WorkflowClient client = temporal();
@@ -113,6 +119,168 @@ final class PlanCommand extends UpgradeCommand {
       return CliFailure.BAD_INPUT;
     }
     return report.canStart() ? 0 : CliFailure.FAILED;
+  }
+
+  /**
+   * {@code plan NAMESPACE/helm/RELEASE --chart DIR ...}: the worker reads the release and renders
+   * the chart; the CLI prints what the upgrade would do. Each problem is one line, exit 2.
+   */
+  private int planRelease(Target release) {
+    refuseWorkloadOptions(release);
+    HelmActivities.ReleaseRequest request = chartArgs.request(release, files);
+    Duration wait = duration("--verdict-timeout", verdictTimeout);
+    duration("--heartbeat-timeout", heartbeatTimeout);
+    String cluster = cluster();
+    WorkflowClient client = temporal();
+    WorkflowStub stub =
+        client.newUntypedWorkflowStub(
+            "ReleasePlanWorkflow",
+            WorkflowOptions.newBuilder()
+                .setWorkflowId(Names.planWorkflowId(cluster, release, UUID.randomUUID().toString()))
+                .setTaskQueue(Names.taskQueue(cluster))
+                .setWorkflowExecutionTimeout(Duration.ofMinutes(10))
+                .build());
+    stub.start(request);
+    HelmActivities.ReleasePlan plan;
+    try {
+      plan =
+          stub.getResult(wait.toMillis(), TimeUnit.MILLISECONDS, HelmActivities.ReleasePlan.class);
+    } catch (TimeoutException e) {
+      stub.terminate("no worker answered within " + verdictTimeout);
+      throw new CliFailure(
+          CliFailure.UNREACHABLE,
+          "no worker of cluster "
+              + cluster
+              + " answered within "
+              + verdictTimeout
+              + ": is `lockstep worker --cluster "
+              + cluster
+              + "` running?");
+    } catch (WorkflowFailedException e) {
+      throw new CliFailure(
+          CliFailure.FAILED,
+          "the worker could not plan " + release + ": " + oneLine(rootCause(e)),
+          e);
+    }
+    if (!plan.problems().isEmpty()) {
+      var err = spec.commandLine().getErr();
+      plan.problems().forEach(p -> err.println("lockstep: " + p + "; nothing was changed"));
+      err.flush();
+      return CliFailure.BAD_INPUT;
+    }
+    print(output, plan, () -> renderRelease(release, cluster, plan));
+    return 0;
+  }
+
+  /** The options of a workload's plan mean nothing for a Helm release: refused, not ignored. */
+  private void refuseWorkloadOptions(Target release) {
+    List<String> given = new ArrayList<>();
+    if (!images.isEmpty()) {
+      given.add("--image");
+    }
+    if (gate != null) {
+      given.add("--gate");
+    }
+    if (onFailure != null) {
+      given.add("--on-failure");
+    }
+    if (strategy != null) {
+      given.add("--strategy");
+    }
+    if (unitTimeout != null) {
+      given.add("--unit-timeout");
+    }
+    if (scaleUp != null) {
+      given.add("--scale-up");
+    }
+    if (!force.isEmpty()) {
+      given.add("--force");
+    }
+    if (!given.isEmpty()) {
+      throw new CliFailure(
+          CliFailure.BAD_INPUT,
+          String.join(", ", given)
+              + " not taken for a Helm release ("
+              + release
+              + "): the chart and its values say what changes (--chart, --version, -f, --set)");
+    }
+  }
+
+  private static Throwable rootCause(Throwable e) {
+    Throwable t = e;
+    while (t.getCause() != null && t.getCause() != t) {
+      t = t.getCause();
+    }
+    return t;
+  }
+
+  static String renderRelease(Target release, String cluster, HelmActivities.ReleasePlan r) {
+    StringBuilder s = new StringBuilder();
+    s.append("Plan for ")
+        .append(release)
+        .append(" (cluster ")
+        .append(cluster)
+        .append("), now on revision ")
+        .append(r.fromRevision())
+        .append('\n');
+    s.append("\nChart: ").append(r.fromChart()).append(" -> ").append(r.toChart()).append('\n');
+    s.append("\nValues (supplied):\n");
+    lines(s, r.valuesDiff(), "(no change)");
+    s.append("\nValues (chart defaults):\n");
+    lines(s, r.chartDefaultsDiff(), "(no change)");
+    s.append("\nObjects:\n");
+    List<List<String>> rows = new ArrayList<>();
+    for (HelmActivities.ObjectChange o : r.objects()) {
+      rows.add(List.of("  " + o.change(), o.key() + (o.workload() ? " (workload)" : "")));
+    }
+    if (rows.isEmpty()) {
+      s.append("  (none)\n");
+    } else {
+      s.append(StatusTable.columns(rows));
+    }
+    for (HelmActivities.ObjectChange o : r.objects()) {
+      if (!o.diff().isEmpty() && !o.change().equals("unchanged")) {
+        s.append("\n  ").append(o.change()).append(' ').append(o.key()).append(":\n");
+        o.diff().forEach(d -> s.append("    ").append(d).append('\n'));
+      }
+    }
+    s.append("\nWorkloads, in the order they would move:\n");
+    if (r.workloads().isEmpty()) {
+      s.append("  none\n");
+    }
+    for (int i = 0; i < r.workloads().size(); i++) {
+      HelmActivities.WorkloadMove w = r.workloads().get(i);
+      s.append("  ").append(i + 1).append(". ").append(w.key()).append(" (").append(w.change());
+      if (w.subchart()) {
+        s.append(", subchart");
+      }
+      s.append(')');
+      if (w.declaredDowntime()) {
+        s.append(" DECLARED DOWNTIME: deleted and created again, after the backup");
+      }
+      s.append('\n');
+    }
+    if (!r.hooks().isEmpty()) {
+      s.append("\nHooks:\n");
+      r.hooks().forEach(h -> s.append("  ").append(h).append('\n'));
+    }
+    long changed = r.objects().stream().filter(o -> !o.change().equals("unchanged")).count();
+    if (changed == 0) {
+      s.append("\nThe upgrade would change no object. Nothing was changed.\n");
+    } else {
+      s.append("\nThe upgrade could start (")
+          .append(changed)
+          .append(changed == 1 ? " object changes" : " objects change")
+          .append("). Nothing was changed.\n");
+    }
+    return s.toString();
+  }
+
+  private static void lines(StringBuilder s, List<String> lines, String none) {
+    if (lines.isEmpty()) {
+      s.append("  ").append(none).append('\n');
+    }
+    lines.forEach(l -> s.append("  ").append(l).append('\n'));
   }
 
   /** The run id of the target's running upgrade, or null. */

@@ -13,6 +13,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -25,10 +26,16 @@ import picocli.CommandLine.Parameters;
       "  lockstep upgrade demo/sts/postgresql --image postgres:14.9 --gate none --wait   # in CI",
       "  lockstep upgrade -f upgrade.yaml --reason \"CVE-2026-1234\""
     },
-    mixinStandardHelpOptions = true,
     description =
         "Starts an upgrade and returns once the worker has checked the plan against the cluster (or, with --wait, when the upgrade ends).")
 class UpgradeCommand extends Common {
+  // Not picocli's standard help options: their --version would take the chart's --version.
+  @Option(
+      names = {"-h", "--help"},
+      usageHelp = true,
+      description = "Show this help message and exit.")
+  boolean help;
+
   @Parameters(
       index = "0",
       arity = "0..1",
@@ -43,8 +50,19 @@ class UpgradeCommand extends Common {
       description = "New image; without CONTAINER= for the only container. Repeatable.")
   List<String> images = new ArrayList<>();
 
-  @Option(names = "-f", paramLabel = "PLAN.yaml", description = "A plan file; flags override it.")
+  @Option(
+      names = "-f",
+      paramLabel = "FILE",
+      description =
+          "A plan file; flags override it. For a Helm release: a values file, as helm's -f"
+              + " (repeatable).")
+  List<Path> files = new ArrayList<>();
+
+  /** The plan file: the one {@code -f} of a workload target. */
   Path planFile;
+
+  /** The chart options, for a Helm release target. */
+  @Mixin ChartArgs chartArgs = new ChartArgs();
 
   @Option(names = "--gate", description = "first (default), each or none.")
   String gate;
@@ -115,6 +133,16 @@ class UpgradeCommand extends Common {
 
   @Override
   int run() {
+    Target release = releaseTarget();
+    if (release != null) {
+      throw new CliFailure(
+          CliFailure.BAD_INPUT,
+          "lockstep upgrade does not take a Helm release ("
+              + release
+              + ") yet: `lockstep plan "
+              + release
+              + " --chart DIR` shows what its upgrade would do");
+    }
     // Everything the CLI can check alone is checked before it connects anywhere.
     UpgradePlan plan = validPlan();
     return start(temporal(), plan);
@@ -219,8 +247,39 @@ class UpgradeCommand extends Common {
     }
   }
 
+  /**
+   * The target when it is a Helm release ({@code NAMESPACE/helm/RELEASE}), or null: then it is a
+   * workload, or not a target at all, and {@link #plan()} says so.
+   */
+  Target releaseTarget() {
+    if (target == null) {
+      return null;
+    }
+    try {
+      Target t = Target.parseWithReleases(target, defaultNamespace());
+      return Target.HELM.equals(t.kind()) ? t : null;
+    } catch (IllegalArgumentException e) {
+      String[] parts = target.trim().split("/", -1);
+      if (parts.length == 2 && Target.isReleaseKind(parts[0])
+          || parts.length == 3 && Target.isReleaseKind(parts[1])) {
+        // A release whose name or namespace is wrong: say that, not that releases are refused.
+        throw new CliFailure(CliFailure.BAD_INPUT, e.getMessage());
+      }
+      return null;
+    }
+  }
+
   /** The plan file, if any, with every flag given laid over it. */
   UpgradePlan plan() {
+    if (files.size() > 1 && releaseTarget() == null) {
+      throw new CliFailure(
+          CliFailure.BAD_INPUT,
+          "-f takes one plan file for a StatefulSet or Deployment (several -f are the values"
+              + " files of a Helm release)");
+    }
+    if (!files.isEmpty()) {
+      planFile = files.get(0);
+    }
     loaded = planFile != null ? PlanFiles.load(planFile) : null;
     UpgradePlan base = loaded != null ? loaded.plan() : UpgradePlan.builder().build();
     String targetText = target != null ? target : base.target();
@@ -230,6 +289,7 @@ class UpgradeCommand extends Common {
           "no target: give [NAMESPACE/]KIND/NAME, e.g. demo/statefulset/postgresql");
     }
     Target t = target(targetText);
+    chartArgs.refuseFor(t);
     UpgradePlan.Change change = base.effectiveChange();
     Map<String, String> newImages = new LinkedHashMap<>(change.images());
     java.util.Set<String> flagged = new java.util.HashSet<>();

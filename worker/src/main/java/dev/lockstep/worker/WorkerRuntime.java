@@ -133,10 +133,15 @@ public final class WorkerRuntime implements AutoCloseable {
     worker.registerWorkflowImplementationTypes(
         UpgradeWorkflowImpl.class,
         dev.lockstep.workflows.PlanWorkflowImpl.class,
-        dev.lockstep.workflows.HistoryWorkflowImpl.class);
+        dev.lockstep.workflows.HistoryWorkflowImpl.class,
+        dev.lockstep.workflows.ReleasePlanWorkflowImpl.class);
     ClusterWatch watch = new ClusterWatch(kube, Duration.ofSeconds(5));
     worker.registerActivitiesImplementations(
-        new ClusterActivitiesImpl(kube, watch), new dev.lockstep.activities.NotificationsImpl());
+        new ClusterActivitiesImpl(kube, watch),
+        new dev.lockstep.activities.NotificationsImpl(),
+        // Helm renders here, never in the CLI; its native library unpacks on the first call.
+        new dev.lockstep.activities.helm.HelmActivitiesImpl(
+            kube, dev.lockstep.activities.helm.HelmCalls.DEFAULT_TIMEOUT));
     factory.start();
     WorkerRuntime runtime = new WorkerRuntime(settings, service, kube, watch, factory, sticky);
     runtime.running = true;

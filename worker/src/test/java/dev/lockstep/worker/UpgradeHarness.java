@@ -107,10 +107,14 @@ final class UpgradeHarness implements AutoCloseable {
     worker.registerWorkflowImplementationTypes(
         UpgradeWorkflowImpl.class,
         dev.lockstep.workflows.PlanWorkflowImpl.class,
-        dev.lockstep.workflows.HistoryWorkflowImpl.class);
+        dev.lockstep.workflows.HistoryWorkflowImpl.class,
+        dev.lockstep.workflows.ReleasePlanWorkflowImpl.class);
     ClusterWatch watch = new ClusterWatch(cluster.worker(), Duration.ofMillis(250));
     watches.add(watch);
-    worker.registerActivitiesImplementations(new ClusterActivitiesImpl(cluster.worker(), watch));
+    worker.registerActivitiesImplementations(
+        new ClusterActivitiesImpl(cluster.worker(), watch),
+        new dev.lockstep.activities.helm.HelmActivitiesImpl(
+            cluster.worker(), dev.lockstep.activities.helm.HelmCalls.DEFAULT_TIMEOUT));
     factory.start();
     factories.add(factory);
     return factory;

@@ -11,6 +11,11 @@ import java.util.Map;
  */
 @ActivityInterface(namePrefix = "Helm")
 public interface HelmActivities {
+  /**
+   * The most chart a request may carry, decoded (charts are small; a workflow payload must stay
+   * small): the CLI refuses a bigger chart before it connects, the worker again.
+   */
+  long MAX_CHART_BYTES = 1_000_000;
 
   /**
    * A chart as the CLI read it from disk: every file of a chart directory, or of a directory of

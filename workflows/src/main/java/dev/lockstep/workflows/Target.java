@@ -5,11 +5,15 @@ import java.util.regex.Pattern;
 
 /**
  * One workload: {@code namespace/kind/name}, kind normalised to {@code statefulset} or {@code
- * deployment}.
+ * deployment}; or, for the commands that take one ({@link #parseWithReleases}), a Helm release
+ * {@code namespace/helm/release}.
  */
 public record Target(String namespace, String kind, String name) {
   public static final String STATEFULSET = "statefulset";
   public static final String DEPLOYMENT = "deployment";
+
+  /** A Helm release, {@code NAMESPACE/helm/RELEASE}: only where a command says it takes one. */
+  public static final String HELM = "helm";
 
   private static final Pattern DNS_LABEL = Pattern.compile("[a-z0-9]([-a-z0-9]*[a-z0-9])?");
   private static final Pattern DNS_SUBDOMAIN =
@@ -22,6 +26,20 @@ public record Target(String namespace, String kind, String name) {
    * @throws IllegalArgumentException with a message a user can act on
    */
   public static Target parse(String text, String defaultNamespace) {
+    return parse(text, defaultNamespace, false);
+  }
+
+  /**
+   * As {@link #parse(String, String)}, and also {@code [NAMESPACE/]helm/RELEASE} (kind {@code
+   * helm}, {@code release} or {@code releases}): for the commands that work on Helm releases.
+   *
+   * @throws IllegalArgumentException with a message a user can act on
+   */
+  public static Target parseWithReleases(String text, String defaultNamespace) {
+    return parse(text, defaultNamespace, true);
+  }
+
+  private static Target parse(String text, String defaultNamespace, boolean releases) {
     if (text == null || text.isBlank()) {
       throw new IllegalArgumentException(
           "no target: give [NAMESPACE/]KIND/NAME, e.g. demo/statefulset/postgresql");
@@ -42,21 +60,43 @@ public record Target(String namespace, String kind, String name) {
       throw new IllegalArgumentException(
           "target '" + text + "' is not [NAMESPACE/]KIND/NAME, e.g. demo/statefulset/postgresql");
     }
-    Target target = new Target(namespace, normaliseKind(kind), name);
+    String normalised =
+        releases && isReleaseKind(kind) ? HELM : normaliseKind(kind, text.trim(), namespace, name);
+    Target target = new Target(namespace, normalised, name);
     target.validate();
     return target;
   }
 
   /** {@code statefulset} for sts/statefulset(s), {@code deployment} for deploy/deployment(s). */
   public static String normaliseKind(String kind) {
+    return normaliseKind(kind, null, null, null);
+  }
+
+  private static String normaliseKind(String kind, String text, String namespace, String name) {
     String k = kind.toLowerCase(Locale.ROOT);
     return switch (k) {
       case "sts", "statefulset", "statefulsets" -> STATEFULSET;
       case "deploy", "deployment", "deployments" -> DEPLOYMENT;
       default ->
           throw new IllegalArgumentException(
-              "unsupported kind '" + kind + "': use statefulset (sts) or deployment (deploy)");
+              isReleaseKind(kind) && text != null
+                  ? "this command does not take a Helm release ('"
+                      + text
+                      + "') yet: only `lockstep plan "
+                      + namespace
+                      + "/helm/"
+                      + name
+                      + " --chart DIR` does"
+                  : "unsupported kind '"
+                      + kind
+                      + "': use statefulset (sts) or deployment (deploy)");
     };
+  }
+
+  /** Whether {@code kind} names a Helm release: {@code helm}, {@code release(s)}. */
+  public static boolean isReleaseKind(String kind) {
+    String k = kind.toLowerCase(Locale.ROOT);
+    return k.equals(HELM) || k.equals("release") || k.equals("releases");
   }
 
   /** Checks the names against Kubernetes' rules. */
@@ -74,6 +114,11 @@ public record Target(String namespace, String kind, String name) {
               + name
               + "' is not a valid Kubernetes object name (lower case letters, digits, '-' and"
               + " '.', at most 253 characters)");
+    }
+    if (HELM.equals(kind) && name.length() > 53) {
+      // Helm's own limit on release names (its objects are named after them).
+      throw new IllegalArgumentException(
+          "Helm release name '" + name + "' is longer than 53 characters");
     }
     if (STATEFULSET.equals(kind) && name.length() > 52) {
       // Pods are <name>-<ordinal> and carry a controller-revision-hash label of

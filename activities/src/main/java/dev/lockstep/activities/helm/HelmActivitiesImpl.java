@@ -26,9 +26,6 @@ import java.util.stream.Stream;
 
 /** {@link HelmActivities} with helm-java (rendering) and fabric8 (Helm's storage). */
 public final class HelmActivitiesImpl implements HelmActivities {
-  /** The most chart a request may carry (charts are small; a workflow payload must stay small). */
-  static final long MAX_CHART_BYTES = 1_000_000;
-
   private final HelmStorage storage;
   private final ChartRenderer renderer;
   private final ReleaseObjects objects;
