@@ -33,7 +33,7 @@ import org.slf4j.LoggerFactory;
  * activity retried after a crash finds the Job it created and waits for it instead of starting a
  * second one. Waits poll the Job every {@link #POLL} (hooks are few and long; units use watches).
  */
-final class HookJobs {
+public final class HookJobs {
   private static final Logger LOG = LoggerFactory.getLogger(HookJobs.class);
   static final String RUN_LABEL = "lockstep.dev/run";
   static final String HOOK_LABEL = "lockstep.dev/hook";
@@ -45,11 +45,12 @@ final class HookJobs {
 
   private final KubernetesClient client;
 
-  HookJobs(KubernetesClient client) {
+  public HookJobs(KubernetesClient client) {
     this.client = client;
   }
 
-  HookResult run(HookRequest request) {
+  /** Runs the hook's Job (or adopts this run's Job of that name) and waits for its end. */
+  public HookResult run(HookRequest request) {
     ActivityExecutionContext context = Activity.getExecutionContext();
     HookProgress progress =
         context

@@ -68,4 +68,87 @@ public interface HelmActivities {
    * is reported in {@link ReleasePlan#problems()}, not thrown.
    */
   ReleasePlan planRelease(ReleaseRequest request);
+
+  /**
+   * A workload of the release that the upgrade moves, with the pod template the new rendering gives
+   * it (what its child run applies).
+   *
+   * @param key {@code Kind/name}
+   * @param kind {@code statefulset} or {@code deployment}
+   * @param template the new {@code spec.template}
+   */
+  record WorkloadUpgrade(
+      String key,
+      String kind,
+      String name,
+      String change,
+      boolean subchart,
+      boolean declaredDowntime,
+      Map<String, Object> template) {}
+
+  /** Mark the release {@code pending-upgrade} for this run. */
+  record BeginRequest(ReleaseRequest request, String runId) {}
+
+  /**
+   * The release held for the run: the plan (with {@code problems} when refused: then nothing was
+   * written), the revision it moves from and the {@code pending-upgrade} revision it wrote, and the
+   * workloads to move in order.
+   */
+  record PendingUpgrade(
+      ReleasePlan plan, int fromRevision, int toRevision, List<WorkloadUpgrade> workloads) {}
+
+  /**
+   * Plans the upgrade as {@link #planRelease} does, then marks the release as {@code helm upgrade}
+   * does while it works: a new revision with status {@code pending-upgrade} holding the new chart,
+   * values, manifest and hooks, so that another {@code helm upgrade} is refused by Helm itself.
+   * Refused (problems, nothing written) when another operation holds the release, or when the
+   * upgrade would create, delete or change the kind of a workload (not supported yet). Idempotent:
+   * a retry by the same run finds its own pending revision and writes nothing.
+   */
+  PendingUpgrade beginUpgrade(BeginRequest request);
+
+  /**
+   * Move the non-workload objects of the release from one stored revision's manifest to another's.
+   */
+  record ObjectsRequest(String namespace, String release, int fromRevision, int toRevision) {}
+
+  /**
+   * Creates, patches and deletes the release's objects that are not workloads, from what revision
+   * {@code fromRevision} rendered to what {@code toRevision} rendered, as {@code helm upgrade} does
+   * (three-way, keep policy, Helm's ownership metadata); with the revisions swapped it undoes them.
+   * Idempotent. Returns one line per object acted on.
+   */
+  List<String> moveObjects(ObjectsRequest request);
+
+  /** Run the hooks of one event of a stored revision. */
+  record HooksRequest(
+      String cluster, String namespace, String release, int revision, String event, String runId) {}
+
+  /**
+   * Runs the revision's hooks of {@code event} ({@code pre-upgrade}, {@code post-upgrade}, {@code
+   * test}) one at a time in Helm's order (weight, then name), each as a Job named after the hook,
+   * the event and the run, so a retried activity adopts the Job it started instead of starting
+   * another. Fails (not retried) when a hook's Job fails. Returns one line per hook run.
+   */
+  List<String> runHooks(HooksRequest request);
+
+  /**
+   * Close the upgrade in Helm's storage.
+   *
+   * @param deployed true: {@code toRevision} deployed and {@code fromRevision} superseded; false:
+   *     {@code toRevision} failed with {@code description}, {@code fromRevision} left deployed
+   */
+  record FinishRequest(
+      String namespace,
+      String release,
+      int fromRevision,
+      int toRevision,
+      boolean deployed,
+      String description) {}
+
+  /**
+   * Writes the end of the upgrade as Helm records it. Idempotent: a revision already in the state
+   * asked for is not written again.
+   */
+  void finishUpgrade(FinishRequest request);
 }

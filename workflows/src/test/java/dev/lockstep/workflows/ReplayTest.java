@@ -46,7 +46,8 @@ class ReplayTest {
   @ParameterizedTest
   @MethodSource("histories")
   void replaysAgainstTodaysWorkflow(Path history) throws Exception {
-    WorkflowReplayer.replayWorkflowExecution(saved(history), UpgradeWorkflowImpl.class);
+    WorkflowReplayer.replayWorkflowExecution(
+        saved(history), UpgradeWorkflowImpl.class, ReleaseWorkflowImpl.class);
   }
 
   @Test

@@ -330,6 +330,38 @@ final class Scenarios {
         result(client);
       };
 
+  private static ReleaseWorkflow release(WorkflowClient client) {
+    return Releases.of(client, "default", FakeRelease.target());
+  }
+
+  /** A Helm release of three workloads, the second gated: resumed, the release deployed. */
+  static final Scenario HUP_RELEASE_UPGRADED =
+      (client, cluster, env) -> {
+        Releases.start(
+            client,
+            ReleaseWorkflowTest.request(
+                java.util.Map.of("StatefulSet/cache", UpgradePlan.Gate.FIRST)));
+        UpgradeWorkflow cache =
+            Upgrades.of(client, "default", new Target(FakeRelease.NS, Target.STATEFULSET, "cache"));
+        await()
+            .atMost(30, TimeUnit.SECONDS)
+            .until(
+                () ->
+                    release(client).status().current() != null
+                        && cache.status().phase() == Phase.WAITING_FOR_RESUME);
+        env.sleep(Duration.ofHours(1));
+        cache.resume(new SteerRequest("bob", "cache looks fine"));
+        WorkflowStub.fromTyped(release(client)).getResult(ReleaseResult.class);
+      };
+
+  /** The release's third workload fails: the first two go back in reverse, the release failed. */
+  static final Scenario HUP_RELEASE_FAILED_BACK_IN_REVERSE =
+      (client, cluster, env) -> {
+        ((FakeRelease) cluster).failWorkload = "app";
+        Releases.start(client, ReleaseWorkflowTest.request(java.util.Map.of()));
+        WorkflowStub.fromTyped(release(client)).getResult(ReleaseResult.class);
+      };
+
   /** Every saved history, by file name: one per path a run can take. */
   static final java.util.Map<String, Scenario> ALL =
       java.util.Map.ofEntries(
@@ -359,10 +391,16 @@ final class Scenarios {
           java.util.Map.entry("unchanged.json", UNCHANGED),
           java.util.Map.entry("deployment-refused-by-0.2.0.json", DEPLOYMENT_REFUSED_BY_020),
           java.util.Map.entry("gate-timeout-refused-by-0.2.0.json", GATE_TIMEOUT_REFUSED_BY_020),
-          java.util.Map.entry("notified-and-reminded.json", NOTIFIED_AND_REMINDED));
+          java.util.Map.entry("notified-and-reminded.json", NOTIFIED_AND_REMINDED),
+          java.util.Map.entry("hup-release-upgraded.json", HUP_RELEASE_UPGRADED),
+          java.util.Map.entry(
+              "hup-release-failed-back-in-reverse.json", HUP_RELEASE_FAILED_BACK_IN_REVERSE));
 
   /** The workflow id a saved history ran under: its target's, told by the file's name. */
   static String workflowId(String fileName) {
+    if (fileName.startsWith("hup-release-")) {
+      return Names.workflowId("default", FakeRelease.target());
+    }
     return Names.workflowId(
         "default",
         Target.parse(
@@ -385,9 +423,11 @@ final class Scenarios {
     try (TestWorkflowEnvironment env =
         Environments.withSearchAttributes(TestWorkflowEnvironment.newInstance())) {
       Worker worker = env.newWorker(Names.taskQueue("default"));
-      worker.registerWorkflowImplementationTypes(UpgradeWorkflowImpl.class);
-      // A Deployment's fake plays a StatefulSet as FakeCluster does.
-      FakeCluster cluster = new FakeDeployment(4);
+      worker.registerWorkflowImplementationTypes(
+          UpgradeWorkflowImpl.class, ReleaseWorkflowImpl.class);
+      // A Deployment's fake plays a StatefulSet as FakeCluster does; a release's, its workloads.
+      FakeCluster cluster =
+          fileName.startsWith("hup-release-") ? new FakeRelease() : new FakeDeployment(4);
       worker.registerActivitiesImplementations(cluster);
       env.start();
       scenario.play(env.getWorkflowClient(), cluster, env);

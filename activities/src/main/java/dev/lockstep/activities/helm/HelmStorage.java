@@ -117,4 +117,22 @@ public final class HelmStorage {
     wanted.getMetadata().setResourceVersion(existing.getMetadata().getResourceVersion());
     client.secrets().inNamespace(namespace).resource(wanted).update();
   }
+
+  /**
+   * Stores a new revision only if no revision of that number exists: what marks a release as held,
+   * so that of two writers racing for the same revision exactly one wins.
+   *
+   * @return false when the revision already existed (nothing was written)
+   */
+  public boolean create(HelmRelease release, Instant now) {
+    try {
+      client.secrets().inNamespace(release.namespace()).resource(encode(release, now)).create();
+      return true;
+    } catch (KubernetesClientException e) {
+      if (e.getCode() == 409) {
+        return false;
+      }
+      throw e;
+    }
+  }
 }

@@ -1,0 +1,136 @@
+package dev.lockstep.workflows;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A scripted Helm release for workflow tests: three StatefulSets ({@code db} from a subchart, then
+ * {@code cache}, then {@code app}) moving from revision 1 to 2, each unit as {@link FakeCluster}
+ * plays it. {@link #journal} records, in order, what the release's run and its children did.
+ */
+class FakeRelease extends FakeCluster implements HelmActivities {
+  static final String NS = "demo";
+  static final String RELEASE = "shop";
+  static final List<String> WORKLOADS = List.of("db", "cache", "app");
+
+  final List<String> journal = Collections.synchronizedList(new ArrayList<>());
+
+  /** The workload whose units crash-loop on the new revision. */
+  volatile String failWorkload;
+
+  /** The problems the plan gives (refused). */
+  volatile List<String> refuse = List.of();
+
+  FakeRelease() {
+    super(2);
+  }
+
+  static Target target() {
+    return new Target(NS, Releases.KIND, RELEASE);
+  }
+
+  static HelmActivities.ReleaseRequest request() {
+    return new HelmActivities.ReleaseRequest(
+        NS,
+        RELEASE,
+        new HelmActivities.ChartFiles("shop", Map.of()),
+        "0.2.0",
+        List.of(),
+        List.of(),
+        "default");
+  }
+
+  @Override
+  public ReleasePlan planRelease(HelmActivities.ReleaseRequest request) {
+    throw new UnsupportedOperationException();
+  }
+
+  @Override
+  public PendingUpgrade beginUpgrade(BeginRequest request) {
+    journal.add("begin");
+    if (!refuse.isEmpty()) {
+      return new PendingUpgrade(
+          new ReleasePlan(
+              refuse, 0, null, null, List.of(), List.of(), List.of(), List.of(), List.of()),
+          0,
+          0,
+          List.of());
+    }
+    List<WorkloadUpgrade> workloads = new ArrayList<>();
+    List<WorkloadMove> moves = new ArrayList<>();
+    for (String name : WORKLOADS) {
+      Map<String, Object> template =
+          Map.of(
+              "spec", Map.of("containers", List.of(Map.of("name", "web", "image", name + ":2.0"))));
+      workloads.add(
+          new WorkloadUpgrade(
+              "StatefulSet/" + name,
+              Target.STATEFULSET,
+              name,
+              "update",
+              name.equals("db"),
+              false,
+              template));
+      moves.add(new WorkloadMove("StatefulSet/" + name, "update", name.equals("db"), false));
+    }
+    return new PendingUpgrade(
+        new ReleasePlan(
+            List.of(),
+            1,
+            "shop-0.1.0",
+            "shop-0.2.0",
+            List.of(),
+            List.of(),
+            List.of(),
+            moves,
+            List.of()),
+        1,
+        2,
+        workloads);
+  }
+
+  @Override
+  public List<String> moveObjects(ObjectsRequest request) {
+    journal.add("objects " + request.fromRevision() + " -> " + request.toRevision());
+    return List.of("ConfigMap/shop updated");
+  }
+
+  @Override
+  public List<String> runHooks(HooksRequest request) {
+    journal.add("hooks " + request.event());
+    return List.of();
+  }
+
+  @Override
+  public void finishUpgrade(HelmActivities.FinishRequest request) {
+    journal.add(
+        "revision "
+            + request.toRevision()
+            + (request.deployed() ? " deployed" : " failed: " + request.description()));
+  }
+
+  @Override
+  public TargetSnapshot inspect(InspectRequest request) {
+    journal.add(
+        (request.change().restore() != null ? "rollback " : "upgrade ") + request.target().name());
+    return super.inspect(request);
+  }
+
+  @Override
+  public UnitResult upgradeUnit(UnitRequest request) {
+    if (request.target().name().equals(failWorkload)) {
+      throw io.temporal.failure.ApplicationFailure.newNonRetryableFailure(
+          request.target().name() + "-" + request.ordinal() + " is crash-looping (3 restarts)",
+          FAILURE_UNIT_FAILED);
+    }
+    return super.upgradeUnit(request);
+  }
+
+  @Override
+  public FinishResult revert(RevertRequest request) {
+    journal.add("revert " + request.target().name());
+    return super.revert(request);
+  }
+}
