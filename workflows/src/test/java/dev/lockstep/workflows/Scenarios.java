@@ -312,6 +312,17 @@ final class Scenarios {
         throw new IllegalStateException("recorded by release 0.2.0 only");
       };
 
+  /**
+   * Recorded by main before the canary strategy, which refused a canary plan before it did
+   * anything: such a run replays refused (getVersion canary-strategies).
+   */
+  static final Scenario DEPLOYMENT_CANARY_REFUSED_BEFORE =
+      (client, cluster, env) -> {
+        // Played once by main before the canary strategy: a canary plan with setWeight 25 and a
+        // pause, refused with "strategy canary is not supported by this version of Lockstep yet".
+        throw new IllegalStateException("recorded by main before the canary strategy only");
+      };
+
   /** Notified at the gate, reminded once, resumed, the end told. */
   static final Scenario NOTIFIED_AND_REMINDED =
       (client, cluster, env) -> {
@@ -359,7 +370,9 @@ final class Scenarios {
           java.util.Map.entry("unchanged.json", UNCHANGED),
           java.util.Map.entry("deployment-refused-by-0.2.0.json", DEPLOYMENT_REFUSED_BY_020),
           java.util.Map.entry("gate-timeout-refused-by-0.2.0.json", GATE_TIMEOUT_REFUSED_BY_020),
-          java.util.Map.entry("notified-and-reminded.json", NOTIFIED_AND_REMINDED));
+          java.util.Map.entry("notified-and-reminded.json", NOTIFIED_AND_REMINDED),
+          java.util.Map.entry(
+              "deployment-canary-refused-before-canary.json", DEPLOYMENT_CANARY_REFUSED_BEFORE));
 
   /** The workflow id a saved history ran under: its target's, told by the file's name. */
   static String workflowId(String fileName) {
