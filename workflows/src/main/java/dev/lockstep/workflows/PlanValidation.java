@@ -211,8 +211,63 @@ public final class PlanValidation {
         }
       }
     }
-    notYet(problems, strategy.canary() != null, "strategy canary");
+    if (strategy.canary() != null) {
+      canary(strategy.canary(), problems);
+    }
     notYet(problems, strategy.blueGreen() != null, "strategy blueGreen");
+  }
+
+  /** A canary's steps: each exactly one of setWeight (0 to 100), pause and analysis. */
+  private static void canary(UpgradePlan.Canary canary, List<String> problems) {
+    if (canary.steps() == null) {
+      return;
+    }
+    int n = 0;
+    for (UpgradePlan.CanaryStep step : canary.steps()) {
+      n++;
+      if (step == null) {
+        problems.add("strategy.canary.steps[" + n + "]: empty step");
+        continue;
+      }
+      int given =
+          (step.setWeight() != null ? 1 : 0)
+              + (step.pause() != null ? 1 : 0)
+              + (step.analysis() != null ? 1 : 0);
+      if (given != 1) {
+        problems.add(
+            "strategy.canary.steps["
+                + n
+                + "]: give exactly one of setWeight, pause and analysis (e.g. {setWeight: 25},"
+                + " {pause: {}}, {pause: {duration: 10m}}, {analysis: {}})");
+        continue;
+      }
+      if (step.setWeight() != null && (step.setWeight() < 0 || step.setWeight() > 100)) {
+        problems.add(
+            "strategy.canary.steps["
+                + n
+                + "]: setWeight is a percent of the pods, 0 to 100, was "
+                + step.setWeight());
+      }
+      if (step.pause() != null && step.pause().duration() != null) {
+        try {
+          Durations.positive(
+              "strategy.canary.steps[" + n + "].pause.duration", step.pause().duration());
+        } catch (IllegalArgumentException e) {
+          problems.add(e.getMessage());
+        }
+      }
+    }
+  }
+
+  /**
+   * What main refused before the canary strategy, in a plan this version accepts: a run refused for
+   * it ended before it did anything, and its history must replay as it ran.
+   */
+  static List<String> refusedBeforeCanary(UpgradePlan plan) {
+    List<String> problems = new ArrayList<>();
+    notYet(
+        problems, plan.strategy() != null && plan.strategy().canary() != null, "strategy canary");
+    return problems;
   }
 
   /** StatefulSet fields the API server never lets change in place, with the way out. */
@@ -315,10 +370,14 @@ public final class PlanValidation {
         plan.strategy() != null
             && plan.strategy().rolling() != null
             && plan.strategy().rolling().gates() != null;
+    boolean canary = plan.strategy() != null && plan.strategy().canary() != null;
     boolean gated =
-        namesGates
-            ? !plan.strategy().rolling().gates().isEmpty()
-            : plan.effectiveGate() != UpgradePlan.Gate.NONE;
+        canary
+            ? DeploymentCanaryStrategy.steps(plan).stream()
+                .anyMatch(s -> s != null && s.pause() != null && s.pause().duration() == null)
+            : namesGates
+                ? !plan.strategy().rolling().gates().isEmpty()
+                : plan.effectiveGate() != UpgradePlan.Gate.NONE;
     if ((plan.gateTimeout() != null || plan.countsApprovals()) && !gated) {
       problems.add(
           "gateTimeout, approvals and excludeStarter apply to gates, and the plan has none (gate: none,"

@@ -29,6 +29,20 @@ public record Step(Kind kind, String subject, State state) {
      * Ready, then paused (a gate follows) or done (the last).
      */
     ROLL,
+    /**
+     * A canary weight: the canary Deployment scaled to the subject's share of the pods behind the
+     * Service, the stable one scaled down by as many, every pod Ready.
+     */
+    WEIGHT,
+    /** A canary's timed pause: a durable timer ({@code pause: {duration: 10m}}). */
+    PAUSE_FOR,
+    /** A canary's analysis: its pods still Ready, not crash-looping, and healthy. */
+    ANALYSIS,
+    /**
+     * Promotes the canary: the stable Deployment rolls to the new template with its own maxSurge
+     * and maxUnavailable and gets its replicas back; then the canary goes.
+     */
+    PROMOTE,
     MIGRATE,
     GATE,
     TEST,
@@ -47,7 +61,7 @@ public record Step(Kind kind, String subject, State state) {
 
     /** Whether the step moves pods to the new version: a pause holds before it. */
     public boolean movesUnits() {
-      return this == UNIT || this == ROLL;
+      return this == UNIT || this == ROLL || this == WEIGHT || this == PROMOTE;
     }
 
     /** Whether the step returns the target rather than moving it forward. */

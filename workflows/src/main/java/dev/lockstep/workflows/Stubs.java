@@ -85,6 +85,39 @@ final class Stubs {
             .build());
   }
 
+  /** A canary's quick writes (prepare): as {@link #quick}. */
+  CanaryActivities canaryQuick() {
+    int heartbeat = run.request.effectiveHeartbeatSeconds();
+    return Workflow.newActivityStub(
+        CanaryActivities.class,
+        options(Duration.ofMinutes(2), heartbeat).toBuilder()
+            .setScheduleToCloseTimeout(Duration.ofMinutes(10))
+            .build());
+  }
+
+  /**
+   * A canary's step that moves pods (a weight, the promotion): {@code timeout}, and the slack; it
+   * stops writing before the run goes back.
+   */
+  CanaryActivities canaryWait(Duration timeout) {
+    Duration bound = timeout.plus(Duration.ofMinutes(2));
+    return Workflow.newActivityStub(
+        CanaryActivities.class,
+        options(bound, run.request.effectiveHeartbeatSeconds()).toBuilder()
+            .setScheduleToCloseTimeout(bound.plus(SLACK))
+            .setCancellationType(ActivityCancellationType.WAIT_CANCELLATION_COMPLETED)
+            .build());
+  }
+
+  /** A canary's steps that wait for every pod to settle (revert, release). */
+  CanaryActivities canarySettle() {
+    return Workflow.newActivityStub(
+        CanaryActivities.class,
+        options(settleTimeout(), run.request.effectiveHeartbeatSeconds()).toBuilder()
+            .setScheduleToCloseTimeout(settleTimeout().plus(SLACK))
+            .build());
+  }
+
   /** A hook's stub: the hook's own timeout, and the slack. */
   ClusterActivities hook(UpgradePlan.Hook hook) {
     Duration timeout = hook.effectiveTimeout().plus(Duration.ofMinutes(2));

@@ -51,6 +51,13 @@ interface TargetStrategy {
     return null;
   }
 
+  /**
+   * Where the target's Service sends traffic now, per version; null when the strategy does not say.
+   */
+  default UpgradeStatus.Traffic traffic() {
+    return null;
+  }
+
   /** How an abandoned run leaves the target, for its last line. */
   default String leftAsIs() {
     return "partition still pinned";

@@ -20,6 +20,8 @@ import java.util.Map;
  * @param pause a pause asked for and who asked, while it is pending or holds the run: {@code pause
  *     requested by alice@laptop (change freeze): holds before the next unit}, or null; absent from
  *     a status an older worker sent
+ * @param traffic a canary's or blue-green's Service: its Ready endpoints per version; null for
+ *     other strategies, and absent from a status an older worker sent
  */
 /* A CLI or console older than the worker reads a status with fields it does not know yet. */
 @JsonIgnoreProperties(ignoreUnknown = true)
@@ -43,7 +45,92 @@ public record UpgradeStatus(
     Integer step,
     String kind,
     @JsonInclude(JsonInclude.Include.NON_NULL) GateStatus gate,
-    @JsonInclude(JsonInclude.Include.NON_NULL) String pause) {
+    @JsonInclude(JsonInclude.Include.NON_NULL) String pause,
+    @JsonInclude(JsonInclude.Include.NON_NULL) Traffic traffic) {
+
+  /** A status without traffic (every strategy but canary and blue-green). */
+  public UpgradeStatus(
+      String target,
+      String runId,
+      Phase phase,
+      String message,
+      String fromRevision,
+      String toRevision,
+      Map<String, String> fromImages,
+      Map<String, String> toImages,
+      String cluster,
+      String startedAt,
+      String finishedAt,
+      String rollbackCommand,
+      List<UnitStatus> units,
+      List<Steering> steering,
+      List<PreChecks.Result> checks,
+      List<Step> steps,
+      Integer step,
+      String kind,
+      GateStatus gate,
+      String pause) {
+    this(
+        target,
+        runId,
+        phase,
+        message,
+        fromRevision,
+        toRevision,
+        fromImages,
+        toImages,
+        cluster,
+        startedAt,
+        finishedAt,
+        rollbackCommand,
+        units,
+        steering,
+        checks,
+        steps,
+        step,
+        kind,
+        gate,
+        pause,
+        null);
+  }
+
+  /**
+   * Where the Service sends traffic: its Ready endpoints, per version.
+   *
+   * @param service the Service that selects the target's pods
+   * @param shares one per version: {@code stable} and {@code canary} (or {@code active} and {@code
+   *     preview})
+   */
+  @JsonIgnoreProperties(ignoreUnknown = true)
+  public record Traffic(String service, List<Share> shares) {
+    /** One line: {@code Service aeterna: stable 3 (75%), canary 1 (25%)}. */
+    public String describe() {
+      int all = shares.stream().mapToInt(Share::ready).sum();
+      StringBuilder line = new StringBuilder("Service " + service + ":");
+      String sep = " ";
+      for (Share s : shares) {
+        line.append(sep)
+            .append(s.version())
+            .append(' ')
+            .append(s.ready())
+            .append(" (")
+            .append(all == 0 ? 0 : Math.round(100.0 * s.ready() / all))
+            .append("%)");
+        sep = ", ";
+      }
+      return line.append(" of the Ready endpoints").toString();
+    }
+  }
+
+  /**
+   * One version's share of the traffic.
+   *
+   * @param version {@code stable}, {@code canary}, ...
+   * @param revision its ReplicaSet, or null
+   * @param ready its Ready endpoints behind the Service
+   */
+  @JsonIgnoreProperties(ignoreUnknown = true)
+  public record Share(String version, String revision, int ready) {}
 
   /**
    * The gate a run waits at.

@@ -40,6 +40,13 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
   /** Plans 0.2.0 refused (Deployment targets, gateTimeout) are accepted from here on. */
   static final String PLANS_AFTER_020 = "plans-after-0.2.0";
 
+  /**
+   * Canary plans (strategy.canary) are accepted from here on; main before it refused them before
+   * anything moved. The DEFAULT_VERSION branch can go once no run refused that way can still be
+   * replayed (the release that brings canaries, plus the namespace's retention).
+   */
+  static final String CANARY_ACCEPTED = "canary-strategy-accepted";
+
   private final Run run = new Run();
   private final Story story = new Story(run);
   private Stubs stubs;
@@ -72,6 +79,13 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
     List<String> problems = new ArrayList<>(PlanValidation.problems(run.plan));
     if (!problems.isEmpty()) {
       return invalid(problems);
+    }
+    List<String> refusedBeforeCanary = PlanValidation.refusedBeforeCanary(run.plan);
+    if (!refusedBeforeCanary.isEmpty()
+        && Workflow.getVersion(CANARY_ACCEPTED, Workflow.DEFAULT_VERSION, 1)
+            == Workflow.DEFAULT_VERSION) {
+      // A canary run refused before canaries were accepted replays as it ran: refused.
+      return invalid(refusedBeforeCanary);
     }
     List<String> refusedBefore = PlanValidation.refusedBy020(run.plan);
     if (!refusedBefore.isEmpty()
@@ -111,7 +125,11 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
               unit.name(), unit.ordinal(), UnitState.WAITING, unit.revision(), unit.ready(), ""));
     }
     StatefulSetStrategy statefulSet = null;
-    if (Target.DEPLOYMENT.equals(run.target.kind())) {
+    if (Target.DEPLOYMENT.equals(run.target.kind())
+        && run.plan.strategy() != null
+        && run.plan.strategy().canary() != null) {
+      strategy = new DeploymentCanaryStrategy(run, story, stubs, snapshot);
+    } else if (Target.DEPLOYMENT.equals(run.target.kind())) {
       strategy = new DeploymentRollingStrategy(run, story, stubs, snapshot);
     } else {
       statefulSet = new StatefulSetStrategy(run, story, stubs, snapshot);
@@ -419,7 +437,8 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
       case BACKUP -> Phase.BACKUP;
       case SCALE_UP -> Phase.SCALING_UP;
       case PREPARE, ADOPT -> Phase.PREPARING;
-      case UNIT, ROLL -> Phase.UPGRADING;
+      case UNIT, ROLL, WEIGHT, PAUSE_FOR, PROMOTE -> Phase.UPGRADING;
+      case ANALYSIS -> Phase.TESTING;
       case MIGRATE -> Phase.MIGRATING;
       case GATE -> Phase.WAITING_FOR_RESUME;
       case TEST -> Phase.TESTING;
@@ -1223,7 +1242,8 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
         run.phase.isTerminal() ? null : Math.min(run.index, Math.max(0, run.steps.size() - 1)),
         kind(),
         gate(),
-        pauseNow());
+        pauseNow(),
+        strategy == null ? null : strategy.traffic());
   }
 
   /** The gate the run waits at, with its approvals and timeout; null when it waits at none. */

@@ -214,10 +214,9 @@ class DeploymentWorkflowTest {
     assertThat(
             PlanValidation.problems(
                 plan(UpgradePlan.Gate.FIRST)
-                    .strategy(
-                        new UpgradePlan.Strategy(null, new UpgradePlan.Canary(List.of()), null))
+                    .strategy(new UpgradePlan.Strategy(null, null, new UpgradePlan.BlueGreen("1m")))
                     .build()))
-        .containsExactly("strategy canary is not supported by this version of Lockstep yet");
+        .containsExactly("strategy blueGreen is not supported by this version of Lockstep yet");
     assertThat(
             PlanValidation.problems(
                 plan(UpgradePlan.Gate.FIRST)

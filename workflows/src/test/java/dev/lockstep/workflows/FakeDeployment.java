@@ -10,7 +10,7 @@ import java.util.Map;
  * them (the new ReplicaSet reaches each stretch's count, the old one keeps the rest). StatefulSet
  * targets are {@link FakeCluster}'s. Records every call in order.
  */
-class FakeDeployment extends FakeCluster implements DeploymentActivities {
+class FakeDeployment extends FakeCluster implements DeploymentActivities, CanaryActivities {
   static final String TARGET = "demo/deployment/web";
   static final String OLD = "web-old";
   static final String NEW = "web-new";
@@ -32,9 +32,24 @@ class FakeDeployment extends FakeCluster implements DeploymentActivities {
   /** Marked by the run. */
   volatile String marked;
 
+  /** The canary's replicas; -1 while there is no canary. */
+  volatile int canary = -1;
+
+  /** The stable Deployment's replicas (a canary run scales it). */
+  volatile int stable;
+
+  /** A canary weight whose canary count reaches this crash-loops. */
+  volatile int canaryFailAt;
+
+  /** Before the weight whose canary count reaches this, someone else changes the template. */
+  volatile int canaryDriftAt;
+
+  static final String CANARY = "web-canary-5d8f";
+
   FakeDeployment(int pods) {
     super(3);
     this.pods = pods;
+    this.stable = pods;
   }
 
   private List<ClusterActivities.UnitSnapshot> units() {
@@ -126,6 +141,88 @@ class FakeDeployment extends FakeCluster implements DeploymentActivities {
   @Override
   public void release(DeploymentActivities.ReleaseRequest request) {
     calls.add("release");
+    marked = null;
+  }
+
+  // ---- the canary ------------------------------------------------------------------------------
+
+  private List<ClusterActivities.UnitSnapshot> canaryUnits() {
+    List<ClusterActivities.UnitSnapshot> units = new ArrayList<>();
+    for (int i = 0; i < Math.max(0, canary); i++) {
+      units.add(new ClusterActivities.UnitSnapshot(CANARY + "-" + i, i, CANARY, true, 0));
+    }
+    for (int i = 0; i < stable; i++) {
+      boolean isNew = i < onNew;
+      units.add(
+          new ClusterActivities.UnitSnapshot(
+              (isNew ? "web-new-" : "web-old-") + i, i, isNew ? NEW : OLD, true, 0));
+    }
+    return units;
+  }
+
+  private Weighted weighted(String stableRevision) {
+    return new Weighted(
+        new Expected(onNew > 0 ? "sha256:new" : "sha256:old", stable, "{}"),
+        stableRevision,
+        canary < 0 ? null : CANARY,
+        canaryUnits(),
+        new Traffic("web", stable, Math.max(0, canary)));
+  }
+
+  @Override
+  public Prepared prepare(CanaryActivities.PrepareRequest request) {
+    calls.add("mark for the canary");
+    marked = request.runId();
+    return new Prepared(new Expected("sha256:old", pods, "{}"), !request.events().isEmpty());
+  }
+
+  @Override
+  public Weighted setWeight(WeightRequest request) {
+    calls.add(
+        "weight " + request.canaryReplicas() + " canary, " + request.stableReplicas() + " stable");
+    if (request.canaryReplicas() == canaryDriftAt) {
+      throw io.temporal.failure.ApplicationFailure.newNonRetryableFailure(
+          "spec.template is not the one this run wrote", FAILURE_TARGET_CHANGED);
+    }
+    if (request.canaryReplicas() == canaryFailAt) {
+      canary = request.canaryReplicas();
+      throw io.temporal.failure.ApplicationFailure.newNonRetryableFailure(
+          "pod " + CANARY + "-0 is crash-looping (3 restarts)", FAILURE_UNIT_FAILED);
+    }
+    canary = request.canaryReplicas();
+    stable = request.stableReplicas();
+    return weighted(OLD);
+  }
+
+  @Override
+  public Weighted promote(PromoteRequest request) {
+    calls.add("promote to " + request.replicas());
+    stable = request.replicas();
+    onNew = request.replicas();
+    canary = -1;
+    return weighted(NEW);
+  }
+
+  @Override
+  public Weighted revert(CanaryActivities.RevertRequest request) {
+    calls.add(
+        "revert to "
+            + request.fromRevision()
+            + " with "
+            + request.replicas()
+            + " replicas, no canary");
+    stable = request.replicas();
+    onNew = 0;
+    canary = -1;
+    marked = null;
+    return weighted(OLD);
+  }
+
+  @Override
+  public void release(CanaryActivities.ReleaseRequest request) {
+    calls.add("release the canary");
+    stable = request.replicas();
+    canary = -1;
     marked = null;
   }
 }

@@ -312,6 +312,49 @@ final class Scenarios {
         throw new IllegalStateException("recorded by release 0.2.0 only");
       };
 
+  /**
+   * Recorded by main before the canary strategy, which refused a canary plan before it did
+   * anything: such a run replays refused (getVersion canary-strategies).
+   */
+  static final Scenario DEPLOYMENT_CANARY_REFUSED_BEFORE =
+      (client, cluster, env) -> {
+        // Played once by main before the canary strategy: a canary plan with setWeight 25 and a
+        // pause, refused with "strategy canary is not supported by this version of Lockstep yet".
+        throw new IllegalStateException("recorded by main before the canary strategy only");
+      };
+
+  /** A canary: 25%, a gate, 50%, a 10m timer, analysis, promotion. */
+  static final Scenario DEPLOYMENT_CANARY =
+      (client, cluster, env) -> {
+        startDeployment(client, CanaryWorkflowTest.plan(CanaryWorkflowTest.steps()).build());
+        env.sleep(Duration.ofHours(2));
+        deployment(client).resume(new SteerRequest("bob", "canary healthy"));
+        deploymentResult(client);
+      };
+
+  /** A canary cancelled at its gate: the canary goes, the stable Deployment is as found. */
+  static final Scenario DEPLOYMENT_CANARY_CANCELLED_AT_GATE =
+      (client, cluster, env) -> {
+        startDeployment(client, CanaryWorkflowTest.plan(CanaryWorkflowTest.steps()).build());
+        env.sleep(Duration.ofMinutes(30));
+        deployment(client).cancel(OPS);
+        deploymentResult(client);
+      };
+
+  /** A crash-looping canary at 50%, rolled back by the policy. */
+  static final Scenario DEPLOYMENT_CANARY_BROKEN_ROLLED_BACK =
+      (client, cluster, env) -> {
+        ((FakeDeployment) cluster).canaryFailAt = 2;
+        startDeployment(
+            client,
+            CanaryWorkflowTest.plan(
+                    java.util.List.of(
+                        new UpgradePlan.CanaryStep(25, null, null),
+                        new UpgradePlan.CanaryStep(50, null, null)))
+                .build());
+        deploymentResult(client);
+      };
+
   /** Notified at the gate, reminded once, resumed, the end told. */
   static final Scenario NOTIFIED_AND_REMINDED =
       (client, cluster, env) -> {
@@ -394,7 +437,14 @@ final class Scenarios {
           java.util.Map.entry("notified-and-reminded.json", NOTIFIED_AND_REMINDED),
           java.util.Map.entry("hup-release-upgraded.json", HUP_RELEASE_UPGRADED),
           java.util.Map.entry(
-              "hup-release-failed-back-in-reverse.json", HUP_RELEASE_FAILED_BACK_IN_REVERSE));
+              "hup-release-failed-back-in-reverse.json", HUP_RELEASE_FAILED_BACK_IN_REVERSE),
+          java.util.Map.entry(
+              "deployment-canary-refused-before-canary.json", DEPLOYMENT_CANARY_REFUSED_BEFORE),
+          java.util.Map.entry("deployment-canary.json", DEPLOYMENT_CANARY),
+          java.util.Map.entry(
+              "deployment-canary-cancelled-at-gate.json", DEPLOYMENT_CANARY_CANCELLED_AT_GATE),
+          java.util.Map.entry(
+              "deployment-canary-broken-rolled-back.json", DEPLOYMENT_CANARY_BROKEN_ROLLED_BACK));
 
   /** The workflow id a saved history ran under: its target's, told by the file's name. */
   static String workflowId(String fileName) {
