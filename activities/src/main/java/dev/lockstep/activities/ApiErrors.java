@@ -2,14 +2,17 @@ package dev.lockstep.activities;
 
 import dev.lockstep.workflows.ClusterActivities;
 import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.temporal.activity.Activity;
 import io.temporal.failure.ApplicationFailure;
+import java.util.Map;
 import java.util.Set;
 
 /**
  * The one place that decides whether an API server's error is worth retrying. A refusal no retry
  * can change (forbidden by RBAC, invalid, an admission webhook's denial, an unsupported media type)
  * fails the step at once with the API server's own message; anything else (a 5xx, 429, a conflict,
- * a broken connection) is left to Temporal's retry policy.
+ * a broken connection) is left to Temporal's retry policy. Every error it maps is counted, by HTTP
+ * code, in the activity's metrics ({@value #METRIC}; docs/worker.md#metrics).
  */
 final class ApiErrors {
   /** 400 bad request (webhook denials among them), 401, 403, 405, 415, 422. */
@@ -21,8 +24,28 @@ final class ApiErrors {
     return FINAL.contains(e.getCode());
   }
 
-  /** The failure to throw for {@code e}, saying {@code what} could not be done. */
+  /** Prometheus: {@code lockstep_kubernetes_api_errors_total{code}}. */
+  static final String METRIC = "lockstep_kubernetes_api_errors";
+
+  /**
+   * Counts {@code e} by its HTTP code ({@code 0}: no answer, e.g. a broken connection) in the
+   * running activity's metrics scope; outside an activity (a watch's own thread) it counts nothing.
+   */
+  static void count(KubernetesClientException e) {
+    try {
+      Activity.getExecutionContext()
+          .getMetricsScope()
+          .tagged(Map.of("code", String.valueOf(Math.max(0, e.getCode()))))
+          .counter(METRIC)
+          .inc(1);
+    } catch (IllegalStateException notInAnActivity) {
+      // Nothing to count against: the activity that surfaces it counts it.
+    }
+  }
+
+  /** The failure to throw for {@code e}, saying {@code what} could not be done; counted. */
   static ApplicationFailure failure(KubernetesClientException e, String what) {
+    count(e);
     String message = what + ": " + message(e);
     return isFinal(e)
         ? ApplicationFailure.newNonRetryableFailure(message, ClusterActivities.FAILURE_REJECTED)

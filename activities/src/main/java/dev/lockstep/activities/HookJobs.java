@@ -115,6 +115,9 @@ public final class HookJobs {
       } catch (KubernetesClientException e) {
         if (e.getCode() != 409) {
           // A Job the API refuses (invalid, forbidden, denied by a webhook) fails the hook now.
+          if (ApiErrors.isFinal(e)) {
+            ApiErrors.count(e);
+          }
           throw ApiErrors.isFinal(e)
               ? failure(
                   request,

@@ -17,7 +17,8 @@ import picocli.CommandLine.Option;
       "Runs a worker for one cluster: executes the upgrades of targets in that cluster.",
       "Configuration: application.yml, environment (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,",
       "TEMPORAL_TLS, TEMPORAL_TLS_CERT, TEMPORAL_TLS_KEY, TEMPORAL_TLS_CA, TEMPORAL_TLS_SERVER_NAME,",
-      "TEMPORAL_API_KEY, LOCKSTEP_CLUSTER, KUBECONFIG), then these options."
+      "TEMPORAL_API_KEY, LOCKSTEP_CLUSTER, KUBECONFIG, LOCKSTEP_WORKER_HEALTH_PORT,",
+      "LOCKSTEP_WORKER_METRICS_PORT), then these options."
     })
 public class WorkerCommand implements Callable<Integer> {
 
@@ -32,6 +33,9 @@ public class WorkerCommand implements Callable<Integer> {
 
   @Value("${lockstep.worker.health-port:8081}")
   int configuredHealthPort;
+
+  @Value("${lockstep.worker.metrics-port:-1}")
+  int configuredMetricsPort;
 
   @Option(
       names = "--cluster",
@@ -111,6 +115,13 @@ public class WorkerCommand implements Callable<Integer> {
       names = "--health-port",
       description = "Port of GET /health; 0 picks a free one, -1 turns it off (default 8081).")
   Integer healthPort;
+
+  @Option(
+      names = "--metrics-port",
+      description =
+          "Port of Prometheus GET /metrics; 0 picks a free one, -1 turns it off (default:"
+              + " LOCKSTEP_WORKER_METRICS_PORT, else off).")
+  Integer metricsPort;
 
   @Option(
       names = "--shutdown-grace",
@@ -220,10 +231,28 @@ public class WorkerCommand implements Callable<Integer> {
             maxActivities,
             workflowCache,
             codec);
+    int metricsAt = metricsPort != null ? metricsPort : configuredMetricsPort;
+    WorkerMetrics metrics = null;
+    if (metricsAt >= 0) {
+      try {
+        metrics = new WorkerMetrics(metricsAt, WorkerMetrics.REPORT_EVERY);
+      } catch (java.io.IOException e) {
+        System.err.println(
+            "lockstep: cannot serve /metrics on port "
+                + metricsAt
+                + ": "
+                + e.getMessage()
+                + "; use --metrics-port");
+        return 2;
+      }
+    }
     WorkerRuntime runtime;
     try {
-      runtime = WorkerRuntime.start(settings);
+      runtime = WorkerRuntime.start(settings, metrics == null ? null : metrics.scope());
     } catch (WorkerRuntime.StartFailure e) {
+      if (metrics != null) {
+        metrics.close();
+      }
       System.err.println("lockstep: " + e.getMessage());
       if (verbose) {
         e.printStackTrace();
@@ -243,6 +272,9 @@ public class WorkerCommand implements Callable<Integer> {
                 + e.getMessage()
                 + "; use --health-port");
         runtime.close();
+        if (metrics != null) {
+          metrics.close();
+        }
         return 2;
       }
     }
@@ -253,10 +285,12 @@ public class WorkerCommand implements Callable<Integer> {
             + settings.temporalAddress()
             + ", sticky execution "
             + (runtime.sticky() ? "on" : "off")
-            + (health == null ? "" : ", health http://localhost:" + health.port() + "/health"));
+            + (health == null ? "" : ", health http://localhost:" + health.port() + "/health")
+            + (metrics == null ? "" : ", metrics http://localhost:" + metrics.port() + "/metrics"));
     System.out.flush();
     CountDownLatch stopped = new CountDownLatch(1);
     HealthServer finalHealth = health;
+    WorkerMetrics finalMetrics = metrics;
     Runtime.getRuntime()
         .addShutdownHook(
             new Thread(
@@ -265,6 +299,9 @@ public class WorkerCommand implements Callable<Integer> {
                     finalHealth.close();
                   }
                   runtime.close();
+                  if (finalMetrics != null) {
+                    finalMetrics.close();
+                  }
                   stopped.countDown();
                 }));
     stopped.await();

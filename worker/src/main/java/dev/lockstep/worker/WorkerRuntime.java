@@ -65,6 +65,14 @@ public final class WorkerRuntime implements AutoCloseable {
 
   /** Connects to Temporal and the cluster, registers the workflow and activities, and polls. */
   public static WorkerRuntime start(WorkerSettings settings) {
+    return start(settings, null);
+  }
+
+  /**
+   * {@link #start(WorkerSettings)}, reporting the SDK's and Lockstep's metrics to {@code metrics}
+   * (a {@link WorkerMetrics#scope()}); null: no metrics.
+   */
+  public static WorkerRuntime start(WorkerSettings settings, com.uber.m3.tally.Scope metrics) {
     KubernetesClient kube = kubernetes(settings);
     try {
       kube.getKubernetesVersion();
@@ -83,7 +91,7 @@ public final class WorkerRuntime implements AutoCloseable {
     boolean sticky;
     WorkflowServiceStubs service;
     try {
-      WorkflowServiceStubs probe = connect(settings.temporal(), List.of());
+      WorkflowServiceStubs probe = connect(settings.temporal(), List.of(), metrics);
       sticky =
           switch (settings.sticky()) {
             case "on" -> true;
@@ -94,7 +102,7 @@ public final class WorkerRuntime implements AutoCloseable {
         service = probe;
       } else {
         probe.shutdown();
-        service = connect(settings.temporal(), List.of(new StickyExecutionDisabled()));
+        service = connect(settings.temporal(), List.of(new StickyExecutionDisabled()), metrics);
       }
     } catch (StartFailure e) {
       kube.close();
@@ -156,9 +164,15 @@ public final class WorkerRuntime implements AutoCloseable {
   }
 
   private static WorkflowServiceStubs connect(
-      TemporalConnection temporal, List<io.grpc.ClientInterceptor> interceptors) {
+      TemporalConnection temporal,
+      List<io.grpc.ClientInterceptor> interceptors,
+      com.uber.m3.tally.Scope metrics) {
+    var options = temporal.options();
+    if (metrics != null) {
+      options.setMetricsScope(metrics);
+    }
     try {
-      return temporal.connect(temporal.options(), interceptors, Duration.ofSeconds(10));
+      return temporal.connect(options, interceptors, Duration.ofSeconds(10));
     } catch (IllegalArgumentException e) {
       throw new StartFailure(e.getMessage(), e);
     } catch (TemporalConnection.Unreachable e) {

@@ -62,6 +62,11 @@ final class UpgradeHarness implements AutoCloseable {
   private final List<String> namespaces = new ArrayList<>();
 
   UpgradeHarness(Duration podStartup) {
+    this(podStartup, null);
+  }
+
+  /** A bench whose workers report their metrics to {@code metrics} (null: none). */
+  UpgradeHarness(Duration podStartup, com.uber.m3.tally.Scope metrics) {
     org.junit.jupiter.api.Assumptions.assumeTrue(
         TestCluster.unavailable().isEmpty(), () -> TestCluster.unavailable().orElse(""));
     cluster = TestCluster.start(podStartup);
@@ -70,6 +75,7 @@ final class UpgradeHarness implements AutoCloseable {
         TestWorkflowEnvironment.newInstance(
             TestEnvironmentOptions.newBuilder()
                 .setUseTimeskipping(false)
+                .setMetricsScope(metrics)
                 .setWorkflowServiceStubsOptions(
                     WorkflowServiceStubsOptions.newBuilder()
                         .setGrpcClientInterceptors(List.of(new StickyExecutionDisabled()))

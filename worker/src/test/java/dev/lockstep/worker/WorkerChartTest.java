@@ -231,6 +231,82 @@ class WorkerChartTest {
   }
 
   @Test
+  @SuppressWarnings("unchecked")
+  void metricsMakeAServiceOnTheMetricsPortAndTheServiceMonitorIsAnOption() {
+    List<Map<String, Object>> off = render(t -> t.set("rbac.namespaces[0]", "shop"));
+    assertThat(ofKind(off, "Service")).isEmpty();
+    assertThat(ofKind(off, "ServiceMonitor")).isEmpty();
+    assertThat(worker(off).getPorts()).extracting(p -> p.getName()).containsExactly("health");
+    assertThat(env(worker(off))).doesNotContainKey("LOCKSTEP_WORKER_METRICS_PORT");
+
+    List<Map<String, Object>> on =
+        render(t -> t.set("rbac.namespaces[0]", "shop").set("metrics.enabled", true));
+    List<Map<String, Object>> services = ofKind(on, "Service");
+    assertThat(services).hasSize(1);
+    assertThat(metadata(services.get(0)).get("name")).isEqualTo("lockstep-worker-metrics");
+    Map<String, Object> spec = (Map<String, Object>) services.get(0).get("spec");
+    assertThat(spec.get("selector"))
+        .isEqualTo(
+            Map.of(
+                "app.kubernetes.io/name", "lockstep-worker",
+                "app.kubernetes.io/instance", "lockstep-worker"));
+    assertThat((List<Map<String, Object>>) spec.get("ports"))
+        .singleElement()
+        .satisfies(
+            p -> {
+              assertThat(p).containsEntry("name", "metrics").containsEntry("port", 9464);
+              assertThat(p).containsEntry("targetPort", "metrics");
+            });
+    assertThat(worker(on).getPorts())
+        .anySatisfy(
+            p -> {
+              assertThat(p.getName()).isEqualTo("metrics");
+              assertThat(p.getContainerPort()).isEqualTo(9464);
+            });
+    assertThat(ofKind(on, "ServiceMonitor")).as("off by default").isEmpty();
+
+    List<Map<String, Object>> monitored =
+        render(
+            t ->
+                t.set("rbac.namespaces[0]", "shop")
+                    .set("metrics.enabled", true)
+                    .set("metrics.port", 9100)
+                    .set("metrics.serviceMonitor.enabled", true)
+                    .set("metrics.serviceMonitor.labels.release", "prometheus"));
+    assertThat(env(worker(monitored))).containsEntry("LOCKSTEP_WORKER_METRICS_PORT", "9100");
+    List<Map<String, Object>> monitors = ofKind(monitored, "ServiceMonitor");
+    assertThat(monitors).hasSize(1);
+    assertThat(monitors.get(0).get("apiVersion")).isEqualTo("monitoring.coreos.com/v1");
+    assertThat((Map<String, Object>) metadata(monitors.get(0)).get("labels"))
+        .containsEntry("release", "prometheus");
+    Map<String, Object> monitor = (Map<String, Object>) monitors.get(0).get("spec");
+    Map<String, Object> serviceLabels =
+        (Map<String, Object>) metadata(ofKind(monitored, "Service").get(0)).get("labels");
+    Map<String, Object> selects =
+        (Map<String, Object>) ((Map<String, Object>) monitor.get("selector")).get("matchLabels");
+    assertThat(serviceLabels).containsAllEntriesOf(selects);
+    assertThat(selects).containsEntry("app.kubernetes.io/component", "metrics");
+    assertThat((List<Map<String, Object>>) monitor.get("endpoints"))
+        .singleElement()
+        .satisfies(
+            e -> assertThat(e).containsEntry("port", "metrics").containsEntry("path", "/metrics"));
+    assertThat(
+            (List<Map<String, Object>>)
+                ((Map<String, Object>) ofKind(monitored, "Service").get(0).get("spec"))
+                    .get("ports"))
+        .singleElement()
+        .satisfies(p -> assertThat(p).containsEntry("port", 9100));
+
+    assertThatThrownBy(
+            () ->
+                render(
+                    t ->
+                        t.set("rbac.namespaces[0]", "shop")
+                            .set("metrics.serviceMonitor.enabled", true)))
+        .hasMessageContaining("metrics.serviceMonitor.enabled needs metrics.enabled");
+  }
+
+  @Test
   void aV120ClusterGetsThePodDisruptionBudgetItServes() {
     List<Map<String, Object>> objects =
         render(t -> t.set("rbac.namespaces[0]", "shop").withKubeVersion("1.20.2"));

@@ -61,6 +61,7 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
     run.steps.add(Step.of(Step.Kind.COLLECT, ""));
     run.steps.add(Step.of(Step.Kind.PRE_CHECKS, ""));
     stubs = new Stubs(run);
+    RunMetrics.started();
     try {
       return start();
     } catch (CanceledFailure e) {
@@ -317,8 +318,12 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
         }
       }
       run.mark(run.index, Step.State.RUNNING);
+      long began = Workflow.currentTimeMillis();
       try {
         execute(step);
+        if (step.kind() == Step.Kind.UNIT) {
+          RunMetrics.unitReplaced(Duration.ofMillis(Workflow.currentTimeMillis() - began));
+        }
         run.mark(run.index, Step.State.DONE);
         run.index++;
       } catch (StepFailed failed) {
@@ -343,6 +348,7 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
         FailurePolicy.decide(
             step.kind(), failed.drift(), run.changed, run.attempt, run.plan, stopping);
     LOG.info("step {} failed ({}): {}", step.describe(), decision, why);
+    RunMetrics.stepFailed(step.kind());
     switch (decision) {
       case FAIL -> {
         return end(Phase.FAILED, why + "; nothing was changed");
@@ -369,6 +375,7 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
         return null;
       }
       case ROLL_BACK -> {
+        RunMetrics.rolledBack(step.kind(), "failure");
         return goBack(why, Phase.ROLLED_BACK);
       }
       default -> {
@@ -389,7 +396,11 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
               return null;
             }
             UpgradeResult stopped = stopIfAsked();
-            return stopped != null ? stopped : goBack(why, Phase.ROLLED_BACK);
+            if (stopped != null) {
+              return stopped;
+            }
+            RunMetrics.rolledBack(step.kind(), "requested");
+            return goBack(why, Phase.ROLLED_BACK);
           }
         }
       }
@@ -487,6 +498,7 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
       return goBack("cancelled; units returned to " + run.fromRevision, Phase.CANCELLED);
     }
     if (run.rollbackRequested) {
+      RunMetrics.rolledBack(run.current() == null ? null : run.current().kind(), "requested");
       return goBack(
           "rolled back as " + run.rollbackBy + " asked; units returned to " + run.fromRevision,
           Phase.ROLLED_BACK);
@@ -634,6 +646,9 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
       }
     }
     Workflow.await(() -> run.gateOpened || run.cancelRequested || run.rollbackRequested);
+    RunMetrics.gateWaited(
+        Duration.ofMillis(Workflow.currentTimeMillis() - since),
+        run.gateOpened ? "resumed" : run.rollbackRequested ? "rollback" : "cancel");
     run.waiting = Run.Waiting.NOTHING;
     run.gateDeadline = null;
     if (run.gateOpened) {
@@ -962,6 +977,7 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
     run.message = why;
     run.waiting = Run.Waiting.NOTHING;
     run.finishedAt = Workflow.currentTimeMillis();
+    RunMetrics.ended(outcome);
     switch (outcome) {
       case COMPLETED -> tell("completed", why, null);
       case FAILED -> tell("failed", why, null);
