@@ -162,22 +162,21 @@ final class Processes {
   /**
    * Seconds one CLI call takes, start to exit, with the JVM flags the {@code ./lockstep} launcher
    * gives the CLI (keep them the same): the quick compiler, the small collector and the class-data
-   * archive the build dumps beside the jar.
+   * archive the build dumps beside the jar, but for the help page alone (nothing, --help, -h),
+   * which starts without the archive.
    */
   static double time(Path jar, Map<String, String> env, String... args) throws Exception {
     String archive = jar.toString().replaceFirst("\\.jar$", ".jsa");
     List<String> command =
         new ArrayList<>(
-            List.of(
-                java(),
-                "-XX:TieredStopAtLevel=1",
-                "-XX:+UseSerialGC",
-                "-XX:-UsePerfData",
-                "-XX:SharedArchiveFile=" + archive,
-                "-Xlog:cds=off",
-                "-Xlog:cds+dynamic=off",
-                "-jar",
-                jar.toString()));
+            List.of(java(), "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-XX:-UsePerfData"));
+    boolean helpPage =
+        args.length == 0 || (args.length == 1 && List.of("--help", "-h").contains(args[0]));
+    if (!helpPage) {
+      command.addAll(
+          List.of("-XX:SharedArchiveFile=" + archive, "-Xlog:cds=off", "-Xlog:cds+dynamic=off"));
+    }
+    command.addAll(List.of("-jar", jar.toString()));
     command.addAll(List.of(args));
     ProcessBuilder builder =
         new ProcessBuilder(command)

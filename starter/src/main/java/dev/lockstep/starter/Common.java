@@ -133,15 +133,24 @@ abstract class Common implements Callable<Integer> {
           .enable(com.fasterxml.jackson.databind.SerializationFeature.INDENT_OUTPUT)
           .registerModule(Times.MODULE);
 
-  /** Block YAML without a document marker, as {@code kubectl -o yaml} prints it. */
-  static final com.fasterxml.jackson.databind.ObjectMapper YAML =
-      new com.fasterxml.jackson.databind.ObjectMapper(
-              com.fasterxml.jackson.dataformat.yaml.YAMLFactory.builder()
-                  .disable(
-                      com.fasterxml.jackson.dataformat.yaml.YAMLGenerator.Feature
-                          .WRITE_DOC_START_MARKER)
-                  .build())
-          .registerModule(Times.MODULE);
+  /**
+   * Block YAML without a document marker, as {@code kubectl -o yaml} prints it. Made when first
+   * asked for: a command that prints no YAML does not build it (issue 19).
+   */
+  static com.fasterxml.jackson.databind.ObjectMapper yaml() {
+    return Yaml.MAPPER;
+  }
+
+  private static final class Yaml {
+    static final com.fasterxml.jackson.databind.ObjectMapper MAPPER =
+        new com.fasterxml.jackson.databind.ObjectMapper(
+                com.fasterxml.jackson.dataformat.yaml.YAMLFactory.builder()
+                    .disable(
+                        com.fasterxml.jackson.dataformat.yaml.YAMLGenerator.Feature
+                            .WRITE_DOC_START_MARKER)
+                    .build())
+            .registerModule(Times.MODULE);
+  }
 
   /** Refuses an {@code -o} other than table, json or yaml. */
   static void checkOutput(String output) {
@@ -156,7 +165,7 @@ abstract class Common implements Callable<Integer> {
     try {
       switch (output) {
         case "json" -> out().println(JSON.writeValueAsString(value));
-        case "yaml" -> out().print(YAML.writeValueAsString(value));
+        case "yaml" -> out().print(yaml().writeValueAsString(value));
         default -> out().print(table.get());
       }
     } catch (com.fasterxml.jackson.core.JsonProcessingException e) {

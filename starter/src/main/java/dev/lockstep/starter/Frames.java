@@ -58,7 +58,7 @@ final class Frames {
                     .disable(com.fasterxml.jackson.databind.SerializationFeature.INDENT_OUTPUT)
                     .writeValueAsString(status)
                 + "\n";
-        case "yaml" -> "---\n" + Common.YAML.writeValueAsString(status);
+        case "yaml" -> "---\n" + Common.yaml().writeValueAsString(status);
         default -> StatusTable.render(status);
       };
     } catch (com.fasterxml.jackson.core.JsonProcessingException e) {

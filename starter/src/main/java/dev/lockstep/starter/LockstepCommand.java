@@ -51,7 +51,8 @@ import picocli.CommandLine.Command;
 public class LockstepCommand implements Runnable {
 
   public static void main(String[] args) {
-    System.exit(execute(args));
+    // The help page the build rendered (HelpText): the same page, without picocli's start.
+    System.exit(HelpText.printed(args) ? 0 : execute(args));
   }
 
   /**
