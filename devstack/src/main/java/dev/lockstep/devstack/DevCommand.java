@@ -1,6 +1,8 @@
 package dev.lockstep.devstack;
 
+import dev.lockstep.kubesim.lane.ControlPlaneKit;
 import dev.lockstep.workflows.Durations;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.Callable;
@@ -56,8 +58,33 @@ class DevCommand implements Callable<Integer> {
   @Option(
       names = "--kubeconfig",
       defaultValue = ".lockstep/dev/kubeconfig",
-      description = "Where to write the kubeconfig.")
+      description =
+          "Where to write the worker's kubeconfig (kubesim's; or, on a real cluster, its"
+              + " ServiceAccount's).")
   Path kubeconfig;
+
+  @Option(
+      names = "--cluster-kubeconfig",
+      paramLabel = "FILE",
+      description =
+          "Use the cluster of this kubeconfig (kind, minikube, a test cluster) instead of kubesim:"
+              + " its identity sets up the worker's ServiceAccount and seeds namespace demo.")
+  Path clusterKubeconfig;
+
+  @Option(
+      names = "--control-plane",
+      description =
+          "Use a real Kubernetes v1.20 control plane from the offline kit (LOCKSTEP_K8S_TOOLS, by"
+              + " default shared/tools/k8s beside the checkout) instead of kubesim.")
+  boolean controlPlane;
+
+  @Option(
+      names = "--hollow-nodes",
+      paramLabel = "N",
+      description =
+          "With a real cluster: kubesim's hollow nodes to play its nodes (default 3 with"
+              + " --control-plane, 0 with --cluster-kubeconfig).")
+  Integer hollowNodes;
 
   @Override
   public Integer call() throws Exception {
@@ -73,24 +100,42 @@ class DevCommand implements Callable<Integer> {
       System.err.println("lockstep: --pod-startup: " + e.getMessage());
       return 2;
     }
+    DevStack.RealSettings real;
+    try {
+      real = realCluster();
+    } catch (IllegalArgumentException e) {
+      System.err.println("lockstep: " + e.getMessage());
+      return 2;
+    }
     DevStack stack;
     try {
-      stack =
-          DevStack.start(
-              new DevStack.Settings(
-                  temporalPort,
-                  kubePort,
-                  startup,
-                  !noSeed,
-                  !noWorker,
-                  kubeconfig.toAbsolutePath()));
+      if (real != null && real.kubeconfig() != null && !noSeed) {
+        var refused = DevStack.refuseToSeed(real.kubeconfig());
+        if (refused.isPresent()) {
+          System.err.println("lockstep: " + refused.get());
+          return 2;
+        }
+      }
+      DevStack.Settings settings =
+          new DevStack.Settings(
+              temporalPort, kubePort, startup, !noSeed, !noWorker, kubeconfig.toAbsolutePath());
+      stack = real == null ? DevStack.start(settings) : DevStack.start(settings, real);
     } catch (java.io.IOException | RuntimeException e) {
       System.err.println("lockstep: " + e.getMessage());
       return 4;
     }
     System.out.println("temporal   " + stack.temporalAddress());
-    System.out.println("kubernetes " + stack.kubesim().url());
+    System.out.println("kubernetes " + stack.kubernetesUrl() + describe(stack));
     System.out.println("kubeconfig " + stack.kubeconfig());
+    stack
+        .realCluster()
+        .ifPresent(
+            c ->
+                System.out.println(
+                    "admin      "
+                        + c.adminKubeconfig()
+                        + " (kubeconfig above: the worker's ServiceAccount, docs/worker.md's"
+                        + " RBAC)"));
     System.out.println("worker     " + (noWorker ? "none (--no-worker)" : "cluster default"));
     DevConsole console = noConsole ? null : DevConsole.start(stack.temporalAddress(), consolePort);
     System.out.println("console    " + (noConsole ? "none (--no-console)" : console.describe()));
@@ -109,5 +154,52 @@ class DevCommand implements Callable<Integer> {
                 }));
     stopped.await();
     return 0;
+  }
+
+  /** The real cluster the options ask for, null for kubesim; a bad combination is refused. */
+  private DevStack.RealSettings realCluster() {
+    if (clusterKubeconfig != null && controlPlane) {
+      throw new IllegalArgumentException(
+          "--cluster-kubeconfig and --control-plane: pick one (a cluster of yours, or the kit's)");
+    }
+    if (clusterKubeconfig == null && !controlPlane) {
+      if (hollowNodes != null) {
+        throw new IllegalArgumentException(
+            "--hollow-nodes needs a real cluster: --control-plane or --cluster-kubeconfig FILE");
+      }
+      return null;
+    }
+    int nodes = hollowNodes != null ? hollowNodes : controlPlane ? 3 : 0;
+    if (nodes < 0 || nodes > 254) {
+      throw new IllegalArgumentException("--hollow-nodes must be between 0 and 254, was " + nodes);
+    }
+    if (clusterKubeconfig != null) {
+      Path file = clusterKubeconfig.toAbsolutePath();
+      if (!Files.isReadable(file)) {
+        throw new IllegalArgumentException("--cluster-kubeconfig: cannot read " + file);
+      }
+      return new DevStack.RealSettings(file, null, nodes);
+    }
+    Path script =
+        ControlPlaneKit.script()
+            .orElseThrow(
+                () ->
+                    new IllegalArgumentException(
+                        "--control-plane: no control-plane kit here (LOCKSTEP_K8S_TOOLS, or"
+                            + " shared/tools/k8s beside the checkout); or use"
+                            + " --cluster-kubeconfig FILE"));
+    return new DevStack.RealSettings(null, script, nodes);
+  }
+
+  private static String describe(DevStack stack) {
+    return stack
+        .realCluster()
+        .map(
+            c ->
+                " ("
+                    + (c.startedHere() ? "v1.20 control plane from the kit" : "your cluster")
+                    + c.nodes().map(n -> ", " + n.nodeNames().size() + " hollow nodes").orElse("")
+                    + ")")
+        .orElse("");
   }
 }

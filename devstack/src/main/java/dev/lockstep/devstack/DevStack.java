@@ -4,6 +4,7 @@ import dev.lockstep.activities.helm.ChartRenderer;
 import dev.lockstep.activities.helm.HelmCalls;
 import dev.lockstep.activities.helm.HelmInstall;
 import dev.lockstep.kubesim.Kubesim;
+import dev.lockstep.kubesim.lane.RealCluster;
 import dev.lockstep.worker.WorkerRuntime;
 import dev.lockstep.worker.WorkerSettings;
 import io.fabric8.kubernetes.api.model.IntOrString;
@@ -15,7 +16,11 @@ import io.fabric8.kubernetes.api.model.apps.Deployment;
 import io.fabric8.kubernetes.api.model.apps.DeploymentBuilder;
 import io.fabric8.kubernetes.api.model.apps.StatefulSet;
 import io.fabric8.kubernetes.api.model.apps.StatefulSetBuilder;
+import io.fabric8.kubernetes.client.Config;
+import io.fabric8.kubernetes.client.ConfigBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.temporal.testserver.TestServer;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -28,6 +33,7 @@ import java.nio.file.FileSystemAlreadyExistsException;
 import java.nio.file.FileSystems;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Comparator;
@@ -65,8 +71,16 @@ public final class DevStack implements AutoCloseable {
       boolean worker,
       Path kubeconfig) {}
 
+  /**
+   * A real cluster instead of kubesim: the user's ({@code kubeconfig}), or else the offline kit's
+   * v1.20 control plane ({@code kitScript}); {@code hollowNodes} of kubesim's hollow nodes play its
+   * nodes (0: none, for a cluster with nodes of its own, such as kind).
+   */
+  public record RealSettings(Path kubeconfig, Path kitScript, int hollowNodes) {}
+
   private final TestServer.PortBoundTestServer temporal;
   private final Kubesim sim;
+  private RealCluster real;
   private final WorkerRuntime worker;
   private final int temporalPort;
   private final Path kubeconfig;
@@ -126,6 +140,97 @@ public final class DevStack implements AutoCloseable {
       }
     }
     return new DevStack(temporal, temporalPort, sim, settings.kubeconfig(), worker);
+  }
+
+  /**
+   * Why the dev stack cannot seed the cluster of {@code kubeconfig}, in one line (before anything
+   * is written there): its namespace {@code demo} exists already. Empty when it can.
+   */
+  public static java.util.Optional<String> refuseToSeed(Path kubeconfig) throws IOException {
+    try (KubernetesClient client =
+        new KubernetesClientBuilder()
+            .withConfig(
+                new ConfigBuilder(Config.fromKubeconfig(Files.readString(kubeconfig)))
+                    .withRequestRetryBackoffLimit(0)
+                    .build())
+            .build()) {
+      if (client.namespaces().withName(DEMO_NAMESPACE).get() != null) {
+        return java.util.Optional.of(
+            "namespace "
+                + DEMO_NAMESPACE
+                + " exists already in the cluster of "
+                + kubeconfig
+                + ": delete it, or pass --no-seed");
+      }
+      return java.util.Optional.empty();
+    } catch (KubernetesClientException e) {
+      throw new IOException("cannot reach the cluster of " + kubeconfig + ": " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * The stack on a real cluster ({@code real}) instead of kubesim: the worker's kubeconfig (written
+   * to {@code settings.kubeconfig()}) is a ServiceAccount bound to docs/worker.md's RBAC, in every
+   * namespace the stack seeds; {@code settings.kubePort()} is not used.
+   */
+  public static DevStack start(Settings settings, RealSettings real) throws IOException {
+    int temporalPort = settings.temporalPort() == 0 ? freePort() : settings.temporalPort();
+    TestServer.PortBoundTestServer temporal;
+    try {
+      temporal = TestServer.createPortBoundServer(temporalPort, true);
+    } catch (RuntimeException e) {
+      throw new IOException(
+          "cannot start Temporal on port " + temporalPort + " (in use? pick --temporal-port)", e);
+    }
+    RealCluster cluster;
+    try {
+      Files.createDirectories(settings.kubeconfig().getParent());
+      cluster =
+          RealCluster.start(
+              java.util.Optional.ofNullable(real.kubeconfig()),
+              real.kitScript(),
+              settings.kubeconfig().getParent(),
+              real.hollowNodes(),
+              settings.podStartup());
+    } catch (RuntimeException e) {
+      temporal.close();
+      throw new IOException("cannot start the cluster: " + e.getMessage(), e);
+    }
+    WorkerRuntime worker = null;
+    try {
+      writePrivate(settings.kubeconfig(), cluster.workerKubeconfig());
+      if (settings.seed()) {
+        seed(cluster.admin());
+        cluster.prepareNamespace(DEMO_NAMESPACE);
+      }
+      if (settings.worker()) {
+        worker =
+            WorkerRuntime.start(
+                new WorkerSettings(
+                    "default",
+                    "localhost:" + temporalPort,
+                    "default",
+                    settings.kubeconfig().toString(),
+                    null,
+                    "off",
+                    Duration.ofSeconds(5)));
+      }
+    } catch (IOException | RuntimeException e) {
+      cluster.close();
+      temporal.close();
+      throw e;
+    }
+    DevStack stack = new DevStack(temporal, temporalPort, null, settings.kubeconfig(), worker);
+    stack.real = cluster;
+    return stack;
+  }
+
+  /** A file only its owner reads: a kubeconfig with a token. */
+  private static void writePrivate(Path file, String text) throws IOException {
+    Files.deleteIfExists(file);
+    Files.createFile(
+        file, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+    Files.writeString(file, text);
   }
 
   /** The example workloads: what the demo and a newcomer's first upgrades act on. */
@@ -362,8 +467,19 @@ public final class DevStack implements AutoCloseable {
     return kubeconfig;
   }
 
+  /** The kubesim of this stack; null when it runs on a real cluster. */
   public Kubesim kubesim() {
     return sim;
+  }
+
+  /** The real cluster of this stack, when it runs on one. */
+  public java.util.Optional<RealCluster> realCluster() {
+    return java.util.Optional.ofNullable(real);
+  }
+
+  /** The Kubernetes API server's URL. */
+  public String kubernetesUrl() {
+    return sim != null ? sim.url() : real.url();
   }
 
   @Override
@@ -371,7 +487,12 @@ public final class DevStack implements AutoCloseable {
     if (worker != null) {
       worker.close();
     }
-    sim.close();
+    if (sim != null) {
+      sim.close();
+    }
+    if (real != null) {
+      real.close();
+    }
     temporal.close();
   }
 }

@@ -23,6 +23,10 @@ public final class ControlPlaneKit implements AutoCloseable {
   private final Map<String, String> env;
   private final Path state;
   private final Path etcdData;
+  private final java.util.concurrent.atomic.AtomicBoolean closed =
+      new java.util.concurrent.atomic.AtomicBoolean();
+  // Processes of its own must never outlive this JVM, even one stopped while still starting.
+  private final Thread stopAtExit = new Thread(this::close, "control-plane-stop");
 
   private ControlPlaneKit(Path script, Map<String, String> env, Path state) {
     this.script = script;
@@ -36,13 +40,18 @@ public final class ControlPlaneKit implements AutoCloseable {
    */
   public static Optional<Path> script() {
     String override = System.getenv("LOCKSTEP_K8S_TOOLS");
-    // Tests run in a module's folder, one below the checkout.
-    Path tools =
-        override != null && !override.isBlank()
-            ? Path.of(override)
-            : Path.of("").toAbsolutePath().getParent().resolve("../shared/tools/k8s").normalize();
-    Path script = tools.resolve("control-plane");
-    return Files.isExecutable(script) ? Optional.of(script) : Optional.empty();
+    if (override != null && !override.isBlank()) {
+      Path script = Path.of(override).resolve("control-plane");
+      return Files.isExecutable(script) ? Optional.of(script) : Optional.empty();
+    }
+    // Beside the checkout: tests run in a module's folder, `lockstep dev` in the checkout's.
+    for (Path dir = Path.of("").toAbsolutePath().getParent(); dir != null; dir = dir.getParent()) {
+      Path script = dir.resolve("shared/tools/k8s/control-plane");
+      if (Files.isExecutable(script)) {
+        return Optional.of(script);
+      }
+    }
+    return Optional.empty();
   }
 
   /**
@@ -61,8 +70,13 @@ public final class ControlPlaneKit implements AutoCloseable {
 
   /** Starts one; returns once the API server serves and the default ServiceAccount can be used. */
   public static ControlPlaneKit start(Path script, int gatewayPort) {
+    return start(script, gatewayPort, Path.of("target"));
+  }
+
+  /** As {@link #start(Path, int)}, with its state (certificates, logs) under {@code stateRoot}. */
+  public static ControlPlaneKit start(Path script, int gatewayPort, Path stateRoot) {
     int api = freePort();
-    Path state = Path.of("target", "k8s-cp-" + api).toAbsolutePath();
+    Path state = stateRoot.resolve("k8s-cp-" + api).toAbsolutePath();
     Map<String, String> env =
         Map.of(
             "API_PORT", String.valueOf(api),
@@ -75,6 +89,7 @@ public final class ControlPlaneKit implements AutoCloseable {
             "ETCD_DATA", "/dev/shm/k8s-etcd-" + api,
             "HTTP_PROXY", "http://127.0.0.1:" + gatewayPort);
     ControlPlaneKit plane = new ControlPlaneKit(script, env, state);
+    Runtime.getRuntime().addShutdownHook(plane.stopAtExit);
     try {
       plane.run("start");
     } catch (RuntimeException e) {
@@ -138,6 +153,16 @@ public final class ControlPlaneKit implements AutoCloseable {
   /** Stops every process it started and removes etcd's data; the logs stay under target/. */
   @Override
   public void close() {
+    if (!closed.compareAndSet(false, true)) {
+      return;
+    }
+    if (Thread.currentThread() != stopAtExit) {
+      try {
+        Runtime.getRuntime().removeShutdownHook(stopAtExit);
+      } catch (IllegalStateException e) {
+        // The JVM is stopping: the hook runs, and finds this one closed.
+      }
+    }
     run("stop");
     try (var files = Files.walk(etcdData)) {
       files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());

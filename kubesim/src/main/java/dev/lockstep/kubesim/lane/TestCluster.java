@@ -1,21 +1,15 @@
 package dev.lockstep.kubesim.lane;
 
 import static java.util.concurrent.TimeUnit.MILLISECONDS;
+import static java.util.concurrent.TimeUnit.NANOSECONDS;
 
 import dev.lockstep.kubesim.Behaviours;
 import dev.lockstep.kubesim.ClientRequestLog;
-import dev.lockstep.kubesim.HollowNodes;
 import dev.lockstep.kubesim.Kubesim;
 import dev.lockstep.kubesim.RequestLog;
 import io.fabric8.kubernetes.api.model.NamespaceBuilder;
-import io.fabric8.kubernetes.client.Config;
-import io.fabric8.kubernetes.client.ConfigBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.net.ServerSocket;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Optional;
@@ -46,16 +40,16 @@ public final class TestCluster implements AutoCloseable {
   /** The system property (or, upper-cased with underscores, environment) naming a kubeconfig. */
   public static final String KUBECONFIG = "lockstep.kubeconfig";
 
-  private static RealLane shared;
+  private static RealCluster shared;
   private static String sharedFailure;
   private static boolean unavailableSaid;
 
   private final Kubesim sim;
-  private final RealLane real;
+  private final RealCluster real;
   private final KubernetesClient worker;
   private final RequestLog requests;
 
-  private TestCluster(Kubesim sim, RealLane real, KubernetesClient worker, RequestLog requests) {
+  private TestCluster(Kubesim sim, RealCluster real, KubernetesClient worker, RequestLog requests) {
     this.sim = sim;
     this.real = real;
     this.worker = worker;
@@ -102,8 +96,8 @@ public final class TestCluster implements AutoCloseable {
       Kubesim sim = Kubesim.builder().podStartup(podStartup).start();
       return new TestCluster(sim, null, sim.client(), sim.requestLog());
     }
-    RealLane lane = sharedRealLane();
-    lane.nodes.behaviours().clear().podStartup(podStartup);
+    RealCluster lane = sharedRealLane();
+    lane.nodes().orElseThrow().behaviours().clear().podStartup(podStartup);
     ClientRequestLog log = new ClientRequestLog(100_000);
     KubernetesClient worker =
         new KubernetesClientBuilder()
@@ -113,13 +107,28 @@ public final class TestCluster implements AutoCloseable {
     return new TestCluster(null, lane, worker, log.log());
   }
 
-  private static synchronized RealLane sharedRealLane() {
+  private static synchronized RealCluster sharedRealLane() {
     if (sharedFailure != null) {
       throw new IllegalStateException("the real lane did not start: " + sharedFailure);
     }
     if (shared == null) {
       try {
-        shared = RealLane.start();
+        long begin = System.nanoTime();
+        Optional<Path> named = kubeconfigFile();
+        shared =
+            RealCluster.start(
+                named,
+                named.isPresent() ? null : ControlPlaneKit.script().orElseThrow(),
+                Path.of("target"),
+                3,
+                Duration.ofSeconds(1));
+        System.err.printf(
+            "real lane: %s with %d hollow nodes, ready in %d ms%n",
+            named
+                .map(p -> "cluster of " + p)
+                .orElse("v1.20 control plane from the kit at " + shared.url()),
+            shared.nodes().orElseThrow().nodeNames().size(),
+            MILLISECONDS.convert(System.nanoTime() - begin, NANOSECONDS));
       } catch (RuntimeException e) {
         sharedFailure = e.getMessage();
         throw e;
@@ -136,7 +145,7 @@ public final class TestCluster implements AutoCloseable {
 
   /** A client with every right, for the test's own setup and assertions. */
   public KubernetesClient admin() {
-    return sim != null ? sim.client() : real.admin;
+    return sim != null ? sim.client() : real.admin();
   }
 
   /**
@@ -152,7 +161,7 @@ public final class TestCluster implements AutoCloseable {
    * another process.
    */
   public String workerKubeconfig() {
-    return sim != null ? sim.kubeconfig() : real.workerKubeconfig;
+    return sim != null ? sim.kubeconfig() : real.workerKubeconfig();
   }
 
   /**
@@ -165,7 +174,7 @@ public final class TestCluster implements AutoCloseable {
 
   /** Image behaviours of the nodes (kubesim's, or the hollow nodes'). */
   public Behaviours behaviours() {
-    return sim != null ? sim.behaviours() : real.nodes.behaviours();
+    return sim != null ? sim.behaviours() : real.nodes().orElseThrow().behaviours();
   }
 
   /**
@@ -189,7 +198,7 @@ public final class TestCluster implements AutoCloseable {
       sim.close();
     } else {
       worker.close();
-      real.nodes.behaviours().clear();
+      real.nodes().orElseThrow().behaviours().clear();
     }
   }
 
@@ -199,108 +208,5 @@ public final class TestCluster implements AutoCloseable {
       named = System.getenv("LOCKSTEP_KUBECONFIG");
     }
     return named == null || named.isBlank() ? Optional.empty() : Optional.of(Path.of(named));
-  }
-
-  /** The real cluster of this JVM: the control plane (when started here) and its hollow nodes. */
-  private static final class RealLane implements AutoCloseable {
-    private final ControlPlaneKit plane;
-    private final HollowNodes nodes;
-    private final KubernetesClient admin;
-    private final WorkerRbac rbac;
-    private final String workerKubeconfig;
-    private final ClaimProvisioner provisioner;
-
-    private RealLane(ControlPlaneKit plane, HollowNodes nodes, KubernetesClient admin) {
-      this.plane = plane;
-      this.nodes = nodes;
-      this.admin = admin;
-      this.rbac = new WorkerRbac(admin);
-      this.workerKubeconfig = rbac.install();
-      this.provisioner = new ClaimProvisioner(admin);
-    }
-
-    static RealLane start() {
-      long begin = System.nanoTime();
-      ControlPlaneKit plane = null;
-      HollowNodes nodes = null;
-      try {
-        int gatewayPort = freePort();
-        String kubeconfig;
-        Optional<Path> named = kubeconfigFile();
-        if (named.isPresent()) {
-          kubeconfig = Files.readString(named.get());
-        } else {
-          plane = ControlPlaneKit.start(ControlPlaneKit.script().orElseThrow(), gatewayPort);
-          kubeconfig = plane.kubeconfig();
-        }
-        Config config = Config.fromKubeconfig(kubeconfig);
-        nodes = HollowNodes.builder(config).nodes(3).gatewayPort(gatewayPort).start();
-        KubernetesClient admin =
-            new KubernetesClientBuilder()
-                .withConfig(new ConfigBuilder(config).withRequestRetryBackoffLimit(0).build())
-                .build();
-        RealLane lane = new RealLane(plane, nodes, admin);
-        System.err.printf(
-            "real lane: %s with %d hollow nodes, ready in %d ms%n",
-            named
-                .map(p -> "cluster of " + p)
-                .orElse("v1.20 control plane from the kit at " + config.getMasterUrl()),
-            nodes.nodeNames().size(),
-            MILLISECONDS.convert(
-                System.nanoTime() - begin, java.util.concurrent.TimeUnit.NANOSECONDS));
-        return lane;
-      } catch (IOException e) {
-        close(nodes, plane);
-        throw new UncheckedIOException(e);
-      } catch (RuntimeException | Error e) {
-        close(nodes, plane);
-        throw e;
-      }
-    }
-
-    Config workerConfig() {
-      return new ConfigBuilder(Config.fromKubeconfig(workerKubeconfig))
-          .withRequestRetryBackoffLimit(0)
-          .withConnectionTimeout(10_000)
-          .withRequestTimeout(30_000)
-          .build();
-    }
-
-    void prepareNamespace(String namespace) {
-      rbac.bind(namespace);
-      // Pods of a namespace are refused until its default ServiceAccount has a token.
-      admin
-          .serviceAccounts()
-          .inNamespace(namespace)
-          .withName("default")
-          .waitUntilCondition(
-              sa -> sa != null && sa.getSecrets() != null && !sa.getSecrets().isEmpty(),
-              30,
-              java.util.concurrent.TimeUnit.SECONDS);
-    }
-
-    @Override
-    public void close() {
-      provisioner.close();
-      admin.close();
-      close(nodes, plane);
-    }
-
-    private static void close(HollowNodes nodes, ControlPlaneKit plane) {
-      if (nodes != null) {
-        nodes.close();
-      }
-      if (plane != null) {
-        plane.close();
-      }
-    }
-
-    private static int freePort() {
-      try (ServerSocket socket = new ServerSocket(0)) {
-        return socket.getLocalPort();
-      } catch (IOException e) {
-        throw new UncheckedIOException(e);
-      }
-    }
   }
 }

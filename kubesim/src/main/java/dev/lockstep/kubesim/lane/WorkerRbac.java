@@ -3,6 +3,7 @@ package dev.lockstep.kubesim.lane;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.NamespaceBuilder;
 import io.fabric8.kubernetes.api.model.Secret;
+import io.fabric8.kubernetes.api.model.SecretBuilder;
 import io.fabric8.kubernetes.api.model.ServiceAccount;
 import io.fabric8.kubernetes.api.model.ServiceAccountBuilder;
 import io.fabric8.kubernetes.api.model.rbac.ClusterRole;
@@ -95,25 +96,36 @@ final class WorkerRbac {
                   .build())
           .serverSideApply();
     }
-    ServiceAccount account =
-        admin
-            .serviceAccounts()
-            .inNamespace(NAMESPACE)
-            .withName(ACCOUNT)
-            .waitUntilCondition(
-                sa -> sa != null && sa.getSecrets() != null && !sa.getSecrets().isEmpty(),
-                30,
-                TimeUnit.SECONDS);
-    String secretName = account.getSecrets().get(0).getName();
-    Secret secret =
-        admin
-            .secrets()
-            .inNamespace(NAMESPACE)
-            .withName(secretName)
-            .waitUntilCondition(
-                s -> s != null && s.getData() != null && s.getData().containsKey("token"),
-                30,
-                TimeUnit.SECONDS);
+    Secret secret;
+    if (tokenSecrets(admin)) {
+      ServiceAccount account =
+          admin
+              .serviceAccounts()
+              .inNamespace(NAMESPACE)
+              .withName(ACCOUNT)
+              .waitUntilCondition(
+                  sa -> sa != null && sa.getSecrets() != null && !sa.getSecrets().isEmpty(),
+                  30,
+                  TimeUnit.SECONDS);
+      secret = tokenOf(account.getSecrets().get(0).getName());
+    } else {
+      // From 1.24 a ServiceAccount gets no token Secret by itself: ask for one, as upstream's
+      // docs say to for a long-lived token; the token controller fills it in.
+      admin
+          .secrets()
+          .inNamespace(NAMESPACE)
+          .resource(
+              new SecretBuilder()
+                  .withNewMetadata()
+                  .withName(ACCOUNT + "-token")
+                  .withNamespace(NAMESPACE)
+                  .addToAnnotations("kubernetes.io/service-account.name", ACCOUNT)
+                  .endMetadata()
+                  .withType("kubernetes.io/service-account-token")
+                  .build())
+          .serverSideApply();
+      secret = tokenOf(ACCOUNT + "-token");
+    }
     String token =
         new String(
             Base64.getDecoder().decode(secret.getData().get("token")), StandardCharsets.UTF_8);
@@ -136,6 +148,27 @@ final class WorkerRbac {
             token: %s
         """
         .formatted(admin.getConfiguration().getMasterUrl(), ca, token);
+  }
+
+  private Secret tokenOf(String secretName) {
+    return admin
+        .secrets()
+        .inNamespace(NAMESPACE)
+        .withName(secretName)
+        .waitUntilCondition(
+            s -> s != null && s.getData() != null && s.getData().containsKey("token"),
+            30,
+            TimeUnit.SECONDS);
+  }
+
+  /**
+   * Whether the server gives every ServiceAccount a token Secret by itself (before 1.24), and so
+   * refuses a namespace's pods until its default ServiceAccount has one.
+   */
+  static boolean tokenSecrets(KubernetesClient admin) {
+    String minor = admin.getKubernetesVersion().getMinor().replaceAll("[^0-9]", "");
+    String major = admin.getKubernetesVersion().getMajor().replaceAll("[^0-9]", "");
+    return major.equals("1") && !minor.isEmpty() && Integer.parseInt(minor) < 24;
   }
 
   /** Puts the published Role(s) in {@code namespace} and binds them to the worker's account. */
