@@ -24,15 +24,23 @@ public final class ClusterActivitiesImpl implements ClusterActivities, Deploymen
    */
   @com.fasterxml.jackson.annotation.JsonIgnoreProperties(ignoreUnknown = true)
   public record UnitProgress(
-      long startedAt, String podUid, int baselineRestarts, dev.lockstep.workflows.PodState pod) {
+      long startedAt,
+      String podUid,
+      int baselineRestarts,
+      dev.lockstep.workflows.PodState pod,
+      java.util.List<dev.lockstep.workflows.PodState> pods) {
 
     public UnitProgress(long startedAt, String podUid, int baselineRestarts) {
-      this(startedAt, podUid, baselineRestarts, null);
+      this(startedAt, podUid, baselineRestarts, null, null);
     }
 
-    /** The same progress, with the pod as it was last seen (for {@code lockstep status}). */
-    UnitProgress seeing(dev.lockstep.workflows.PodState seen) {
-      return new UnitProgress(startedAt, podUid, baselineRestarts, seen);
+    /**
+     * The same progress, with the unit's pod and every pod of the target as they were last seen
+     * (for {@code lockstep status}).
+     */
+    UnitProgress seeing(
+        dev.lockstep.workflows.PodState seen, java.util.List<dev.lockstep.workflows.PodState> all) {
+      return new UnitProgress(startedAt, podUid, baselineRestarts, seen, all);
     }
   }
 

@@ -18,6 +18,7 @@ import dev.lockstep.workflows.ClusterActivities.ClusterEvent;
 import dev.lockstep.workflows.ClusterActivities.RecordRequest;
 import dev.lockstep.workflows.ClusterActivities.UnitRequest;
 import dev.lockstep.workflows.ClusterActivities.UnitResult;
+import dev.lockstep.workflows.PodState;
 import dev.lockstep.workflows.Target;
 import io.fabric8.kubernetes.api.model.Event;
 import io.fabric8.kubernetes.api.model.Pod;
@@ -114,7 +115,13 @@ final class UnitUpgrade {
                 earlierUnitsNotBroken(view, request, start);
                 Optional<Pod> pod = view.pod(podName);
                 // What status shows while the unit waits; sent with the next heartbeat.
-                progress[0] = progress[0].seeing(pod.map(StatefulSets::podState).orElse(null));
+                progress[0] =
+                    progress[0].seeing(
+                        pod.map(StatefulSets::podState).orElse(null),
+                        view.pods().stream()
+                            .map(StatefulSets::podState)
+                            .sorted(java.util.Comparator.comparing(PodState::name))
+                            .toList());
                 if (pod.isEmpty()) {
                   refusal.check(target, podName, progress[0].startedAt());
                   return Optional.empty();

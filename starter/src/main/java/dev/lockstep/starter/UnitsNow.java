@@ -55,7 +55,15 @@ final class UnitsNow {
                 .getDataConverter()
                 .fromPayloads(
                     0, Optional.of(activity.getHeartbeatDetails()), JsonNode.class, JsonNode.class);
-        if (details != null && details.hasNonNull("pod")) {
+        if (details == null) {
+          continue;
+        }
+        // Every pod of the target the activity saw, then its own unit's pod over them.
+        for (JsonNode each : details.path("pods")) {
+          PodState pod = Common.JSON.treeToValue(each, PodState.class);
+          pods.putIfAbsent(pod.name(), pod);
+        }
+        if (details.hasNonNull("pod")) {
           PodState pod = Common.JSON.treeToValue(details.get("pod"), PodState.class);
           pods.put(pod.name(), pod);
         }
@@ -78,22 +86,28 @@ final class UnitsNow {
     List<UnitStatus> units = new ArrayList<>();
     for (UnitStatus u : s.units()) {
       PodState pod = pods.get(u.name());
-      if (pod == null || (u.state() != UnitState.UPGRADING && u.state() != UnitState.VERIFYING)) {
+      if (pod == null) {
         units.add(u);
+        continue;
+      }
+      if (u.state() != UnitState.UPGRADING && u.state() != UnitState.VERIFYING) {
+        // Another unit's pod: its revision as the pod runs it, and its state when it is not
+        // simply Running and Ready.
+        boolean fine = pod.ready() && "Running".equals(pod.status());
+        units.add(
+            new UnitStatus(
+                u.name(),
+                u.ordinal(),
+                u.state(),
+                pod.revision() != null ? pod.revision() : u.revision(),
+                pod.ready(),
+                fine ? u.message() : "pod " + podLine(pod, now) + "; " + u.message()));
         continue;
       }
       String message =
           pod.ready()
               ? u.message()
-              : "waiting for "
-                  + pod.name()
-                  + " to be Ready ("
-                  + pod.status()
-                  + (pod.restarts() > 0
-                      ? ", " + pod.restarts() + (pod.restarts() == 1 ? " restart" : " restarts")
-                      : "")
-                  + since(pod, now)
-                  + ")";
+              : "waiting for " + pod.name() + " to be Ready (" + podLine(pod, now) + ")";
       units.add(
           new UnitStatus(
               u.name(),
@@ -124,6 +138,15 @@ final class UnitsNow {
         s.kind(),
         s.gate(),
         s.pause());
+  }
+
+  /** {@code CrashLoopBackOff, 6 restarts, 50 s}: the pod as kubectl shows it, and for how long. */
+  private static String podLine(PodState pod, Instant now) {
+    return pod.status()
+        + (pod.restarts() > 0
+            ? ", " + pod.restarts() + (pod.restarts() == 1 ? " restart" : " restarts")
+            : "")
+        + since(pod, now);
   }
 
   /** {@code , 50 s} in its status, in whole seconds; empty when unknown. */

@@ -83,4 +83,32 @@ class UnitsNowTest {
     assertEquals(
         "waiting for pg-2 to be Ready (ContainerCreating, 3 s)", shown.units().get(0).message());
   }
+
+  @Test
+  void anotherUnitsPodThatIsNotRunningShowsItsStateAndTheRevisionItRuns() throws Exception {
+    PodState active =
+        new PodState("pg-2", "Running", 0, "2026-11-27T10:04:40Z", "pg-7c41", true, null);
+    PodState other =
+        new PodState("pg-1", "CrashLoopBackOff", 2, "2026-11-27T10:03:00Z", "pg-5d8f", false, null);
+
+    UpgradeStatus shown =
+        UnitsNow.withPods(upgrading(), Map.of("pg-2", active, "pg-1", other), NOW);
+
+    UnitStatus unit = shown.units().get(1);
+    assertEquals(
+        "pod CrashLoopBackOff, 2 restarts, 120 s; other units upgrading first...", unit.message());
+    assertEquals("pg-5d8f", unit.revision());
+    assertThat(unit.ready()).isFalse();
+  }
+
+  @Test
+  void anotherUnitsRunningReadyPodChangesNothingButTheRevisionItRuns() throws Exception {
+    PodState other =
+        new PodState("pg-1", "Running", 0, "2026-11-27T09:00:00Z", "pg-5d8f", true, null);
+
+    UpgradeStatus shown = UnitsNow.withPods(upgrading(), Map.of("pg-1", other), NOW);
+
+    assertThat(shown.units().get(1).message()).isEqualTo("other units upgrading first...");
+    assertThat(shown.units().get(1).ready()).isTrue();
+  }
 }
