@@ -73,6 +73,17 @@ public final class WorkerRuntime implements AutoCloseable {
    * (a {@link WorkerMetrics#scope()}); null: no metrics.
    */
   public static WorkerRuntime start(WorkerSettings settings, com.uber.m3.tally.Scope metrics) {
+    return start(settings, metrics, dev.lockstep.activities.WorkerNotify.NONE);
+  }
+
+  /**
+   * {@link #start(WorkerSettings, com.uber.m3.tally.Scope)}, telling every run whose plan has no
+   * {@code notify:} the webhooks of {@code notify}.
+   */
+  public static WorkerRuntime start(
+      WorkerSettings settings,
+      com.uber.m3.tally.Scope metrics,
+      dev.lockstep.activities.WorkerNotify notify) {
     KubernetesClient kube = kubernetes(settings);
     try {
       kube.getKubernetesVersion();
@@ -144,7 +155,8 @@ public final class WorkerRuntime implements AutoCloseable {
         dev.lockstep.workflows.HistoryWorkflowImpl.class);
     ClusterWatch watch = new ClusterWatch(kube, Duration.ofSeconds(5));
     worker.registerActivitiesImplementations(
-        new ClusterActivitiesImpl(kube, watch), new dev.lockstep.activities.NotificationsImpl());
+        new ClusterActivitiesImpl(kube, watch, notify),
+        new dev.lockstep.activities.NotificationsImpl(notify));
     factory.start();
     WorkerRuntime runtime = new WorkerRuntime(settings, service, kube, watch, factory, sticky);
     runtime.running = true;

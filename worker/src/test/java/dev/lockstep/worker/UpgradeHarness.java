@@ -61,6 +61,9 @@ final class UpgradeHarness implements AutoCloseable {
   private final List<Watch> podWatches = new ArrayList<>();
   private final List<String> namespaces = new ArrayList<>();
 
+  /** The workers' default notification targets: set, then {@link #replaceWorkers()}. */
+  volatile dev.lockstep.activities.WorkerNotify notify = dev.lockstep.activities.WorkerNotify.NONE;
+
   UpgradeHarness(Duration podStartup) {
     this(podStartup, null);
   }
@@ -116,7 +119,9 @@ final class UpgradeHarness implements AutoCloseable {
         dev.lockstep.workflows.HistoryWorkflowImpl.class);
     ClusterWatch watch = new ClusterWatch(cluster.worker(), Duration.ofMillis(250));
     watches.add(watch);
-    worker.registerActivitiesImplementations(new ClusterActivitiesImpl(cluster.worker(), watch));
+    worker.registerActivitiesImplementations(
+        new ClusterActivitiesImpl(cluster.worker(), watch, notify),
+        new dev.lockstep.activities.NotificationsImpl(notify));
     factory.start();
     factories.add(factory);
     return factory;

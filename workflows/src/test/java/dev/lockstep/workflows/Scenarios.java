@@ -330,6 +330,18 @@ final class Scenarios {
         result(client);
       };
 
+  /** A plan without notify: told the worker's default webhooks, reminded while it waits. */
+  static final Scenario NOTIFY_DEFAULTS_REMINDED =
+      (client, cluster, env) -> {
+        cluster.workerNotify =
+            new UpgradePlan.Notify(
+                java.util.List.of(new UpgradePlan.Webhook("worker:0", "json")), "1h");
+        start(client, plan(UpgradePlan.Gate.FIRST).build());
+        env.sleep(Duration.ofMinutes(90));
+        stub(client).resume(OPS);
+        result(client);
+      };
+
   /** Every saved history, by file name: one per path a run can take. */
   static final java.util.Map<String, Scenario> ALL =
       java.util.Map.ofEntries(
@@ -359,7 +371,8 @@ final class Scenarios {
           java.util.Map.entry("unchanged.json", UNCHANGED),
           java.util.Map.entry("deployment-refused-by-0.2.0.json", DEPLOYMENT_REFUSED_BY_020),
           java.util.Map.entry("gate-timeout-refused-by-0.2.0.json", GATE_TIMEOUT_REFUSED_BY_020),
-          java.util.Map.entry("notified-and-reminded.json", NOTIFIED_AND_REMINDED));
+          java.util.Map.entry("notified-and-reminded.json", NOTIFIED_AND_REMINDED),
+          java.util.Map.entry("notify-defaults-reminded.json", NOTIFY_DEFAULTS_REMINDED));
 
   /** The workflow id a saved history ran under: its target's, told by the file's name. */
   static String workflowId(String fileName) {
