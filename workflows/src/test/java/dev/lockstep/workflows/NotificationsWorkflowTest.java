@@ -212,4 +212,45 @@ class NotificationsWorkflowTest {
     assertEquals(Phase.COMPLETED, Scenarios.result(client).phase());
     assertThat(receiver.events()).isEmpty();
   }
+
+  private List<String> gateEntries() {
+    var history =
+        client.fetchHistory(
+            Names.workflowId("default", Target.parse(UpgradeWorkflowTest.TARGET, "default")));
+    Audit.Report audit = Audit.of(null, history.getEvents(), GlobalDataConverter.get(), null);
+    return audit.entries().stream()
+        .filter(e -> e.what().equals("gate"))
+        .map(e -> e.who() + ": " + e.detail())
+        .toList();
+  }
+
+  @Test
+  void remindersAreNotGateTimeoutsInTheAudit() {
+    // Reminders every hour, a gate timeout of 3h never reached: resumed after 150 minutes.
+    Upgrades.start(
+        client, new UpgradeRequest(plan().gateTimeout("3h").build(), "alice", "minor", 0));
+    env.sleep(Duration.ofMinutes(150));
+    Scenarios.stub(client).resume(new SteerRequest("bob", "ok"));
+    assertEquals(Phase.COMPLETED, Scenarios.result(client).phase());
+    assertThat(receiver.events())
+        .containsExactly("gate-waiting", "gate-reminder", "gate-reminder", "completed");
+    assertThat(gateEntries()).containsExactly("null: waited for `lockstep resume`");
+  }
+
+  @Test
+  void theGateTimeoutAmongRemindersIsInTheAuditOnce() {
+    // Reminders every hour; the gate times out after 90 minutes and holds; resumed after 170.
+    Upgrades.start(
+        client, new UpgradeRequest(plan().gateTimeout("90m").build(), "alice", "minor", 0));
+    env.sleep(Duration.ofMinutes(170));
+    assertEquals(Phase.HELD, Scenarios.stub(client).status().phase());
+    Scenarios.stub(client).resume(new SteerRequest("bob", "ok"));
+    assertEquals(Phase.COMPLETED, Scenarios.result(client).phase());
+    assertThat(receiver.events())
+        .containsExactly("gate-waiting", "gate-reminder", "held", "gate-reminder", "completed");
+    assertThat(gateEntries())
+        .containsExactly(
+            "lockstep: no resume within gateTimeout 90m: onGateTimeout hold",
+            "null: waited for `lockstep resume`");
+  }
 }
