@@ -56,6 +56,17 @@ public final class ClusterActivitiesImpl implements ClusterActivities, Deploymen
   private final Records records;
   private final Deployments deployments;
 
+  private WorkerNotify notify = WorkerNotify.NONE;
+
+  /**
+   * These activities, telling every run whose plan has no {@code notify:} the worker's {@code
+   * defaults} (with the target it inspects).
+   */
+  public ClusterActivitiesImpl(KubernetesClient client, ClusterWatch watch, WorkerNotify defaults) {
+    this(client, watch);
+    this.notify = defaults;
+  }
+
   public ClusterActivitiesImpl(KubernetesClient client, ClusterWatch watch) {
     StatefulSets sets = new StatefulSets(client, watch);
     this.records = new Records(client, sets);
@@ -75,9 +86,9 @@ public final class ClusterActivitiesImpl implements ClusterActivities, Deploymen
 
   @Override
   public TargetSnapshot inspect(InspectRequest request) {
-    return isDeployment(request.target())
-        ? deployments.inspect(request)
-        : inspection.inspect(request);
+    TargetSnapshot found =
+        isDeployment(request.target()) ? deployments.inspect(request) : inspection.inspect(request);
+    return notify.recorded() == null ? found : found.withWorkerNotify(notify.recorded());
   }
 
   @Override

@@ -15,16 +15,33 @@ import java.util.Map;
 
 /**
  * Webhook delivery over HTTP: a generic JSON body, or Slack's incoming-webhook body ({@code text}).
- * The URL may carry a token (Slack's do): only its host is ever logged or returned.
+ * The URL may carry a token (Slack's do): only its host is ever logged or returned. A worker
+ * default ({@code worker:N}) is found in the worker's {@link WorkerNotify}.
  */
 public final class NotificationsImpl implements Notifications {
   private static final ObjectMapper JSON = new ObjectMapper();
   private final HttpClient http =
       HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
+  private final WorkerNotify defaults;
+
+  /** Delivery to plans' own webhooks only. */
+  public NotificationsImpl() {
+    this(WorkerNotify.NONE);
+  }
+
+  /** Delivery to plans' webhooks and to the worker's {@code defaults}. */
+  public NotificationsImpl(WorkerNotify defaults) {
+    this.defaults = defaults;
+  }
 
   @Override
   public String deliver(Notice notice) {
-    URI uri = URI.create(notice.webhook().url());
+    URI uri;
+    try {
+      uri = URI.create(defaults.url(notice.webhook()));
+    } catch (IllegalArgumentException e) {
+      throw ApplicationFailure.newNonRetryableFailure(e.getMessage(), "DeliveryRefused");
+    }
     String where = uri.getHost() + (uri.getPort() > 0 ? ":" + uri.getPort() : "");
     String body;
     try {

@@ -18,7 +18,8 @@ import picocli.CommandLine.Option;
       "Configuration: application.yml, environment (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,",
       "TEMPORAL_TLS, TEMPORAL_TLS_CERT, TEMPORAL_TLS_KEY, TEMPORAL_TLS_CA, TEMPORAL_TLS_SERVER_NAME,",
       "TEMPORAL_API_KEY, LOCKSTEP_CLUSTER, KUBECONFIG, LOCKSTEP_WORKER_HEALTH_PORT,",
-      "LOCKSTEP_WORKER_METRICS_PORT), then these options."
+      "LOCKSTEP_WORKER_METRICS_PORT, LOCKSTEP_NOTIFY_WEBHOOKS, LOCKSTEP_NOTIFY_REMIND_EVERY),",
+      "then these options."
     })
 public class WorkerCommand implements Callable<Integer> {
 
@@ -122,6 +123,23 @@ public class WorkerCommand implements Callable<Integer> {
           "Port of Prometheus GET /metrics; 0 picks a free one, -1 turns it off (default:"
               + " LOCKSTEP_WORKER_METRICS_PORT, else off).")
   Integer metricsPort;
+
+  @Option(
+      names = "--notify-webhooks",
+      paramLabel = "[FORMAT=]URL,...",
+      description =
+          "Webhooks told about every run whose plan has no notify: (format json or slack, json by"
+              + " default), comma-separated (default: LOCKSTEP_NOTIFY_WEBHOOKS; prefer the"
+              + " variable, from a Secret: a URL may carry a token).")
+  String notifyWebhooks;
+
+  @Option(
+      names = "--notify-remind-every",
+      paramLabel = "DURATION",
+      description =
+          "While a gate waits, remind those webhooks this often, e.g. 1h (default:"
+              + " LOCKSTEP_NOTIFY_REMIND_EVERY; none: no reminders).")
+  String notifyRemindEvery;
 
   @Option(
       names = "--shutdown-grace",
@@ -231,6 +249,18 @@ public class WorkerCommand implements Callable<Integer> {
             maxActivities,
             workflowCache,
             codec);
+    dev.lockstep.activities.WorkerNotify notify;
+    try {
+      notify =
+          dev.lockstep.activities.WorkerNotify.parse(
+              notifyWebhooks != null ? notifyWebhooks : System.getenv("LOCKSTEP_NOTIFY_WEBHOOKS"),
+              notifyRemindEvery != null
+                  ? notifyRemindEvery
+                  : System.getenv("LOCKSTEP_NOTIFY_REMIND_EVERY"));
+    } catch (IllegalArgumentException e) {
+      System.err.println("lockstep: " + e.getMessage());
+      return 2;
+    }
     int metricsAt = metricsPort != null ? metricsPort : configuredMetricsPort;
     WorkerMetrics metrics = null;
     if (metricsAt >= 0) {
@@ -248,7 +278,7 @@ public class WorkerCommand implements Callable<Integer> {
     }
     WorkerRuntime runtime;
     try {
-      runtime = WorkerRuntime.start(settings, metrics == null ? null : metrics.scope());
+      runtime = WorkerRuntime.start(settings, metrics == null ? null : metrics.scope(), notify);
     } catch (WorkerRuntime.StartFailure e) {
       if (metrics != null) {
         metrics.close();

@@ -73,6 +73,17 @@ public final class WorkerRuntime implements AutoCloseable {
    * (a {@link WorkerMetrics#scope()}); null: no metrics.
    */
   public static WorkerRuntime start(WorkerSettings settings, com.uber.m3.tally.Scope metrics) {
+    return start(settings, metrics, dev.lockstep.activities.WorkerNotify.NONE);
+  }
+
+  /**
+   * {@link #start(WorkerSettings, com.uber.m3.tally.Scope)}, telling every run whose plan has no
+   * {@code notify:} the webhooks of {@code notify}.
+   */
+  public static WorkerRuntime start(
+      WorkerSettings settings,
+      com.uber.m3.tally.Scope metrics,
+      dev.lockstep.activities.WorkerNotify notify) {
     KubernetesClient kube = kubernetes(settings);
     try {
       kube.getKubernetesVersion();
@@ -145,8 +156,8 @@ public final class WorkerRuntime implements AutoCloseable {
         dev.lockstep.workflows.ReleasePlanWorkflowImpl.class);
     ClusterWatch watch = new ClusterWatch(kube, Duration.ofSeconds(5));
     worker.registerActivitiesImplementations(
-        new ClusterActivitiesImpl(kube, watch),
-        new dev.lockstep.activities.NotificationsImpl(),
+        new ClusterActivitiesImpl(kube, watch, notify),
+        new dev.lockstep.activities.NotificationsImpl(notify),
         // Helm renders here, never in the CLI; its native library unpacks on the first call.
         new dev.lockstep.activities.helm.HelmActivitiesImpl(
             kube, dev.lockstep.activities.helm.HelmCalls.DEFAULT_TIMEOUT));

@@ -61,6 +61,9 @@ final class UpgradeHarness implements AutoCloseable {
   private final List<Watch> podWatches = new ArrayList<>();
   private final List<String> namespaces = new ArrayList<>();
 
+  /** The workers' default notification targets: set, then {@link #replaceWorkers()}. */
+  volatile dev.lockstep.activities.WorkerNotify notify = dev.lockstep.activities.WorkerNotify.NONE;
+
   UpgradeHarness(Duration podStartup) {
     this(podStartup, null);
   }
@@ -118,7 +121,8 @@ final class UpgradeHarness implements AutoCloseable {
     ClusterWatch watch = new ClusterWatch(cluster.worker(), Duration.ofMillis(250));
     watches.add(watch);
     worker.registerActivitiesImplementations(
-        new ClusterActivitiesImpl(cluster.worker(), watch),
+        new ClusterActivitiesImpl(cluster.worker(), watch, notify),
+        new dev.lockstep.activities.NotificationsImpl(notify),
         new dev.lockstep.activities.helm.HelmActivitiesImpl(
             cluster.worker(), dev.lockstep.activities.helm.HelmCalls.DEFAULT_TIMEOUT));
     factory.start();

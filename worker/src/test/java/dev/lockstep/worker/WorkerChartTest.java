@@ -201,9 +201,20 @@ class WorkerChartTest {
                     .set("temporal.apiKey.secretName", "temporal-cloud")
                     .set("codec.keySecret", "lockstep-codec")
                     .set("codec.keyId", "2026-11")
-                    .set("metrics.enabled", true));
+                    .set("metrics.enabled", true)
+                    .set("notify.secretName", "lockstep-notify")
+                    .set("notify.remindEvery", "1h"));
     Deployment d = deployment(objects);
     Container c = worker(objects);
+    EnvVar webhooks =
+        c.getEnv().stream()
+            .filter(e -> e.getName().equals("LOCKSTEP_NOTIFY_WEBHOOKS"))
+            .findFirst()
+            .get();
+    assertThat(webhooks.getValue()).as("URLs carry tokens: never in the pod spec").isNull();
+    assertThat(webhooks.getValueFrom().getSecretKeyRef().getName()).isEqualTo("lockstep-notify");
+    assertThat(webhooks.getValueFrom().getSecretKeyRef().getKey()).isEqualTo("webhooks");
+    assertThat(env(c)).containsEntry("LOCKSTEP_NOTIFY_REMIND_EVERY", "1h");
     assertThat(env(c))
         .containsEntry("TEMPORAL_TLS", "true")
         .containsEntry("TEMPORAL_TLS_CERT", "/etc/temporal/tls.crt")

@@ -2,6 +2,7 @@ package dev.lockstep.workflows;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
 import io.temporal.api.common.v1.Payloads;
+import io.temporal.api.enums.v1.EventType;
 import io.temporal.api.history.v1.HistoryEvent;
 import io.temporal.common.converter.DataConverter;
 import java.time.Duration;
@@ -93,9 +94,23 @@ public final class Audit {
     List<PreChecks.Result> checks = now == null ? List.of() : now.checks();
     int inspectEntry = -1;
     String startedRun = null;
+    // A fired timer is a gate's timeout or a reminder while it waits: what the run did next
+    // tells, so its entry stays undecided until then (-1: none is).
+    int firedTimer = -1;
+    Instant gateSince = null;
     for (HistoryEvent e : events) {
       Instant at =
           Instant.ofEpochSecond(e.getEventTime().getSeconds(), e.getEventTime().getNanos());
+      if (firedTimer >= 0
+          && (e.getEventType() == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+              || e.getEventType() == EventType.EVENT_TYPE_TIMER_STARTED
+              || e.getEventType() == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED)) {
+        if (isReminder(e, converter)) {
+          // The reminder's delivery is its own `notify` entry.
+          entries.remove(firedTimer);
+        }
+        firedTimer = -1;
+      }
       switch (e.getEventType()) {
         case EVENT_TYPE_WORKFLOW_EXECUTION_STARTED -> {
           var a = e.getWorkflowExecutionStartedEventAttributes();
@@ -118,6 +133,13 @@ public final class Audit {
           var a = e.getActivityTaskScheduledEventAttributes();
           scheduled.put(
               e.getEventId(), new Scheduled(a.getActivityType().getName(), a.getInput(), at));
+          if (a.getActivityType().getName().equals("Deliver")) {
+            Notifications.Notice notice =
+                first(converter, a.getInput(), Notifications.Notice.class);
+            if ("gate-waiting".equals(notice.event()) && notice.waitingSince() != null) {
+              gateSince = Instant.parse(notice.waitingSince());
+            }
+          }
         }
         case EVENT_TYPE_ACTIVITY_TASK_STARTED -> {
           var a = e.getActivityTaskStartedEventAttributes();
@@ -248,9 +270,15 @@ public final class Audit {
           }
         }
         case EVENT_TYPE_TIMER_FIRED -> {
-          // The run's only timer is a gate's gateTimeout.
+          // The run's timers are a gate's gateTimeout and its reminders (remindEvery): a reminder
+          // fires before the gate's deadline and is followed by its delivery.
           UpgradePlan plan = request == null ? null : request.plan();
-          if (plan != null && plan.gateTimeout() != null) {
+          Instant since = gateSince != null ? gateSince : lastStep;
+          if (plan != null
+              && plan.gateTimeout() != null
+              && (since == null
+                  || Duration.between(since, at).compareTo(plan.effectiveGateTimeout()) >= 0)) {
+            firedTimer = entries.size();
             entries.add(
                 new Entry(
                     text(at),
@@ -312,6 +340,10 @@ public final class Audit {
         }
         default -> {}
       }
+    }
+    if (firedTimer >= 0 && request != null && remindsAtGates(request.plan())) {
+      // The run has not acted on it yet: reminders are the likelier.
+      entries.remove(firedTimer);
     }
     // Forced checks belong right after the collect step.
     List<Entry> forced = new ArrayList<>();
@@ -620,5 +652,23 @@ public final class Audit {
         : millis < 60_000
             ? String.format(java.util.Locale.ROOT, "%.1fs", millis / 1000.0)
             : Durations.format(Duration.ofMillis(millis).truncatedTo(ChronoUnit.SECONDS));
+  }
+
+  /** Whether {@code e} schedules the delivery of a gate reminder. */
+  private static boolean isReminder(HistoryEvent e, DataConverter converter) {
+    if (e.getEventType() != EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED) {
+      return false;
+    }
+    var a = e.getActivityTaskScheduledEventAttributes();
+    return a.getActivityType().getName().equals("Deliver")
+        && "gate-reminder"
+            .equals(first(converter, a.getInput(), Notifications.Notice.class).event());
+  }
+
+  /** Whether a run of {@code plan} may set reminder timers (its own or its worker's notify). */
+  private static boolean remindsAtGates(UpgradePlan plan) {
+    return plan == null
+        || plan.notifications() == null
+        || plan.notifications().remindEvery() != null;
   }
 }

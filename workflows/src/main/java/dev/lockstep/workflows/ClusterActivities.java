@@ -335,6 +335,11 @@ public interface ClusterActivities {
    *     label, hook name to the Job's state ({@code Running}, {@code Complete}, {@code Failed})
    * @param revisionData what the run that produced the update revision noted about the data ({@link
    *     #NOTE_DATA}), or null
+   * @param workerNotify the worker's default notification targets, for a plan without {@code
+   *     notify:}: references ({@link Notifications#WORKER_WEBHOOK}N), never the URLs, which stay in
+   *     the worker's configuration; null when the worker has none. Read with the target so that the
+   *     history records what the run uses: a run started before the worker's configuration changed
+   *     keeps what it was given.
    */
   record TargetSnapshot(
       boolean found,
@@ -357,7 +362,84 @@ public interface ClusterActivities {
       int ordinalStart,
       String updateStrategy,
       Map<String, String> markedRunHooks,
-      String revisionData) {}
+      String revisionData,
+      UpgradePlan.Notify workerNotify) {
+
+    /** A snapshot without the worker's notification defaults. */
+    public TargetSnapshot(
+        boolean found,
+        List<String> problems,
+        int replicas,
+        String strategyType,
+        Integer partition,
+        String currentRevision,
+        String updateRevision,
+        long generation,
+        long observedGeneration,
+        Map<String, String> images,
+        Map<String, String> newImages,
+        boolean changesTemplate,
+        String runAnnotation,
+        Origin origin,
+        List<UnitSnapshot> units,
+        List<CheckResult> checks,
+        List<String> templateDiff,
+        int ordinalStart,
+        String updateStrategy,
+        Map<String, String> markedRunHooks,
+        String revisionData) {
+      this(
+          found,
+          problems,
+          replicas,
+          strategyType,
+          partition,
+          currentRevision,
+          updateRevision,
+          generation,
+          observedGeneration,
+          images,
+          newImages,
+          changesTemplate,
+          runAnnotation,
+          origin,
+          units,
+          checks,
+          templateDiff,
+          ordinalStart,
+          updateStrategy,
+          markedRunHooks,
+          revisionData,
+          null);
+    }
+
+    /** This snapshot with the worker's notification defaults. */
+    public TargetSnapshot withWorkerNotify(UpgradePlan.Notify defaults) {
+      return new TargetSnapshot(
+          found,
+          problems,
+          replicas,
+          strategyType,
+          partition,
+          currentRevision,
+          updateRevision,
+          generation,
+          observedGeneration,
+          images,
+          newImages,
+          changesTemplate,
+          runAnnotation,
+          origin,
+          units,
+          checks,
+          templateDiff,
+          ordinalStart,
+          updateStrategy,
+          markedRunHooks,
+          revisionData,
+          defaults);
+    }
+  }
 
   /** One pod as seen. */
   record UnitSnapshot(String name, int ordinal, String revision, boolean ready, int restarts) {}

@@ -30,6 +30,13 @@ public interface Notifications {
       String text,
       String waitingSince) {}
 
+  /**
+   * The URL of the worker's default webhook number N (from 0) is {@code worker:N}: what a run's
+   * history records of a worker default, so that a webhook's token never enters it; {@link
+   * #deliver} finds the URL in the worker's configuration.
+   */
+  String WORKER_WEBHOOK = "worker:";
+
   /** The events a notice can be about. */
   List<String> EVENTS =
       List.of("gate-waiting", "gate-reminder", "held", "failed", "rolled-back", "completed");

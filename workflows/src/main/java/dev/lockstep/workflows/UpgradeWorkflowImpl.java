@@ -117,6 +117,13 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
     if (!snapshot.problems().isEmpty()) {
       return invalid(snapshot.problems());
     }
+    if (run.plan.notifications() == null
+        && snapshot.workerNotify() != null
+        && !snapshot.workerNotify().effectiveWebhooks().isEmpty()
+        && Workflow.getVersion(NOTIFY_DEFAULTS, Workflow.DEFAULT_VERSION, NOTIFY_DEFAULTS_V1)
+            == NOTIFY_DEFAULTS_V1) {
+      workerNotify = snapshot.workerNotify();
+    }
     run.fromRevision = snapshot.updateRevision();
     run.fromImages = snapshot.images();
     run.toImages = snapshot.newImages();
@@ -604,8 +611,7 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
     long since = Workflow.currentTimeMillis();
     tell("gate-waiting", run.message, since);
     Duration timeout = run.plan.effectiveGateTimeout();
-    Duration remind =
-        run.plan.notifications() == null ? null : run.plan.notifications().effectiveRemindEvery();
+    Duration remind = whoIsTold() == null ? null : whoIsTold().effectiveRemindEvery();
     // Added after v0.2.0 with gateTimeout: only plans that set it take the timed path, and
     // v0.2.0 refused those, so the DEFAULT_VERSION branch can go once no v0.2.0 run is left.
     boolean timed =
@@ -665,14 +671,33 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
 
   private static final String NOTIFY = "notify";
   private static final int NOTIFY_V1 = 1;
+
+  /**
+   * The worker's default notification targets, for a plan without {@code notify:}: read with the
+   * target at collect (recorded in the history, so a replay and a run started before the worker's
+   * configuration changed both use what the run was given). Added after v0.2.0: a run recorded
+   * before it carries none, and the DEFAULT_VERSION branch can go once no such run is left.
+   */
+  static final String NOTIFY_DEFAULTS = "notify-defaults";
+
+  private static final int NOTIFY_DEFAULTS_V1 = 1;
+  private UpgradePlan.Notify workerNotify;
   private Notifications notifications;
+
+  /** Who is told: the plan's {@code notify:}, else the worker's defaults; null for nobody. */
+  private UpgradePlan.Notify whoIsTold() {
+    if (run.plan == null) {
+      return null;
+    }
+    return run.plan.notifications() != null ? run.plan.notifications() : workerNotify;
+  }
 
   /**
    * Whether this run tells the plan's webhooks. Added after v0.2.0 with {@code notify:}, which
    * v0.2.0 did not know: the DEFAULT_VERSION branch can go once no v0.2.0 run is left.
    */
   private boolean notifying() {
-    UpgradePlan.Notify notify = run.plan == null ? null : run.plan.notifications();
+    UpgradePlan.Notify notify = whoIsTold();
     // A start refused before anything changed is answered to whoever started it, not announced.
     boolean refused = run.verdict != null && !run.verdict.valid();
     return notify != null
@@ -709,7 +734,7 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
     String target =
         run.target != null ? run.target.toString() : run.plan == null ? "" : run.plan.target();
     List<Promise<String>> sent = new ArrayList<>();
-    for (UpgradePlan.Webhook webhook : run.plan.notifications().effectiveWebhooks()) {
+    for (UpgradePlan.Webhook webhook : whoIsTold().effectiveWebhooks()) {
       sent.add(
           Async.function(
               notifications::deliver,

@@ -34,6 +34,9 @@ class FakeCluster implements ClusterActivities {
 
   volatile int upgradedByDead;
 
+  /** The worker's default notification targets, as the worker's inspect adds them. */
+  volatile UpgradePlan.Notify workerNotify;
+
   /** When set, prepare waits for it: a test's chance to steer while a step runs. */
   volatile java.util.concurrent.CountDownLatch prepareGate;
 
@@ -51,6 +54,11 @@ class FakeCluster implements ClusterActivities {
 
   @Override
   public TargetSnapshot inspect(InspectRequest request) {
+    TargetSnapshot found = target(request);
+    return workerNotify == null ? found : found.withWorkerNotify(workerNotify);
+  }
+
+  private TargetSnapshot target(InspectRequest request) {
     calls.add("inspect");
     if (mark != null) {
       List<UnitSnapshot> units = units("web-1");

@@ -42,6 +42,7 @@ class NotificationsWorkflowTest {
   private TestWorkflowEnvironment env;
   private WorkflowClient client;
   private Receiver receiver;
+  private FakeCluster cluster;
 
   @BeforeEach
   void start() {
@@ -49,7 +50,8 @@ class NotificationsWorkflowTest {
     Worker worker = env.newWorker(Names.taskQueue("default"));
     worker.registerWorkflowImplementationTypes(UpgradeWorkflowImpl.class);
     receiver = new Receiver();
-    worker.registerActivitiesImplementations(new FakeCluster(3), receiver);
+    cluster = new FakeCluster(3);
+    worker.registerActivitiesImplementations(cluster, receiver);
     env.start();
     client = env.getWorkflowClient();
   }
@@ -149,5 +151,106 @@ class NotificationsWorkflowTest {
                 .map(e -> e.subject() + ": " + e.detail())
                 .toList())
         .containsExactly("gate-waiting: delivered: HTTP 200", "completed: delivered: HTTP 200");
+  }
+
+  /** The worker's defaults as its inspect hands them to a run: references, never the URLs. */
+  static final UpgradePlan.Notify WORKER_DEFAULTS =
+      new UpgradePlan.Notify(List.of(new UpgradePlan.Webhook("worker:0", "slack")), "1h");
+
+  @Test
+  void aPlanWithoutNotifyTellsTheWorkersDefaultsWithTheirReminders() {
+    cluster.workerNotify = WORKER_DEFAULTS;
+    Upgrades.start(
+        client,
+        new UpgradeRequest(UpgradeWorkflowTest.plan(UpgradePlan.Gate.FIRST), "alice", "minor", 0));
+    env.sleep(Duration.ofMinutes(90));
+    assertThat(receiver.events()).containsExactly("gate-waiting", "gate-reminder");
+    Scenarios.stub(client).resume(new SteerRequest("bob", "ok"));
+    assertEquals(Phase.COMPLETED, Scenarios.result(client).phase());
+    assertThat(receiver.events()).containsExactly("gate-waiting", "gate-reminder", "completed");
+    assertThat(receiver.notices)
+        .allSatisfy(n -> assertThat(n.webhook()).isEqualTo(WORKER_DEFAULTS.webhooks().get(0)));
+  }
+
+  @Test
+  void aPlansOwnNotifyReplacesTheWorkersDefaults() {
+    cluster.workerNotify = WORKER_DEFAULTS;
+    Upgrades.start(
+        client,
+        new UpgradeRequest(
+            plan()
+                .gate(UpgradePlan.Gate.NONE)
+                .notifications(new UpgradePlan.Notify(HOOK.webhooks(), null))
+                .build(),
+            "alice",
+            "minor",
+            0));
+    assertEquals(Phase.COMPLETED, Scenarios.result(client).phase());
+    assertThat(receiver.events()).containsExactly("completed");
+    assertThat(receiver.notices.get(0).webhook()).isEqualTo(HOOK.webhooks().get(0));
+  }
+
+  @Test
+  void aRunKeepsTheDefaultsItStartedWithWhenTheWorkersChange() {
+    cluster.workerNotify = WORKER_DEFAULTS;
+    Upgrades.start(
+        client,
+        new UpgradeRequest(UpgradeWorkflowTest.plan(UpgradePlan.Gate.FIRST), "alice", "minor", 0));
+    env.sleep(Duration.ofMinutes(10));
+    assertThat(receiver.events()).containsExactly("gate-waiting");
+    // The worker is restarted without defaults while the run waits at its gate.
+    cluster.workerNotify = null;
+    Scenarios.stub(client).resume(new SteerRequest("bob", "ok"));
+    assertEquals(Phase.COMPLETED, Scenarios.result(client).phase());
+    assertThat(receiver.events()).containsExactly("gate-waiting", "completed");
+
+    // A run started after the change is told nothing.
+    receiver.notices.clear();
+    Upgrades.start(
+        client,
+        new UpgradeRequest(UpgradeWorkflowTest.plan(UpgradePlan.Gate.NONE), "alice", "again", 0));
+    assertEquals(Phase.COMPLETED, Scenarios.result(client).phase());
+    assertThat(receiver.events()).isEmpty();
+  }
+
+  private List<String> gateEntries() {
+    var history =
+        client.fetchHistory(
+            Names.workflowId("default", Target.parse(UpgradeWorkflowTest.TARGET, "default")));
+    Audit.Report audit = Audit.of(null, history.getEvents(), GlobalDataConverter.get(), null);
+    return audit.entries().stream()
+        .filter(e -> e.what().equals("gate"))
+        .map(e -> e.who() + ": " + e.detail())
+        .toList();
+  }
+
+  @Test
+  void remindersAreNotGateTimeoutsInTheAudit() {
+    // Reminders every hour, a gate timeout of 3h never reached: resumed after 150 minutes.
+    Upgrades.start(
+        client, new UpgradeRequest(plan().gateTimeout("3h").build(), "alice", "minor", 0));
+    env.sleep(Duration.ofMinutes(150));
+    Scenarios.stub(client).resume(new SteerRequest("bob", "ok"));
+    assertEquals(Phase.COMPLETED, Scenarios.result(client).phase());
+    assertThat(receiver.events())
+        .containsExactly("gate-waiting", "gate-reminder", "gate-reminder", "completed");
+    assertThat(gateEntries()).containsExactly("null: waited for `lockstep resume`");
+  }
+
+  @Test
+  void theGateTimeoutAmongRemindersIsInTheAuditOnce() {
+    // Reminders every hour; the gate times out after 90 minutes and holds; resumed after 170.
+    Upgrades.start(
+        client, new UpgradeRequest(plan().gateTimeout("90m").build(), "alice", "minor", 0));
+    env.sleep(Duration.ofMinutes(170));
+    assertEquals(Phase.HELD, Scenarios.stub(client).status().phase());
+    Scenarios.stub(client).resume(new SteerRequest("bob", "ok"));
+    assertEquals(Phase.COMPLETED, Scenarios.result(client).phase());
+    assertThat(receiver.events())
+        .containsExactly("gate-waiting", "gate-reminder", "held", "gate-reminder", "completed");
+    assertThat(gateEntries())
+        .containsExactly(
+            "lockstep: no resume within gateTimeout 90m: onGateTimeout hold",
+            "null: waited for `lockstep resume`");
   }
 }

@@ -405,6 +405,18 @@ final class Scenarios {
         WorkflowStub.fromTyped(release(client)).getResult(ReleaseResult.class);
       };
 
+  /** A plan without notify: told the worker's default webhooks, reminded while it waits. */
+  static final Scenario NOTIFY_DEFAULTS_REMINDED =
+      (client, cluster, env) -> {
+        cluster.workerNotify =
+            new UpgradePlan.Notify(
+                java.util.List.of(new UpgradePlan.Webhook("worker:0", "json")), "1h");
+        start(client, plan(UpgradePlan.Gate.FIRST).build());
+        env.sleep(Duration.ofMinutes(90));
+        stub(client).resume(OPS);
+        result(client);
+      };
+
   /** Every saved history, by file name: one per path a run can take. */
   static final java.util.Map<String, Scenario> ALL =
       java.util.Map.ofEntries(
@@ -444,7 +456,8 @@ final class Scenarios {
           java.util.Map.entry(
               "deployment-canary-cancelled-at-gate.json", DEPLOYMENT_CANARY_CANCELLED_AT_GATE),
           java.util.Map.entry(
-              "deployment-canary-broken-rolled-back.json", DEPLOYMENT_CANARY_BROKEN_ROLLED_BACK));
+              "deployment-canary-broken-rolled-back.json", DEPLOYMENT_CANARY_BROKEN_ROLLED_BACK),
+          java.util.Map.entry("notify-defaults-reminded.json", NOTIFY_DEFAULTS_REMINDED));
 
   /** The workflow id a saved history ran under: its target's, told by the file's name. */
   static String workflowId(String fileName) {
