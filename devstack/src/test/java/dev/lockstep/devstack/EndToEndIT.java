@@ -4,6 +4,7 @@ import static java.util.concurrent.TimeUnit.SECONDS;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -12,6 +13,7 @@ import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.client.Config;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.Watch;
 import io.fabric8.kubernetes.client.Watcher;
 import io.fabric8.kubernetes.client.WatcherException;
@@ -26,6 +28,7 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -440,6 +443,45 @@ class EndToEndIT {
       }
     } finally {
       kube.configMaps().inNamespace("kube-system").withName("kubesim-behaviour").delete();
+    }
+  }
+
+  @Test
+  void theWorkersKubeconfigHoldsOnlyThePublishedRbac() throws Exception {
+    if (!stack.real()) {
+      String why =
+          "EndToEndIT.theWorkersKubeconfigHoldsOnlyThePublishedRbac: real lane only (kubesim has"
+              + " no RBAC)";
+      System.err.println(why);
+      Assumptions.abort(why);
+    }
+    try (KubernetesClient asWorker =
+        new KubernetesClientBuilder()
+            .withConfig(Config.fromKubeconfig(Files.readString(stack.kubeconfig())))
+            .build()) {
+      assertThat(asWorker.apps().statefulSets().inNamespace("demo").list().getItems()).isNotEmpty();
+      // The Role names no ConfigMaps, and binds nothing outside demo.
+      KubernetesClientException refused =
+          assertThrows(
+              KubernetesClientException.class,
+              () ->
+                  asWorker
+                      .configMaps()
+                      .inNamespace("demo")
+                      .resource(
+                          new ConfigMapBuilder()
+                              .withNewMetadata()
+                              .withName("x")
+                              .endMetadata()
+                              .build())
+                      .create());
+      assertEquals(403, refused.getCode());
+      assertEquals(
+          403,
+          assertThrows(
+                  KubernetesClientException.class,
+                  () -> asWorker.apps().statefulSets().inNamespace("kube-system").list())
+              .getCode());
     }
   }
 
