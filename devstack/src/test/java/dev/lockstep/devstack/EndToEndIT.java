@@ -4,6 +4,7 @@ import static java.util.concurrent.TimeUnit.SECONDS;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -12,6 +13,7 @@ import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.client.Config;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.Watch;
 import io.fabric8.kubernetes.client.Watcher;
 import io.fabric8.kubernetes.client.WatcherException;
@@ -26,6 +28,7 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -49,7 +52,7 @@ class EndToEndIT {
     env = stack.env();
     kube =
         new KubernetesClientBuilder()
-            .withConfig(Config.fromKubeconfig(Files.readString(stack.kubeconfig())))
+            .withConfig(Config.fromKubeconfig(Files.readString(stack.adminKubeconfig())))
             .build();
     kubeUrl = kube.getConfiguration().getMasterUrl().replaceAll("/$", "");
     worker = startWorker();
@@ -86,11 +89,52 @@ class EndToEndIT {
     return Processes.awaitPhase(env, target, phase);
   }
 
-  private static long writesSince(long mark) throws Exception {
+  /**
+   * Where the count of writes starts: on kubesim, its request log's sequence number; in the real
+   * lane, where no request log can be read (the API server keeps none a test can see, and the
+   * worker is another process), the uid and resourceVersion of every object of every kind the
+   * worker's Role lets it write, in the only namespace it is bound in: any write the worker makes
+   * changes one of them (and the cluster-wide ClusterRole only reads).
+   */
+  private record Mark(long seq, Map<String, String> objects) {}
+
+  private static Mark requestMark() throws Exception {
+    if (stack.real()) {
+      return new Mark(0, writableObjects());
+    }
     HttpResponse<String> r =
         HttpClient.newHttpClient()
             .send(
-                HttpRequest.newBuilder(URI.create(kubeUrl + "/kubesim/requests?since=" + mark))
+                HttpRequest.newBuilder(URI.create(kubeUrl + "/kubesim/requests")).build(),
+                HttpResponse.BodyHandlers.ofString());
+    long mark = 0;
+    for (JsonNode record : JSON.readTree(r.body())) {
+      mark = Math.max(mark, record.path("seq").asLong());
+    }
+    return new Mark(mark, null);
+  }
+
+  private static long writesSince(Mark mark) throws Exception {
+    if (stack.real()) {
+      Map<String, String> now = writableObjects();
+      List<String> changed = new ArrayList<>();
+      now.forEach(
+          (key, version) -> {
+            if (!version.equals(mark.objects().get(key))) {
+              changed.add(key);
+            }
+          });
+      mark.objects().keySet().stream().filter(k -> !now.containsKey(k)).forEach(changed::add);
+      if (!changed.isEmpty()) {
+        System.err.println("written since the mark: " + changed);
+      }
+      return changed.size();
+    }
+    HttpResponse<String> r =
+        HttpClient.newHttpClient()
+            .send(
+                HttpRequest.newBuilder(
+                        URI.create(kubeUrl + "/kubesim/requests?since=" + mark.seq()))
                     .build(),
                 HttpResponse.BodyHandlers.ofString());
     long writes = 0;
@@ -106,17 +150,30 @@ class EndToEndIT {
     return writes;
   }
 
-  private static long requestMark() throws Exception {
-    HttpResponse<String> r =
-        HttpClient.newHttpClient()
-            .send(
-                HttpRequest.newBuilder(URI.create(kubeUrl + "/kubesim/requests")).build(),
-                HttpResponse.BodyHandlers.ofString());
-    long mark = 0;
-    for (JsonNode record : JSON.readTree(r.body())) {
-      mark = Math.max(mark, record.path("seq").asLong());
+  /** kind/name/uid to resourceVersion of what docs/worker.md's Role may write in demo. */
+  private static Map<String, String> writableObjects() {
+    Map<String, String> objects = new java.util.TreeMap<>();
+    List<List<? extends io.fabric8.kubernetes.api.model.HasMetadata>> lists =
+        List.of(
+            kube.apps().statefulSets().inNamespace("demo").list().getItems(),
+            kube.apps().controllerRevisions().inNamespace("demo").list().getItems(),
+            kube.apps().deployments().inNamespace("demo").list().getItems(),
+            kube.apps().replicaSets().inNamespace("demo").list().getItems(),
+            kube.pods().inNamespace("demo").list().getItems(),
+            kube.batch().v1().jobs().inNamespace("demo").list().getItems(),
+            kube.v1().events().inNamespace("demo").list().getItems());
+    for (var list : lists) {
+      for (var object : list) {
+        objects.put(
+            object.getKind()
+                + "/"
+                + object.getMetadata().getName()
+                + "/"
+                + object.getMetadata().getUid(),
+            object.getMetadata().getResourceVersion());
+      }
     }
-    return mark;
+    return objects;
   }
 
   @Test
@@ -204,7 +261,7 @@ class EndToEndIT {
     String target = "demo/statefulset/discourse";
     assertEquals(0, lockstep("upgrade", target, "--image", "discourse/discourse:3.3.0").exit());
     JsonNode gate = awaitPhase(target, "WAITING_FOR_RESUME");
-    long mark = requestMark();
+    Mark mark = requestMark();
     Processes.Result second = lockstep("upgrade", target, "--image", "discourse/discourse:3.4.0");
     assertEquals(3, second.exit());
     assertThat(second.err())
@@ -233,7 +290,7 @@ class EndToEndIT {
   @Test
   void planPrintsWhatTheUpgradeWouldDoAndWritesNothing() throws Exception {
     String target = "demo/statefulset/ghostwire";
-    long mark = requestMark();
+    Mark mark = requestMark();
     Processes.Result plan =
         lockstep(
             "plan", target, "--image", "ghostwire=ghcr.io/acme/ghostwire:2.1", "--gate", "none");
@@ -272,7 +329,7 @@ class EndToEndIT {
   void badInputExits2WithOneLineAndWritesNothing() throws Exception {
     Path badPlan = dir.resolve("bad.yaml");
     Files.writeString(badPlan, "target: demo/statefulset/postgresql\ngates: first\n");
-    long mark = requestMark();
+    Mark mark = requestMark();
     List<List<String>> cases =
         List.of(
             List.of("upgrade", "demo/deployment/web", "--image", "nginx:1.27"),
@@ -386,6 +443,45 @@ class EndToEndIT {
       }
     } finally {
       kube.configMaps().inNamespace("kube-system").withName("kubesim-behaviour").delete();
+    }
+  }
+
+  @Test
+  void theWorkersKubeconfigHoldsOnlyThePublishedRbac() throws Exception {
+    if (!stack.real()) {
+      String why =
+          "EndToEndIT.theWorkersKubeconfigHoldsOnlyThePublishedRbac: real lane only (kubesim has"
+              + " no RBAC)";
+      System.err.println(why);
+      Assumptions.abort(why);
+    }
+    try (KubernetesClient asWorker =
+        new KubernetesClientBuilder()
+            .withConfig(Config.fromKubeconfig(Files.readString(stack.kubeconfig())))
+            .build()) {
+      assertThat(asWorker.apps().statefulSets().inNamespace("demo").list().getItems()).isNotEmpty();
+      // The Role names no ConfigMaps, and binds nothing outside demo.
+      KubernetesClientException refused =
+          assertThrows(
+              KubernetesClientException.class,
+              () ->
+                  asWorker
+                      .configMaps()
+                      .inNamespace("demo")
+                      .resource(
+                          new ConfigMapBuilder()
+                              .withNewMetadata()
+                              .withName("x")
+                              .endMetadata()
+                              .build())
+                      .create());
+      assertEquals(403, refused.getCode());
+      assertEquals(
+          403,
+          assertThrows(
+                  KubernetesClientException.class,
+                  () -> asWorker.apps().statefulSets().inNamespace("kube-system").list())
+              .getCode());
     }
   }
 

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.lockstep.kubesim.lane.TestCluster;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -16,7 +17,9 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Assumptions;
 
 /** Separate processes for end-to-end tests: the dev stack, workers, CLI invocations. */
 final class Processes {
@@ -80,7 +83,8 @@ final class Processes {
     @Override
     public void close() throws InterruptedException {
       process.destroy();
-      if (!process.waitFor(30, TimeUnit.SECONDS)) {
+      // A dev stack on the kit's control plane stops it (etcd, three servers) before it ends.
+      if (!process.waitFor(90, TimeUnit.SECONDS)) {
         kill();
       }
     }
@@ -88,9 +92,18 @@ final class Processes {
 
   /**
    * {@code lockstep dev --no-worker} on a free Temporal port, once ready, with the environment that
-   * points workers and the CLI at it and the kubeconfig of its kubesim.
+   * points workers and the CLI at it, the worker's kubeconfig ({@code kubeconfig}) and one with
+   * every right for the test's own setup and assertions ({@code adminKubeconfig}: the same file on
+   * kubesim; in the real lane the cluster's admin, while the worker is the ServiceAccount bound to
+   * docs/worker.md's RBAC).
    */
-  record Stack(Running process, Map<String, String> env, Path kubeconfig) implements AutoCloseable {
+  record Stack(Running process, Map<String, String> env, Path kubeconfig, Path adminKubeconfig)
+      implements AutoCloseable {
+    /** Whether this stack runs on a real cluster (the real lane). */
+    boolean real() {
+      return !kubeconfig.equals(adminKubeconfig);
+    }
+
     /** A worker process from {@code jar} (this build's or another version's), once ready. */
     Running worker(Path jar) throws Exception {
       Running w = start(env, jar, "--kubeconfig", kubeconfig.toString(), "--health-port", "0");
@@ -106,8 +119,17 @@ final class Processes {
 
   /**
    * Starts the dev stack without its worker, its kubeconfig in {@code dir}; {@code extra} options.
+   * In the real lane ({@link TestCluster#realLane()}) on a real cluster: the kit's control plane
+   * ({@code --control-plane}) or the one {@code -Dlockstep.kubeconfig} / {@code
+   * LOCKSTEP_KUBECONFIG} names, with three hollow nodes; the test is skipped (one line says why)
+   * where neither can be had.
    */
   static Stack devStack(Path dir, String... extra) throws IOException, InterruptedException {
+    boolean real = TestCluster.realLane();
+    if (real) {
+      Optional<String> unavailable = TestCluster.unavailable();
+      Assumptions.assumeTrue(unavailable.isEmpty(), unavailable.orElse(""));
+    }
     int temporalPort = DevStack.freePort();
     Path kubeconfig = dir.resolve("kubeconfig");
     List<String> args =
@@ -123,14 +145,45 @@ final class Processes {
                 "300ms",
                 "--kubeconfig",
                 kubeconfig.toString()));
+    if (real) {
+      String named = System.getProperty(TestCluster.KUBECONFIG, "");
+      if (named.isBlank()) {
+        named = Optional.ofNullable(System.getenv("LOCKSTEP_KUBECONFIG")).orElse("");
+      }
+      args.addAll(
+          named.isBlank()
+              ? List.of("--control-plane")
+              : List.of("--cluster-kubeconfig", named, "--hollow-nodes", "3"));
+    }
     args.addAll(List.of(extra));
     if (!args.contains("--console-port")) {
       // Only the tests of the console start one: it is a JVM of its own on two busy cores.
       args.add("--no-console");
     }
     Running stack = start(Map.of(), DEVSTACK, args.toArray(String[]::new));
-    stack.awaitLine("ready", Duration.ofSeconds(90));
-    return new Stack(stack, Map.of("TEMPORAL_ADDRESS", "localhost:" + temporalPort), kubeconfig);
+    try {
+      stack.awaitLine("ready", Duration.ofSeconds(real ? 180 : 90));
+    } catch (AssertionError | InterruptedException e) {
+      stack.close();
+      throw e;
+    }
+    Path admin = kubeconfig;
+    if (real) {
+      // "admin      PATH (kubeconfig above: ...)"
+      String line;
+      synchronized (stack.lines) {
+        line = stack.lines.stream().filter(l -> l.startsWith("admin ")).findFirst().orElseThrow();
+      }
+      admin = Path.of(line.substring("admin".length()).trim().split(" ")[0]);
+      synchronized (stack.lines) {
+        // Which cluster this lane ran on, in the test's report.
+        stack.lines.stream()
+            .filter(l -> l.startsWith("kubernetes "))
+            .forEach(l -> System.err.println("real lane: dev stack on " + l.substring(11)));
+      }
+    }
+    return new Stack(
+        stack, Map.of("TEMPORAL_ADDRESS", "localhost:" + temporalPort), kubeconfig, admin);
   }
 
   private static final ObjectMapper JSON = new ObjectMapper();
