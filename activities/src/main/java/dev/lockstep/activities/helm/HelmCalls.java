@@ -41,7 +41,17 @@ public final class HelmCalls {
    * IllegalStateException} helm-java throws, with Helm's message.
    */
   public static <T> T call(String what, Duration timeout, Callable<T> call) {
-    Future<T> future = CALLS.submit(call);
+    JvmSignals.remember();
+    Future<T> future =
+        CALLS.submit(
+            () -> {
+              try {
+                return call.call();
+              } finally {
+                // Go's runtime may have taken SIGTERM and SIGINT from the JVM during the call.
+                JvmSignals.restore();
+              }
+            });
     try {
       return future.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
     } catch (TimeoutException e) {
