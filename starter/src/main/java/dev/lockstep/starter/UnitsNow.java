@@ -123,7 +123,8 @@ final class UnitsNow {
         s.step(),
         s.kind(),
         s.gate(),
-        s.pause());
+        s.pause(),
+        s.traffic());
   }
 
   /** {@code , 50 s} in its status, in whole seconds; empty when unknown. */
