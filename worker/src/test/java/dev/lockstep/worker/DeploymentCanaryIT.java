@@ -349,4 +349,34 @@ class DeploymentCanaryIT {
         .allMatch(s -> s.size() >= 3, "at least 3 Ready endpoints")
         .allMatch(s -> s.stream().noneMatch(p -> p.startsWith("q-canary-")), "no canary pod");
   }
+
+  @Test
+  void aWorkerKilledMidWeightIsReplacedAndTheCanaryEndsPromotedOnce() {
+    String ns = h.namespace();
+    deploymentWithService(ns, "k", 4, "example/k:1.0");
+    List<Set<String>> traffic = watchTraffic(ns, "k");
+    String target = ns + "/deployment/k";
+    h.start(canary(target, "k", "example/k:2.0", 50, "gate"));
+    org.awaitility.Awaitility.await()
+        .atMost(Duration.ofSeconds(60))
+        .until(() -> read(ns, "k-canary") != null);
+    String canaryUid = read(ns, "k-canary").getMetadata().getUid();
+
+    h.replaceWorkers();
+    UpgradeStatus gate = h.awaitPhase(target, Phase.WAITING_FOR_RESUME);
+    assertThat(read(ns, "k-canary").getMetadata().getUid()).isEqualTo(canaryUid);
+    assertThat(gate.traffic().shares())
+        .extracting(UpgradeStatus.Share::ready)
+        .containsExactly(2, 2);
+
+    h.upgrade(target).resume(OPS);
+    UpgradeResult result = h.result(target);
+
+    assertEquals(Phase.COMPLETED, result.phase(), result.message());
+    assertThat(images(ns, "k")).hasSize(4).containsOnly("example/k:2.0");
+    assertThat(read(ns, "k").getSpec().getReplicas()).isEqualTo(4);
+    assertThat(read(ns, "k-canary")).isNull();
+    assertThat(runPods(ns)).isEmpty();
+    assertThat(traffic).allMatch(s -> s.size() >= 4, "at least 4 Ready endpoints");
+  }
 }
