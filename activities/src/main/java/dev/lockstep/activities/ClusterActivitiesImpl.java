@@ -1,5 +1,6 @@
 package dev.lockstep.activities;
 
+import dev.lockstep.workflows.CanaryActivities;
 import dev.lockstep.workflows.ClusterActivities;
 import dev.lockstep.workflows.DeploymentActivities;
 import dev.lockstep.workflows.Target;
@@ -17,7 +18,8 @@ import io.fabric8.kubernetes.client.KubernetesClient;
  * HookJobs} and {@link Records} (Events and revision notes), on the helpers of {@link StatefulSets}
  * and {@link Marks}; a Deployment's inspect, revisions and writes are {@link Deployments}'.
  */
-public final class ClusterActivitiesImpl implements ClusterActivities, DeploymentActivities {
+public final class ClusterActivitiesImpl
+    implements ClusterActivities, DeploymentActivities, CanaryActivities {
   /**
    * What an attempt at one unit keeps in its heartbeat, so that a retry after a worker dies keeps
    * the same deadline and the same restart baseline.
@@ -55,6 +57,7 @@ public final class ClusterActivitiesImpl implements ClusterActivities, Deploymen
   private final HookJobs hooks;
   private final Records records;
   private final Deployments deployments;
+  private final Canaries canaries;
 
   private WorkerNotify notify = WorkerNotify.NONE;
 
@@ -77,6 +80,7 @@ public final class ClusterActivitiesImpl implements ClusterActivities, Deploymen
     this.health = new UnitHealth(client);
     this.hooks = new HookJobs(client);
     this.deployments = new Deployments(client, records);
+    this.canaries = new Canaries(client, deployments, records);
     records.deployments(deployments);
   }
 
@@ -171,5 +175,30 @@ public final class ClusterActivitiesImpl implements ClusterActivities, Deploymen
   @Override
   public void release(DeploymentActivities.ReleaseRequest request) {
     deployments.release(request);
+  }
+
+  @Override
+  public Prepared prepare(CanaryActivities.PrepareRequest request) {
+    return canaries.prepare(request);
+  }
+
+  @Override
+  public Weighted setWeight(WeightRequest request) {
+    return canaries.setWeight(request);
+  }
+
+  @Override
+  public Weighted promote(PromoteRequest request) {
+    return canaries.promote(request);
+  }
+
+  @Override
+  public Weighted revert(CanaryActivities.RevertRequest request) {
+    return canaries.revert(request);
+  }
+
+  @Override
+  public void release(CanaryActivities.ReleaseRequest request) {
+    canaries.release(request);
   }
 }

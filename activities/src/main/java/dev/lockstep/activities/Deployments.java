@@ -99,7 +99,7 @@ final class Deployments implements DeploymentActivities {
     }
   }
 
-  private Deployment require(Target target) {
+  Deployment require(Target target) {
     Deployment d = read(target);
     if (d == null) {
       throw nonRetryable(FAILURE_TARGET_NOT_FOUND, target + " no longer exists");
@@ -111,7 +111,7 @@ final class Deployments implements DeploymentActivities {
   }
 
   /** The Deployment's ReplicaSets (those it controls), by revision. */
-  private List<ReplicaSet> replicaSets(Deployment d) {
+  List<ReplicaSet> replicaSets(Deployment d) {
     return client
         .apps()
         .replicaSets()
@@ -125,7 +125,7 @@ final class Deployments implements DeploymentActivities {
         .toList();
   }
 
-  private List<Pod> pods(Deployment d) {
+  List<Pod> pods(Deployment d) {
     return client
         .pods()
         .inNamespace(d.getMetadata().getNamespace())
@@ -168,7 +168,7 @@ final class Deployments implements DeploymentActivities {
   }
 
   /** The ReplicaSet of the Deployment's template now, or null before the controller made it. */
-  private static ReplicaSet current(Deployment d, List<ReplicaSet> sets) {
+  static ReplicaSet current(Deployment d, List<ReplicaSet> sets) {
     for (int i = sets.size() - 1; i >= 0; i--) {
       if (TemplateChange.same(templateOf(sets.get(i)), d.getSpec().getTemplate())) {
         return sets.get(i);
@@ -177,7 +177,7 @@ final class Deployments implements DeploymentActivities {
     return null;
   }
 
-  private static String ownerSet(Pod pod) {
+  static String ownerSet(Pod pod) {
     if (pod.getMetadata().getOwnerReferences() != null) {
       for (OwnerReference ref : pod.getMetadata().getOwnerReferences()) {
         if ("ReplicaSet".equals(ref.getKind()) && Boolean.TRUE.equals(ref.getController())) {
@@ -189,7 +189,7 @@ final class Deployments implements DeploymentActivities {
   }
 
   /** The pods, new ReplicaSet first, then by name; each with its ReplicaSet as its revision. */
-  private static List<UnitSnapshot> units(List<Pod> pods, String newSet) {
+  static List<UnitSnapshot> units(List<Pod> pods, String newSet) {
     List<Pod> sorted = new ArrayList<>(pods);
     sorted.sort(
         Comparator.comparing((Pod p) -> !Objects.equals(ownerSet(p), newSet))
@@ -208,11 +208,11 @@ final class Deployments implements DeploymentActivities {
     return units;
   }
 
-  private static int replicas(Deployment d) {
+  static int replicas(Deployment d) {
     return Optional.ofNullable(d.getSpec().getReplicas()).orElse(1);
   }
 
-  private static String strategyJson(Deployment d) {
+  static String strategyJson(Deployment d) {
     DeploymentStrategy s = d.getSpec().getStrategy();
     return s == null ? null : Serialization.asJson(s);
   }
@@ -233,7 +233,7 @@ final class Deployments implements DeploymentActivities {
   }
 
   /** Whether the rollout is complete, as {@code kubectl rollout status} decides it. */
-  private static boolean complete(Deployment d) {
+  static boolean complete(Deployment d) {
     DeploymentStatus s = d.getStatus();
     if (s == null) {
       return false;
@@ -246,7 +246,7 @@ final class Deployments implements DeploymentActivities {
         && Optional.ofNullable(s.getAvailableReplicas()).orElse(0) >= want;
   }
 
-  private static DeploymentCondition deadlinePassed(Deployment d) {
+  static DeploymentCondition deadlinePassed(Deployment d) {
     if (d.getStatus() == null || d.getStatus().getConditions() == null) {
       return null;
     }
@@ -362,7 +362,7 @@ final class Deployments implements DeploymentActivities {
    * The template the change asks for: the current one changed, or, for a rollback, the template of
    * the ReplicaSet with that revision number or name ({@code kubectl rollout undo --to-revision}).
    */
-  private static TemplateChange.Result desired(
+  static TemplateChange.Result desired(
       Deployment d, List<ReplicaSet> sets, UpgradePlan.Change change, Target target) {
     if (change.restore() == null) {
       return TemplateChange.apply(d.getSpec().getTemplate(), change, target.toString());
@@ -518,7 +518,7 @@ final class Deployments implements DeploymentActivities {
     patch(target, body.toString());
   }
 
-  private void patch(Target target, String mergePatch) {
+  void patch(Target target, String mergePatch) {
     try {
       client
           .apps()
@@ -534,7 +534,7 @@ final class Deployments implements DeploymentActivities {
     }
   }
 
-  private static WaitProgress progress(ActivityExecutionContext context, boolean retry) {
+  static WaitProgress progress(ActivityExecutionContext context, boolean retry) {
     Optional<WaitProgress> saved = context.getHeartbeatDetails(WaitProgress.class);
     return saved.orElseGet(() -> new WaitProgress(System.currentTimeMillis(), retry ? -1 : 0));
   }
@@ -738,7 +738,7 @@ final class Deployments implements DeploymentActivities {
     }
   }
 
-  private static void sleep() {
+  static void sleep() {
     try {
       Thread.sleep(POLL.toMillis());
     } catch (InterruptedException e) {

@@ -137,7 +137,8 @@ final class UnitsNow {
         s.step(),
         s.kind(),
         s.gate(),
-        s.pause());
+        s.pause(),
+        s.traffic());
   }
 
   /** {@code CrashLoopBackOff, 6 restarts, 50 s}: the pod as kubectl shows it, and for how long. */

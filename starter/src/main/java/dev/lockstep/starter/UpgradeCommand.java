@@ -74,7 +74,8 @@ class UpgradeCommand extends Common {
       names = "--strategy",
       description =
           "For a Deployment: rolling (default: its own rolling update, stopped at the gates),"
-              + " canary or blue-green (their steps come from the plan file).")
+              + " canary (the plan file's steps, or by default: 25%, a gate, 50%, 1m, analysis,"
+              + " promote) or blue-green (not in this version yet).")
   String strategy;
 
   @Option(names = "--unit-timeout", description = "How long one unit may take, e.g. 10m (default).")

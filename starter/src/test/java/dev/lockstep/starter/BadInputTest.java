@@ -32,13 +32,13 @@ class BadInputTest {
     String longNamespace = "n".repeat(64);
     return Stream.of(
         bad(
-            "a canary is not in this version yet",
+            "a blue-green is not in this version yet",
             "upgrade",
             "demo/deployment/web",
             "--image",
             "nginx:1.27",
             "--strategy",
-            "canary"),
+            "blue-green"),
         bad(
             "scale-up of a Deployment",
             "upgrade",

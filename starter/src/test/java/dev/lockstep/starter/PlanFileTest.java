@@ -59,9 +59,19 @@ class PlanFileTest {
                 + "change: {images: {web: nginx:1.27}}\n"
                 + "strategy:\n"
                 + "  canary:\n"
-                + "    steps: [{setWeight: 20}, {pause: {}}, {pause: {duration: 10m}}, {analysis: {}}]\n");
+                + "    steps: [{setWeight: 120}, {pause: {}}, {pause: {duration: 10m}}, {analysis: {}}]\n");
     assertEquals(2, canary.exit(), canary.err());
-    assertThat(canary.err()).contains("strategy canary is not supported by this version");
+    assertThat(canary.err())
+        .contains(
+            "strategy.canary.steps[1]: setWeight is a percent of the pods, 0 to 100, was 120");
+    FakeTemporal.Run goodCanary =
+        upgrade(
+            "target: demo/deployment/web\n"
+                + "change: {images: {web: nginx:1.27}}\n"
+                + "strategy:\n"
+                + "  canary:\n"
+                + "    steps: [{setWeight: 20}, {pause: {}}, {pause: {duration: 10m}}, {analysis: {}}]\n");
+    assertEquals(4, goodCanary.exit(), goodCanary.err());
     FakeTemporal.Run good =
         upgrade(
             "target: demo/deployment/web\n"

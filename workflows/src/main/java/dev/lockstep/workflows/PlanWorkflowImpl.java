@@ -113,7 +113,15 @@ public class PlanWorkflowImpl implements PlanWorkflow {
     List<String> gates = new ArrayList<>();
     String resume = ": lockstep resume " + target + Names.clusterFlag(cluster);
     boolean deployment = Target.DEPLOYMENT.equals(target.kind());
-    if (deployment && snapshot != null && snapshot.found()) {
+    boolean canary = plan.strategy() != null && plan.strategy().canary() != null;
+    if (deployment && canary && snapshot != null && snapshot.found()) {
+      for (Step s :
+          DeploymentCanaryStrategy.compile(plan, snapshot.replicas(), TargetStrategy.Start.FRESH)) {
+        if (s.kind() == Step.Kind.GATE) {
+          gates.add("canary " + s.subject() + resume);
+        }
+      }
+    } else if (deployment && snapshot != null && snapshot.found()) {
       for (int count : DeploymentRollingStrategy.gates(plan, snapshot.replicas())) {
         gates.add("at " + count + " of " + snapshot.replicas() + " new pods Ready" + resume);
       }
@@ -157,6 +165,13 @@ public class PlanWorkflowImpl implements PlanWorkflow {
       return List.of();
     }
     List<String> steps = new ArrayList<>(List.of("collect", "pre-checks"));
+    if (Target.DEPLOYMENT.equals(target.kind())
+        && plan.strategy() != null
+        && plan.strategy().canary() != null) {
+      DeploymentCanaryStrategy.compile(plan, snapshot.replicas(), TargetStrategy.Start.FRESH)
+          .forEach(s -> steps.add(s.describe()));
+      return steps;
+    }
     if (Target.DEPLOYMENT.equals(target.kind())) {
       DeploymentRollingStrategy.compile(plan, snapshot.replicas(), TargetStrategy.Start.FRESH)
           .forEach(s -> steps.add(s.describe()));

@@ -26,6 +26,9 @@ public final class StatusTable {
     if (s.pause() != null) {
       notes.append("Pause: ").append(s.pause()).append('\n');
     }
+    if (s.traffic() != null) {
+      notes.append("Traffic: ").append(s.traffic().describe()).append('\n');
+    }
     return table(s) + (notes.isEmpty() ? "" : "\n" + notes);
   }
 
