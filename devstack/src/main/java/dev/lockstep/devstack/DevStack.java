@@ -1,5 +1,8 @@
 package dev.lockstep.devstack;
 
+import dev.lockstep.activities.helm.ChartRenderer;
+import dev.lockstep.activities.helm.HelmCalls;
+import dev.lockstep.activities.helm.HelmInstall;
 import dev.lockstep.kubesim.Kubesim;
 import dev.lockstep.worker.WorkerRuntime;
 import dev.lockstep.worker.WorkerSettings;
@@ -15,9 +18,21 @@ import io.fabric8.kubernetes.api.model.apps.StatefulSetBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.temporal.testserver.TestServer;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.net.ServerSocket;
+import java.net.URI;
+import java.net.URISyntaxException;
+import java.net.URL;
+import java.nio.file.FileSystem;
+import java.nio.file.FileSystemAlreadyExistsException;
+import java.nio.file.FileSystems;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
+import java.util.Comparator;
+import java.util.Map;
+import java.util.stream.Stream;
 
 /**
  * The embedded stack: the Temporal test server bound to a loopback port (a real gRPC server that
@@ -27,6 +42,19 @@ import java.time.Duration;
 public final class DevStack implements AutoCloseable {
   /** Namespace of the seeded example workloads. */
   public static final String DEMO_NAMESPACE = "demo";
+
+  /**
+   * Namespace of the seeded Helm release: not {@link #DEMO_NAMESPACE}, where the plain StatefulSet
+   * {@code ghostwire} is seeded, because the chart names its objects after the release and selects
+   * its pods by {@code app.kubernetes.io/name: ghostwire}, as that StatefulSet does.
+   */
+  public static final String HELM_NAMESPACE = "demo-helm";
+
+  /** The seeded Helm release, installed at the example chart's first version. */
+  public static final String HELM_RELEASE = "ghostwire";
+
+  /** Where the example chart is in the jar (devstack/pom.xml copies it there). */
+  static final String HELM_CHART = "/charts/ghostwire/0.2.0";
 
   /** Settings of a stack. Port 0 picks a free one. */
   public record Settings(
@@ -112,6 +140,84 @@ public final class DevStack implements AutoCloseable {
     create(client, statefulSet("ghostwire", 1, "ghcr.io/example/ghostwire:1.4.0", 8080, "data"));
     client.apps().deployments().inNamespace(DEMO_NAMESPACE).resource(aeterna()).create();
     client.services().inNamespace(DEMO_NAMESPACE).resource(service("aeterna", "http")).create();
+    seedRelease(client);
+  }
+
+  /**
+   * {@code helm install ghostwire examples/charts/ghostwire/0.2.0 -n demo-helm}, as Helm would
+   * leave it (Helm renders it in process; its objects and its release Secret v1 {@code deployed}),
+   * without a Helm client or a real control plane: {@code lockstep plan demo-helm/helm/ghostwire
+   * --chart examples/charts/ghostwire} has a release to plan.
+   */
+  static void seedRelease(KubernetesClient client) {
+    client
+        .namespaces()
+        .resource(
+            new NamespaceBuilder().withNewMetadata().withName(HELM_NAMESPACE).endMetadata().build())
+        .create();
+    Path chart = null;
+    try {
+      chart = Files.createTempDirectory("lockstep-dev-chart-");
+      copyChart(chart);
+      HelmInstall.install(
+          client,
+          new ChartRenderer(HelmCalls.DEFAULT_TIMEOUT),
+          chart,
+          HELM_RELEASE,
+          HELM_NAMESPACE,
+          Map.of(),
+          Instant.now());
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot unpack the example chart: " + e.getMessage(), e);
+    } finally {
+      if (chart != null) {
+        try (Stream<Path> files = Files.walk(chart)) {
+          files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        } catch (IOException e) {
+          // A temporary directory left behind is harmless.
+        }
+      }
+    }
+  }
+
+  /** The example chart's files, from the jar (or the classes directory), under {@code dir}. */
+  private static void copyChart(Path dir) throws IOException {
+    URL chartYaml = DevStack.class.getResource(HELM_CHART + "/Chart.yaml");
+    if (chartYaml == null) {
+      throw new IOException(HELM_CHART + " is not in the dev stack's jar");
+    }
+    URI uri;
+    try {
+      uri = chartYaml.toURI();
+    } catch (URISyntaxException e) {
+      throw new IOException(e);
+    }
+    FileSystem jar = null;
+    try {
+      Path root;
+      if (uri.getScheme().equals("jar")) {
+        try {
+          jar = FileSystems.newFileSystem(uri, Map.of());
+        } catch (FileSystemAlreadyExistsException e) {
+          // Someone else's view of the same jar: use it, and leave it open.
+        }
+        root = (jar != null ? jar : FileSystems.getFileSystem(uri)).provider().getPath(uri);
+      } else {
+        root = Path.of(uri);
+      }
+      Path source = root.getParent();
+      try (Stream<Path> files = Files.walk(source)) {
+        for (Path file : files.filter(Files::isRegularFile).toList()) {
+          Path target = dir.resolve(source.relativize(file).toString());
+          Files.createDirectories(target.getParent());
+          Files.copy(file, target);
+        }
+      }
+    } finally {
+      if (jar != null) {
+        jar.close();
+      }
+    }
   }
 
   /**

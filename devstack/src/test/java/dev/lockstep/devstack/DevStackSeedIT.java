@@ -30,6 +30,24 @@ class DevStackSeedIT {
               client.apps().statefulSets().inNamespace(ns).list().getItems().stream()
                   .map(s -> s.getMetadata().getName()))
           .containsExactlyInAnyOrder("postgresql", "discourse", "ghostwire");
+      // The Helm release, in its own namespace: installed as Helm writes it, revision 1 deployed.
+      assertThat(
+              client.secrets().inNamespace(DevStack.HELM_NAMESPACE).list().getItems().stream()
+                  .map(s -> s.getMetadata().getName() + " " + s.getMetadata().getLabels()))
+          .singleElement()
+          .asString()
+          .startsWith("sh.helm.release.v1.ghostwire.v1 ")
+          .contains("status=deployed", "owner=helm");
+      assertThat(
+              client
+                  .apps()
+                  .statefulSets()
+                  .inNamespace(DevStack.HELM_NAMESPACE)
+                  .withName("ghostwire")
+                  .get()
+                  .getMetadata()
+                  .getAnnotations())
+          .containsEntry("meta.helm.sh/release-name", "ghostwire");
       await()
           .atMost(30, SECONDS)
           .until(
