@@ -85,11 +85,17 @@ final class ReleaseCommands {
 
   /** Starts the release's upgrade and prints what the worker said. */
   static int start(
-      Common command, WorkflowClient client, String cluster, ReleaseUpgradeRequest request) {
+      Common command,
+      WorkflowClient client,
+      String cluster,
+      ReleaseUpgradeRequest request,
+      java.time.Duration verdictTimeout) {
     Target t = request.target();
     Upgrades.Started started;
     try {
-      started = Releases.start(client, request);
+      started = Releases.start(client, request, verdictTimeout);
+    } catch (Upgrades.NoWorker e) {
+      throw new CliFailure(CliFailure.UNREACHABLE, e.getMessage());
     } catch (Upgrades.TargetBusy e) {
       throw new CliFailure(
           CliFailure.REFUSED,

@@ -187,7 +187,8 @@ class UpgradeCommand extends Common {
             gates,
             identity(as),
             reason,
-            (int) Math.max(1, heartbeat.toSeconds())));
+            (int) Math.max(1, heartbeat.toSeconds())),
+        verdictWait);
   }
 
   /** The plan file as read, with what was wrong in it. */
