@@ -115,7 +115,29 @@ final class PlanCommand extends UpgradeCommand {
     Duration wait = duration("--verdict-timeout", verdictTimeout);
     duration("--heartbeat-timeout", heartbeatTimeout);
     String cluster = cluster();
-    WorkflowClient client = temporal();
+    HelmActivities.ReleasePlan plan =
+        askReleasePlan(temporal(), cluster, release, request, wait, verdictTimeout);
+    if (!plan.problems().isEmpty()) {
+      var err = spec.commandLine().getErr();
+      plan.problems().forEach(p -> err.println("lockstep: " + p + "; nothing was changed"));
+      err.flush();
+      return CliFailure.BAD_INPUT;
+    }
+    print(output, plan, () -> renderRelease(release, cluster, plan));
+    return 0;
+  }
+
+  /**
+   * Asks the worker of {@code cluster} for the plan of a release's upgrade (a short run that
+   * changes nothing); also what {@code lockstep upgrade --dry-run} shows.
+   */
+  static HelmActivities.ReleasePlan askReleasePlan(
+      WorkflowClient client,
+      String cluster,
+      Target release,
+      HelmActivities.ReleaseRequest request,
+      Duration wait,
+      String verdictTimeout) {
     WorkflowStub stub =
         client.newUntypedWorkflowStub(
             "ReleasePlanWorkflow",
@@ -146,14 +168,7 @@ final class PlanCommand extends UpgradeCommand {
           "the worker could not plan " + release + ": " + oneLine(rootCause(e)),
           e);
     }
-    if (!plan.problems().isEmpty()) {
-      var err = spec.commandLine().getErr();
-      plan.problems().forEach(p -> err.println("lockstep: " + p + "; nothing was changed"));
-      err.flush();
-      return CliFailure.BAD_INPUT;
-    }
-    print(output, plan, () -> renderRelease(release, cluster, plan));
-    return 0;
+    return plan;
   }
 
   /** The options of a workload's plan mean nothing for a Helm release: refused, not ignored. */

@@ -58,6 +58,25 @@ class StatusCommand extends Common {
   @Override
   int run() {
     checkOutput(output);
+    Target release = ReleaseCommands.releaseOf(target, defaultNamespace());
+    if (release != null) {
+      dev.lockstep.workflows.ReleaseStatus status;
+      try {
+        status = ReleaseCommands.status(temporal(), cluster(), release);
+      } catch (io.temporal.client.WorkflowNotFoundException e) {
+        throw new CliFailure(
+            CliFailure.FAILED,
+            "no upgrade of "
+                + release
+                + " has run"
+                + dev.lockstep.workflows.Names.clusterFlag(cluster())
+                + ": start one with `lockstep upgrade "
+                + release
+                + " --chart DIR`");
+      }
+      print(output, status, () -> ReleaseCommands.render(status));
+      return 0;
+    }
     Target t = target(target);
     WorkflowClient client = temporal();
     if (watch || await) {

@@ -45,6 +45,13 @@ final class SteerCommands {
 
     @Override
     int run() {
+      Target release = ReleaseCommands.releaseOf(target, defaultNamespace());
+      if (release != null) {
+        // A release: cancel and rollback are its own; the rest go to the workload moving now.
+        WorkflowClient client = temporal();
+        Target child = ReleaseCommands.steer(this, client, cluster(), release, action(), request());
+        return child == null ? 0 : steer(client, child);
+      }
       Target t = target(target);
       WorkflowClient client = temporal();
       return steer(client, t);
@@ -229,6 +236,20 @@ final class SteerCommands {
 
     @Override
     int run() {
+      Target release = ReleaseCommands.releaseOf(target, defaultNamespace());
+      if (release != null) {
+        if (toRevision != null) {
+          throw new CliFailure(
+              CliFailure.BAD_INPUT,
+              "--to-revision is not available for a Helm release yet: roll back its running"
+                  + " upgrade with `lockstep rollback "
+                  + release
+                  + "`");
+        }
+        // The release's running upgrade goes back; its workloads each by their own run.
+        ReleaseCommands.steer(this, temporal(), cluster(), release, action(), request());
+        return 0;
+      }
       Target t = target(target);
       if (toRevision != null && toRevision.isBlank()) {
         throw new CliFailure(CliFailure.BAD_INPUT, "--to-revision needs a revision number or name");

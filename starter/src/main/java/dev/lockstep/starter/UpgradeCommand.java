@@ -117,6 +117,81 @@ class UpgradeCommand extends Common {
       description = "How long to wait for a worker to check the plan (default 30s).")
   String verdictTimeout;
 
+  @Option(
+      names = "--dry-run",
+      description =
+          "Helm release only: print what the upgrade would do (as lockstep plan) and change"
+              + " nothing.")
+  boolean dryRun;
+
+  /**
+   * {@code upgrade NAMESPACE/helm/RELEASE --chart DIR ...}: the release's parent run, one child
+   * upgrade per changed workload. Bad input is one line, exit 2, before anything is started.
+   */
+  private int upgradeRelease(Target release) {
+    List<String> given = new ArrayList<>();
+    if (!images.isEmpty()) {
+      given.add("--image");
+    }
+    if (strategy != null) {
+      given.add("--strategy");
+    }
+    if (scaleUp != null) {
+      given.add("--scale-up");
+    }
+    if (!force.isEmpty()) {
+      given.add("--force");
+    }
+    if (restore != null || repair != null) {
+      given.add(restore != null ? "rollback" : "repair");
+    }
+    ReleaseCommands.refuse(given, release);
+    dev.lockstep.workflows.HelmActivities.ReleaseRequest chart = chartArgs.request(release, files);
+    UpgradePlan.Builder workloads = UpgradePlan.builder().gate(UpgradePlan.Gate.FIRST);
+    Map<String, UpgradePlan.Gate> gates = ReleaseCommands.gates(gate, workloads);
+    if (onFailure != null) {
+      try {
+        workloads.onFailure(UpgradePlan.FailurePolicy.valueOf(onFailure.toUpperCase()));
+      } catch (IllegalArgumentException e) {
+        throw new CliFailure(
+            CliFailure.BAD_INPUT, "--on-failure '" + onFailure + "': give rollback or hold");
+      }
+    }
+    if (unitTimeout != null) {
+      duration("--unit-timeout", unitTimeout);
+      workloads.unitTimeout(unitTimeout);
+    }
+    Duration heartbeat = duration("--heartbeat-timeout", heartbeatTimeout);
+    Duration verdictWait = duration("--verdict-timeout", verdictTimeout);
+    String cluster = cluster();
+    io.temporal.client.WorkflowClient client = temporal();
+    if (dryRun) {
+      dev.lockstep.workflows.HelmActivities.ReleasePlan plan =
+          PlanCommand.askReleasePlan(client, cluster, release, chart, verdictWait, verdictTimeout);
+      if (!plan.problems().isEmpty()) {
+        throw new CliFailure(
+            CliFailure.BAD_INPUT, String.join("; ", plan.problems()) + "; nothing was changed");
+      }
+      out().print(ReleaseCommands.dryRun(release, cluster, plan));
+      out().println("Dry run: nothing was started or changed.");
+      out().flush();
+      return 0;
+    }
+    return ReleaseCommands.start(
+        this,
+        client,
+        cluster,
+        new dev.lockstep.workflows.ReleaseUpgradeRequest(
+            chart,
+            cluster,
+            workloads.build(),
+            gates,
+            identity(as),
+            reason,
+            (int) Math.max(1, heartbeat.toSeconds())),
+        verdictWait);
+  }
+
   /** The plan file as read, with what was wrong in it. */
   private PlanFiles.Loaded loaded;
 
@@ -136,13 +211,12 @@ class UpgradeCommand extends Common {
   int run() {
     Target release = releaseTarget();
     if (release != null) {
+      return upgradeRelease(release);
+    }
+    if (dryRun) {
       throw new CliFailure(
           CliFailure.BAD_INPUT,
-          "lockstep upgrade does not take a Helm release ("
-              + release
-              + ") yet: `lockstep plan "
-              + release
-              + " --chart DIR` shows what its upgrade would do");
+          "--dry-run is for a Helm release; for a workload, `lockstep plan " + target + "`");
     }
     // Everything the CLI can check alone is checked before it connects anywhere.
     UpgradePlan plan = validPlan();

@@ -153,7 +153,8 @@ public final class WorkerRuntime implements AutoCloseable {
         UpgradeWorkflowImpl.class,
         dev.lockstep.workflows.PlanWorkflowImpl.class,
         dev.lockstep.workflows.HistoryWorkflowImpl.class,
-        dev.lockstep.workflows.ReleasePlanWorkflowImpl.class);
+        dev.lockstep.workflows.ReleasePlanWorkflowImpl.class,
+        dev.lockstep.workflows.ReleaseWorkflowImpl.class);
     ClusterWatch watch = new ClusterWatch(kube, Duration.ofSeconds(5));
     worker.registerActivitiesImplementations(
         new ClusterActivitiesImpl(kube, watch, notify),

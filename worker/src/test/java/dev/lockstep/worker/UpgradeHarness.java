@@ -117,7 +117,8 @@ final class UpgradeHarness implements AutoCloseable {
         UpgradeWorkflowImpl.class,
         dev.lockstep.workflows.PlanWorkflowImpl.class,
         dev.lockstep.workflows.HistoryWorkflowImpl.class,
-        dev.lockstep.workflows.ReleasePlanWorkflowImpl.class);
+        dev.lockstep.workflows.ReleasePlanWorkflowImpl.class,
+        dev.lockstep.workflows.ReleaseWorkflowImpl.class);
     ClusterWatch watch = new ClusterWatch(cluster.worker(), Duration.ofMillis(250));
     watches.add(watch);
     worker.registerActivitiesImplementations(

@@ -32,6 +32,17 @@ public final class Releases {
    * @throws Upgrades.TargetBusy when a run of the release is going on
    */
   public static Upgrades.Started start(WorkflowClient client, ReleaseUpgradeRequest request) {
+    return start(client, request, null);
+  }
+
+  /**
+   * As {@link #start(WorkflowClient, ReleaseUpgradeRequest)}, waiting at most {@code
+   * verdictTimeout} (null: for ever) for a worker to plan it.
+   *
+   * @throws Upgrades.NoWorker when no worker answered in time (the run stays started)
+   */
+  public static Upgrades.Started start(
+      WorkflowClient client, ReleaseUpgradeRequest request, java.time.Duration verdictTimeout) {
     WorkflowOptions options = options(request);
     ReleaseWorkflow workflow = client.newWorkflowStub(ReleaseWorkflow.class, options);
     WorkflowExecution execution;
@@ -45,7 +56,25 @@ public final class Releases {
             ReleaseWorkflow.class, execution.getWorkflowId(), Optional.of(execution.getRunId()));
     Verdict verdict;
     try {
-      verdict = started.awaitVerdict();
+      if (verdictTimeout == null) {
+        verdict = started.awaitVerdict();
+      } else {
+        java.util.concurrent.CompletableFuture<Verdict> answer =
+            java.util.concurrent.CompletableFuture.supplyAsync(started::awaitVerdict);
+        try {
+          verdict =
+              answer.get(verdictTimeout.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+        } catch (java.util.concurrent.TimeoutException e) {
+          answer.cancel(true);
+          throw new Upgrades.NoWorker(
+              execution.getWorkflowId(), execution.getRunId(), request.cluster());
+        } catch (java.util.concurrent.ExecutionException e) {
+          throw e.getCause() instanceof RuntimeException r ? r : new IllegalStateException(e);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          throw new IllegalStateException(e);
+        }
+      }
     } catch (io.temporal.client.WorkflowNotFoundException e) {
       ReleaseResult result =
           client

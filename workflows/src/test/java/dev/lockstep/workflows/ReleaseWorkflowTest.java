@@ -12,6 +12,7 @@ import io.temporal.testing.TestWorkflowEnvironment;
 import io.temporal.testing.WorkflowReplayer;
 import io.temporal.worker.Worker;
 import io.temporal.worker.WorkerFactoryOptions;
+import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
@@ -160,6 +161,23 @@ class ReleaseWorkflowTest {
         .extracting(ReleaseStatus.Workload::state)
         .containsExactly("rolled-back", "rolled-back", "failed");
     assertThat(result.message()).endsWith("every workload is back at revision 1");
+  }
+
+  @Test
+  void withNoWorkerOfItsClusterTheStartSaysSoInsteadOfWaitingForEver() {
+    ReleaseUpgradeRequest nowhere =
+        new ReleaseUpgradeRequest(
+            FakeRelease.request(),
+            "nowhere",
+            UpgradePlan.builder().build(),
+            Map.of(),
+            "alice",
+            "",
+            0);
+    org.assertj.core.api.Assertions.assertThatThrownBy(
+            () -> Releases.start(client, nowhere, Duration.ofSeconds(1)))
+        .isInstanceOf(Upgrades.NoWorker.class)
+        .hasMessageContaining("no worker of cluster nowhere answered");
   }
 
   @Test

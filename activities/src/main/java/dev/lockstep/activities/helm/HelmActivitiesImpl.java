@@ -8,6 +8,7 @@ import dev.lockstep.workflows.Names;
 import dev.lockstep.workflows.Target;
 import dev.lockstep.workflows.UpgradePlan;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.utils.Serialization;
 import io.temporal.failure.ApplicationFailure;
 import java.io.IOException;
@@ -156,6 +157,14 @@ public final class HelmActivitiesImpl implements HelmActivities {
 
   @Override
   public PendingUpgrade beginUpgrade(BeginRequest begin) {
+    try {
+      return beginUpgradeNow(begin);
+    } catch (KubernetesClientException e) {
+      throw refusedByTheApiServer(e);
+    }
+  }
+
+  private PendingUpgrade beginUpgradeNow(BeginRequest begin) {
     ReleaseRequest request = begin.request();
     String ns = request.namespace();
     String name = request.release();
@@ -267,6 +276,19 @@ public final class HelmActivitiesImpl implements HelmActivities {
     return new PendingUpgrade(planned.plan(), deployed.version(), to, workloads);
   }
 
+  /**
+   * A refusal that retrying cannot change (forbidden, invalid) fails the step at once with the API
+   * server's reason; anything else (a conflict, the server unavailable) is retried by Temporal.
+   */
+  private static RuntimeException refusedByTheApiServer(KubernetesClientException e) {
+    if (e.getCode() == 403 || e.getCode() == 422 || e.getCode() == 400) {
+      String reason = e.getStatus() != null ? e.getStatus().getMessage() : e.getMessage();
+      return ApplicationFailure.newNonRetryableFailure(
+          "the API server refused: " + reason, "Rejected");
+    }
+    return e;
+  }
+
   /** How a pending revision names the run that holds it. */
   static String runMarker(String runId) {
     return "lockstep run " + runId;
@@ -274,6 +296,14 @@ public final class HelmActivitiesImpl implements HelmActivities {
 
   @Override
   public List<String> moveObjects(ObjectsRequest request) {
+    try {
+      return moveObjectsNow(request);
+    } catch (KubernetesClientException e) {
+      throw refusedByTheApiServer(e);
+    }
+  }
+
+  private List<String> moveObjectsNow(ObjectsRequest request) {
     HelmRelease from = revision(request.namespace(), request.release(), request.fromRevision());
     HelmRelease to = revision(request.namespace(), request.release(), request.toRevision());
     return objects
@@ -325,6 +355,14 @@ public final class HelmActivitiesImpl implements HelmActivities {
 
   @Override
   public void finishUpgrade(FinishRequest request) {
+    try {
+      finishUpgradeNow(request);
+    } catch (KubernetesClientException e) {
+      throw refusedByTheApiServer(e);
+    }
+  }
+
+  private void finishUpgradeNow(FinishRequest request) {
     HelmRelease to = revision(request.namespace(), request.release(), request.toRevision());
     Instant now = Instant.now();
     if (request.deployed()) {
