@@ -546,4 +546,53 @@ class StatefulSetIT {
             .getSpec()
             .getServiceName());
   }
+
+  @Test
+  void aTemplateChangeOfASetWhoseClaimTemplatesWereWrittenWithoutTypeIsNoChangeOfOtherFields() {
+    // As Helm creates it from a chart's YAML: the claim template has no apiVersion/kind of its
+    // own. A typed client reads it back and writes it with apiVersion/kind filled in; the API
+    // server ignores the type of an embedded object, so only the template changed.
+    String ns = namespace("claims-typed");
+    client
+        .genericKubernetesResources("apps/v1", "StatefulSet")
+        .inNamespace(ns)
+        .resource(
+            io.fabric8.kubernetes.client.utils.Serialization.unmarshal(
+                "apiVersion: apps/v1\n"
+                    + "kind: StatefulSet\n"
+                    + "metadata: {name: gw, namespace: "
+                    + ns
+                    + "}\n"
+                    + "spec:\n"
+                    + "  replicas: 1\n"
+                    + "  serviceName: gw\n"
+                    + "  selector: {matchLabels: {app: gw}}\n"
+                    + "  template:\n"
+                    + "    metadata: {labels: {app: gw}}\n"
+                    + "    spec:\n"
+                    + "      containers: [{name: gw, image: gw:1.0}]\n"
+                    + "  volumeClaimTemplates:\n"
+                    + "  - metadata: {name: data}\n"
+                    + "    spec:\n"
+                    + "      accessModes: [ReadWriteOnce]\n"
+                    + "      resources: {requests: {storage: 1Gi}}\n",
+                io.fabric8.kubernetes.api.model.GenericKubernetesResource.class))
+        .create();
+    // A whole-object update, as a typed client sends it (retried only when the controller's
+    // status write got in between: 409).
+    StatefulSet edited =
+        await()
+            .atMost(30, SECONDS)
+            .ignoreExceptionsMatching(
+                e -> e instanceof KubernetesClientException k && k.getCode() == 409)
+            .until(
+                () -> {
+                  StatefulSet s = client.apps().statefulSets().inNamespace(ns).withName("gw").get();
+                  s.getSpec().getTemplate().getSpec().getContainers().get(0).setImage("gw:1.1");
+                  return client.apps().statefulSets().inNamespace(ns).resource(s).update();
+                },
+                java.util.Objects::nonNull);
+    assertEquals(
+        "gw:1.1", edited.getSpec().getTemplate().getSpec().getContainers().get(0).getImage());
+  }
 }

@@ -81,10 +81,6 @@ class ReleaseUpgradeIT {
 
   @Test
   void ghostwireTo030WaitsAtItsGateThenIsDeployedAsHelmRecordsIt() {
-    h.onlyInRealLane(
-        "kubesim refuses the server-side dry run of a template change of a StatefulSet with"
-            + " volumeClaimTemplates (as a change of other spec fields); the real API server"
-            + " accepts it");
     Path chart = ReleasePlanIT.CHARTS.resolve("ghostwire");
     ReleaseUpgradeRequest request =
         new ReleaseUpgradeRequest(

@@ -166,7 +166,21 @@ final class Admission {
     Map<String, JsonNode> fields = new TreeMap<>();
     for (Iterator<Map.Entry<String, JsonNode>> it = spec.fields(); it.hasNext(); ) {
       Map.Entry<String, JsonNode> field = it.next();
-      if (!STS_MUTABLE.contains(field.getKey())) {
+      if (field.getKey().equals("volumeClaimTemplates") && field.getValue().isArray()) {
+        // The API server ignores the type of an embedded claim template (conversion carries only
+        // its metadata, spec and status): a typed client that fills in apiVersion/kind does not
+        // change it.
+        com.fasterxml.jackson.databind.node.ArrayNode claims =
+            ((com.fasterxml.jackson.databind.node.ArrayNode) field.getValue()).deepCopy();
+        claims.forEach(
+            claim -> {
+              if (claim instanceof ObjectNode object) {
+                object.remove("apiVersion");
+                object.remove("kind");
+              }
+            });
+        fields.put(field.getKey(), claims);
+      } else if (!STS_MUTABLE.contains(field.getKey())) {
         fields.put(field.getKey(), field.getValue());
       }
     }
