@@ -460,16 +460,16 @@ class EndToEndIT {
             .withConfig(Config.fromKubeconfig(Files.readString(stack.kubeconfig())))
             .build()) {
       assertThat(asWorker.apps().statefulSets().inNamespace("demo").list().getItems()).isNotEmpty();
-      // The Role names no ConfigMaps, and binds nothing outside demo.
+      // The Role names no ServiceAccounts, and binds nothing outside demo.
       KubernetesClientException refused =
           assertThrows(
               KubernetesClientException.class,
               () ->
                   asWorker
-                      .configMaps()
+                      .serviceAccounts()
                       .inNamespace("demo")
                       .resource(
-                          new ConfigMapBuilder()
+                          new io.fabric8.kubernetes.api.model.ServiceAccountBuilder()
                               .withNewMetadata()
                               .withName("x")
                               .endMetadata()
