@@ -698,21 +698,7 @@ final class Canaries {
       throw nonRetryable(
           FAILURE_TARGET_LOCKED, target + " is marked as being changed by Lockstep run " + holder);
     }
-    List<ReplicaSet> sets = deployments.replicaSets(d);
-    ReplicaSet back =
-        sets.stream()
-            .filter(rs -> rs.getMetadata().getName().equals(request.fromRevision()))
-            .findFirst()
-            .orElse(null);
-    if (back == null) {
-      throw nonRetryable(
-          FAILURE_REJECTED,
-          "ReplicaSet "
-              + request.fromRevision()
-              + " of "
-              + target
-              + " is gone (revisionHistoryLimit?): its template cannot be restored");
-    }
+    ReplicaSet back = deployments.restoring(d, request.fromRevision(), target);
     if (holder != null) {
       // One write returns the stable Deployment as found; the canary goes once it is back.
       d.getMetadata().getAnnotations().remove(RUN_ANNOTATION);

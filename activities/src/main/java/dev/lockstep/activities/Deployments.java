@@ -156,6 +156,26 @@ final class Deployments implements DeploymentActivities {
   }
 
   /** A ReplicaSet's template as a Deployment's: without the {@code pod-template-hash} label. */
+  /**
+   * The ReplicaSet {@code fromRevision} of {@code d}, whose template a return restores.
+   *
+   * @throws io.temporal.failure.ApplicationFailure non-retryable when it is gone
+   */
+  ReplicaSet restoring(Deployment d, String fromRevision, Target target) {
+    return replicaSets(d).stream()
+        .filter(rs -> rs.getMetadata().getName().equals(fromRevision))
+        .findFirst()
+        .orElseThrow(
+            () ->
+                nonRetryable(
+                    FAILURE_REJECTED,
+                    "ReplicaSet "
+                        + fromRevision
+                        + " of "
+                        + target
+                        + " is gone (revisionHistoryLimit?): its template cannot be restored"));
+  }
+
   static PodTemplateSpec templateOf(ReplicaSet rs) {
     PodTemplateSpec t =
         Serialization.jsonMapper().convertValue(rs.getSpec().getTemplate(), PodTemplateSpec.class);
@@ -680,21 +700,7 @@ final class Deployments implements DeploymentActivities {
       throw nonRetryable(
           FAILURE_TARGET_LOCKED, target + " is marked as being changed by Lockstep run " + holder);
     }
-    List<ReplicaSet> sets = replicaSets(d);
-    ReplicaSet back =
-        sets.stream()
-            .filter(rs -> rs.getMetadata().getName().equals(request.fromRevision()))
-            .findFirst()
-            .orElse(null);
-    if (back == null) {
-      throw nonRetryable(
-          FAILURE_REJECTED,
-          "ReplicaSet "
-              + request.fromRevision()
-              + " of "
-              + target
-              + " is gone (revisionHistoryLimit?): its template cannot be restored");
-    }
+    ReplicaSet back = restoring(d, request.fromRevision(), target);
     if (holder != null) {
       d.getMetadata().getAnnotations().remove(RUN_ANNOTATION);
       d.getMetadata().getAnnotations().remove(ORIGIN_ANNOTATION);

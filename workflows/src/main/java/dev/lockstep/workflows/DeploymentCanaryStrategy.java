@@ -27,7 +27,6 @@ import org.slf4j.Logger;
  */
 final class DeploymentCanaryStrategy implements TargetStrategy {
   private static final Logger LOG = Workflow.getLogger(DeploymentCanaryStrategy.class);
-  private static final long HEALTH_INTERVAL_MILLIS = 1000;
 
   /** What {@code upgrade --strategy canary} runs without a plan's steps. */
   static final List<UpgradePlan.CanaryStep> DEFAULT_STEPS =
@@ -349,28 +348,12 @@ final class DeploymentCanaryStrategy implements TargetStrategy {
   }
 
   private void checkHealth(String pod) {
-    int i = run.unitIndex(pod);
-    UnitStatus unit = run.units.get(i);
-    run.units.set(i, unit.with(UnitState.VERIFYING, unit.revision(), true, "checking health"));
     try {
-      stubs
-          .perUnit()
-          .checkHealth(
-              new ClusterActivities.HealthRequest(
-                  run.cluster,
-                  run.target,
-                  pod,
-                  run.plan.health(),
-                  run.plan.effectiveUnitTimeout().getSeconds(),
-                  HEALTH_INTERVAL_MILLIS));
+      DeploymentRollingStrategy.checkHealth(run, stubs, healthy, pod);
     } catch (ActivityFailure e) {
-      Stubs.rethrowCancellation(e);
-      healthy.remove(pod);
-      run.units.set(i, unit.with(UnitState.FAILED, unit.revision(), true, Run.cause(e)));
       failed = "the new version failed: " + Run.cause(e);
       throw e;
     }
-    run.units.set(i, unit.with(UnitState.UPGRADED, unit.revision(), true, "upgrade completed"));
   }
 
   private void promote() {
@@ -559,13 +542,6 @@ final class DeploymentCanaryStrategy implements TargetStrategy {
 
   /** The plan's change with only the containers whose image really changes. */
   private UpgradePlan.Change resolvedChange() {
-    UpgradePlan.Change change = run.plan.effectiveChange();
-    Map<String, String> images = new LinkedHashMap<>();
-    for (Map.Entry<String, String> e : snapshot.newImages().entrySet()) {
-      if (!e.getValue().equals(snapshot.images().get(e.getKey()))) {
-        images.put(e.getKey(), e.getValue());
-      }
-    }
-    return new UpgradePlan.Change(images, change.template(), change.resources(), change.restore());
+    return DeploymentRollingStrategy.resolvedChange(run.plan, snapshot);
   }
 }

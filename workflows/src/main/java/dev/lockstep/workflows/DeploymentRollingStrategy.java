@@ -307,6 +307,19 @@ final class DeploymentRollingStrategy implements TargetStrategy {
   }
 
   private void checkHealth(String pod) {
+    try {
+      checkHealth(run, stubs, healthy, pod);
+    } catch (ActivityFailure e) {
+      failed = "the new version failed: " + Run.cause(e);
+      throw e;
+    }
+  }
+
+  /**
+   * The plan's health check of one new pod (shared with {@link DeploymentCanaryStrategy}): the unit
+   * VERIFYING, then UPGRADED; on failure FAILED, no longer counted healthy, and the failure thrown.
+   */
+  static void checkHealth(Run run, Stubs stubs, Set<String> healthy, String pod) {
     int i = run.unitIndex(pod);
     UnitStatus unit = run.units.get(i);
     run.units.set(i, unit.with(UnitState.VERIFYING, unit.revision(), true, "checking health"));
@@ -325,7 +338,6 @@ final class DeploymentRollingStrategy implements TargetStrategy {
       Stubs.rethrowCancellation(e);
       healthy.remove(pod);
       run.units.set(i, unit.with(UnitState.FAILED, unit.revision(), true, Run.cause(e)));
-      failed = "the new version failed: " + Run.cause(e);
       throw e;
     }
     run.units.set(i, unit.with(UnitState.UPGRADED, unit.revision(), true, "upgrade completed"));
@@ -439,7 +451,12 @@ final class DeploymentRollingStrategy implements TargetStrategy {
 
   /** The plan's change with only the containers whose image really changes. */
   private UpgradePlan.Change resolvedChange() {
-    UpgradePlan.Change change = run.plan.effectiveChange();
+    return resolvedChange(run.plan, snapshot);
+  }
+
+  /** {@link #resolvedChange()} of any Deployment strategy (shared with the canary). */
+  static UpgradePlan.Change resolvedChange(UpgradePlan plan, TargetSnapshot snapshot) {
+    UpgradePlan.Change change = plan.effectiveChange();
     Map<String, String> images = new LinkedHashMap<>();
     for (Map.Entry<String, String> e : snapshot.newImages().entrySet()) {
       if (!e.getValue().equals(snapshot.images().get(e.getKey()))) {

@@ -56,25 +56,8 @@ public final class Releases {
             ReleaseWorkflow.class, execution.getWorkflowId(), Optional.of(execution.getRunId()));
     Verdict verdict;
     try {
-      if (verdictTimeout == null) {
-        verdict = started.awaitVerdict();
-      } else {
-        java.util.concurrent.CompletableFuture<Verdict> answer =
-            java.util.concurrent.CompletableFuture.supplyAsync(started::awaitVerdict);
-        try {
-          verdict =
-              answer.get(verdictTimeout.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
-        } catch (java.util.concurrent.TimeoutException e) {
-          answer.cancel(true);
-          throw new Upgrades.NoWorker(
-              execution.getWorkflowId(), execution.getRunId(), request.cluster());
-        } catch (java.util.concurrent.ExecutionException e) {
-          throw e.getCause() instanceof RuntimeException r ? r : new IllegalStateException(e);
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-          throw new IllegalStateException(e);
-        }
-      }
+      verdict =
+          Upgrades.verdict(started::awaitVerdict, execution, request.cluster(), verdictTimeout);
     } catch (io.temporal.client.WorkflowNotFoundException e) {
       ReleaseResult result =
           client

@@ -126,18 +126,32 @@ public final class Upgrades {
       UpgradeRequest request,
       WorkflowExecution execution,
       java.time.Duration verdictTimeout) {
+    return verdict(
+        started::awaitVerdict, execution, request.plan().effectiveCluster(), verdictTimeout);
+  }
+
+  /**
+   * A run's verdict, waiting at most {@code verdictTimeout} (null: as long as it takes) for a
+   * worker of {@code cluster} to give it.
+   *
+   * @throws NoWorker when none answered in time
+   */
+  static Verdict verdict(
+      java.util.function.Supplier<Verdict> awaitVerdict,
+      WorkflowExecution execution,
+      String cluster,
+      java.time.Duration verdictTimeout) {
     Verdict verdict;
     if (verdictTimeout == null) {
-      verdict = started.awaitVerdict();
+      verdict = awaitVerdict.get();
     } else {
       java.util.concurrent.CompletableFuture<Verdict> answer =
-          java.util.concurrent.CompletableFuture.supplyAsync(started::awaitVerdict);
+          java.util.concurrent.CompletableFuture.supplyAsync(awaitVerdict);
       try {
         verdict = answer.get(verdictTimeout.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
       } catch (java.util.concurrent.TimeoutException e) {
         answer.cancel(true);
-        throw new NoWorker(
-            execution.getWorkflowId(), execution.getRunId(), request.plan().effectiveCluster());
+        throw new NoWorker(execution.getWorkflowId(), execution.getRunId(), cluster);
       } catch (java.util.concurrent.ExecutionException e) {
         throw e.getCause() instanceof RuntimeException r ? r : new IllegalStateException(e);
       } catch (InterruptedException e) {
