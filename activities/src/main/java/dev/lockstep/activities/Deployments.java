@@ -511,8 +511,17 @@ final class Deployments implements DeploymentActivities {
     if (replicas(d) != expected.replicas()) {
       diff.add("spec.replicas " + expected.replicas() + " -> " + replicas(d));
     }
-    if (!Objects.equals(strategyJson(d), expected.strategy())) {
-      diff.add("spec.strategy " + expected.strategy() + " -> " + strategyJson(d));
+    Held held = held(d);
+    if (!Objects.equals(userStrategy(d), expected.strategy())) {
+      diff.add("spec.strategy " + expected.strategy() + " -> " + userStrategy(d));
+    } else if (held != null && !holdsStep(d, held)) {
+      diff.add(
+          "spec.strategy, minReadySeconds or progressDeadlineSeconds changed while Lockstep held"
+              + " the rollout at a step (strategy now "
+              + strategyJson(d)
+              + ", minReadySeconds "
+              + d.getSpec().getMinReadySeconds()
+              + ")");
     }
     if (!hash(d.getSpec().getTemplate()).equals(expected.templateHash())) {
       diff.add(
@@ -559,6 +568,202 @@ final class Deployments implements DeploymentActivities {
     return saved.orElseGet(() -> new WaitProgress(System.currentTimeMillis(), retry ? -1 : 0));
   }
 
+  // ---- a rollout moved a bounded step at a time -----------------------------------------------
+  //
+  // Pausing a rollout once enough new pods are Ready races the controller: it acts on the same
+  // readiness within milliseconds, so a fast rollout can run past the gate before the pause lands.
+  // Instead, between prepare and the last ROLL step the Deployment runs with settings under which
+  // the controller itself stops at the gate point: minReadySeconds so high that no new pod ever
+  // counts as available to it (old pods keep their ReplicaSet's own minReadySeconds), and
+  // maxSurge/maxUnavailable as absolute numbers whose sum is the count of new pods wanted. With no
+  // new pod available, upstream's rolling update scales the old ReplicaSet down to no fewer than
+  // replicas - maxUnavailable and the new one up to no more than replicas + maxSurge - old, so it
+  // rests at exactly maxSurge + maxUnavailable new pods however fast they start
+  // (kubernetes-semantics.md §2; rolling.go reconcileNewReplicaSet/reconcileOldReplicaSets). Each
+  // move takes at most the user's own maxSurge + maxUnavailable new pods: first with the surge
+  // (phase A: maxSurge = min(user's surge, move)), then with no surge, which only scales the old
+  // pods down to replicas - count (phase B) while the new ones are Ready. progressDeadlineSeconds
+  // is set to "none" meanwhile (upstream refuses a minReadySeconds that is not below it). The
+  // user's values wait in ROLLOUT_ANNOTATION, written in the same update, and come back exactly
+  // with the last ROLL step, a return, or a release.
+
+  /** The user's rollout settings while the run holds the Deployment to a bounded step. */
+  static final String ROLLOUT_ANNOTATION = "lockstep.dev/rollout";
+
+  /** A minReadySeconds no pod reaches while a run holds the rollout (below NO_DEADLINE). */
+  static final int NEVER_AVAILABLE = Integer.MAX_VALUE - 1;
+
+  /** progressDeadlineSeconds meaning "no deadline" upstream (math.MaxInt32). */
+  static final int NO_DEADLINE = Integer.MAX_VALUE;
+
+  /**
+   * What {@link #ROLLOUT_ANNOTATION} holds: the user's strategy (JSON), minReadySeconds and
+   * progressDeadlineSeconds as they were, and the absolute maxSurge/maxUnavailable the run wrote.
+   */
+  public record Held(
+      String strategy,
+      Integer minReadySeconds,
+      Integer progressDeadlineSeconds,
+      int maxSurge,
+      int maxUnavailable) {
+    /** The count of new pods the controller rests at with these settings. */
+    int count() {
+      return maxSurge + maxUnavailable;
+    }
+  }
+
+  static Held held(Deployment d) {
+    String text =
+        d.getMetadata().getAnnotations() == null
+            ? null
+            : d.getMetadata().getAnnotations().get(ROLLOUT_ANNOTATION);
+    if (text == null) {
+      return null;
+    }
+    try {
+      return Serialization.jsonMapper().readValue(text, Held.class);
+    } catch (java.io.IOException e) {
+      throw nonRetryable(
+          FAILURE_TARGET_CHANGED,
+          "annotation " + ROLLOUT_ANNOTATION + " is not the one Lockstep wrote: " + text);
+    }
+  }
+
+  /** The user's update strategy: held by the run, or the Deployment's own. */
+  static String userStrategy(Deployment d) {
+    Held h = held(d);
+    return h != null ? h.strategy() : strategyJson(d);
+  }
+
+  /**
+   * Upstream's {@code ResolveFenceposts} of a strategy for {@code replicas}: {maxSurge rounded up,
+   * maxUnavailable rounded down}, never both 0; null for Recreate.
+   */
+  static int[] fenceposts(String strategyJson, int replicas) {
+    DeploymentStrategy s =
+        strategyJson == null
+            ? null
+            : Serialization.unmarshal(strategyJson, DeploymentStrategy.class);
+    if (s != null && "Recreate".equals(s.getType())) {
+      return null;
+    }
+    io.fabric8.kubernetes.api.model.apps.RollingUpdateDeployment r =
+        s == null ? null : s.getRollingUpdate();
+    int surge = scaled(r == null ? null : r.getMaxSurge(), replicas, true);
+    int unavailable = scaled(r == null ? null : r.getMaxUnavailable(), replicas, false);
+    if (surge == 0 && unavailable == 0) {
+      unavailable = 1;
+    }
+    return new int[] {surge, unavailable};
+  }
+
+  private static int scaled(
+      io.fabric8.kubernetes.api.model.IntOrString value, int replicas, boolean up) {
+    if (value != null && value.getIntVal() != null) {
+      return value.getIntVal();
+    }
+    String text = value == null || value.getStrVal() == null ? "25%" : value.getStrVal().trim();
+    int percent = Integer.parseInt(text.substring(0, text.length() - 1));
+    double exact = replicas * percent / 100.0;
+    return (int) (up ? Math.ceil(exact) : Math.floor(exact));
+  }
+
+  private static DeploymentStrategy stepStrategy(int maxSurge, int maxUnavailable) {
+    return new io.fabric8.kubernetes.api.model.apps.DeploymentStrategyBuilder()
+        .withType("RollingUpdate")
+        .withNewRollingUpdate()
+        .withNewMaxSurge(maxSurge)
+        .withNewMaxUnavailable(maxUnavailable)
+        .endRollingUpdate()
+        .build();
+  }
+
+  /** Whether the Deployment still has exactly the step settings {@code h} says the run wrote. */
+  private static boolean holdsStep(Deployment d, Held h) {
+    DeploymentStrategy s = d.getSpec().getStrategy();
+    return s != null
+        && "RollingUpdate".equals(s.getType())
+        && s.getRollingUpdate() != null
+        && s.getRollingUpdate().getMaxSurge() != null
+        && Objects.equals(s.getRollingUpdate().getMaxSurge().getIntVal(), h.maxSurge())
+        && s.getRollingUpdate().getMaxUnavailable() != null
+        && Objects.equals(s.getRollingUpdate().getMaxUnavailable().getIntVal(), h.maxUnavailable())
+        && Objects.equals(d.getSpec().getMinReadySeconds(), NEVER_AVAILABLE)
+        && Objects.equals(d.getSpec().getProgressDeadlineSeconds(), NO_DEADLINE);
+  }
+
+  /**
+   * The step settings the rollout should have now to reach {@code count} new pods: the current ones
+   * while their move is under way, the next move once it is done.
+   */
+  static Held nextStep(
+      Held now, String userStrategy, Deployment d, int replicas, int ready, int old, int count) {
+    int[] user = fenceposts(userStrategy, replicas);
+    int most = user[0] + user[1];
+    int from;
+    if (now == null) {
+      from = ready;
+    } else if (ready < now.count()) {
+      return now;
+    } else if (now.maxSurge() > 0) {
+      // Phase A done: the new pods are Ready; now only scale the old ones down.
+      return new Held(
+          now.strategy(), now.minReadySeconds(), now.progressDeadlineSeconds(), 0, now.count());
+    } else if (old > replicas - now.count()) {
+      return now;
+    } else {
+      from = now.count();
+    }
+    Integer minReady = now == null ? d.getSpec().getMinReadySeconds() : now.minReadySeconds();
+    Integer deadline =
+        now == null ? d.getSpec().getProgressDeadlineSeconds() : now.progressDeadlineSeconds();
+    if (from >= count) {
+      // Enough new pods already (e.g. a run that paused late before this fix): old ones down only.
+      return new Held(userStrategy, minReady, deadline, 0, count);
+    }
+    int to = Math.min(count, from + most);
+    int surge = Math.min(user[0], to - from);
+    return new Held(userStrategy, minReady, deadline, surge, to - surge);
+  }
+
+  /**
+   * Puts the step settings {@code step} on the Deployment (or, with null, gives the user's back),
+   * with {@code paused}, in one update conditional on the resourceVersion read.
+   */
+  private void write(Deployment d, Held step, Boolean paused, Target target) {
+    Held was = held(d);
+    if (step != null) {
+      d.getMetadata().getAnnotations().put(ROLLOUT_ANNOTATION, Serialization.asJson(step));
+      d.getSpec().setStrategy(stepStrategy(step.maxSurge(), step.maxUnavailable()));
+      d.getSpec().setMinReadySeconds(NEVER_AVAILABLE);
+      d.getSpec().setProgressDeadlineSeconds(NO_DEADLINE);
+    } else if (was != null) {
+      restoreUser(d, was);
+    }
+    d.getSpec().setPaused(paused);
+    d.setStatus(null);
+    try {
+      client.apps().deployments().inNamespace(target.namespace()).resource(d).update();
+    } catch (KubernetesClientException e) {
+      if (e.getCode() == 404) {
+        throw nonRetryable(FAILURE_TARGET_NOT_FOUND, target + " no longer exists");
+      }
+      throw retryable(e, "could not update " + target);
+    }
+  }
+
+  /** The user's strategy, minReadySeconds and progressDeadlineSeconds back, without the note. */
+  private static void restoreUser(Deployment d, Held was) {
+    d.getMetadata().getAnnotations().remove(ROLLOUT_ANNOTATION);
+    d.getSpec()
+        .setStrategy(
+            was.strategy() == null
+                ? null
+                : Serialization.unmarshal(was.strategy(), DeploymentStrategy.class));
+    d.getSpec().setMinReadySeconds(was.minReadySeconds());
+    d.getSpec().setProgressDeadlineSeconds(was.progressDeadlineSeconds());
+  }
+
   @Override
   public Progress roll(RollRequest request) {
     Target target = request.target();
@@ -577,6 +782,7 @@ final class Deployments implements DeploymentActivities {
       List<UnitSnapshot> onNew =
           units.stream().filter(u -> name != null && name.equals(u.revision())).toList();
       int ready = (int) onNew.stream().filter(UnitSnapshot::ready).count();
+      int old = units.size() - onNew.size();
       for (UnitSnapshot u : onNew) {
         // A HELD run's retry counts restarts from now on, not those that held it.
         int base =
@@ -604,7 +810,13 @@ final class Deployments implements DeploymentActivities {
                 + "\" exceeded its progress deadline"
                 + (deadlinePassed.getMessage() == null ? "" : ": " + deadlinePassed.getMessage()));
       }
-      if (!request.last() && name != null && ready >= request.count()) {
+      int replicas = replicas(d);
+      String user = userStrategy(d);
+      boolean bounded = !request.last() && fenceposts(user, replicas) != null;
+      if (!request.last()
+          && name != null
+          && ready >= request.count()
+          && (!bounded || old <= replicas - request.count())) {
         if (!paused(d)) {
           setPaused(d, true, target);
         }
@@ -616,8 +828,22 @@ final class Deployments implements DeploymentActivities {
           && units.stream().allMatch(u -> name.equals(u.revision()) && u.ready())) {
         return new Progress(name, ready, units, false);
       }
-      if (paused(d)) {
-        setPaused(d, false, target);
+      Held now = held(d);
+      if (bounded) {
+        Held next = nextStep(now, user, d, replicas, ready, old, request.count());
+        if (!next.equals(now) || paused(d)) {
+          LOG.info(
+              "{}: rolling to {} new pods (maxSurge {}, maxUnavailable {})",
+              target,
+              next.count(),
+              next.maxSurge(),
+              next.maxUnavailable());
+          write(d, next, null, target);
+        }
+      } else if (now != null || paused(d)) {
+        // The last step (or a Recreate Deployment, which has no bounded step): the user's own
+        // settings back, and the controller finishes the rollout with them.
+        write(d, null, null, target);
       }
       if (Instant.now().isAfter(deadline)) {
         throw nonRetryable(
@@ -668,7 +894,9 @@ final class Deployments implements DeploymentActivities {
         patch(target, body.toString());
         return told(request, d, name, units);
       }
-      if (paused(d)) {
+      if (held(d) != null) {
+        write(d, null, null, target);
+      } else if (paused(d)) {
         setPaused(d, false, target);
       }
       context.heartbeat(started);
@@ -702,6 +930,10 @@ final class Deployments implements DeploymentActivities {
     }
     ReplicaSet back = restoring(d, request.fromRevision(), target);
     if (holder != null) {
+      Held held = held(d);
+      if (held != null) {
+        restoreUser(d, held);
+      }
       d.getMetadata().getAnnotations().remove(RUN_ANNOTATION);
       d.getMetadata().getAnnotations().remove(ORIGIN_ANNOTATION);
       d.getSpec().setTemplate(templateOf(back));
@@ -740,7 +972,16 @@ final class Deployments implements DeploymentActivities {
   public void release(DeploymentActivities.ReleaseRequest request) {
     Deployment d = require(request.target());
     if (request.runId().equals(Marks.annotation(d))) {
-      patch(request.target(), Marks.UNMARK);
+      Held held = held(d);
+      if (held != null) {
+        // Left as it is, but with the user's own rollout settings: `kubectl rollout resume`
+        // then finishes the rollout as the user would have it.
+        d.getMetadata().getAnnotations().remove(RUN_ANNOTATION);
+        d.getMetadata().getAnnotations().remove(ORIGIN_ANNOTATION);
+        write(d, null, d.getSpec().getPaused(), request.target());
+      } else {
+        patch(request.target(), Marks.UNMARK);
+      }
     }
   }
 

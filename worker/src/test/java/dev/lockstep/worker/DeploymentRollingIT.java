@@ -64,6 +64,8 @@ class DeploymentRollingIT {
         d.getSpec().getTemplate(),
         d.getSpec().getReplicas(),
         d.getSpec().getStrategy(),
+        String.valueOf(d.getSpec().getMinReadySeconds()),
+        String.valueOf(d.getSpec().getProgressDeadlineSeconds()),
         String.valueOf(d.getSpec().getPaused()),
         d.getSpec().getSelector(),
         String.valueOf(d.getMetadata().getLabels()),
@@ -85,15 +87,10 @@ class DeploymentRollingIT {
     UpgradeStatus gate = h.awaitPhase(target, Phase.WAITING_FOR_RESUME);
     assertThat(gate.message()).contains("pods Ready on the new version");
     assertThat(read(ns, "web").getSpec().getPaused()).isTrue();
-    if (dev.lockstep.kubesim.lane.TestCluster.realLane()) {
-      // A known defect (docs/upgrade.md, Deployment rolling): the pause comes from a 0.5 s poll,
-      // and a real controller with pods Ready at once can finish the rollout before it.
-      System.err.println(
-          "DeploymentRollingIT: old pods at the first gate not asserted in the real lane (known"
-              + " defect: the gate's pause can come after a fast rollout finished)");
-    } else {
-      assertThat(images(ns, "web")).contains("example/web:2.0", "example/web:1.0");
-    }
+    // Exactly the gate point, however fast the pods start: one new pod, three old ones.
+    assertThat(images(ns, "web"))
+        .containsExactlyInAnyOrder(
+            "example/web:2.0", "example/web:1.0", "example/web:1.0", "example/web:1.0");
 
     h.upgrade(target).resume(OPS);
     UpgradeResult result = h.result(target);
@@ -155,6 +152,9 @@ class DeploymentRollingIT {
             .strategy(UpgradePlan.Strategy.rolling(List.of("50%")))
             .build());
     h.awaitPhase(target, Phase.WAITING_FOR_RESUME);
+    assertThat(images(ns, "api"))
+        .containsExactlyInAnyOrder(
+            "example/api:2.0", "example/api:2.0", "example/api:1.0", "example/api:1.0");
 
     h.upgrade(target).cancel(OPS);
     UpgradeResult result = h.result(target);

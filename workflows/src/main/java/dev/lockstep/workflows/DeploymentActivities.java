@@ -35,13 +35,19 @@ public interface DeploymentActivities {
   Prepared prepare(PrepareRequest request);
 
   /**
-   * Lets the Deployment's own rolling update run (unpauses it) until at least {@code count} pods of
-   * the new template are Ready, then pauses it again unless {@code last}; with {@code last}, waits
-   * until the rollout is complete (every pod on the new template and Ready, no old pod left).
-   * Heartbeats while it waits. Fails with {@link ClusterActivities#FAILURE_UNIT_FAILED} when a new
-   * pod crash-loops past the plan's threshold, when the Deployment's progress deadline passes
-   * ({@code ProgressDeadlineExceeded}), or when the step takes longer than its timeout (counted
-   * from the first attempt).
+   * Moves the Deployment's own rolling update until exactly {@code count} pods of the new template
+   * are Ready and {@code replicas - count} old ones are left, then pauses it for the gate that
+   * follows; the controller itself rests there (between gates the Deployment runs with step
+   * settings under which no new pod counts as available and maxSurge + maxUnavailable is the count
+   * wanted, the user's settings kept in an annotation), so a fast rollout cannot pass the gate.
+   * Each move takes at most the user's maxSurge + maxUnavailable new pods and stays within the
+   * user's surge and unavailability. With {@code last}, puts the user's strategy, minReadySeconds
+   * and progressDeadlineSeconds back, unpauses, and waits until the rollout is complete (every pod
+   * on the new template and Ready, no old pod left). Idempotent: each write is computed from what
+   * the Deployment is now. Heartbeats while it waits. Fails with {@link
+   * ClusterActivities#FAILURE_UNIT_FAILED} when a new pod crash-loops past the plan's threshold,
+   * when the Deployment's progress deadline passes ({@code ProgressDeadlineExceeded}), or when the
+   * step takes longer than its timeout (counted from the first attempt).
    */
   @ActivityMethod
   Progress roll(RollRequest request);
@@ -56,16 +62,18 @@ public interface DeploymentActivities {
   /**
    * Returns the Deployment exactly as it was found: the template of the ReplicaSet the run started
    * from (as {@code kubectl rollout undo} does: its template without {@code pod-template-hash}),
-   * the user's replicas, update strategy and {@code paused}, without the run's mark, in one write;
-   * then waits until the rollout back is complete. Pods that never moved are never touched.
-   * Idempotent: a retry that finds the Deployment returned only waits.
+   * the user's replicas, update strategy, minReadySeconds, progressDeadlineSeconds and {@code
+   * paused}, without the run's marks, in one write; then waits until the rollout back is complete.
+   * Pods that never moved are never touched. Idempotent: a retry that finds the Deployment returned
+   * only waits.
    */
   @ActivityMethod
   Progress revert(RevertRequest request);
 
   /**
-   * Releases the Deployment exactly as it is: removes the run's mark and nothing else (template,
-   * {@code paused} and pods stay). Idempotent.
+   * Releases the Deployment as it is: removes the run's mark and puts back the user's strategy,
+   * minReadySeconds and progressDeadlineSeconds if a roll step held them (template, {@code paused}
+   * and pods stay). Idempotent.
    */
   @ActivityMethod
   void release(ReleaseRequest request);

@@ -17,11 +17,12 @@ import org.slf4j.Logger;
 
 /**
  * A Deployment, by its own rolling update (DESIGN.md, "Deployments", rolling): the Deployment is
- * marked, paused and changed in one write; each {@link Step.Kind#ROLL} lets the controller roll out
- * with the user's maxSurge and maxUnavailable until the step's count of new pods is Ready, then
- * pauses it again for the gate that follows; the last one lets it finish. Going back restores the
- * template of the ReplicaSet the run started from, with the user's replicas, strategy and {@code
- * paused}, as {@code kubectl rollout undo} would.
+ * marked, paused and changed in one write; each {@link Step.Kind#ROLL} moves the controller's
+ * rollout, a bounded step at a time within the user's maxSurge and maxUnavailable, to exactly the
+ * step's count of new Ready pods and pauses it for the gate that follows; the last one gives the
+ * user's settings back and lets it finish. Going back restores the template of the ReplicaSet the
+ * run started from, with the user's replicas, strategy and {@code paused}, as {@code kubectl
+ * rollout undo} would.
  */
 final class DeploymentRollingStrategy implements TargetStrategy {
   private static final Logger LOG = Workflow.getLogger(DeploymentRollingStrategy.class);
