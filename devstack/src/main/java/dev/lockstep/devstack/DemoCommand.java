@@ -27,7 +27,8 @@ import picocli.CommandLine.Option;
 /**
  * {@code lockstep demo}: starts the embedded stack on free ports and upgrades {@code
  * demo/statefulset/postgresql} from postgres:14.8 to 14.9 with the first-unit gate, showing the
- * status as it changes, resuming at the gate as {@code lockstep resume} does, then summarising.
+ * status as it changes, resuming at the gate as {@code lockstep resume} does, then summarising;
+ * with {@code --deployment STRATEGY}, {@link DeploymentDemo} upgrades the Deployment instead.
  */
 @Command(
     name = "demo",
@@ -42,8 +43,25 @@ class DemoCommand implements Callable<Integer> {
       description = "Simulated pod start-up time.")
   String podStartup;
 
+  @Option(
+      names = "--deployment",
+      paramLabel = "STRATEGY",
+      description =
+          "Upgrade the Deployment demo/deployment/aeterna instead, with this strategy: rolling or"
+              + " canary; each step is printed with the Service's traffic share per version.")
+  String deployment;
+
   @Override
   public Integer call() throws Exception {
+    DeploymentDemo deploymentDemo = null;
+    if (deployment != null) {
+      try {
+        deploymentDemo = DeploymentDemo.of(deployment);
+      } catch (IllegalArgumentException e) {
+        System.err.println("lockstep demo: " + e.getMessage());
+        return 2;
+      }
+    }
     Path dir = Files.createTempDirectory("lockstep-demo");
     say("Starting the embedded stack: Temporal test server, kubesim (a simulated Kubernetes),");
     say("one worker, and example workloads in namespace demo...");
@@ -62,7 +80,8 @@ class DemoCommand implements Callable<Integer> {
               WorkflowServiceStubsOptions.newBuilder().setTarget(stack.temporalAddress()).build(),
               Duration.ofSeconds(10));
       try {
-        return run(WorkflowClient.newInstance(service), stack);
+        WorkflowClient client = WorkflowClient.newInstance(service);
+        return deploymentDemo == null ? run(client, stack) : deploymentDemo.run(client, stack);
       } finally {
         service.shutdownNow();
       }
@@ -176,10 +195,23 @@ class DemoCommand implements Callable<Integer> {
               .inNamespace(DevStack.DEMO_NAMESPACE)
               .withName("postgresql")
               .get();
+      var aeterna =
+          stack
+              .kubesim()
+              .client()
+              .apps()
+              .deployments()
+              .inNamespace(DevStack.DEMO_NAMESPACE)
+              .withName("aeterna")
+              .get();
       if (sts != null
           && sts.getStatus() != null
           && sts.getStatus().getReadyReplicas() != null
-          && sts.getStatus().getReadyReplicas() == 3) {
+          && sts.getStatus().getReadyReplicas() == 3
+          && aeterna != null
+          && aeterna.getStatus() != null
+          && aeterna.getStatus().getAvailableReplicas() != null
+          && aeterna.getStatus().getAvailableReplicas() == 4) {
         return;
       }
       Thread.sleep(100);

@@ -26,4 +26,88 @@ class DemoIT {
           .contains("steering:  resume by demo@lockstep");
     }
   }
+
+  @Test
+  void theRollingDeploymentDemoShowsEachGateWithItsTrafficShareAndEndsCompleted() throws Exception {
+    try (Processes.Running demo =
+        Processes.start(
+            Map.of(),
+            Processes.DEVSTACK,
+            "demo",
+            "--deployment",
+            "rolling",
+            "--pod-startup",
+            "200ms")) {
+      demo.awaitLine("Summary", Duration.ofSeconds(120));
+      assertThat(demo.process.waitFor(60, TimeUnit.SECONDS)).isTrue();
+      String out = String.join("\n", demo.lines);
+      assertEquals(0, demo.process.exitValue(), out);
+      assertThat(out)
+          .contains("$ lockstep upgrade demo/deployment/aeterna --image aeterna=aeterna:1.5.0")
+          .contains("gate at 1 of 4 new pods (WAITING_FOR_RESUME)")
+          .contains("gate at 2 of 4 new pods (WAITING_FOR_RESUME)")
+          .contains("outcome:   COMPLETED")
+          .contains("gates:     2 resumed by demo@lockstep");
+      // The traffic share at each gate: exactly the gate's count of new pods behind the Service.
+      assertThat(lineAfter(demo.lines, "gate at 1 of 4 new pods"))
+          .isEqualTo(
+              "  Traffic: Service aeterna: aeterna:1.4.0 3 (75%), aeterna:1.5.0 1 (25%) of the"
+                  + " Ready endpoints");
+      assertThat(lineAfter(demo.lines, "gate at 2 of 4 new pods"))
+          .isEqualTo(
+              "  Traffic: Service aeterna: aeterna:1.4.0 2 (50%), aeterna:1.5.0 2 (50%) of the"
+                  + " Ready endpoints");
+      assertThat(out)
+          .contains("traffic:   Service aeterna: aeterna:1.5.0 4 (100%) of the Ready endpoints");
+    }
+  }
+
+  @Test
+  void theCanaryDeploymentDemoShowsTheWeightsAndPromotes() throws Exception {
+    try (Processes.Running demo =
+        Processes.start(
+            Map.of(),
+            Processes.DEVSTACK,
+            "demo",
+            "--deployment",
+            "canary",
+            "--pod-startup",
+            "200ms")) {
+      demo.awaitLine("Summary", Duration.ofSeconds(120));
+      assertThat(demo.process.waitFor(60, TimeUnit.SECONDS)).isTrue();
+      String out = String.join("\n", demo.lines);
+      assertEquals(0, demo.process.exitValue(), out);
+      assertThat(lineAfter(demo.lines, "gate at 25%"))
+          .isEqualTo(
+              "  Traffic: Service aeterna: aeterna:1.4.0 3 (75%), aeterna:1.5.0 1 (25%) of the"
+                  + " Ready endpoints");
+      assertThat(out)
+          .contains("outcome:   COMPLETED")
+          .contains("traffic:   Service aeterna: aeterna:1.5.0 4 (100%) of the Ready endpoints");
+    }
+  }
+
+  @Test
+  void blueGreenIsRefusedInOneLineBeforeAnythingStarts() throws Exception {
+    try (Processes.Running demo =
+        Processes.start(Map.of(), Processes.DEVSTACK, "demo", "--deployment", "blue-green")) {
+      assertThat(demo.process.waitFor(60, TimeUnit.SECONDS)).isTrue();
+      assertEquals(2, demo.process.exitValue(), String.join("\n", demo.lines));
+      assertThat(demo.lines)
+          .contains(
+              "lockstep demo: --deployment blue-green: Lockstep has no blue-green strategy yet;"
+                  + " try --deployment rolling or --deployment canary")
+          .noneMatch(l -> l.startsWith("Starting the embedded stack"));
+    }
+  }
+
+  /** The line after the last line that contains {@code marker} and ends a step line. */
+  private static String lineAfter(java.util.List<String> lines, String marker) {
+    for (int i = lines.size() - 2; i >= 0; i--) {
+      if (lines.get(i).startsWith("step ") && lines.get(i).contains(marker)) {
+        return lines.get(i + 1);
+      }
+    }
+    return "(no step line with " + marker + ")";
+  }
 }
