@@ -680,6 +680,12 @@ final class Deployments implements DeploymentActivities {
 
   /** Whether the Deployment still has exactly the step settings {@code h} says the run wrote. */
   private static boolean holdsStep(Deployment d, Held h) {
+    return holdsStrategy(d, h)
+        && Objects.equals(d.getSpec().getMinReadySeconds(), NEVER_AVAILABLE)
+        && Objects.equals(d.getSpec().getProgressDeadlineSeconds(), NO_DEADLINE);
+  }
+
+  private static boolean holdsStrategy(Deployment d, Held h) {
     DeploymentStrategy s = d.getSpec().getStrategy();
     return s != null
         && "RollingUpdate".equals(s.getType())
@@ -687,9 +693,7 @@ final class Deployments implements DeploymentActivities {
         && s.getRollingUpdate().getMaxSurge() != null
         && Objects.equals(s.getRollingUpdate().getMaxSurge().getIntVal(), h.maxSurge())
         && s.getRollingUpdate().getMaxUnavailable() != null
-        && Objects.equals(s.getRollingUpdate().getMaxUnavailable().getIntVal(), h.maxUnavailable())
-        && Objects.equals(d.getSpec().getMinReadySeconds(), NEVER_AVAILABLE)
-        && Objects.equals(d.getSpec().getProgressDeadlineSeconds(), NO_DEADLINE);
+        && Objects.equals(s.getRollingUpdate().getMaxUnavailable().getIntVal(), h.maxUnavailable());
   }
 
   /**
@@ -974,11 +978,36 @@ final class Deployments implements DeploymentActivities {
     if (request.runId().equals(Marks.annotation(d))) {
       Held held = held(d);
       if (held != null) {
-        // Left as it is, but with the user's own rollout settings: `kubectl rollout resume`
-        // then finishes the rollout as the user would have it.
+        // Left as it is, but with the user's own rollout settings where the run's step settings
+        // still are (`kubectl rollout resume` then finishes the rollout as the user would have
+        // it); a setting someone else wrote meanwhile stays theirs.
         d.getMetadata().getAnnotations().remove(RUN_ANNOTATION);
         d.getMetadata().getAnnotations().remove(ORIGIN_ANNOTATION);
-        write(d, null, d.getSpec().getPaused(), request.target());
+        d.getMetadata().getAnnotations().remove(ROLLOUT_ANNOTATION);
+        if (holdsStrategy(d, held)) {
+          d.getSpec()
+              .setStrategy(
+                  held.strategy() == null
+                      ? null
+                      : Serialization.unmarshal(held.strategy(), DeploymentStrategy.class));
+        }
+        if (Objects.equals(d.getSpec().getMinReadySeconds(), NEVER_AVAILABLE)) {
+          d.getSpec().setMinReadySeconds(held.minReadySeconds());
+        }
+        if (Objects.equals(d.getSpec().getProgressDeadlineSeconds(), NO_DEADLINE)) {
+          d.getSpec().setProgressDeadlineSeconds(held.progressDeadlineSeconds());
+        }
+        d.setStatus(null);
+        try {
+          client
+              .apps()
+              .deployments()
+              .inNamespace(d.getMetadata().getNamespace())
+              .resource(d)
+              .update();
+        } catch (KubernetesClientException e) {
+          throw retryable(e, "could not release " + request.target());
+        }
       } else {
         patch(request.target(), Marks.UNMARK);
       }

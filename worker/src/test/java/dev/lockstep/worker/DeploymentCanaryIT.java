@@ -379,4 +379,29 @@ class DeploymentCanaryIT {
     assertThat(runPods(ns)).isEmpty();
     assertThat(traffic).allMatch(s -> s.size() >= 4, "at least 4 Ready endpoints");
   }
+
+  @Test
+  void aFailedAnalysisRollsTheCanaryBackAndReturnsTheDeploymentExactlyAsFound() {
+    String ns = h.namespace();
+    Deployment before = deploymentWithService(ns, "an", 4, "example/an:1.0");
+    List<Set<String>> traffic = watchTraffic(ns, "an");
+    h.cluster.behaviours().image("example/an-check:1", ImageBehaviour.FAIL);
+    String target = ns + "/deployment/an";
+    h.start(
+        canary(target, "an", "example/an:2.0", 25, "analysis").toBuilder()
+            .hooks(
+                new UpgradePlan.Hooks(
+                    null, null, new UpgradePlan.Hook("example/an-check:1", List.of("check")), null))
+            .build());
+
+    UpgradeResult result = h.result(target);
+
+    assertEquals(Phase.ROLLED_BACK, result.phase(), result.message());
+    assertThat(result.message()).contains("test");
+    assertThat(asWritten(read(ns, "an"))).isEqualTo(asWritten(before));
+    assertThat(images(ns, "an")).hasSize(4).containsOnly("example/an:1.0");
+    assertThat(read(ns, "an-canary")).isNull();
+    assertThat(runPods(ns)).isEmpty();
+    assertThat(traffic).allMatch(s -> s.size() >= 4, "at least 4 Ready endpoints");
+  }
 }

@@ -293,4 +293,69 @@ class DeploymentRollingIT {
     assertEquals(Phase.ABANDONED, h.result(target).phase());
     assertThat(read(ns, "kv").getMetadata().getAnnotations()).doesNotContainKey("lockstep.dev/run");
   }
+
+  @Test
+  void someoneElseSettingAnImageAtTheGateHoldsTheRunAndTheirChangeStays() {
+    String ns = h.namespace();
+    Deployment before = h.deployment(ns, "im", 4, "example/im:1.0");
+    String target = ns + "/deployment/im";
+    h.start(UpgradeHarness.plan(target, "im", "example/im:2.0", UpgradePlan.Gate.FIRST));
+    h.awaitPhase(target, Phase.WAITING_FOR_RESUME);
+    Deployment theirs = read(ns, "im");
+    theirs.getSpec().getTemplate().getSpec().getContainers().get(0).setImage("example/im:3.0");
+    h.kube.apps().deployments().inNamespace(ns).resource(theirs).update();
+
+    h.upgrade(target).resume(OPS);
+    UpgradeStatus held = h.awaitPhase(target, Phase.HELD);
+
+    assertThat(held.message())
+        .contains("someone else changed")
+        .contains("spec.template is not the one this run wrote")
+        .contains("example/im:3.0");
+    assertThat(read(ns, "im").getSpec().getTemplate().getSpec().getContainers().get(0).getImage())
+        .isEqualTo("example/im:3.0");
+    h.upgrade(target).abandon(OPS);
+    assertEquals(Phase.ABANDONED, h.result(target).phase());
+    Deployment after = read(ns, "im");
+    // Released with the user's own rollout settings back, their image kept, nothing of Lockstep's.
+    assertThat(after.getSpec().getStrategy()).isEqualTo(before.getSpec().getStrategy());
+    assertThat(after.getSpec().getMinReadySeconds())
+        .isEqualTo(before.getSpec().getMinReadySeconds());
+    assertThat(after.getSpec().getProgressDeadlineSeconds())
+        .isEqualTo(before.getSpec().getProgressDeadlineSeconds());
+    assertThat(after.getSpec().getTemplate().getSpec().getContainers().get(0).getImage())
+        .isEqualTo("example/im:3.0");
+    assertThat(after.getMetadata().getAnnotations().keySet())
+        .noneMatch(k -> k.startsWith("lockstep.dev/"));
+  }
+
+  @Test
+  void someoneElseChangingTheStrategyAtTheGateHoldsTheRunAndTheirStrategyStays() {
+    String ns = h.namespace();
+    h.deployment(ns, "st", 4, "example/st:1.0");
+    String target = ns + "/deployment/st";
+    h.start(UpgradeHarness.plan(target, "st", "example/st:2.0", UpgradePlan.Gate.FIRST));
+    h.awaitPhase(target, Phase.WAITING_FOR_RESUME);
+    h.kube
+        .apps()
+        .deployments()
+        .inNamespace(ns)
+        .withName("st")
+        .patch(
+            io.fabric8.kubernetes.client.dsl.base.PatchContext.of(
+                io.fabric8.kubernetes.client.dsl.base.PatchType.JSON_MERGE),
+            "{\"spec\":{\"strategy\":{\"rollingUpdate\":{\"maxSurge\":3}}}}");
+
+    h.upgrade(target).resume(OPS);
+    UpgradeStatus held = h.awaitPhase(target, Phase.HELD);
+
+    assertThat(held.message()).contains("someone else changed").contains("spec.strategy");
+    h.upgrade(target).abandon(OPS);
+    assertEquals(Phase.ABANDONED, h.result(target).phase());
+    Deployment after = read(ns, "st");
+    assertThat(after.getSpec().getStrategy().getRollingUpdate().getMaxSurge().getIntVal())
+        .isEqualTo(3);
+    assertThat(after.getMetadata().getAnnotations().keySet())
+        .noneMatch(k -> k.startsWith("lockstep.dev/"));
+  }
 }
