@@ -35,6 +35,7 @@ import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -1174,24 +1175,32 @@ public final class Bench {
 
   void b6() throws Exception {
     Instant measuredFrom = Instant.now();
-    Path cli = ROOT.resolve("starter/target/lockstep-cli.jar");
-    int runs = Math.max(5, repeat);
-    // One upgrade at its gate per call of resume: each resume is accepted (exit 0) once.
+    Path launcher = ROOT.resolve("lockstep");
+    int runs = Math.max(10, repeat);
+    // Each resume answers an upgrade at its gate, once: one upgrade per call, per path.
     List<String> commands = List.of("--help", "status", "list", "resume");
-    Map<String, List<Double>> times = new LinkedHashMap<>();
+    Map<String, List<Double>> warm = new LinkedHashMap<>();
+    Map<String, List<Double>> off = new LinkedHashMap<>();
     Map<String, List<String>> failures = new LinkedHashMap<>();
     commands.forEach(
         c -> {
-          times.put(c, new ArrayList<>());
+          warm.put(c, new ArrayList<>());
+          off.put(c, new ArrayList<>());
           failures.put(c, new ArrayList<>());
         });
+    List<Double> first = new ArrayList<>();
+    List<Double> firstAnswered = new ArrayList<>();
+    List<String> coldFailures = new ArrayList<>();
+    // The daemon of this benchmark only, in a run directory of its own, stopped at the end.
+    Path run = Files.createTempDirectory(Path.of("/tmp"), "lockstep-b6");
     try (Stack stack = new Stack(Duration.ofMillis(200), true)) {
       String ns = stack.namespace();
-      for (int r = 0; r < runs; r++) {
+      int targets = 2 * runs;
+      for (int r = 0; r < targets; r++) {
         stack.statefulSet(ns, "svc-" + r, 3, "example/app:1.0");
       }
-      stack.awaitSettled(ns, runs, Duration.ofMinutes(2));
-      for (int r = 0; r < runs; r++) {
+      stack.awaitSettled(ns, targets, Duration.ofMinutes(2));
+      for (int r = 0; r < targets; r++) {
         Upgrades.start(
             stack.client,
             new UpgradeRequest(
@@ -1201,21 +1210,51 @@ public final class Bench {
                 30));
       }
       Instant deadline = Instant.now().plus(Duration.ofMinutes(2));
-      for (int r = 0; r < runs; r++) {
+      for (int r = 0; r < targets; r++) {
         String phase = phaseAtGate(stack.client, new Sts(ns, "svc-" + r), deadline);
         if (!phase.equals(Phase.WAITING_FOR_RESUME.name())) {
           failures.get("resume").add("svc-" + r + " never reached its gate (" + phase + ")");
         }
       }
-      Map<String, String> env = Map.of("TEMPORAL_ADDRESS", "localhost:" + stack.temporalPort);
-      for (int r = 0; r < runs; r++) {
-        String run = "run " + (r + 1);
-        String target = ns + "/statefulset/svc-" + r;
-        time(cli, env, times.get("--help"), failures.get("--help"), run, "--help");
-        time(cli, env, times.get("status"), failures.get("status"), run, "status", target);
-        time(cli, env, times.get("list"), failures.get("list"), run, "list");
-        time(cli, env, times.get("resume"), failures.get("resume"), run, "resume", target);
+      Map<String, String> daemon =
+          Map.of(
+              "TEMPORAL_ADDRESS",
+              "localhost:" + stack.temporalPort,
+              "XDG_RUNTIME_DIR",
+              run.toString());
+      Map<String, String> daemonOff = new HashMap<>(daemon);
+      daemonOff.put("LOCKSTEP_CLI_DAEMON", "off");
+      String status0 = ns + "/statefulset/svc-0";
+      // The first call finds no daemon: it runs in a JVM of its own and starts one.
+      time(launcher, daemon, first, coldFailures, "first call", "status", status0);
+      try {
+        await(
+            "the CLI daemon answering",
+            Duration.ofMinutes(1),
+            Duration.ofMillis(50),
+            () -> Processes.launch(launcher, daemon, "daemon", "status") == 0 ? true : null);
+        time(launcher, daemon, firstAnswered, coldFailures, "first answer", "status", status0);
+      } catch (NotMeasured e) {
+        coldFailures.add(e.getMessage());
       }
+      for (int r = 0; r < runs; r++) {
+        String call = "run " + (r + 1);
+        String target = ns + "/statefulset/svc-" + r;
+        String other = ns + "/statefulset/svc-" + (runs + r);
+        for (String c : commands) {
+          String[] args =
+              switch (c) {
+                case "--help", "list" -> new String[] {c};
+                default -> new String[] {c, target};
+              };
+          time(launcher, daemonOff, off.get(c), failures.get(c), call + ", daemon off", args);
+          if (c.equals("resume")) {
+            args = new String[] {c, other};
+          }
+          time(launcher, daemon, warm.get(c), failures.get(c), call + ", daemon", args);
+        }
+      }
+      Processes.launch(launcher, daemon, "daemon", "stop");
     }
     List<String> notes = new ArrayList<>();
     List<List<String>> rows = new ArrayList<>();
@@ -1227,30 +1266,64 @@ public final class Bench {
       failures.get(c).forEach(x -> notes.add(c + ", " + x));
       rows.add(
           failures.get(c).isEmpty()
-              ? List.of(label, s(median(times.get(c))), s(percentile(times.get(c), 1.0)))
-              : failedRow(label, 3));
+              ? List.of(
+                  label,
+                  s(median(warm.get(c))),
+                  s(percentile(warm.get(c), 1.0)),
+                  s(median(off.get(c))),
+                  s(percentile(off.get(c), 1.0)))
+              : failedRow(label, 5));
     }
+    coldFailures.forEach(x -> notes.add("status, " + x));
+    rows.add(
+        first.isEmpty()
+            ? failedRow("lockstep status TARGET, first call: no daemon yet (starts one)", 5)
+            : List.of(
+                "lockstep status TARGET, first call: no daemon yet (starts one)",
+                s(first.get(0)),
+                "-",
+                "-",
+                "-"));
+    rows.add(
+        firstAnswered.isEmpty()
+            ? failedRow("lockstep status TARGET, the new daemon's first answer", 5)
+            : List.of(
+                "lockstep status TARGET, the new daemon's first answer",
+                s(firstAnswered.get(0)),
+                "-",
+                "-",
+                "-"));
     tables.add(
         new Table(
             "B6",
             "CLI wall time",
-            List.of("command", "median of " + runs, "max"),
+            List.of(
+                "command",
+                "./lockstep, median of " + runs,
+                "max",
+                "LOCKSTEP_CLI_DAEMON=off, median of " + runs,
+                "max"),
             rows,
-            "A new JVM per call, started as ./lockstep starts it (its JVM flags and the class-data"
-                + " archive the build dumps beside the jar; --help, the page rendered at build"
-                + " time, without the archive), against the local Temporal test"
-                + " server; max(5, --repeat) calls of each; resume answers an upgrade waiting at"
-                + " its gate (one per call). Target (issue 19): status, resume and list <= 0.5 s,"
+            "Each call is `./lockstep ARGS` as a person runs it (the launcher, its JVM flags),"
+                + " against the local Temporal test server, wall time to exit. ./lockstep: the"
+                + " short commands answered by the warm CLI daemon (docs/cli.md#the-cli-daemon),"
+                + " --help printed by a JVM of its own as always; LOCKSTEP_CLI_DAEMON=off: every"
+                + " call a JVM of its own (with the class-data archive the build dumps beside the"
+                + " jar), called alternately with the daemon's. max(10, --repeat) calls of each;"
+                + " resume answers an upgrade waiting at its gate (one per call). The last two rows:"
+                + " the first call, which finds no daemon (a JVM of its own, starting the daemon in"
+                + " the background), and the first call that daemon answers (its JIT and its"
+                + " Temporal connection cold). Target (issue 19): status, resume and list <= 0.5 s,"
                 + " --help <= 0.3 s."
                 + failedNote(notes),
-            measured(measuredFrom, count(runs, "call") + " of each command")));
+            measured(measuredFrom, count(runs, "call") + " of each command on each path")));
   }
 
   /**
    * One timed CLI call, its seconds added to {@code times}, or why it failed to {@code failures}.
    */
   private static void time(
-      Path cli,
+      Path launcher,
       Map<String, String> env,
       List<Double> times,
       List<String> failures,
@@ -1258,7 +1331,7 @@ public final class Bench {
       String... args)
       throws Exception {
     try {
-      times.add(Processes.time(cli, env, args));
+      times.add(Processes.time(launcher, env, args));
     } catch (IllegalStateException e) {
       failures.add(run + ": " + e.getMessage());
     }

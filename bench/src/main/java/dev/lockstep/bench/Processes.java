@@ -160,40 +160,42 @@ final class Processes {
   }
 
   /**
-   * Seconds one CLI call takes, start to exit, with the JVM flags the {@code ./lockstep} launcher
-   * gives the CLI (keep them the same): the quick compiler, the small collector and the class-data
-   * archive the build dumps beside the jar, but for the help page alone (nothing, --help, -h),
-   * which starts without the archive.
+   * Seconds one CLI call takes, start to exit, as a person runs it: {@code ./lockstep ARGS} (the
+   * launcher, with its JVM flags, its class-data archive and, for the short commands, its CLI
+   * daemon unless {@code LOCKSTEP_CLI_DAEMON=off} is in {@code env}). It must exit 0.
    */
-  static double time(Path jar, Map<String, String> env, String... args) throws Exception {
-    String archive = jar.toString().replaceFirst("\\.jar$", ".jsa");
-    List<String> command =
-        new ArrayList<>(
-            List.of(java(), "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-XX:-UsePerfData"));
-    boolean helpPage =
-        args.length == 0 || (args.length == 1 && List.of("--help", "-h").contains(args[0]));
-    if (!helpPage) {
-      command.addAll(
-          List.of("-XX:SharedArchiveFile=" + archive, "-Xlog:cds=off", "-Xlog:cds+dynamic=off"));
+  static double time(Path launcher, Map<String, String> env, String... args) throws Exception {
+    long began = System.nanoTime();
+    int exit = launch(launcher, env, args);
+    double seconds = (System.nanoTime() - began) / 1e9;
+    if (exit != 0) {
+      throw new IllegalStateException("lockstep " + String.join(" ", args) + " exited " + exit);
     }
-    command.addAll(List.of("-jar", jar.toString()));
+    return seconds;
+  }
+
+  /** Runs {@code ./lockstep ARGS} with {@code env} added, output discarded; its exit code. */
+  static int launch(Path launcher, Map<String, String> env, String... args) {
+    List<String> command = new ArrayList<>(List.of("bash", launcher.toString()));
     command.addAll(List.of(args));
     ProcessBuilder builder =
         new ProcessBuilder(command)
             .redirectOutput(ProcessBuilder.Redirect.DISCARD)
             .redirectError(ProcessBuilder.Redirect.DISCARD);
     builder.environment().putAll(env);
-    long began = System.nanoTime();
-    Process p = builder.start();
-    if (!p.waitFor(120, TimeUnit.SECONDS)) {
-      p.destroyForcibly();
-      throw new IllegalStateException("lockstep " + String.join(" ", args) + " hung");
+    try {
+      Process p = builder.start();
+      if (!p.waitFor(120, TimeUnit.SECONDS)) {
+        p.destroyForcibly();
+        throw new IllegalStateException("lockstep " + String.join(" ", args) + " hung");
+      }
+      return p.exitValue();
+    } catch (IOException e) {
+      throw new IllegalStateException("cannot run " + launcher + ": " + e.getMessage(), e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted", e);
     }
-    if (p.exitValue() != 0) {
-      throw new IllegalStateException(
-          "lockstep " + String.join(" ", args) + " exited " + p.exitValue());
-    }
-    return (System.nanoTime() - began) / 1e9;
   }
 
   private static String java() {

@@ -108,6 +108,9 @@ abstract class Common implements Callable<Integer> {
 
   private WorkflowServiceStubs service;
 
+  /** Whether {@link #service} is the CLI daemon's warm one (kept open after the command). */
+  private boolean warmService;
+
   /** The client {@link #temporal()} made, to say more when an upgrade is not found. */
   private WorkflowClient client;
 
@@ -178,12 +181,12 @@ abstract class Common implements Callable<Integer> {
     if (cluster != null) {
       return cluster;
     }
-    String env = System.getenv("LOCKSTEP_CLUSTER");
+    String env = Invocation.getenv("LOCKSTEP_CLUSTER");
     return env == null || env.isBlank() ? Names.DEFAULT_CLUSTER : env;
   }
 
   static String defaultNamespace() {
-    String env = System.getenv("LOCKSTEP_NAMESPACE");
+    String env = Invocation.getenv("LOCKSTEP_NAMESPACE");
     return env == null || env.isBlank() ? "default" : env;
   }
 
@@ -197,7 +200,7 @@ abstract class Common implements Callable<Integer> {
 
   /** {@code --as}, else {@code $USER@hostname} (the OS user when {@code $USER} is unset). */
   static String identity(String as) {
-    return identity(as, System.getenv("USER"));
+    return identity(as, Invocation.getenv("USER"));
   }
 
   static String identity(String as, String userVariable) {
@@ -231,7 +234,7 @@ abstract class Common implements Callable<Integer> {
 
   /** How to reach Temporal: the environment (the {@code temporal} CLI's names), then flags. */
   TemporalConnection connection() {
-    return TemporalConnection.fromEnvironment(System.getenv())
+    return TemporalConnection.fromEnvironment(Invocation.environment())
         .overriddenBy(
             new TemporalConnection(
                 temporalAddressFlag,
@@ -261,29 +264,34 @@ abstract class Common implements Callable<Integer> {
     } catch (IllegalArgumentException e) {
       throw new CliFailure(CliFailure.BAD_INPUT, e.getMessage(), e);
     }
-    try {
-      service =
-          connection.connect(
-              options.setRpcRetryOptions(
-                  RpcRetryOptions.newBuilder()
-                      .setExpiration(RPC_RETRY_EXPIRATION)
-                      .setMaximumInterval(Duration.ofSeconds(1))
-                      .build()),
-              List.of(),
-              Duration.ofSeconds(10));
-    } catch (TemporalConnection.Unreachable e) {
-      throw new CliFailure(
-          CliFailure.UNREACHABLE,
-          switch (e.failure()) {
-            case NOTHING_LISTENS ->
-                "cannot reach Temporal at "
-                    + connection.address()
-                    + ": start it (./lockstep dev) or set TEMPORAL_ADDRESS";
-            case NO_ANSWER -> e.getMessage() + ": check TEMPORAL_ADDRESS";
-            default -> e.getMessage();
-          },
-          e);
-    }
+    java.util.function.Supplier<WorkflowServiceStubs> connect =
+        () -> {
+          try {
+            return connection.connect(
+                options.setRpcRetryOptions(
+                    RpcRetryOptions.newBuilder()
+                        .setExpiration(RPC_RETRY_EXPIRATION)
+                        .setMaximumInterval(Duration.ofSeconds(1))
+                        .build()),
+                List.of(),
+                Duration.ofSeconds(10));
+          } catch (TemporalConnection.Unreachable e) {
+            throw new CliFailure(
+                CliFailure.UNREACHABLE,
+                switch (e.failure()) {
+                  case NOTHING_LISTENS ->
+                      "cannot reach Temporal at "
+                          + connection.address()
+                          + ": start it (./lockstep dev) or set TEMPORAL_ADDRESS";
+                  case NO_ANSWER -> e.getMessage() + ": check TEMPORAL_ADDRESS";
+                  default -> e.getMessage();
+                },
+                e);
+          }
+        };
+    StubsCache warm = Invocation.stubs();
+    service = warm == null ? connect.get() : warm.get(connection, connect);
+    warmService = warm != null;
     client =
         WorkflowClient.newInstance(
             service,
@@ -351,11 +359,11 @@ abstract class Common implements Callable<Integer> {
 
   /** {@code --codec-keys}, else {@code LOCKSTEP_CODEC_KEYS}; null when payloads are clear. */
   String codecKeys() {
-    return or(codecKeys, System.getenv("LOCKSTEP_CODEC_KEYS"));
+    return or(codecKeys, Invocation.getenv("LOCKSTEP_CODEC_KEYS"));
   }
 
   String codecKeyId() {
-    return or(codecKeyId, System.getenv("LOCKSTEP_CODEC_KEY_ID"));
+    return or(codecKeyId, Invocation.getenv("LOCKSTEP_CODEC_KEY_ID"));
   }
 
   private static String or(String value, String otherwise) {
@@ -431,7 +439,7 @@ abstract class Common implements Callable<Integer> {
           "unexpected error: " + oneLine(e) + "; run again with --verbose for the details",
           e);
     } finally {
-      if (service != null) {
+      if (service != null && !warmService) {
         service.shutdownNow();
       }
     }

@@ -39,8 +39,8 @@ final class Frames {
    * off with {@code --no-color} or {@code NO_COLOR} (no-color.org).
    */
   static Frames of(String output, Target target, boolean noColorFlag) {
-    boolean terminal = System.console() != null;
-    String noColor = System.getenv("NO_COLOR");
+    boolean terminal = Invocation.console();
+    String noColor = Invocation.getenv("NO_COLOR");
     return new Frames(
         output,
         target,

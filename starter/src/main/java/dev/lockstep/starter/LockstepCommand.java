@@ -65,6 +65,14 @@ public class LockstepCommand implements Runnable {
     return commandLine(CommandLine.defaultFactory(), args).execute(args);
   }
 
+  /** As {@link #execute(String...)}, printing to {@code out} and {@code err} (the CLI daemon). */
+  static int execute(java.io.PrintWriter out, java.io.PrintWriter err, String... args) {
+    CommandLine line = commandLine(CommandLine.defaultFactory(), args);
+    line.setOut(out);
+    line.setErr(err);
+    return line.execute(args);
+  }
+
   /**
    * The command line for {@code args}: when they start with a command's name, only that command is
    * built (under a plain {@code lockstep} parent), not the dozen others it would never run; reading
