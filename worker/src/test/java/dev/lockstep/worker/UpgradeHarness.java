@@ -126,7 +126,12 @@ final class UpgradeHarness implements AutoCloseable {
 
   /** {@link #startWorker()} with {@code kube} as the worker's Kubernetes client. */
   WorkerFactory startWorker(KubernetesClient kube) {
-    WorkerFactory factory = WorkerFactory.newInstance(client);
+    WorkerFactory factory =
+        WorkerFactory.newInstance(
+            client,
+            io.temporal.worker.WorkerFactoryOptions.newBuilder()
+                .setWorkerInterceptors(new dev.lockstep.activities.ApiErrorCounter())
+                .build());
     Worker worker = factory.newWorker(Names.taskQueue(CLUSTER));
     worker.registerWorkflowImplementationTypes(
         UpgradeWorkflowImpl.class,
