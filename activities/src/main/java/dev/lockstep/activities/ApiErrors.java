@@ -28,18 +28,50 @@ final class ApiErrors {
   static final String METRIC = "lockstep_kubernetes_api_errors";
 
   /**
+   * Errors counted already: one that a step counted and that then leaves its activity counts once.
+   */
+  private static final Set<Throwable> COUNTED =
+      java.util.Collections.synchronizedSet(
+          java.util.Collections.newSetFromMap(new java.util.WeakHashMap<>()));
+
+  /**
    * Counts {@code e} by its HTTP code ({@code 0}: no answer, e.g. a broken connection) in the
-   * running activity's metrics scope; outside an activity (a watch's own thread) it counts nothing.
+   * running activity's metrics scope, once however often it is passed; outside an activity (a
+   * watch's own thread) it counts nothing. Every error of the API server that an activity meets is
+   * counted, through here: those that become a failure here ({@link #failure}), those that leave an
+   * activity as they are ({@link ApiErrorCounter}), and those a step passes over or turns into a
+   * failed check, where it handles them. The answers a step expects (404 for an object already
+   * gone, 409 for one already there) are not errors and are not counted.
    */
   static void count(KubernetesClientException e) {
+    com.uber.m3.tally.Scope metrics;
     try {
-      Activity.getExecutionContext()
-          .getMetricsScope()
-          .tagged(Map.of("code", String.valueOf(Math.max(0, e.getCode()))))
-          .counter(METRIC)
-          .inc(1);
+      metrics = Activity.getExecutionContext().getMetricsScope();
     } catch (IllegalStateException notInAnActivity) {
       // Nothing to count against: the activity that surfaces it counts it.
+      return;
+    }
+    count(e, metrics);
+  }
+
+  /** {@link #count(KubernetesClientException)} in an activity's {@code metrics}. */
+  static void count(KubernetesClientException e, com.uber.m3.tally.Scope metrics) {
+    if (!COUNTED.add(e)) {
+      return;
+    }
+    metrics.tagged(Map.of("code", String.valueOf(Math.max(0, e.getCode())))).counter(METRIC).inc(1);
+  }
+
+  /**
+   * Counts the Kubernetes API error behind {@code thrown} (itself or a cause), if there is one, in
+   * the {@code metrics} of the activity it leaves.
+   */
+  static void countCause(Throwable thrown, com.uber.m3.tally.Scope metrics) {
+    for (Throwable t = thrown; t != null; t = t.getCause() == t ? null : t.getCause()) {
+      if (t instanceof KubernetesClientException e) {
+        count(e, metrics);
+        return;
+      }
     }
   }
 

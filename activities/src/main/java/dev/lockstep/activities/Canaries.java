@@ -158,6 +158,7 @@ final class Canaries {
               .min(Comparator.comparing(s -> s.getMetadata().getName()))
               .orElse(null);
     } catch (KubernetesClientException e) {
+      ApiErrors.count(e);
       LOG.warn("could not list the Services of {}: {}", namespace, e.getMessage());
       return null;
     }
@@ -172,6 +173,7 @@ final class Canaries {
     try {
       endpoints = readyEndpoints(namespace, service.getMetadata().getName());
     } catch (KubernetesClientException e) {
+      ApiErrors.count(e);
       LOG.warn("could not list the EndpointSlices of {}: {}", namespace, e.getMessage());
       return null;
     }

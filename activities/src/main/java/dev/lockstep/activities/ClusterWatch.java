@@ -350,6 +350,7 @@ public final class ClusterWatch implements AutoCloseable {
           .inNamespace(namespace)
           .list(new io.fabric8.kubernetes.api.model.ListOptionsBuilder().withLimit(1L).build());
     } catch (io.fabric8.kubernetes.client.KubernetesClientException e) {
+      ApiErrors.count(e);
       if (ApiErrors.isFinal(e)) {
         throw ApiErrors.failure(e, "cannot watch pods and StatefulSets in " + namespace);
       }

@@ -247,6 +247,7 @@ public final class HookJobs {
           .withPropagationPolicy(io.fabric8.kubernetes.api.model.DeletionPropagation.BACKGROUND)
           .delete();
     } catch (KubernetesClientException e) {
+      ApiErrors.count(e);
       LOG.warn("could not delete Job {}: {}", name, e.getMessage());
     }
   }
@@ -278,6 +279,7 @@ public final class HookJobs {
       String oneLine = String.join(" | ", log.strip().split("\\R"));
       return "; log of " + newest.getMetadata().getName() + ": " + tail(oneLine, 1500);
     } catch (KubernetesClientException e) {
+      ApiErrors.count(e);
       return " (its log could not be read: " + e.getCode() + ")";
     }
   }

@@ -647,5 +647,7 @@ final class TargetChecks {
     if (code == 0 || code == 409 || code == 429 || code >= 500) {
       throw e;
     }
+    // The check fails with it (e.g. a right the worker lacks): an API error all the same.
+    ApiErrors.count(e);
   }
 }

@@ -226,6 +226,8 @@ final class UnitUpgrade {
                 .list()
                 .getItems();
       } catch (KubernetesClientException e) {
+        // Passed over (the unit's wait goes on), counted: e.g. `list events` not granted.
+        ApiErrors.count(e);
         return;
       }
       // Event times have whole seconds.

@@ -73,6 +73,9 @@ class ImageIT {
           .doesNotExist();
     }
     assertThat(worker.config.path("ExposedPorts").has("8081/tcp")).as("the health port").isTrue();
+    assertThat(worker.config.path("ExposedPorts").has("9464/tcp"))
+        .as("the metrics port, the chart's metrics.port")
+        .isTrue();
     // The CLI starts as ./lockstep starts it: a command line lives for a second.
     assertThat(JSON.convertValue(cli.config.path("Entrypoint"), List.class))
         .contains("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC");

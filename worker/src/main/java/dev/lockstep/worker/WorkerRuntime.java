@@ -142,6 +142,8 @@ public final class WorkerRuntime implements AutoCloseable {
             io.temporal.worker.WorkerFactoryOptions.newBuilder()
                 .setWorkflowCacheSize(settings.workflowCache())
                 .setMaxWorkflowThreadCount(Math.max(settings.workflowCache(), 10))
+                // lockstep_kubernetes_api_errors_total: errors that leave an activity as they are.
+                .setWorkerInterceptors(new dev.lockstep.activities.ApiErrorCounter())
                 .build());
     Worker worker =
         factory.newWorker(

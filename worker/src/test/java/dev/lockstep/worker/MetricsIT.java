@@ -199,4 +199,58 @@ class MetricsIT {
     assertThat(value(after, "lockstep_step_failures_total", "step=\"backup\"")).isEqualTo(1);
     assertThat(value(after, "lockstep_upgrades_ended_total", "phase=\"failed\"")).isEqualTo(1);
   }
+
+  @Test
+  @Order(4)
+  @org.junit.jupiter.api.Timeout(120)
+  void apiErrorsThatLeaveAnActivityOrThatAStepPassesOverAreCountedToo() throws Exception {
+    UpgradeHarness.onlyInKubesimLane("MetricsIT: API errors are injected by kubesim only");
+    String ns = h.namespace();
+    h.statefulSet(ns, "cart", 2, "example/cart:1.0");
+    String target = ns + "/statefulset/cart";
+    var faults = h.cluster.sim().orElseThrow().faults();
+    // A 503 to the compatibility check's list leaves the inspect activity as it is (Temporal
+    // retries it); a 403 to each unit's look for FailedCreate events is passed over.
+    FaultRule events = new FaultRule("list", "events", 1.0, List.of(403), 0);
+    faults.set(List.of(events, new FaultRule("list", "services", 1.0, List.of(503), 0)));
+    // Started aside: the start waits for the verdict, which needs the check to get through.
+    var started =
+        java.util.concurrent.CompletableFuture.supplyAsync(
+            () ->
+                h.start(
+                    UpgradePlan.builder()
+                        .target(target)
+                        .cluster(UpgradeHarness.CLUSTER)
+                        .images(java.util.Map.of("cart", "example/cart:2.0"))
+                        .gate(UpgradePlan.Gate.NONE)
+                        .unitTimeout("1m")
+                        .build()));
+    await()
+        .atMost(30, SECONDS)
+        .untilAsserted(
+            () ->
+                assertThat(
+                        value(
+                            scrape(),
+                            "lockstep_kubernetes_api_errors_total",
+                            "code=\"503\"",
+                            "activity_type=\"Inspect\""))
+                    .isPositive());
+    faults.set(List.of(events));
+    started.get(30, SECONDS);
+    UpgradeResult result = h.result(target);
+    faults.clear();
+    assertEquals(Phase.COMPLETED, result.phase(), result.message());
+    await()
+        .atMost(30, SECONDS)
+        .untilAsserted(
+            () ->
+                assertThat(
+                        value(
+                            scrape(),
+                            "lockstep_kubernetes_api_errors_total",
+                            "code=\"403\"",
+                            "activity_type=\"UpgradeUnit\""))
+                    .isPositive());
+  }
 }

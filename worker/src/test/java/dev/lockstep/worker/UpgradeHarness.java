@@ -70,6 +70,14 @@ final class UpgradeHarness implements AutoCloseable {
 
   /** A bench whose workers report their metrics to {@code metrics} (null: none). */
   UpgradeHarness(Duration podStartup, com.uber.m3.tally.Scope metrics) {
+    this(podStartup, metrics, true);
+  }
+
+  /**
+   * A bench with no worker yet when {@code startWorker} is false: the test starts its own with
+   * {@link #startWorker(KubernetesClient)}, e.g. as a ServiceAccount it made itself.
+   */
+  UpgradeHarness(Duration podStartup, com.uber.m3.tally.Scope metrics, boolean startWorker) {
     org.junit.jupiter.api.Assumptions.assumeTrue(
         TestCluster.unavailable().isEmpty(), () -> TestCluster.unavailable().orElse(""));
     cluster = TestCluster.start(podStartup);
@@ -87,7 +95,9 @@ final class UpgradeHarness implements AutoCloseable {
     client = env.getWorkflowClient();
     // What the worker does at start: register Lockstep's search attributes where they are missing.
     dev.lockstep.workflows.SearchAttributes.ensure(env.getWorkflowServiceStubs(), "default");
-    startWorker();
+    if (startWorker) {
+      startWorker();
+    }
   }
 
   /**
@@ -111,7 +121,17 @@ final class UpgradeHarness implements AutoCloseable {
 
   /** Starts one more worker (its own factory) polling the cluster's task queue. */
   WorkerFactory startWorker() {
-    WorkerFactory factory = WorkerFactory.newInstance(client);
+    return startWorker(cluster.worker());
+  }
+
+  /** {@link #startWorker()} with {@code kube} as the worker's Kubernetes client. */
+  WorkerFactory startWorker(KubernetesClient kube) {
+    WorkerFactory factory =
+        WorkerFactory.newInstance(
+            client,
+            io.temporal.worker.WorkerFactoryOptions.newBuilder()
+                .setWorkerInterceptors(new dev.lockstep.activities.ApiErrorCounter())
+                .build());
     Worker worker = factory.newWorker(Names.taskQueue(CLUSTER));
     worker.registerWorkflowImplementationTypes(
         UpgradeWorkflowImpl.class,
@@ -119,13 +139,13 @@ final class UpgradeHarness implements AutoCloseable {
         dev.lockstep.workflows.HistoryWorkflowImpl.class,
         dev.lockstep.workflows.ReleasePlanWorkflowImpl.class,
         dev.lockstep.workflows.ReleaseWorkflowImpl.class);
-    ClusterWatch watch = new ClusterWatch(cluster.worker(), Duration.ofMillis(250));
+    ClusterWatch watch = new ClusterWatch(kube, Duration.ofMillis(250));
     watches.add(watch);
     worker.registerActivitiesImplementations(
-        new ClusterActivitiesImpl(cluster.worker(), watch, notify),
+        new ClusterActivitiesImpl(kube, watch, notify),
         new dev.lockstep.activities.NotificationsImpl(notify),
         new dev.lockstep.activities.helm.HelmActivitiesImpl(
-            cluster.worker(), dev.lockstep.activities.helm.HelmCalls.DEFAULT_TIMEOUT));
+            kube, dev.lockstep.activities.helm.HelmCalls.DEFAULT_TIMEOUT));
     factory.start();
     factories.add(factory);
     return factory;
@@ -137,12 +157,17 @@ final class UpgradeHarness implements AutoCloseable {
    * Temporal.
    */
   void replaceWorkers() {
+    replaceWorkers(cluster.worker());
+  }
+
+  /** {@link #replaceWorkers()}, the new worker with {@code kube} as its Kubernetes client. */
+  void replaceWorkers(KubernetesClient kube) {
     for (WorkerFactory factory : factories) {
       factory.shutdownNow();
       factory.awaitTermination(10, SECONDS);
     }
     factories.clear();
-    startWorker();
+    startWorker(kube);
   }
 
   String namespace() {

@@ -282,6 +282,7 @@ public final class HelmActivitiesImpl implements HelmActivities {
    */
   private static RuntimeException refusedByTheApiServer(KubernetesClientException e) {
     if (e.getCode() == 403 || e.getCode() == 422 || e.getCode() == 400) {
+      dev.lockstep.activities.ApiErrorCounter.count(e);
       String reason = e.getStatus() != null ? e.getStatus().getMessage() : e.getMessage();
       return ApplicationFailure.newNonRetryableFailure(
           "the API server refused: " + reason, "Rejected");
