@@ -148,7 +148,89 @@ public interface HelmActivities {
 
   /**
    * Writes the end of the upgrade as Helm records it. Idempotent: a revision already in the state
-   * asked for is not written again.
+   * asked for is not written again. A deployed revision's description is {@code description} when
+   * given ({@code Rollback to N} for a rollback), else {@code Upgrade complete}.
    */
   void finishUpgrade(FinishRequest request);
+
+  /**
+   * Roll the release back to a stored revision, as {@code helm rollback RELEASE REVISION}.
+   *
+   * @param toRevision the revision whose manifest and values come back
+   * @param runId the run that holds the release while it works
+   */
+  record RollbackRequest(String namespace, String release, int toRevision, String runId) {}
+
+  /**
+   * Plans the rollback and marks the release as {@code helm rollback} does while it works: a new
+   * revision (numbered after the latest) with revision {@code toRevision}'s chart, values, manifest
+   * and hooks, status {@code pending-rollback}, description {@code Rollback to N}. Refused
+   * (problems, nothing written) when the release or the revision does not exist, another operation
+   * holds the release, the revision is the deployed one (nothing to do), or its workloads are not
+   * the deployed revision's (one would be created, deleted or change kind). The returned plan's
+   * {@code toChart} is the revision's chart; {@code fromRevision} the deployed one. Idempotent: a
+   * retry by the same run finds its own pending revision and writes nothing.
+   */
+  PendingUpgrade beginRollback(RollbackRequest request);
+
+  /** One release, to read or repair. */
+  record ReleaseRef(String namespace, String release) {}
+
+  /**
+   * One revision as {@code helm history} lists it.
+   *
+   * @param updated when it was last deployed (RFC 3339)
+   * @param chart {@code NAME-VERSION}
+   */
+  record ReleaseRevision(
+      int revision,
+      String updated,
+      String status,
+      String chart,
+      String appVersion,
+      String description) {}
+
+  /**
+   * Every stored revision of the release, oldest first, as {@code helm history} reads them; empty
+   * when Helm knows no such release. Reads only.
+   */
+  List<ReleaseRevision> releaseHistory(ReleaseRef release);
+
+  /**
+   * A repair of a release that something left {@code pending-upgrade} or {@code pending-rollback}.
+   *
+   * @param apply false: only say what the repair would do; true: do it
+   * @param identity who asks, for the revision's description
+   */
+  record RepairRequest(String namespace, String release, boolean apply, String identity) {}
+
+  /**
+   * What a repair found and did.
+   *
+   * @param problems why there is nothing to repair (no such release, its latest revision is not
+   *     pending), one line each; then nothing was written
+   * @param revision the pending revision (written {@code failed} when {@code done})
+   * @param status its status as found
+   * @param description its description as found
+   * @param deployedRevision the last deployed revision (0 when none), which stays deployed
+   * @param workloads one line per workload of the pending revision: what it runs now, against what
+   *     the deployed and the pending revision give it
+   * @param done whether the revision is now {@code failed}
+   */
+  record ReleaseRepair(
+      List<String> problems,
+      int revision,
+      String status,
+      String description,
+      int deployedRevision,
+      List<String> workloads,
+      boolean done) {}
+
+  /**
+   * Reads the release's latest revision and, when it is pending and {@code apply} is set, writes it
+   * {@code failed} (as Helm records an interrupted operation), so that Helm and Lockstep can
+   * upgrade or roll back again; the deployed revision and the workloads are left as they are.
+   * Idempotent: a retry finds the revision it already wrote failed and answers the same.
+   */
+  ReleaseRepair repairRelease(RepairRequest request);
 }

@@ -1,5 +1,6 @@
 package dev.lockstep.workflows;
 
+import com.fasterxml.jackson.annotation.JsonIgnore;
 import java.util.Map;
 
 /**
@@ -14,6 +15,9 @@ import java.util.Map;
  * @param identity who started it
  * @param reason why
  * @param heartbeatSeconds as {@link UpgradeRequest#heartbeatSeconds()}
+ * @param rollbackTo 0 for an upgrade; N for {@code lockstep rollback NS/helm/RELEASE --to-revision
+ *     N}: revision N's manifest and values come back as a new revision, through the same children
+ *     (the chart, values and version of {@code release} are not used then)
  */
 public record ReleaseUpgradeRequest(
     HelmActivities.ReleaseRequest release,
@@ -22,7 +26,26 @@ public record ReleaseUpgradeRequest(
     Map<String, UpgradePlan.Gate> gates,
     String identity,
     String reason,
-    int heartbeatSeconds) {
+    int heartbeatSeconds,
+    int rollbackTo) {
+
+  /** An upgrade (not a rollback). */
+  public ReleaseUpgradeRequest(
+      HelmActivities.ReleaseRequest release,
+      String cluster,
+      UpgradePlan workloads,
+      Map<String, UpgradePlan.Gate> gates,
+      String identity,
+      String reason,
+      int heartbeatSeconds) {
+    this(release, cluster, workloads, gates, identity, reason, heartbeatSeconds, 0);
+  }
+
+  /** Whether this run rolls the release back to a stored revision. */
+  @JsonIgnore
+  public boolean isRollback() {
+    return rollbackTo > 0;
+  }
 
   public ReleaseUpgradeRequest {
     cluster = cluster == null || cluster.isBlank() ? Names.DEFAULT_CLUSTER : cluster;

@@ -21,6 +21,14 @@ import java.util.List;
  * fails. Deterministic: every cluster action is an activity or a child run.
  */
 public class ReleaseWorkflowImpl implements ReleaseWorkflow {
+  /**
+   * {@code lockstep rollback NS/helm/RELEASE --to-revision N} (issue 16): a run whose request has
+   * {@code rollbackTo} holds the release with {@code beginRollback} and runs the rollback hooks.
+   * Runs recorded before it never carry {@code rollbackTo}, so their path is unchanged; the marker
+   * only names the new path in a rollback's history and can stay.
+   */
+  static final String HRB_ROLLBACK_TO_REVISION = "hrb-rollback-to-revision";
+
   private static final String WAITING = "waiting";
   private static final String UPGRADING = "upgrading";
   private static final String COMPLETED = "completed";
@@ -71,11 +79,26 @@ public class ReleaseWorkflowImpl implements ReleaseWorkflow {
             ClusterActivities.class, options(Duration.ofMinutes(30), heartbeat));
     String release = request.release().namespace() + "/" + request.release().release();
 
+    boolean rollback = request.isRollback();
     phase = Phase.PRE_CHECKS;
-    message = "planning the upgrade of " + release;
+    message =
+        rollback
+            ? "planning the rollback of " + release + " to revision " + request.rollbackTo()
+            : "planning the upgrade of " + release;
     HelmActivities.PendingUpgrade held;
     try {
-      held = helm.beginUpgrade(new HelmActivities.BeginRequest(request.release(), runId));
+      if (rollback) {
+        Workflow.getVersion(HRB_ROLLBACK_TO_REVISION, Workflow.DEFAULT_VERSION, 1);
+        held =
+            helm.beginRollback(
+                new HelmActivities.RollbackRequest(
+                    request.release().namespace(),
+                    request.release().release(),
+                    request.rollbackTo(),
+                    runId));
+      } else {
+        held = helm.beginUpgrade(new HelmActivities.BeginRequest(request.release(), runId));
+      }
     } catch (ActivityFailure e) {
       verdict = Verdict.notInspected("could not read the release: " + Run.cause(e));
       return end(Phase.FAILED, verdict.problems().get(0));
@@ -104,7 +127,9 @@ public class ReleaseWorkflowImpl implements ReleaseWorkflow {
     tell(
         "revision "
             + toRevision
-            + " pending-upgrade ("
+            + (rollback
+                ? " pending-rollback (rollback to " + request.rollbackTo() + ", "
+                : " pending-upgrade (")
             + fromChart
             + " -> "
             + toChart
@@ -131,7 +156,7 @@ public class ReleaseWorkflowImpl implements ReleaseWorkflow {
                     runId));
         tell("backup hook: Job " + result.jobName() + " completed");
       }
-      failure = runHooks("pre-upgrade", toRevision);
+      failure = runHooks(rollback ? "pre-rollback" : "pre-upgrade", toRevision);
       if (failure == null && stopAsked == null) {
         phase = Phase.PREPARING;
         message = "applying the objects that are not workloads";
@@ -153,9 +178,10 @@ public class ReleaseWorkflowImpl implements ReleaseWorkflow {
         }
       }
       if (failure == null && stopAsked == null) {
-        failure = runHooks("post-upgrade", toRevision);
+        failure = runHooks(rollback ? "post-rollback" : "post-upgrade", toRevision);
       }
-      if (failure == null && stopAsked == null) {
+      // helm rollback runs no test hooks.
+      if (failure == null && stopAsked == null && !rollback) {
         phase = Phase.TESTING;
         failure = runHooks("test", toRevision);
       }
@@ -172,9 +198,13 @@ public class ReleaseWorkflowImpl implements ReleaseWorkflow {
               fromRevision,
               toRevision,
               true,
-              null));
+              rollback ? "Rollback to " + request.rollbackTo() : null));
       tell("revision " + toRevision + " deployed, revision " + fromRevision + " superseded");
-      return end(Phase.COMPLETED, release + " upgraded to " + toChart);
+      return end(
+          Phase.COMPLETED,
+          rollback
+              ? release + " rolled back to revision " + request.rollbackTo() + " (" + toChart + ")"
+              : release + " upgraded to " + toChart);
     }
     return goBack(failure, done, objectsMoved);
   }
@@ -333,7 +363,7 @@ public class ReleaseWorkflowImpl implements ReleaseWorkflow {
               fromRevision,
               toRevision,
               false,
-              "Upgrade \"" + name + "\" failed: " + why));
+              (request.isRollback() ? "Rollback \"" : "Upgrade \"") + name + "\" failed: " + why));
       tell("revision " + toRevision + " failed, revision " + fromRevision + " stays deployed");
     } catch (ActivityFailure e) {
       stuck.add("the release record: " + Run.cause(e));

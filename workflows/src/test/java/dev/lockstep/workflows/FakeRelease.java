@@ -91,6 +91,64 @@ class FakeRelease extends FakeCluster implements HelmActivities {
         workloads);
   }
 
+  /**
+   * A rollback to revision 1 from revision 2 deployed: revision 3 pending-rollback, the same three
+   * workloads going back to their 1.0 images. Refused as {@link #refuse} says.
+   */
+  @Override
+  public PendingUpgrade beginRollback(RollbackRequest request) {
+    journal.add("begin rollback to " + request.toRevision());
+    if (!refuse.isEmpty()) {
+      return new PendingUpgrade(
+          new ReleasePlan(
+              refuse, 0, null, null, List.of(), List.of(), List.of(), List.of(), List.of()),
+          0,
+          0,
+          List.of());
+    }
+    List<WorkloadUpgrade> workloads = new ArrayList<>();
+    List<WorkloadMove> moves = new ArrayList<>();
+    for (String name : WORKLOADS) {
+      Map<String, Object> template =
+          Map.of(
+              "spec", Map.of("containers", List.of(Map.of("name", "web", "image", name + ":1.0"))));
+      workloads.add(
+          new WorkloadUpgrade(
+              "StatefulSet/" + name,
+              Target.STATEFULSET,
+              name,
+              "update",
+              name.equals("db"),
+              false,
+              template));
+      moves.add(new WorkloadMove("StatefulSet/" + name, "update", name.equals("db"), false));
+    }
+    return new PendingUpgrade(
+        new ReleasePlan(
+            List.of(),
+            2,
+            "shop-0.2.0",
+            "shop-0.1.0",
+            List.of(),
+            List.of(),
+            List.of(),
+            moves,
+            List.of()),
+        2,
+        3,
+        workloads);
+  }
+
+  @Override
+  public List<ReleaseRevision> releaseHistory(ReleaseRef release) {
+    throw new UnsupportedOperationException();
+  }
+
+  @Override
+  public ReleaseRepair repairRelease(RepairRequest request) {
+    throw new UnsupportedOperationException();
+  }
+
   @Override
   public List<String> moveObjects(ObjectsRequest request) {
     journal.add("objects " + request.fromRevision() + " -> " + request.toRevision());
@@ -108,7 +166,9 @@ class FakeRelease extends FakeCluster implements HelmActivities {
     journal.add(
         "revision "
             + request.toRevision()
-            + (request.deployed() ? " deployed" : " failed: " + request.description()));
+            + (request.deployed()
+                ? " deployed" + (request.description() == null ? "" : ": " + request.description())
+                : " failed: " + request.description()));
   }
 
   @Override

@@ -13,6 +13,7 @@ import io.temporal.testing.WorkflowReplayer;
 import io.temporal.worker.Worker;
 import io.temporal.worker.WorkerFactoryOptions;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
@@ -241,5 +242,77 @@ class ReleaseWorkflowTest {
             "hooks post-upgrade",
             "hooks test",
             "revision 2 deployed");
+  }
+
+  static ReleaseUpgradeRequest rollbackTo(int revision) {
+    return new ReleaseUpgradeRequest(
+        new HelmActivities.ReleaseRequest(
+            FakeRelease.NS, FakeRelease.RELEASE, null, null, List.of(), List.of(), null),
+        null,
+        UpgradePlan.builder().gate(UpgradePlan.Gate.NONE).build(),
+        Map.of(),
+        "alice",
+        "back to 0.1.0",
+        0,
+        revision);
+  }
+
+  @Test
+  void aRollbackToARevisionMovesEachWorkloadThroughItsOwnRunAndRecordsRollbackToN()
+      throws Exception {
+    Upgrades.Started started = Releases.start(client, rollbackTo(1));
+    assertThat(started.verdict().valid()).isTrue();
+
+    ReleaseResult result = result();
+
+    assertEquals(Phase.COMPLETED, result.phase(), result.message());
+    assertThat(release.journal)
+        .containsExactly(
+            "begin rollback to 1",
+            "hooks pre-rollback",
+            "objects 2 -> 3",
+            "upgrade db",
+            "upgrade cache",
+            "upgrade app",
+            "hooks post-rollback",
+            "revision 3 deployed: Rollback to 1");
+    assertThat(result.message()).isEqualTo("demo/shop rolled back to revision 1 (shop-0.1.0)");
+    assertThat(result.status().story())
+        .first()
+        .asString()
+        .startsWith("revision 3 pending-rollback (rollback to 1, shop-0.2.0 -> shop-0.1.0)");
+    // The same replay a restarted worker does.
+    WorkflowReplayer.replayWorkflowExecution(
+        client.fetchHistory("lockstep/default/demo/helm/shop"),
+        ReleaseWorkflowImpl.class,
+        UpgradeWorkflowImpl.class);
+  }
+
+  @Test
+  void aRollbackWhoseSecondWorkloadFailsGoesBackInReverseAndRecordsTheRollbackFailed() {
+    release.failWorkload = "cache";
+    Releases.start(client, rollbackTo(1));
+
+    ReleaseResult result = result();
+
+    assertEquals(Phase.FAILED, result.phase());
+    assertThat(release.journal)
+        .containsSubsequence(
+            "upgrade db", "upgrade cache", "revert cache", "rollback db", "objects 3 -> 2");
+    assertThat(release.journal).doesNotContain("upgrade app");
+    assertThat(release.journal.get(release.journal.size() - 1))
+        .startsWith("revision 3 failed: Rollback \"shop\" failed: StatefulSet/cache ended");
+    assertThat(result.message()).endsWith("every workload is back at revision 2");
+  }
+
+  @Test
+  void aRefusedRollbackChangesNothing() {
+    release.refuse = List.of("release demo/shop has no revision 7 (revisions 1 to 2)");
+    Upgrades.Started started = Releases.start(client, rollbackTo(7));
+
+    assertThat(started.verdict().valid()).isFalse();
+    assertThat(started.verdict().problems())
+        .containsExactly("release demo/shop has no revision 7 (revisions 1 to 2)");
+    assertThat(release.journal).containsExactly("begin rollback to 7");
   }
 }

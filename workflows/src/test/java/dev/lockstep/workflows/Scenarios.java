@@ -405,6 +405,21 @@ final class Scenarios {
         WorkflowStub.fromTyped(release(client)).getResult(ReleaseResult.class);
       };
 
+  /** A release rolled back to revision 1 (lockstep rollback --to-revision 1): deployed. */
+  static final Scenario HUP_RELEASE_HRB_ROLLED_BACK_TO_REVISION =
+      (client, cluster, env) -> {
+        Releases.start(client, ReleaseWorkflowTest.rollbackTo(1));
+        WorkflowStub.fromTyped(release(client)).getResult(ReleaseResult.class);
+      };
+
+  /** A rollback to revision 1 whose second workload fails: back in reverse, recorded failed. */
+  static final Scenario HUP_RELEASE_HRB_ROLLBACK_FAILED =
+      (client, cluster, env) -> {
+        ((FakeRelease) cluster).failWorkload = "cache";
+        Releases.start(client, ReleaseWorkflowTest.rollbackTo(1));
+        WorkflowStub.fromTyped(release(client)).getResult(ReleaseResult.class);
+      };
+
   /** A plan without notify: told the worker's default webhooks, reminded while it waits. */
   static final Scenario NOTIFY_DEFAULTS_REMINDED =
       (client, cluster, env) -> {
@@ -457,7 +472,12 @@ final class Scenarios {
               "deployment-canary-cancelled-at-gate.json", DEPLOYMENT_CANARY_CANCELLED_AT_GATE),
           java.util.Map.entry(
               "deployment-canary-broken-rolled-back.json", DEPLOYMENT_CANARY_BROKEN_ROLLED_BACK),
-          java.util.Map.entry("notify-defaults-reminded.json", NOTIFY_DEFAULTS_REMINDED));
+          java.util.Map.entry("notify-defaults-reminded.json", NOTIFY_DEFAULTS_REMINDED),
+          java.util.Map.entry(
+              "hup-release-hrb-rolled-back-to-revision.json",
+              HUP_RELEASE_HRB_ROLLED_BACK_TO_REVISION),
+          java.util.Map.entry(
+              "hup-release-hrb-rollback-failed.json", HUP_RELEASE_HRB_ROLLBACK_FAILED));
 
   /** The workflow id a saved history ran under: its target's, told by the file's name. */
   static String workflowId(String fileName) {

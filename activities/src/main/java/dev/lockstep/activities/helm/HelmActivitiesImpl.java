@@ -31,8 +31,10 @@ public final class HelmActivitiesImpl implements HelmActivities {
   private final ChartRenderer renderer;
   private final ReleaseObjects objects;
   private final HookJobs hookJobs;
+  private final KubernetesClient client;
 
   public HelmActivitiesImpl(KubernetesClient client, Duration helmTimeout) {
+    this.client = client;
     this.storage = new HelmStorage(client);
     this.renderer = new ChartRenderer(helmTimeout);
     this.objects = new ReleaseObjects(client);
@@ -94,6 +96,33 @@ public final class HelmActivitiesImpl implements HelmActivities {
     return Optional.empty();
   }
 
+  /** The plan's report as the workflows read it. */
+  private static ReleasePlan toPlan(HelmPlan.Report plan) {
+    return new ReleasePlan(
+        List.of(),
+        plan.fromRevision(),
+        plan.fromChart(),
+        plan.toChart(),
+        plan.valuesDiff(),
+        plan.chartDefaultsDiff(),
+        plan.objects().stream()
+            .map(
+                o ->
+                    new ObjectChange(
+                        o.key(), o.change().name().toLowerCase(), o.workload(), o.diff()))
+            .toList(),
+        plan.workloads().stream()
+            .map(
+                w ->
+                    new WorkloadMove(
+                        w.key(),
+                        w.change().name().toLowerCase(),
+                        w.subchart(),
+                        w.declaredDowntime()))
+            .toList(),
+        plan.hooks());
+  }
+
   /** A plan and the rendering it came from (null when refused). */
   private record Planned(ReleasePlan plan, ChartRenderer.Rendered next) {}
 
@@ -111,32 +140,7 @@ public final class HelmActivitiesImpl implements HelmActivities {
           HelmValues.merge(deployed.config(), files, request.sets(), reuse(request.reuse()));
       ChartRenderer.Rendered next =
           renderer.render(chart, request.release(), request.namespace(), values);
-      HelmPlan.Report plan = HelmPlan.of(deployed, next);
-      return new Planned(
-          new ReleasePlan(
-              List.of(),
-              plan.fromRevision(),
-              plan.fromChart(),
-              plan.toChart(),
-              plan.valuesDiff(),
-              plan.chartDefaultsDiff(),
-              plan.objects().stream()
-                  .map(
-                      o ->
-                          new ObjectChange(
-                              o.key(), o.change().name().toLowerCase(), o.workload(), o.diff()))
-                  .toList(),
-              plan.workloads().stream()
-                  .map(
-                      w ->
-                          new WorkloadMove(
-                              w.key(),
-                              w.change().name().toLowerCase(),
-                              w.subchart(),
-                              w.declaredDowntime()))
-                  .toList(),
-              plan.hooks()),
-          next);
+      return new Planned(toPlan(HelmPlan.of(deployed, next)), next);
     } catch (IllegalArgumentException e) {
       String message = e.getMessage();
       if (work != null) {
@@ -199,28 +203,7 @@ public final class HelmActivitiesImpl implements HelmActivities {
     if (!planned.plan().problems().isEmpty()) {
       return new PendingUpgrade(planned.plan(), 0, 0, List.of());
     }
-    List<String> problems = new java.util.ArrayList<>();
-    for (WorkloadMove move : planned.plan().workloads()) {
-      if (!move.change().equals("update")) {
-        problems.add(
-            move.key()
-                + " would be "
-                + (move.change().equals("create")
-                    ? "created"
-                    : move.change().equals("delete") ? "deleted" : "replaced (its kind changes)")
-                + ": lockstep upgrade of a release moves changed workloads only, for now");
-      }
-    }
-    for (HelmRelease.Hook hook : planned.next().hooks()) {
-      if (!hook.kind().equals("Job") && hook.events().stream().anyMatch(UPGRADE_EVENTS::contains)) {
-        problems.add(
-            "hook "
-                + hook.kind()
-                + "/"
-                + hook.name()
-                + ": only Job hooks run in a lockstep upgrade, for now");
-      }
-    }
+    List<String> problems = unsupported(planned, UPGRADE_EVENTS, "upgrade");
     if (!problems.isEmpty()) {
       return new PendingUpgrade(refused(problems), 0, 0, List.of());
     }
@@ -255,10 +238,52 @@ public final class HelmActivitiesImpl implements HelmActivities {
             List.of());
       }
     }
+    return new PendingUpgrade(planned.plan(), deployed.version(), to, workloads(planned));
+  }
+
+  /**
+   * Why a lockstep upgrade or rollback cannot do what the plan says, one line each: a workload it
+   * would create, delete or change the kind of, a hook of its events that is not a Job.
+   */
+  private static List<String> unsupported(Planned planned, List<String> events, String what) {
+    List<String> problems = new java.util.ArrayList<>();
+    for (WorkloadMove move : planned.plan().workloads()) {
+      if (!move.change().equals("update")) {
+        problems.add(
+            move.key()
+                + " would be "
+                + (move.change().equals("create")
+                    ? "created"
+                    : move.change().equals("delete") ? "deleted" : "replaced (its kind changes)")
+                + ": lockstep "
+                + what
+                + " of a release moves changed workloads only, for now");
+      }
+    }
+    for (HelmRelease.Hook hook : planned.next().hooks()) {
+      if (!hook.kind().equals("Job") && hook.events().stream().anyMatch(events::contains)) {
+        problems.add(
+            "hook "
+                + hook.kind()
+                + "/"
+                + hook.name()
+                + ": only Job hooks run in a lockstep "
+                + what
+                + ", for now");
+      }
+    }
+    return problems;
+  }
+
+  /** The workloads to move, in the plan's order, each with its new pod template. */
+  private static List<WorkloadUpgrade> workloads(Planned planned) {
     List<WorkloadUpgrade> workloads = new java.util.ArrayList<>();
     for (WorkloadMove move : planned.plan().workloads()) {
       ChartRenderer.RenderedObject object =
-          next.objects().stream().filter(o -> o.key().equals(move.key())).findFirst().orElseThrow();
+          planned.next().objects().stream()
+              .filter(o -> o.key().equals(move.key()))
+              .findFirst()
+              .orElseThrow();
       @SuppressWarnings("unchecked")
       Map<String, Object> template =
           Serialization.jsonMapper()
@@ -273,7 +298,268 @@ public final class HelmActivitiesImpl implements HelmActivities {
               move.declaredDowntime(),
               template));
     }
-    return new PendingUpgrade(planned.plan(), deployed.version(), to, workloads);
+    return workloads;
+  }
+
+  /** The hook events a Lockstep rollback runs, as {@code helm rollback} runs them. */
+  static final List<String> ROLLBACK_EVENTS = List.of("pre-rollback", "post-rollback");
+
+  @Override
+  public PendingUpgrade beginRollback(RollbackRequest request) {
+    try {
+      return beginRollbackNow(request);
+    } catch (KubernetesClientException e) {
+      throw refusedByTheApiServer(e);
+    }
+  }
+
+  private PendingUpgrade beginRollbackNow(RollbackRequest request) {
+    String ns = request.namespace();
+    String name = request.release();
+    String release = ns + "/" + name;
+    String marker = runMarker(request.runId());
+    List<HelmRelease> history = storage.history(ns, name);
+    HelmRelease latest = history.isEmpty() ? null : history.get(history.size() - 1);
+    HelmRelease ours =
+        latest != null
+                && latest.status().equals(HelmRelease.PENDING_ROLLBACK)
+                && latest.description().contains(marker)
+            ? latest
+            : null;
+    if (ours == null) {
+      String held =
+          heldProblem(
+              new ReleaseRequest(ns, name, null, null, List.of(), List.of(), null), history);
+      if (held != null) {
+        return new PendingUpgrade(refused(held), 0, 0, List.of());
+      }
+    }
+    HelmRelease deployed = lastDeployed(history).orElse(null);
+    if (deployed == null) {
+      return new PendingUpgrade(
+          refused("release " + release + " has no deployed revision left"), 0, 0, List.of());
+    }
+    HelmRelease target =
+        history.stream().filter(r -> r.version() == request.toRevision()).findFirst().orElse(null);
+    if (target == null) {
+      return new PendingUpgrade(
+          refused(
+              "release "
+                  + release
+                  + " has no revision "
+                  + request.toRevision()
+                  + " (revisions "
+                  + history.get(0).version()
+                  + " to "
+                  + latest.version()
+                  + ": lockstep history "
+                  + ns
+                  + "/helm/"
+                  + name
+                  + ")"),
+          0,
+          0,
+          List.of());
+    }
+    if (ours == null && target.version() == deployed.version()) {
+      return new PendingUpgrade(
+          refused(
+              "revision "
+                  + target.version()
+                  + " of "
+                  + release
+                  + " is the deployed one: nothing to roll back"),
+          0,
+          0,
+          List.of());
+    }
+    ChartRenderer.Rendered next =
+        new ChartRenderer.Rendered(
+            target.chartName(),
+            target.chartVersion(),
+            target.appVersion(),
+            target.chart(),
+            target.config(),
+            target.manifest(),
+            ChartRenderer.objects(target.manifest()),
+            target.hooks());
+    HelmPlan.Report report = HelmPlan.of(deployed, next);
+    Planned planned = new Planned(toPlan(report), next);
+    List<String> problems = unsupported(planned, ROLLBACK_EVENTS, "rollback");
+    if (!problems.isEmpty()) {
+      return new PendingUpgrade(refused(problems), 0, 0, List.of());
+    }
+    int to = ours != null ? ours.version() : latest.version() + 1;
+    if (ours == null) {
+      Instant now = Instant.now();
+      // As helm rollback writes it: numbered after the latest, the target's chart and values.
+      HelmRelease pending =
+          latest.next(
+              next.chart(),
+              next.config(),
+              next.manifest(),
+              next.hooks(),
+              HelmRelease.PENDING_ROLLBACK,
+              "Rollback to " + target.version() + " (" + marker + ")",
+              now);
+      if (!storage.create(pending, now)) {
+        return new PendingUpgrade(
+            refused(
+                "release "
+                    + release
+                    + ": revision "
+                    + to
+                    + " was written by another operation meanwhile"),
+            0,
+            0,
+            List.of());
+      }
+    }
+    return new PendingUpgrade(planned.plan(), deployed.version(), to, workloads(planned));
+  }
+
+  @Override
+  public List<ReleaseRevision> releaseHistory(ReleaseRef release) {
+    return storage.history(release.namespace(), release.release()).stream()
+        .map(
+            r ->
+                new ReleaseRevision(
+                    r.version(),
+                    r.lastDeployed(),
+                    r.status(),
+                    r.chartName() + "-" + r.chartVersion(),
+                    r.appVersion(),
+                    r.description()))
+        .toList();
+  }
+
+  @Override
+  public ReleaseRepair repairRelease(RepairRequest request) {
+    try {
+      return repairReleaseNow(request);
+    } catch (KubernetesClientException e) {
+      throw refusedByTheApiServer(e);
+    }
+  }
+
+  /** How a revision a repair wrote failed says so (and how a retry knows it). */
+  static final String REPAIRED = "marked failed by lockstep repair";
+
+  private ReleaseRepair repairReleaseNow(RepairRequest request) {
+    String ns = request.namespace();
+    String name = request.release();
+    String release = ns + "/" + name;
+    List<HelmRelease> history = storage.history(ns, name);
+    if (history.isEmpty()) {
+      return new ReleaseRepair(
+          List.of("release " + release + " not found (no Helm release of that name there)"),
+          0,
+          null,
+          null,
+          0,
+          List.of(),
+          false);
+    }
+    HelmRelease latest = history.get(history.size() - 1);
+    boolean repairedBefore =
+        latest.status().equals(HelmRelease.FAILED) && latest.description().contains(REPAIRED);
+    if (!latest.status().startsWith("pending-") && !(repairedBefore && request.apply())) {
+      return new ReleaseRepair(
+          List.of(
+              "release "
+                  + release
+                  + " is "
+                  + latest.status()
+                  + " at revision "
+                  + latest.version()
+                  + ": nothing to repair (only a release left pending-upgrade or pending-rollback"
+                  + " is)"),
+          latest.version(),
+          latest.status(),
+          latest.description(),
+          lastDeployed(history).map(HelmRelease::version).orElse(0),
+          List.of(),
+          false);
+    }
+    HelmRelease deployed = lastDeployed(history).orElse(null);
+    List<String> workloads = workloadsNow(ns, deployed, latest);
+    if (request.apply() && !repairedBefore) {
+      String what = latest.status().equals(HelmRelease.PENDING_ROLLBACK) ? "Rollback" : "Upgrade";
+      storage.write(
+          latest.withStatus(
+              HelmRelease.FAILED,
+              what
+                  + " \""
+                  + name
+                  + "\" failed: interrupted while "
+                  + latest.status()
+                  + " ("
+                  + latest.description()
+                  + "); "
+                  + REPAIRED
+                  + " by "
+                  + request.identity()),
+          Instant.now());
+    }
+    return new ReleaseRepair(
+        List.of(),
+        latest.version(),
+        repairedBefore ? HelmRelease.FAILED : latest.status(),
+        latest.description(),
+        deployed == null ? 0 : deployed.version(),
+        workloads,
+        request.apply());
+  }
+
+  /**
+   * One line per workload of the pending revision: the images it runs now, and whether those are
+   * the deployed revision's, the pending one's, or neither.
+   */
+  private List<String> workloadsNow(String ns, HelmRelease deployed, HelmRelease pending) {
+    Map<String, ChartRenderer.RenderedObject> before = new LinkedHashMap<>();
+    if (deployed != null) {
+      ChartRenderer.objects(deployed.manifest()).stream()
+          .filter(ChartRenderer.RenderedObject::workload)
+          .forEach(o -> before.put(o.key(), o));
+    }
+    List<String> lines = new java.util.ArrayList<>();
+    for (ChartRenderer.RenderedObject o : ChartRenderer.objects(pending.manifest())) {
+      if (!o.workload()) {
+        continue;
+      }
+      String wanted = images(o.object().path("spec").path("template"));
+      ChartRenderer.RenderedObject old = before.get(o.key());
+      String had = old == null ? null : images(old.object().path("spec").path("template"));
+      io.fabric8.kubernetes.api.model.HasMetadata live =
+          o.kind().equals("StatefulSet")
+              ? client.apps().statefulSets().inNamespace(ns).withName(o.name()).get()
+              : client.apps().deployments().inNamespace(ns).withName(o.name()).get();
+      if (live == null) {
+        lines.add(o.key() + ": not found in the cluster");
+        continue;
+      }
+      String now =
+          images(Serialization.jsonMapper().valueToTree(live).path("spec").path("template"));
+      String which =
+          now.equals(wanted) && now.equals(had)
+              ? "both revisions' template"
+              : now.equals(wanted)
+                  ? "revision " + pending.version() + "'s images"
+                  : now.equals(had)
+                      ? "revision " + deployed.version() + "'s images"
+                      : "neither revision's images";
+      lines.add(o.key() + ": its template has " + now + " (" + which + ")");
+    }
+    return lines;
+  }
+
+  /** The images of a pod template, {@code container=image}, comma-separated. */
+  private static String images(com.fasterxml.jackson.databind.JsonNode template) {
+    List<String> images = new java.util.ArrayList<>();
+    for (com.fasterxml.jackson.databind.JsonNode c : template.path("spec").path("containers")) {
+      images.add(c.path("name").asText() + "=" + c.path("image").asText());
+    }
+    return String.join(",", images);
   }
 
   /**
@@ -373,7 +659,11 @@ public final class HelmActivitiesImpl implements HelmActivities {
         storage.write(from.withStatus(HelmRelease.SUPERSEDED, null), now);
       }
       if (!to.status().equals(HelmRelease.DEPLOYED)) {
-        storage.write(to.withStatus(HelmRelease.DEPLOYED, "Upgrade complete"), now);
+        storage.write(
+            to.withStatus(
+                HelmRelease.DEPLOYED,
+                request.description() != null ? request.description() : "Upgrade complete"),
+            now);
       }
     } else if (!to.status().equals(HelmRelease.FAILED)) {
       storage.write(to.withStatus(HelmRelease.FAILED, request.description()), now);

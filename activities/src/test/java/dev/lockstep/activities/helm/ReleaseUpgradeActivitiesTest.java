@@ -205,4 +205,165 @@ class ReleaseUpgradeActivitiesTest {
         .containsExactly("release default/gw-none not found (no Helm release of that name there)");
     assertThat(storage.history(NS, "gw-none")).isEmpty();
   }
+
+  /** The release upgraded to 0.3.0 as a Lockstep run leaves it: revision 2 deployed. */
+  private void upgradedTo030(String release) throws Exception {
+    install(release);
+    helm.beginUpgrade(to030(release, "run-up"));
+    helm.moveObjects(new HelmActivities.ObjectsRequest(NS, release, 1, 2));
+    helm.finishUpgrade(new HelmActivities.FinishRequest(NS, release, 1, 2, true, null));
+  }
+
+  @Test
+  void aRollbackToRevisionOneIsHeldPendingRollbackWithItsManifestAndRecordedAsHelmRollbackDoes()
+      throws Exception {
+    upgradedTo030("gw-back");
+
+    HelmActivities.PendingUpgrade held =
+        helm.beginRollback(new HelmActivities.RollbackRequest(NS, "gw-back", 1, "run-b"));
+
+    assertThat(held.plan().problems()).isEmpty();
+    assertThat(held.fromRevision()).isEqualTo(2);
+    assertThat(held.toRevision()).isEqualTo(3);
+    assertThat(held.plan().toChart()).isEqualTo("ghostwire-0.2.0");
+    assertThat(held.workloads())
+        .singleElement()
+        .satisfies(w -> assertThat(w.template().toString()).contains("ghostwire:1.18.0"));
+    HelmRelease pending = storage.latest(NS, "gw-back").orElseThrow();
+    assertThat(pending.status()).isEqualTo(HelmRelease.PENDING_ROLLBACK);
+    assertThat(pending.description()).startsWith("Rollback to 1");
+    assertThat(pending.chartVersion()).isEqualTo("0.2.0");
+    assertThat(pending.config()).isEqualTo(storage.get(NS, "gw-back", 1).orElseThrow().config());
+    // A retry by the same run writes nothing more; anyone else is refused meanwhile.
+    assertThat(
+            helm.beginRollback(new HelmActivities.RollbackRequest(NS, "gw-back", 1, "run-b"))
+                .toRevision())
+        .isEqualTo(3);
+    assertThat(storage.history(NS, "gw-back")).hasSize(3);
+    assertThat(
+            helm.beginRollback(new HelmActivities.RollbackRequest(NS, "gw-back", 1, "run-c"))
+                .plan()
+                .problems())
+        .singleElement()
+        .asString()
+        .contains("is pending-rollback at revision 3: another operation holds it");
+
+    assertThat(helm.moveObjects(new HelmActivities.ObjectsRequest(NS, "gw-back", 2, 3)))
+        .containsExactly("Service/gw-back updated");
+    assertThat(chartLabel("gw-back")).isEqualTo("ghostwire-0.2.0");
+    helm.finishUpgrade(
+        new HelmActivities.FinishRequest(NS, "gw-back", 2, 3, true, "Rollback to 1"));
+
+    // helm history reads it: 1 superseded (by the upgrade), 2 superseded, 3 deployed.
+    assertThat(helm.releaseHistory(new HelmActivities.ReleaseRef(NS, "gw-back")))
+        .extracting(
+            HelmActivities.ReleaseRevision::revision,
+            HelmActivities.ReleaseRevision::status,
+            HelmActivities.ReleaseRevision::chart,
+            HelmActivities.ReleaseRevision::description)
+        .containsExactly(
+            org.assertj.core.groups.Tuple.tuple(
+                1, "superseded", "ghostwire-0.2.0", "Install complete"),
+            org.assertj.core.groups.Tuple.tuple(
+                2, "superseded", "ghostwire-0.3.0", "Upgrade complete"),
+            org.assertj.core.groups.Tuple.tuple(3, "deployed", "ghostwire-0.2.0", "Rollback to 1"));
+    var secret =
+        client.secrets().inNamespace(NS).withName(HelmStorage.secretName("gw-back", 3)).get();
+    assertThat(secret.getMetadata().getLabels())
+        .containsEntry("status", "deployed")
+        .containsEntry("version", "3")
+        .containsEntry("owner", "helm");
+    assertThat(
+            ReleaseCodec.decodeSecretData(secret.getData().get("release"))
+                .path("info")
+                .path("description")
+                .asText())
+        .isEqualTo("Rollback to 1");
+  }
+
+  @Test
+  void aRollbackIsRefusedHavingWrittenNothingForAMissingOrTheDeployedRevision() throws Exception {
+    upgradedTo030("gw-noop");
+
+    assertThat(
+            helm.beginRollback(new HelmActivities.RollbackRequest(NS, "gw-noop", 9, "run-1"))
+                .plan()
+                .problems())
+        .containsExactly(
+            "release default/gw-noop has no revision 9 (revisions 1 to 2: lockstep history"
+                + " default/helm/gw-noop)");
+    assertThat(
+            helm.beginRollback(new HelmActivities.RollbackRequest(NS, "gw-noop", 2, "run-1"))
+                .plan()
+                .problems())
+        .containsExactly("revision 2 of default/gw-noop is the deployed one: nothing to roll back");
+    assertThat(
+            helm.beginRollback(new HelmActivities.RollbackRequest(NS, "gw-nothere", 1, "run-1"))
+                .plan()
+                .problems())
+        .singleElement()
+        .asString()
+        .contains("not found");
+    assertThat(storage.history(NS, "gw-noop")).hasSize(2);
+  }
+
+  @Test
+  void aReleaseLeftPendingByADeadClientIsShownThenMarkedFailedAndCanBeUpgradedAgain()
+      throws Exception {
+    install("gw-stuck");
+    // The StatefulSet as helm install created it, on 1.18.0.
+    ChartRenderer.RenderedObject sts =
+        ChartRenderer.objects(storage.get(NS, "gw-stuck", 1).orElseThrow().manifest()).stream()
+            .filter(ChartRenderer.RenderedObject::workload)
+            .findFirst()
+            .orElseThrow();
+    client
+        .apps()
+        .statefulSets()
+        .inNamespace(NS)
+        .resource(
+            io.fabric8.kubernetes.client.utils.Serialization.unmarshal(
+                sts.yaml(), io.fabric8.kubernetes.api.model.apps.StatefulSet.class))
+        .create();
+    // A helm upgrade whose client died: revision 2 left pending-upgrade.
+    helm.beginUpgrade(to030("gw-stuck", "run-dead"));
+    var show = new HelmActivities.RepairRequest(NS, "gw-stuck", false, "alice");
+
+    HelmActivities.ReleaseRepair shown = helm.repairRelease(show);
+
+    assertThat(shown.problems()).isEmpty();
+    assertThat(shown.revision()).isEqualTo(2);
+    assertThat(shown.status()).isEqualTo("pending-upgrade");
+    assertThat(shown.deployedRevision()).isEqualTo(1);
+    assertThat(shown.workloads())
+        .containsExactly(
+            "StatefulSet/gw-stuck: its template has ghostwire=ghcr.io/example/ghostwire:1.18.0"
+                + " (revision 1's images)");
+    assertThat(shown.done()).isFalse();
+    assertThat(storage.latest(NS, "gw-stuck").orElseThrow().status()).isEqualTo("pending-upgrade");
+
+    var apply = new HelmActivities.RepairRequest(NS, "gw-stuck", true, "alice");
+    HelmActivities.ReleaseRepair done = helm.repairRelease(apply);
+    HelmActivities.ReleaseRepair again = helm.repairRelease(apply);
+
+    assertThat(done.done()).isTrue();
+    assertThat(again.done()).isTrue();
+    assertThat(again.revision()).isEqualTo(2);
+    HelmRelease v2 = storage.latest(NS, "gw-stuck").orElseThrow();
+    assertThat(v2.status()).isEqualTo("failed");
+    assertThat(v2.description())
+        .startsWith("Upgrade \"gw-stuck\" failed: interrupted while pending-upgrade")
+        .endsWith("marked failed by lockstep repair by alice");
+    assertThat(storage.get(NS, "gw-stuck", 1).orElseThrow().status()).isEqualTo("deployed");
+    // Upgradable again, from revision 1, numbered after the failed one.
+    HelmActivities.PendingUpgrade next = helm.beginUpgrade(to030("gw-stuck", "run-next"));
+    assertThat(next.plan().problems()).isEmpty();
+    assertThat(next.toRevision()).isEqualTo(3);
+    // A deployed release has nothing to repair.
+    helm.finishUpgrade(new HelmActivities.FinishRequest(NS, "gw-stuck", 1, 3, true, null));
+    assertThat(helm.repairRelease(show).problems())
+        .containsExactly(
+            "release default/gw-stuck is deployed at revision 3: nothing to repair (only a"
+                + " release left pending-upgrade or pending-rollback is)");
+  }
 }
