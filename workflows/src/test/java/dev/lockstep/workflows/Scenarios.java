@@ -323,6 +323,17 @@ final class Scenarios {
         throw new IllegalStateException("recorded by main before the canary strategy only");
       };
 
+  /**
+   * Recorded by main before the blue-green strategy, which refused a blueGreen plan before it did
+   * anything: such a run replays refused (getVersion bg-strategy-accepted).
+   */
+  static final Scenario DEPLOYMENT_BLUEGREEN_REFUSED_BEFORE =
+      (client, cluster, env) -> {
+        // Played once by main before the blue-green strategy: a blueGreen plan (scaleDownDelay
+        // 30s), refused with "strategy blueGreen is not supported by this version of Lockstep yet".
+        throw new IllegalStateException("recorded by main before the blue-green strategy only");
+      };
+
   /** A canary: 25%, a gate, 50%, a 10m timer, analysis, promotion. */
   static final Scenario DEPLOYMENT_CANARY =
       (client, cluster, env) -> {
@@ -468,6 +479,9 @@ final class Scenarios {
           java.util.Map.entry(
               "deployment-canary-refused-before-canary.json", DEPLOYMENT_CANARY_REFUSED_BEFORE),
           java.util.Map.entry("deployment-canary.json", DEPLOYMENT_CANARY),
+          java.util.Map.entry(
+              "deployment-bluegreen-refused-before-bluegreen.json",
+              DEPLOYMENT_BLUEGREEN_REFUSED_BEFORE),
           java.util.Map.entry(
               "deployment-canary-cancelled-at-gate.json", DEPLOYMENT_CANARY_CANCELLED_AT_GATE),
           java.util.Map.entry(
