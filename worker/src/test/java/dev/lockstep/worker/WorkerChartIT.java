@@ -226,7 +226,17 @@ class WorkerChartIT {
     h.deployment(ns, "web", 2, "example/web:1.0");
     String sts = ns + "/statefulset/db";
     String deployment = ns + "/deployment/web";
-    h.start(UpgradeHarness.plan(sts, "db", "example/db:2.0", UpgradePlan.Gate.NONE));
+    // With requests, so that the capacity check reads nodes and pods cluster-wide.
+    h.start(
+        UpgradeHarness.plan(sts, "db", "example/db:2.0", UpgradePlan.Gate.NONE).toBuilder()
+            .change(
+                new UpgradePlan.Change(
+                    java.util.Map.of("db", "example/db:2.0"),
+                    null,
+                    java.util.Map.of(
+                        "db", java.util.Map.of("requests", java.util.Map.of("cpu", "10m"))),
+                    null))
+            .build());
     h.start(UpgradeHarness.plan(deployment, "web", "example/web:2.0", UpgradePlan.Gate.NONE));
     UpgradeResult s = h.result(sts);
     UpgradeResult d = h.result(deployment);
@@ -301,6 +311,7 @@ class WorkerChartIT {
       }
     }
     assertThat(granted).containsAll(used);
+    assertThat(used).as("the capacity check, with the capacity ClusterRole").contains("nodes list");
     Set<String> unused = new TreeSet<>(granted);
     unused.removeAll(used);
     System.err.println("WorkerChartIT: granted, not used by these upgrades: " + unused);

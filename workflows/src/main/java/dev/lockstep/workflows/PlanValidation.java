@@ -427,8 +427,13 @@ public final class PlanValidation {
     } catch (IllegalArgumentException e) {
       problems.add(e.getMessage());
     }
-    if (plan.notifications().effectiveWebhooks().isEmpty()) {
-      problems.add("notify: give at least one webhook (notify.webhooks: [{url: https://...}])");
+    // No webhook is the plan's way to tell nobody, the worker's defaults included; reminders of
+    // nobody are a mistake.
+    if (plan.notifications().effectiveWebhooks().isEmpty()
+        && plan.notifications().remindEvery() != null) {
+      problems.add(
+          "notify.remindEvery: no webhook to remind (notify: [] tells nobody; give"
+              + " notify.webhooks: [{url: https://...}])");
     }
     for (UpgradePlan.Webhook w : plan.notifications().effectiveWebhooks()) {
       String url = w.url() == null ? "" : w.url();

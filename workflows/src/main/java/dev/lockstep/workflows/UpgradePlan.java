@@ -207,10 +207,26 @@ public record UpgradePlan(
   /**
    * Who is told what the run does.
    *
-   * @param webhooks where to POST
+   * @param webhooks where to POST; none (an empty list): nobody, not even the worker's defaults
    * @param remindEvery while a gate waits, tell again this often (e.g. 1h); none when not given
    */
   public record Notify(List<Webhook> webhooks, String remindEvery) {
+    @com.fasterxml.jackson.annotation.JsonCreator(
+        mode = com.fasterxml.jackson.annotation.JsonCreator.Mode.PROPERTIES)
+    public Notify(
+        @JsonProperty("webhooks") List<Webhook> webhooks,
+        @JsonProperty("remindEvery") String remindEvery) {
+      this.webhooks = webhooks;
+      this.remindEvery = remindEvery;
+    }
+
+    /** {@code notify: [...]} in a plan file: the webhooks alone ({@code []}: tell nobody). */
+    @com.fasterxml.jackson.annotation.JsonCreator(
+        mode = com.fasterxml.jackson.annotation.JsonCreator.Mode.DELEGATING)
+    static Notify ofWebhooks(List<Webhook> webhooks) {
+      return new Notify(webhooks, null);
+    }
+
     public List<Webhook> effectiveWebhooks() {
       return webhooks == null ? List.of() : webhooks;
     }

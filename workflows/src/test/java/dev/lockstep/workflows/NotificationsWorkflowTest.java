@@ -191,6 +191,22 @@ class NotificationsWorkflowTest {
   }
 
   @Test
+  void anEmptyNotifyTellsNobodyNotEvenTheWorkersDefaults() {
+    cluster.workerNotify = WORKER_DEFAULTS;
+    Upgrades.start(
+        client,
+        new UpgradeRequest(
+            plan().notifications(new UpgradePlan.Notify(List.of(), null)).build(),
+            "alice",
+            "minor",
+            0));
+    env.sleep(Duration.ofMinutes(90));
+    Scenarios.stub(client).resume(new SteerRequest("bob", "ok"));
+    assertEquals(Phase.COMPLETED, Scenarios.result(client).phase());
+    assertThat(receiver.events()).isEmpty();
+  }
+
+  @Test
   void aRunKeepsTheDefaultsItStartedWithWhenTheWorkersChange() {
     cluster.workerNotify = WORKER_DEFAULTS;
     Upgrades.start(

@@ -179,6 +179,28 @@ class PlanValidationTest {
   }
 
   @Test
+  void anEmptyNotifyIsAPlansWayToTellNobody() throws Exception {
+    String base = "target: demo/sts/pg\nchange: {images: {pg: postgres:14.9}}\n";
+    for (String notify : List.of("notify: []\n", "notify: {webhooks: []}\n")) {
+      UpgradePlan plan = YAML.readValue(base + notify, UpgradePlan.class);
+      assertThat(plan.notifications()).as(notify).isNotNull();
+      assertThat(plan.notifications().effectiveWebhooks()).as(notify).isEmpty();
+      assertThat(PlanValidation.problems(plan)).as(notify).isEmpty();
+    }
+    UpgradePlan listed =
+        YAML.readValue(base + "notify: [{url: 'https://alerts/x'}]\n", UpgradePlan.class);
+    assertThat(listed.notifications().effectiveWebhooks())
+        .containsExactly(new UpgradePlan.Webhook("https://alerts/x", null));
+    assertThat(
+            PlanValidation.problems(
+                YAML.readValue(
+                    base + "notify: {webhooks: [], remindEvery: 1h}\n", UpgradePlan.class)))
+        .containsExactly(
+            "notify.remindEvery: no webhook to remind (notify: [] tells nobody; give"
+                + " notify.webhooks: [{url: https://...}])");
+  }
+
+  @Test
   void gatePoliciesAreCheckedAsTheyAreWritten() throws Exception {
     String base = "target: demo/sts/pg\nchange: {images: {pg: postgres:14.9}}\n";
     assertThat(

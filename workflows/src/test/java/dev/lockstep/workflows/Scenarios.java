@@ -443,6 +443,22 @@ final class Scenarios {
         result(client);
       };
 
+  /** A plan with {@code notify: []}: nobody told, not even the worker's defaults. */
+  static final Scenario CHART_NOTIFY_OPTED_OUT =
+      (client, cluster, env) -> {
+        cluster.workerNotify =
+            new UpgradePlan.Notify(
+                java.util.List.of(new UpgradePlan.Webhook("worker:0", "json")), "1h");
+        start(
+            client,
+            plan(UpgradePlan.Gate.FIRST)
+                .notifications(new UpgradePlan.Notify(java.util.List.of(), null))
+                .build());
+        env.sleep(Duration.ofMinutes(90));
+        stub(client).resume(OPS);
+        result(client);
+      };
+
   /** Every saved history, by file name: one per path a run can take. */
   static final java.util.Map<String, Scenario> ALL =
       java.util.Map.ofEntries(
@@ -491,7 +507,8 @@ final class Scenarios {
               "hup-release-hrb-rolled-back-to-revision.json",
               HUP_RELEASE_HRB_ROLLED_BACK_TO_REVISION),
           java.util.Map.entry(
-              "hup-release-hrb-rollback-failed.json", HUP_RELEASE_HRB_ROLLBACK_FAILED));
+              "hup-release-hrb-rollback-failed.json", HUP_RELEASE_HRB_ROLLBACK_FAILED),
+          java.util.Map.entry("chart-notify-opted-out.json", CHART_NOTIFY_OPTED_OUT));
 
   /** The workflow id a saved history ran under: its target's, told by the file's name. */
   static String workflowId(String fileName) {
