@@ -2,6 +2,7 @@ package dev.lockstep.starter;
 
 import dev.lockstep.workflows.Audit;
 import dev.lockstep.workflows.Names;
+import dev.lockstep.workflows.ReleaseAudit;
 import dev.lockstep.workflows.Target;
 import dev.lockstep.workflows.UpgradeStatus;
 import io.temporal.api.enums.v1.WorkflowExecutionStatus;
@@ -19,11 +20,12 @@ import picocli.CommandLine.Parameters;
     footerHeading = "%nExamples:%n",
     footer = {
       "  lockstep audit demo/statefulset/postgresql",
-      "  lockstep audit demo/sts/postgresql --run 2ee885bf-d915-440a-b478-d67355ee4cf2 -o json"
+      "  lockstep audit demo/sts/postgresql --run 2ee885bf-d915-440a-b478-d67355ee4cf2 -o json",
+      "  lockstep audit demo-helm/helm/ghostwire"
     },
     mixinStandardHelpOptions = true,
     description =
-        "The timeline of the latest (or the given) run, read from its Temporal history: who started it with what plan, each step and unit with times, gates and who steered, forced checks, failures, the outcome.")
+        "The timeline of the latest (or the given) run, read from its Temporal history: who started it with what plan, each step and unit with times, gates and who steered, forced checks, failures, the outcome. For a Helm release (NAMESPACE/helm/RELEASE): the release's run (the revision held, hooks, objects, each workload's run and how it ended, who steered, the revision written), then each workload's run's own audit, in the order they ran.")
 final class AuditCommand extends Common {
   @Parameters(index = "0", paramLabel = "TARGET", description = "[NAMESPACE/]KIND/NAME")
   String target;
@@ -40,6 +42,13 @@ final class AuditCommand extends Common {
   @Override
   int run() {
     checkOutput(output);
+    Target release = ReleaseCommands.releaseOf(target, defaultNamespace());
+    if (release != null) {
+      WorkflowClient client = temporal();
+      ReleaseAudit.Report report = releaseReport(client, cluster(), release, run);
+      print(output, report, () -> ReleaseAudit.render(report));
+      return 0;
+    }
     Target t = target(target);
     WorkflowClient client = temporal();
     Audit.Report report = report(client, cluster(), t, run);
@@ -100,6 +109,50 @@ final class AuditCommand extends Common {
       }
     }
     return Audit.of(actualRun, history.getEvents(), client.getOptions().getDataConverter(), now);
+  }
+
+  /** The audit of a release's latest run (or of {@code runId}) and of its children's. */
+  static ReleaseAudit.Report releaseReport(
+      WorkflowClient client, String cluster, Target release, String runId) {
+    String workflowId = Names.workflowId(cluster, release);
+    String actualRun;
+    WorkflowExecutionHistory history;
+    try {
+      actualRun =
+          runId != null
+              ? runId
+              : client.newUntypedWorkflowStub(workflowId).describe().getExecution().getRunId();
+      history = client.fetchHistory(workflowId, actualRun);
+    } catch (io.grpc.StatusRuntimeException | io.temporal.client.WorkflowNotFoundException e) {
+      if (Common.transportCause(e) != null && !notFound(Common.transportCause(e))) {
+        throw e;
+      }
+      throw new CliFailure(
+          CliFailure.BAD_INPUT,
+          "no Lockstep run of "
+              + release
+              + (runId == null ? "" : " with run id " + runId)
+              + " found in cluster "
+              + cluster);
+    }
+    dev.lockstep.workflows.ReleaseStatus now = null;
+    var description = client.newUntypedWorkflowStub(workflowId).describe();
+    if (description.getStatus() == WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING
+        && description.getExecution().getRunId().equals(actualRun)) {
+      CompletableFuture<dev.lockstep.workflows.ReleaseStatus> status =
+          CompletableFuture.supplyAsync(() -> ReleaseCommands.status(client, cluster, release));
+      try {
+        now = status.get(10, TimeUnit.SECONDS);
+      } catch (Exception e) {
+        status.cancel(true);
+      }
+    }
+    return ReleaseAudit.of(
+        actualRun,
+        history.getEvents(),
+        client.getOptions().getDataConverter(),
+        now,
+        (id, child) -> client.fetchHistory(id, child).getEvents());
   }
 
   private static boolean notFound(io.grpc.StatusRuntimeException e) {

@@ -15,11 +15,12 @@ import picocli.CommandLine.Parameters;
     footerHeading = "%nExamples:%n",
     footer = {
       "  lockstep history demo/statefulset/postgresql",
-      "  lockstep history demo/sts/postgresql -o yaml"
+      "  lockstep history demo/sts/postgresql -o yaml",
+      "  lockstep history demo-helm/helm/ghostwire -o json"
     },
     mixinStandardHelpOptions = true,
     description =
-        "The target's revisions as `helm history` shows them: revision, updated, status (deployed, superseded, rolled back, failed), images, and the Lockstep run that produced each. The revision running now is on top, marked with *; the others follow, newest first.")
+        "The target's revisions as `helm history` shows them: revision, updated, status (deployed, superseded, rolled back, failed), images, and the Lockstep run that produced each. The revision running now is on top, marked with *; the others follow, newest first. For a Helm release (NAMESPACE/helm/RELEASE): its revisions from Helm's storage, oldest first, as helm history lists them (revision, updated, status, chart, app version, description), with the Lockstep run that wrote each.")
 final class HistoryCommand extends Common {
   @Parameters(index = "0", paramLabel = "TARGET", description = "[NAMESPACE/]KIND/NAME")
   String target;
@@ -33,6 +34,13 @@ final class HistoryCommand extends Common {
   @Override
   int run() {
     checkOutput(output);
+    Target release = ReleaseCommands.releaseOf(target, defaultNamespace());
+    if (release != null) {
+      List<ReleaseCommands.HistoryRow> rows =
+          ReleaseCommands.history(temporal(), cluster(), release);
+      print(output, rows, () -> ReleaseCommands.renderHistory(rows));
+      return 0;
+    }
     Target t = target(target);
     io.temporal.client.WorkflowClient client = temporal();
     List<RevisionHistory.Row> rows;

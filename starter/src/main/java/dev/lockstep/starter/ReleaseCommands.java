@@ -2,6 +2,7 @@ package dev.lockstep.starter;
 
 import dev.lockstep.workflows.HelmActivities;
 import dev.lockstep.workflows.Names;
+import dev.lockstep.workflows.ReleaseRecordsWorkflow;
 import dev.lockstep.workflows.ReleaseStatus;
 import dev.lockstep.workflows.ReleaseUpgradeRequest;
 import dev.lockstep.workflows.ReleaseWorkflow;
@@ -119,8 +120,9 @@ final class ReleaseCommands {
     }
     var out = command.out();
     out.println(
-        "upgrade of "
-            + t
+        (request.isRollback()
+                ? "rollback of " + t + " to revision " + request.rollbackTo()
+                : "upgrade of " + t)
             + " started (run "
             + started.runId()
             + "), from "
@@ -270,5 +272,222 @@ final class ReleaseCommands {
   /** What a {@code --dry-run} prints: the plan, as {@code lockstep plan} shows it. */
   static String dryRun(Target release, String cluster, HelmActivities.ReleasePlan plan) {
     return PlanCommand.renderRelease(release, cluster, plan);
+  }
+
+  /** The id of the release's run that is open now, or null when none is. */
+  static String openRun(WorkflowClient client, String cluster, Target release) {
+    try {
+      var description =
+          client.newUntypedWorkflowStub(Names.workflowId(cluster, release)).describe();
+      return description.getStatus()
+              == io.temporal.api.enums.v1.WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING
+          ? description.getExecution().getRunId()
+          : null;
+    } catch (WorkflowNotFoundException e) {
+      return null;
+    }
+  }
+
+  /** Reads (or repairs) the release's records on the worker; exit 4 when no worker answers. */
+  static ReleaseRecordsWorkflow.Records records(
+      WorkflowClient client, String cluster, Target release, String action, String identity) {
+    try {
+      return Releases.records(
+          client,
+          cluster,
+          release,
+          new ReleaseRecordsWorkflow.Request(release.namespace(), release.name(), action, identity),
+          java.time.Duration.ofSeconds(30));
+    } catch (java.util.concurrent.TimeoutException e) {
+      throw new CliFailure(
+          CliFailure.UNREACHABLE,
+          "no worker of cluster "
+              + cluster
+              + " answered within 30s: is `lockstep worker --cluster "
+              + cluster
+              + "` running?");
+    } catch (io.temporal.client.WorkflowFailedException e) {
+      Throwable root = e;
+      while (root.getCause() != null) {
+        root = root.getCause();
+      }
+      throw new CliFailure(
+          CliFailure.FAILED,
+          "the worker could not read " + release + ": " + Common.oneLine(root),
+          e);
+    }
+  }
+
+  /**
+   * One revision of {@code lockstep history NAMESPACE/helm/RELEASE}: {@code helm history}'s columns
+   * (and its JSON names), plus the Lockstep run that wrote it, when one did.
+   */
+  record HistoryRow(
+      int revision,
+      String updated,
+      String status,
+      String chart,
+      @com.fasterxml.jackson.annotation.JsonProperty("app_version") String appVersion,
+      String description,
+      @com.fasterxml.jackson.annotation.JsonProperty("lockstep_run") String lockstepRun) {}
+
+  /** The release's revisions, oldest first, as {@code helm history} lists them. */
+  static List<HistoryRow> history(WorkflowClient client, String cluster, Target release) {
+    List<HelmActivities.ReleaseRevision> revisions =
+        records(client, cluster, release, ReleaseRecordsWorkflow.HISTORY, null).history();
+    if (revisions.isEmpty()) {
+      throw new CliFailure(
+          CliFailure.BAD_INPUT,
+          "release "
+              + release.namespace()
+              + "/"
+              + release.name()
+              + " not found in cluster "
+              + cluster
+              + " (no Helm release of that name there)");
+    }
+    Map<Integer, String> writers = Releases.writers(client, cluster, release, revisions);
+    List<HistoryRow> rows = new ArrayList<>();
+    for (HelmActivities.ReleaseRevision r : revisions) {
+      rows.add(
+          new HistoryRow(
+              r.revision(),
+              r.updated(),
+              r.status(),
+              r.chart(),
+              r.appVersion(),
+              r.description(),
+              writers.get(r.revision())));
+    }
+    return rows;
+  }
+
+  private static final java.time.format.DateTimeFormatter HELM_TIME =
+      java.time.format.DateTimeFormatter.ofPattern("EEE MMM ppd HH:mm:ss yyyy", Locale.ROOT)
+          .withZone(java.time.ZoneOffset.UTC);
+
+  /** {@code helm history}'s table, with a LOCKSTEP RUN column ({@code -} where Helm wrote it). */
+  static String renderHistory(List<HistoryRow> rows) {
+    List<List<String>> table = new ArrayList<>();
+    table.add(
+        List.of(
+            "REVISION",
+            "UPDATED",
+            "STATUS",
+            "CHART",
+            "APP VERSION",
+            "DESCRIPTION",
+            "LOCKSTEP RUN"));
+    for (HistoryRow r : rows) {
+      String updated = r.updated();
+      try {
+        updated = HELM_TIME.format(java.time.Instant.parse(r.updated())) + " UTC";
+      } catch (RuntimeException e) {
+        // as stored
+      }
+      table.add(
+          List.of(
+              String.valueOf(r.revision()),
+              updated,
+              r.status(),
+              r.chart(),
+              r.appVersion(),
+              r.description(),
+              r.lockstepRun() == null ? "-" : r.lockstepRun()));
+    }
+    return StatusTable.columns(table);
+  }
+
+  /**
+   * {@code lockstep repair NAMESPACE/helm/RELEASE [--mark-failed]}: refused while a Lockstep run of
+   * the release is open; otherwise says what the release's pending revision is and what the
+   * workloads run, and with {@code --mark-failed} writes that revision {@code failed}.
+   */
+  static int repair(
+      Common command,
+      WorkflowClient client,
+      String cluster,
+      Target release,
+      boolean markFailed,
+      String identity) {
+    String where = release + Names.clusterFlag(cluster);
+    String open = openRun(client, cluster, release);
+    if (open != null) {
+      throw new CliFailure(
+          CliFailure.REFUSED,
+          "repair refused: a Lockstep run of "
+              + release
+              + " is open (run "
+              + open
+              + ") and holds the release: see `lockstep status "
+              + where
+              + "`, stop it with `lockstep cancel "
+              + where
+              + "`");
+    }
+    HelmActivities.ReleaseRepair r =
+        records(
+                client,
+                cluster,
+                release,
+                markFailed ? ReleaseRecordsWorkflow.REPAIR : ReleaseRecordsWorkflow.SHOW_REPAIR,
+                identity)
+            .repair();
+    if (!r.problems().isEmpty()) {
+      throw new CliFailure(
+          CliFailure.BAD_INPUT, String.join("; ", r.problems()) + "; nothing was changed");
+    }
+    var out = command.out();
+    String deployed =
+        r.deployedRevision() > 0
+            ? "revision " + r.deployedRevision() + " stays deployed"
+            : "no revision is deployed";
+    if (r.done()) {
+      out.println(
+          release
+              + ": revision "
+              + r.revision()
+              + " marked failed (it was "
+              + r.status()
+              + ": \""
+              + r.description()
+              + "\"); "
+              + deployed
+              + "; nothing in the cluster was changed.");
+    } else {
+      out.println(
+          release
+              + ": revision "
+              + r.revision()
+              + " is "
+              + r.status()
+              + " (\""
+              + r.description()
+              + "\") and no Lockstep run holds it: the operation that wrote it died.");
+      out.println(
+          "repair would mark revision "
+              + r.revision()
+              + " failed, as Helm records an interrupted operation; "
+              + deployed
+              + "; nothing in the cluster changes.");
+    }
+    if (!r.workloads().isEmpty()) {
+      out.println("The workloads now:");
+      r.workloads().forEach(w -> out.println("  " + w));
+    }
+    if (r.done()) {
+      out.println(
+          "next: `lockstep upgrade "
+              + where
+              + " --chart ...` or `lockstep rollback "
+              + where
+              + " --to-revision N` (lockstep history "
+              + where
+              + " lists the revisions)");
+    } else {
+      out.println("to do it: lockstep repair " + where + " --mark-failed");
+    }
+    out.flush();
+    return 0;
   }
 }

@@ -1,21 +1,27 @@
 package dev.lockstep.starter;
 
+import dev.lockstep.workflows.Target;
 import dev.lockstep.workflows.UpgradePlan;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-/** {@code lockstep repair TARGET --continue|--restore}. */
+/**
+ * {@code lockstep repair TARGET --continue|--restore}, {@code repair NS/helm/RELEASE
+ * [--mark-failed]}.
+ */
 @Command(
     name = "repair",
     footerHeading = "%nExamples:%n",
     footer = {
       "  lockstep repair demo/statefulset/postgresql --continue",
-      "  lockstep repair demo/statefulset/postgresql --restore"
+      "  lockstep repair demo/statefulset/postgresql --restore",
+      "  lockstep repair demo-helm/helm/ghostwire                # says what it would do",
+      "  lockstep repair demo-helm/helm/ghostwire --mark-failed"
     },
     mixinStandardHelpOptions = true,
     description =
-        "Takes a target over from a Lockstep run that ended outside Lockstep (e.g. terminated with `temporal workflow terminate`) and left it marked with a pinned partition: --continue moves the remaining units to the revision that run applied; --restore returns every unit to the revision it started from. Either way, as a new run, verified like an upgrade.")
+        "Takes a target over from a Lockstep run that ended outside Lockstep (e.g. terminated with `temporal workflow terminate`) and left it marked with a pinned partition: --continue moves the remaining units to the revision that run applied; --restore returns every unit to the revision it started from. Either way, as a new run, verified like an upgrade. For a Helm release (NAMESPACE/helm/RELEASE) left pending-upgrade or pending-rollback by an operation that died (a killed helm client, a Lockstep run terminated outside Lockstep): says what it finds and what the workloads run now, and with --mark-failed marks that revision failed, as Helm records an interrupted operation, so Helm and Lockstep can upgrade or roll back again; refused while a Lockstep run of the release is open.")
 final class RepairCommand extends Common {
   @Parameters(index = "0", paramLabel = "TARGET", description = "[NAMESPACE/]KIND/NAME")
   String target;
@@ -63,8 +69,31 @@ final class RepairCommand extends Common {
       description = "As for upgrade (default 30s).")
   String heartbeatTimeout;
 
+  @Option(
+      names = "--mark-failed",
+      description =
+          "Helm release only: mark the revision left pending-upgrade or pending-rollback failed"
+              + " (without it, repair of a release only says what it would do).")
+  boolean markFailed;
+
   @Override
   int run() {
+    Target release = ReleaseCommands.releaseOf(target, defaultNamespace());
+    if (release != null) {
+      if (carryOn || restore || gate != null || onFailure != null || acceptDataRisk || await) {
+        throw new CliFailure(
+            CliFailure.BAD_INPUT,
+            "repair of a Helm release ("
+                + release
+                + ") takes --mark-failed only: it marks the revision a dead operation left pending"
+                + " failed; then upgrade or rollback --to-revision N move the workloads");
+      }
+      return ReleaseCommands.repair(this, temporal(), cluster(), release, markFailed, identity(as));
+    }
+    if (markFailed) {
+      throw new CliFailure(
+          CliFailure.BAD_INPUT, "--mark-failed is for a Helm release (NAMESPACE/helm/RELEASE)");
+    }
     if (carryOn == restore) {
       throw new CliFailure(
           CliFailure.BAD_INPUT,

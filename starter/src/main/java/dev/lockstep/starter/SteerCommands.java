@@ -184,17 +184,19 @@ final class SteerCommands {
       footerHeading = "%nExamples:%n",
       footer = {
         "  lockstep rollback demo/statefulset/postgresql            # the running upgrade, or the last one",
-        "  lockstep rollback demo/sts/postgresql --to-revision 3 --wait"
+        "  lockstep rollback demo/sts/postgresql --to-revision 3 --wait",
+        "  lockstep rollback demo-helm/helm/ghostwire --to-revision 1   # as helm rollback ghostwire 1"
       },
       mixinStandardHelpOptions = true,
       description =
-          "While an upgrade runs: returns its upgraded units to the original revision, ends it ROLLED_BACK (at a gate, paused, held, or mid-way: the unit being replaced settles first). When none runs: restores the revision the last Lockstep run started from (or, with --to-revision, ControllerRevision N) as a new run, verified unit by unit like an upgrade but without a gate, as helm rollback and kubectl rollout undo do (--gate first to gate it).")
+          "While an upgrade runs: returns its upgraded units to the original revision, ends it ROLLED_BACK (at a gate, paused, held, or mid-way: the unit being replaced settles first). When none runs: restores the revision the last Lockstep run started from (or, with --to-revision, ControllerRevision N) as a new run, verified unit by unit like an upgrade but without a gate, as helm rollback and kubectl rollout undo do (--gate first to gate it). For a Helm release (NAMESPACE/helm/RELEASE) with none running, --to-revision N writes revision N's chart, values and manifest as a new revision (pending-rollback, then deployed \"Rollback to N\") and moves each workload that differs as its own run, one at a time.")
   static final class Rollback extends Steer {
     @Option(
         names = "--to-revision",
         paramLabel = "N",
         description =
-            "Restore ControllerRevision N (by number or name); only when no upgrade runs.")
+            "Restore ControllerRevision N (by number or name), or a Helm release's revision N;"
+                + " only when no upgrade runs.")
     String toRevision;
 
     @Option(
@@ -239,12 +241,7 @@ final class SteerCommands {
       Target release = ReleaseCommands.releaseOf(target, defaultNamespace());
       if (release != null) {
         if (toRevision != null) {
-          throw new CliFailure(
-              CliFailure.BAD_INPUT,
-              "--to-revision is not available for a Helm release yet: roll back its running"
-                  + " upgrade with `lockstep rollback "
-                  + release
-                  + "`");
+          return rollbackRelease(release);
         }
         // The release's running upgrade goes back; its workloads each by their own run.
         ReleaseCommands.steer(this, temporal(), cluster(), release, action(), request());
@@ -260,6 +257,85 @@ final class SteerCommands {
       }
       refuseRollingBackARollback(client, t);
       return steer(client, t);
+    }
+
+    /**
+     * {@code rollback NAMESPACE/helm/RELEASE --to-revision N} with no run open: revision N's
+     * manifest and values as a new revision, through the release's run (a child per workload).
+     */
+    private int rollbackRelease(Target release) {
+      int revision;
+      try {
+        revision = Integer.parseInt(toRevision.trim());
+      } catch (NumberFormatException e) {
+        revision = 0;
+      }
+      if (revision < 1) {
+        throw new CliFailure(
+            CliFailure.BAD_INPUT,
+            "--to-revision '"
+                + toRevision
+                + "': a Helm release's revision is a number (lockstep history "
+                + release
+                + " lists them)");
+      }
+      if (acceptDataRisk) {
+        throw new CliFailure(
+            CliFailure.BAD_INPUT,
+            "--accept-data-risk is not taken for a Helm release: its rollback runs the chart's"
+                + " rollback hooks");
+      }
+      // No gate unless asked (--gate), as for a workload's rollback.
+      dev.lockstep.workflows.UpgradePlan.Builder workloads =
+          dev.lockstep.workflows.UpgradePlan.builder()
+              .gate(dev.lockstep.workflows.UpgradePlan.Gate.NONE);
+      java.util.Map<String, dev.lockstep.workflows.UpgradePlan.Gate> gates =
+          ReleaseCommands.gates(gate, workloads);
+      java.time.Duration heartbeat =
+          UpgradeCommand.duration("--heartbeat-timeout", heartbeatTimeout);
+      WorkflowClient client = temporal();
+      String where = release + Names.clusterFlag(cluster());
+      String open = ReleaseCommands.openRun(client, cluster(), release);
+      if (open != null) {
+        throw new CliFailure(
+            CliFailure.REFUSED,
+            "rollback refused: a Lockstep run of "
+                + release
+                + " is open (run "
+                + open
+                + "): `lockstep rollback "
+                + where
+                + "` (no --to-revision) takes it back, or wait for it to end");
+      }
+      dev.lockstep.workflows.ReleaseUpgradeRequest request =
+          new dev.lockstep.workflows.ReleaseUpgradeRequest(
+              new dev.lockstep.workflows.HelmActivities.ReleaseRequest(
+                  release.namespace(),
+                  release.name(),
+                  null,
+                  null,
+                  java.util.List.of(),
+                  java.util.List.of(),
+                  null),
+              cluster(),
+              workloads.build(),
+              gates,
+              identity(as),
+              reason == null ? "rollback to revision " + revision : reason,
+              (int) Math.max(1, heartbeat.toSeconds()),
+              revision);
+      int started =
+          ReleaseCommands.start(this, client, cluster(), request, java.time.Duration.ofSeconds(30));
+      if (!await) {
+        return started;
+      }
+      dev.lockstep.workflows.ReleaseResult result =
+          io.temporal.client.WorkflowStub.fromTyped(
+                  dev.lockstep.workflows.Releases.of(client, cluster(), release))
+              .getResult(dev.lockstep.workflows.ReleaseResult.class);
+      out().print(ReleaseCommands.render(result.status()));
+      out().flush();
+      return result.phase() == dev.lockstep.workflows.Phase.COMPLETED ? 0 : CliFailure.FAILED;
     }
 
     /**

@@ -78,7 +78,8 @@ final class FakeTemporal implements AutoCloseable {
     WorkerFactory factory = WorkerFactory.newInstance(client);
     factory
         .newWorker("lockstep.default")
-        .registerWorkflowImplementationTypes(FakeUpgrade.class, FakeHistory.class);
+        .registerWorkflowImplementationTypes(
+            FakeUpgrade.class, FakeHistory.class, FakeReleaseRecords.class);
     factory.start();
     return new FakeTemporal(port, server, service, factory, client);
   }
@@ -275,6 +276,74 @@ final class FakeTemporal implements AutoCloseable {
           !MISSING.contains(request.target().namespace() + "/" + request.target().name());
       return new dev.lockstep.workflows.ClusterActivities.RevisionList(
           found, null, null, List.of());
+    }
+  }
+
+  /** A Helm release's revisions in the scripted cluster, by {@code NAMESPACE/RELEASE}. */
+  static final Map<String, List<dev.lockstep.workflows.HelmActivities.ReleaseRevision>> RELEASES =
+      new ConcurrentHashMap<>();
+
+  /** What the release records were asked, in order ({@code action NAMESPACE/RELEASE}). */
+  static final List<String> RECORDS = java.util.Collections.synchronizedList(new ArrayList<>());
+
+  /**
+   * The worker's read (and repair) of Helm's storage: the revisions the test set in {@link
+   * #RELEASES}; a repair marks a latest pending revision failed there.
+   */
+  public static final class FakeReleaseRecords
+      implements dev.lockstep.workflows.ReleaseRecordsWorkflow {
+    @Override
+    public Records run(Request request) {
+      String key = request.namespace() + "/" + request.release();
+      RECORDS.add(request.action() + " " + key);
+      List<dev.lockstep.workflows.HelmActivities.ReleaseRevision> revisions =
+          new ArrayList<>(RELEASES.getOrDefault(key, List.of()));
+      if (request.action().equals(HISTORY)) {
+        return new Records(revisions, null);
+      }
+      if (revisions.isEmpty()) {
+        return new Records(
+            null,
+            new dev.lockstep.workflows.HelmActivities.ReleaseRepair(
+                List.of("release " + key + " not found (no Helm release of that name there)"),
+                0,
+                null,
+                null,
+                0,
+                List.of(),
+                false));
+      }
+      var latest = revisions.get(revisions.size() - 1);
+      if (!latest.status().startsWith("pending-")) {
+        return new Records(
+            null,
+            new dev.lockstep.workflows.HelmActivities.ReleaseRepair(
+                List.of(
+                    "release "
+                        + key
+                        + " is "
+                        + latest.status()
+                        + " at revision "
+                        + latest.revision()
+                        + ": nothing to repair"),
+                latest.revision(),
+                latest.status(),
+                latest.description(),
+                0,
+                List.of(),
+                false));
+      }
+      return new Records(
+          null,
+          new dev.lockstep.workflows.HelmActivities.ReleaseRepair(
+              List.of(),
+              latest.revision(),
+              latest.status(),
+              latest.description(),
+              latest.revision() - 1,
+              List.of(
+                  "StatefulSet/ghostwire: its template has ghostwire=gw:1.18.0 (revision 1's images)"),
+              request.action().equals(REPAIR)));
     }
   }
 

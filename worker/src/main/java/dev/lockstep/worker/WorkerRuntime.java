@@ -156,6 +156,7 @@ public final class WorkerRuntime implements AutoCloseable {
         dev.lockstep.workflows.PlanWorkflowImpl.class,
         dev.lockstep.workflows.HistoryWorkflowImpl.class,
         dev.lockstep.workflows.ReleasePlanWorkflowImpl.class,
+        dev.lockstep.workflows.ReleaseRecordsWorkflowImpl.class,
         dev.lockstep.workflows.ReleaseWorkflowImpl.class);
     ClusterWatch watch = new ClusterWatch(kube, Duration.ofSeconds(5));
     worker.registerActivitiesImplementations(

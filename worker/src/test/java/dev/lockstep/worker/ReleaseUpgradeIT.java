@@ -38,7 +38,8 @@ import org.junit.jupiter.api.Test;
  * {@code lockstep upgrade NAMESPACE/helm/ghostwire} from 0.2.0 to 0.3.0 on the worker, in the
  * test's cluster lane: the release held {@code pending-upgrade} while its StatefulSet waits at its
  * gate, resumed, then revision 2 {@code deployed} and 1 {@code superseded} in Helm's own storage,
- * and the pod on the new image.
+ * and the pod on the new image; then rolled back to revision 1 as {@code helm rollback ghostwire 1}
+ * does (revision 3 {@code deployed}, "Rollback to 1"), its history read as {@code helm history}.
  */
 class ReleaseUpgradeIT {
   private static UpgradeHarness h;
@@ -80,7 +81,8 @@ class ReleaseUpgradeIT {
   }
 
   @Test
-  void ghostwireTo030WaitsAtItsGateThenIsDeployedAsHelmRecordsIt() {
+  void ghostwireTo030WaitsAtItsGateThenIsDeployedAsHelmRecordsItThenRolledBackToRevision1()
+      throws Exception {
     Path chart = ReleasePlanIT.CHARTS.resolve("ghostwire");
     ReleaseUpgradeRequest request =
         new ReleaseUpgradeRequest(
@@ -162,5 +164,73 @@ class ReleaseUpgradeIT {
                 .getSpec()
                 .getReplicas())
         .isEqualTo(1);
+
+    // lockstep rollback demo/helm/ghostwire --to-revision 1: helm rollback through the same run.
+    Upgrades.Started back =
+        Releases.start(
+            h.client,
+            new ReleaseUpgradeRequest(
+                new HelmActivities.ReleaseRequest(
+                    ns, "ghostwire", null, null, List.of(), List.of(), null),
+                null,
+                UpgradePlan.builder().gate(UpgradePlan.Gate.NONE).build(),
+                Map.of(),
+                "carol",
+                "back to 0.2.0",
+                0,
+                1));
+    assertThat(back.verdict().valid()).as("%s", back.verdict()).isTrue();
+    ReleaseResult rolledBack = WorkflowStub.fromTyped(parent).getResult(ReleaseResult.class);
+
+    assertEquals(Phase.COMPLETED, rolledBack.phase(), rolledBack.message());
+    ObjectNode v3 = revision(3);
+    assertThat(v3.path("info").path("status").asText()).isEqualTo("deployed");
+    assertThat(v3.path("info").path("description").asText()).isEqualTo("Rollback to 1");
+    assertThat(v3.path("chart").path("metadata").path("version").asText()).isEqualTo("0.2.0");
+    assertThat(v3.path("manifest").asText()).isEqualTo(revision(1).path("manifest").asText());
+    assertThat(revision(2).path("info").path("status").asText()).isEqualTo("superseded");
+    assertThat(
+            h.kube
+                .secrets()
+                .inNamespace(ns)
+                .withName("sh.helm.release.v1.ghostwire.v3")
+                .get()
+                .getMetadata()
+                .getLabels())
+        .containsEntry("status", "deployed")
+        .containsEntry("version", "3");
+    await()
+        .atMost(60, SECONDS)
+        .ignoreExceptions()
+        .until(
+            () ->
+                h.kube
+                    .pods()
+                    .inNamespace(ns)
+                    .withName("ghostwire-0")
+                    .get()
+                    .getSpec()
+                    .getContainers()
+                    .get(0)
+                    .getImage()
+                    .equals("ghcr.io/example/ghostwire:1.18.0"));
+
+    // lockstep history: Helm's three revisions, each with the Lockstep run that wrote it.
+    Target release = new Target(ns, Target.HELM, "ghostwire");
+    var records =
+        Releases.records(
+            h.client,
+            UpgradeHarness.CLUSTER,
+            release,
+            new dev.lockstep.workflows.ReleaseRecordsWorkflow.Request(
+                ns, "ghostwire", dev.lockstep.workflows.ReleaseRecordsWorkflow.HISTORY, null),
+            Duration.ofSeconds(60));
+    assertThat(records.history())
+        .extracting(HelmActivities.ReleaseRevision::status)
+        .containsExactly("superseded", "superseded", "deployed");
+    assertThat(Releases.writers(h.client, UpgradeHarness.CLUSTER, release, records.history()))
+        .containsEntry(2, started.runId())
+        .containsEntry(3, back.runId())
+        .doesNotContainKey(1);
   }
 }

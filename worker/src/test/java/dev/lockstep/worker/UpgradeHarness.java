@@ -138,6 +138,7 @@ final class UpgradeHarness implements AutoCloseable {
         dev.lockstep.workflows.PlanWorkflowImpl.class,
         dev.lockstep.workflows.HistoryWorkflowImpl.class,
         dev.lockstep.workflows.ReleasePlanWorkflowImpl.class,
+        dev.lockstep.workflows.ReleaseRecordsWorkflowImpl.class,
         dev.lockstep.workflows.ReleaseWorkflowImpl.class);
     ClusterWatch watch = new ClusterWatch(kube, Duration.ofMillis(250));
     watches.add(watch);

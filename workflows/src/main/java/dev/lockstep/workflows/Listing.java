@@ -191,24 +191,7 @@ public final class Listing {
 
   /** Every run of one workflow id, running or ended, in no particular order. */
   static List<Found> runsOf(WorkflowClient client, String workflowId) {
-    return find(
-            () ->
-                client
-                    .listExecutions("WorkflowId = '" + workflowId.replace("'", "") + "'")
-                    .map(
-                        m ->
-                            new Found(
-                                m.getExecution().getWorkflowId(),
-                                m.getExecution().getRunId(),
-                                m.getStatus()
-                                    == WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING,
-                                m.getStartTime()))
-                    .toList(),
-            () ->
-                openAndClosed(client, true).stream()
-                    .filter(f -> f.workflowId().equals(workflowId))
-                    .toList())
-        .found();
+    return runsOf(client, workflowId, "UpgradeWorkflow");
   }
 
   /**
@@ -234,9 +217,36 @@ public final class Listing {
           .build();
 
   private static List<Found> openAndClosed(WorkflowClient client, boolean all) {
+    return openAndClosed(client, all, "UpgradeWorkflow");
+  }
+
+  /** The runs of one workflow id of a given type (a release's: {@code ReleaseWorkflow}). */
+  static List<Found> runsOf(WorkflowClient client, String workflowId, String workflowType) {
+    return find(
+            () ->
+                client
+                    .listExecutions("WorkflowId = '" + workflowId.replace("'", "") + "'")
+                    .map(
+                        m ->
+                            new Found(
+                                m.getExecution().getWorkflowId(),
+                                m.getExecution().getRunId(),
+                                m.getStatus()
+                                    == WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING,
+                                m.getStartTime()))
+                    .toList(),
+            () ->
+                openAndClosed(client, true, workflowType).stream()
+                    .filter(f -> f.workflowId().equals(workflowId))
+                    .toList())
+        .found();
+  }
+
+  private static List<Found> openAndClosed(
+      WorkflowClient client, boolean all, String workflowType) {
     var stub = client.getWorkflowServiceStubs().blockingStub();
     String namespace = client.getOptions().getNamespace();
-    WorkflowTypeFilter type = WorkflowTypeFilter.newBuilder().setName("UpgradeWorkflow").build();
+    WorkflowTypeFilter type = WorkflowTypeFilter.newBuilder().setName(workflowType).build();
     List<Found> found = new ArrayList<>();
     for (WorkflowExecutionInfo info :
         stub.listOpenWorkflowExecutions(

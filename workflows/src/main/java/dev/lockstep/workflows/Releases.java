@@ -73,4 +73,92 @@ public final class Releases {
   public static ReleaseWorkflow of(WorkflowClient client, String cluster, Target release) {
     return client.newWorkflowStub(ReleaseWorkflow.class, Names.workflowId(cluster, release));
   }
+
+  /**
+   * Asks the worker of {@code cluster} to read (or repair) the release's records in Helm's storage.
+   *
+   * @throws java.util.concurrent.TimeoutException when no worker answered within {@code wait} (the
+   *     short run is terminated)
+   */
+  public static ReleaseRecordsWorkflow.Records records(
+      WorkflowClient client,
+      String cluster,
+      Target release,
+      ReleaseRecordsWorkflow.Request request,
+      java.time.Duration wait)
+      throws java.util.concurrent.TimeoutException {
+    io.temporal.client.WorkflowStub stub =
+        client.newUntypedWorkflowStub(
+            "ReleaseRecordsWorkflow",
+            WorkflowOptions.newBuilder()
+                .setWorkflowId(
+                    Names.planWorkflowId(
+                        cluster, release, request.action() + "-" + java.util.UUID.randomUUID()))
+                .setTaskQueue(Names.taskQueue(cluster))
+                .setWorkflowExecutionTimeout(java.time.Duration.ofMinutes(5))
+                .build());
+    stub.start(request);
+    try {
+      return stub.getResult(
+          wait.toMillis(),
+          java.util.concurrent.TimeUnit.MILLISECONDS,
+          ReleaseRecordsWorkflow.Records.class);
+    } catch (java.util.concurrent.TimeoutException e) {
+      stub.terminate("no worker answered in time");
+      throw e;
+    }
+  }
+
+  private static final java.util.regex.Pattern RUN_MARK =
+      java.util.regex.Pattern.compile("lockstep run ([0-9A-Za-z-]+)");
+
+  /**
+   * Which Lockstep run wrote each revision of the release, by revision: from the release's runs
+   * that Temporal still keeps (the revision each one wrote), and from the run a revision's
+   * description names (a revision still pending, or one {@code lockstep repair} marked failed).
+   * Revisions Helm wrote, or whose run Temporal no longer keeps, are not in it.
+   */
+  public static java.util.Map<Integer, String> writers(
+      WorkflowClient client,
+      String cluster,
+      Target release,
+      java.util.List<HelmActivities.ReleaseRevision> revisions) {
+    java.util.Map<Integer, String> writers = new java.util.HashMap<>();
+    for (HelmActivities.ReleaseRevision r : revisions) {
+      java.util.regex.Matcher m = RUN_MARK.matcher(String.valueOf(r.description()));
+      if (m.find()) {
+        writers.put(r.revision(), m.group(1));
+      }
+    }
+    String workflowId = Names.workflowId(cluster, release);
+    java.util.List<Listing.Found> runs;
+    try {
+      runs = Listing.runsOf(client, workflowId, "ReleaseWorkflow");
+    } catch (RuntimeException e) {
+      return writers;
+    }
+    for (Listing.Found run : runs) {
+      ReleaseStatus status = null;
+      try {
+        if (run.running()) {
+          status =
+              client
+                  .newWorkflowStub(ReleaseWorkflow.class, workflowId, Optional.of(run.runId()))
+                  .status();
+        } else {
+          ReleaseResult result =
+              client
+                  .newUntypedWorkflowStub(workflowId, Optional.of(run.runId()), Optional.empty())
+                  .getResult(5, java.util.concurrent.TimeUnit.SECONDS, ReleaseResult.class);
+          status = result == null ? null : result.status();
+        }
+      } catch (RuntimeException | java.util.concurrent.TimeoutException e) {
+        // A run ended outside Lockstep (terminated) has no result: its revision names it, if any.
+      }
+      if (status != null && status.toRevision() > 0) {
+        writers.putIfAbsent(status.toRevision(), run.runId());
+      }
+    }
+    return writers;
+  }
 }

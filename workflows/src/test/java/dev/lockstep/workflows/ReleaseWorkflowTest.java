@@ -281,6 +281,35 @@ class ReleaseWorkflowTest {
         .first()
         .asString()
         .startsWith("revision 3 pending-rollback (rollback to 1, shop-0.2.0 -> shop-0.1.0)");
+    // lockstep audit: the release's run, then each workload's, in the order they ran.
+    ReleaseAudit.Report audit =
+        ReleaseAudit.of(
+            started.runId(),
+            client.fetchHistory("lockstep/default/demo/helm/shop").getEvents(),
+            client.getOptions().getDataConverter(),
+            null,
+            (id, run) -> client.fetchHistory(id, run).getEvents());
+    assertThat(audit.what()).isEqualTo("rollback to revision 1");
+    assertThat(audit.startedBy()).isEqualTo("alice");
+    assertThat(audit.outcome()).isEqualTo("COMPLETED");
+    assertThat(audit.entries())
+        .extracting(Audit.Entry::what)
+        .containsSubsequence(
+            "started", "hold", "hooks", "objects", "workload", "hooks", "finish", "outcome");
+    assertThat(audit.entries())
+        .filteredOn(e -> e.what().equals("finish"))
+        .singleElement()
+        .extracting(Audit.Entry::detail)
+        .isEqualTo("revision 3 deployed (\"Rollback to 1\")");
+    assertThat(audit.children())
+        .extracting(ReleaseAudit.Child::workflowId)
+        .containsExactly(
+            "lockstep/default/demo/statefulset/db",
+            "lockstep/default/demo/statefulset/cache",
+            "lockstep/default/demo/statefulset/app");
+    assertThat(audit.children().get(0).audit().outcome()).isEqualTo("COMPLETED");
+    assertThat(ReleaseAudit.render(audit))
+        .contains("rollback to revision 1", "--- lockstep/default/demo/statefulset/app ---");
     // The same replay a restarted worker does.
     WorkflowReplayer.replayWorkflowExecution(
         client.fetchHistory("lockstep/default/demo/helm/shop"),

@@ -361,18 +361,29 @@ public final class HelmActivitiesImpl implements HelmActivities {
           0,
           List.of());
     }
-    if (ours == null && target.version() == deployed.version()) {
+    if (ours == null && target.version() == latest.version()) {
       return new PendingUpgrade(
           refused(
               "revision "
                   + target.version()
                   + " of "
                   + release
-                  + " is the deployed one: nothing to roll back"),
+                  + " is its latest ("
+                  + latest.status()
+                  + "): nothing to roll back"),
           0,
           0,
           List.of());
     }
+    // As helm rollback does, from the latest revision (a failed upgrade's too: what it left in
+    // the cluster goes back to revision N as well); a retry plans from the revision before its own.
+    HelmRelease base =
+        ours == null
+            ? latest
+            : history.stream()
+                .filter(r -> r.version() < ours.version())
+                .reduce((a, b) -> b)
+                .orElse(deployed);
     ChartRenderer.Rendered next =
         new ChartRenderer.Rendered(
             target.chartName(),
@@ -383,7 +394,7 @@ public final class HelmActivitiesImpl implements HelmActivities {
             target.manifest(),
             ChartRenderer.objects(target.manifest()),
             target.hooks());
-    HelmPlan.Report report = HelmPlan.of(deployed, next);
+    HelmPlan.Report report = HelmPlan.of(base, next);
     Planned planned = new Planned(toPlan(report), next);
     List<String> problems = unsupported(planned, ROLLBACK_EVENTS, "rollback");
     if (!problems.isEmpty()) {
@@ -415,7 +426,7 @@ public final class HelmActivitiesImpl implements HelmActivities {
             List.of());
       }
     }
-    return new PendingUpgrade(planned.plan(), deployed.version(), to, workloads(planned));
+    return new PendingUpgrade(planned.plan(), base.version(), to, workloads(planned));
   }
 
   @Override
@@ -653,10 +664,17 @@ public final class HelmActivitiesImpl implements HelmActivities {
     HelmRelease to = revision(request.namespace(), request.release(), request.toRevision());
     Instant now = Instant.now();
     if (request.deployed()) {
-      // In Helm's order: the previous revision superseded, then the new one deployed.
+      // In Helm's order: the revisions deployed before superseded (a failed one stays failed),
+      // then the new one deployed.
       HelmRelease from = revision(request.namespace(), request.release(), request.fromRevision());
-      if (!from.status().equals(HelmRelease.SUPERSEDED)) {
+      if (from.status().equals(HelmRelease.DEPLOYED)) {
         storage.write(from.withStatus(HelmRelease.SUPERSEDED, null), now);
+      }
+      for (HelmRelease other : storage.history(request.namespace(), request.release())) {
+        if (other.version() != request.toRevision()
+            && other.status().equals(HelmRelease.DEPLOYED)) {
+          storage.write(other.withStatus(HelmRelease.SUPERSEDED, null), now);
+        }
       }
       if (!to.status().equals(HelmRelease.DEPLOYED)) {
         storage.write(

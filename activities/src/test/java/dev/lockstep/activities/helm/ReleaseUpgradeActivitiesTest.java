@@ -296,7 +296,8 @@ class ReleaseUpgradeActivitiesTest {
             helm.beginRollback(new HelmActivities.RollbackRequest(NS, "gw-noop", 2, "run-1"))
                 .plan()
                 .problems())
-        .containsExactly("revision 2 of default/gw-noop is the deployed one: nothing to roll back");
+        .containsExactly(
+            "revision 2 of default/gw-noop is its latest (deployed): nothing to roll back");
     assertThat(
             helm.beginRollback(new HelmActivities.RollbackRequest(NS, "gw-nothere", 1, "run-1"))
                 .plan()
@@ -355,12 +356,22 @@ class ReleaseUpgradeActivitiesTest {
         .startsWith("Upgrade \"gw-stuck\" failed: interrupted while pending-upgrade")
         .endsWith("marked failed by lockstep repair by alice");
     assertThat(storage.get(NS, "gw-stuck", 1).orElseThrow().status()).isEqualTo("deployed");
-    // Upgradable again, from revision 1, numbered after the failed one.
-    HelmActivities.PendingUpgrade next = helm.beginUpgrade(to030("gw-stuck", "run-next"));
-    assertThat(next.plan().problems()).isEmpty();
-    assertThat(next.toRevision()).isEqualTo(3);
+    // Free again: rolled back to revision 1 from what the failed revision 2 left, as helm
+    // rollback does (revision 1 superseded, 2 stays failed, 3 deployed).
+    HelmActivities.PendingUpgrade back =
+        helm.beginRollback(new HelmActivities.RollbackRequest(NS, "gw-stuck", 1, "run-back"));
+    assertThat(back.plan().problems()).isEmpty();
+    assertThat(back.fromRevision()).isEqualTo(2);
+    assertThat(back.toRevision()).isEqualTo(3);
+    assertThat(back.workloads())
+        .extracting(HelmActivities.WorkloadUpgrade::key)
+        .containsExactly("StatefulSet/gw-stuck");
+    helm.finishUpgrade(
+        new HelmActivities.FinishRequest(NS, "gw-stuck", 2, 3, true, "Rollback to 1"));
+    assertThat(storage.history(NS, "gw-stuck"))
+        .extracting(HelmRelease::status)
+        .containsExactly("superseded", "failed", "deployed");
     // A deployed release has nothing to repair.
-    helm.finishUpgrade(new HelmActivities.FinishRequest(NS, "gw-stuck", 1, 3, true, null));
     assertThat(helm.repairRelease(show).problems())
         .containsExactly(
             "release default/gw-stuck is deployed at revision 3: nothing to repair (only a"
