@@ -30,7 +30,7 @@ class BlueGreenWorkflowTest {
   void start() {
     env = Environments.withSearchAttributes(TestWorkflowEnvironment.newInstance());
     Worker worker = env.newWorker(Names.taskQueue("default"));
-    worker.registerWorkflowImplementationTypes(UpgradeWorkflowImpl.class);
+    worker.registerWorkflowImplementationTypes(UpgradeWorkflowImpl.class, PlanWorkflowImpl.class);
     cluster = new FakeDeployment(4);
     worker.registerActivitiesImplementations(cluster);
     env.start();
@@ -244,6 +244,37 @@ class BlueGreenWorkflowTest {
     assertEquals(Phase.ABANDONED, result.phase());
     assertThat(cluster.calls).endsWith("release the blue-green");
     assertThat(cluster.marked).isNull();
+  }
+
+  @Test
+  void lockstepPlanPrintsTheBlueGreenStepsAndItsGateAndChangesNothing() {
+    PlanReport report =
+        client
+            .newWorkflowStub(
+                PlanWorkflow.class,
+                io.temporal.client.WorkflowOptions.newBuilder()
+                    .setWorkflowId("plan-test")
+                    .setTaskQueue(Names.taskQueue("default"))
+                    .build())
+            .plan(plan("5m").build());
+
+    assertThat(report.canStart()).isTrue();
+    assertThat(report.steps())
+        .containsExactly(
+            "collect",
+            "pre-checks",
+            "prepare",
+            "preview web-preview (4 pods on the new version, behind the preview Service)",
+            "gate before the switch",
+            "switch the Service to the preview's pods",
+            "promote web to the new version (all 4 pods, no traffic)",
+            "switch the Service back to web",
+            "pause-for 5m before the preview goes",
+            "scale-down the preview Deployment and Service",
+            "finish");
+    assertThat(report.gates())
+        .containsExactly("blue-green before the switch: lockstep resume demo/deployment/web");
+    assertThat(cluster.calls).containsExactly("inspect");
   }
 
   @Test
