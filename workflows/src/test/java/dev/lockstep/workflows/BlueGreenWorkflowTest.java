@@ -278,6 +278,29 @@ class BlueGreenWorkflowTest {
   }
 
   @Test
+  void someoneElsesChangeToTheDeploymentAfterTheSwitchHoldsAndRollbackReturnsEverything() {
+    cluster.deploymentDrift = true;
+    begin(plan(null).gate(UpgradePlan.Gate.NONE).build());
+    await().atMost(10, TimeUnit.SECONDS).until(() -> upgrade().status().phase() == Phase.HELD);
+    assertThat(upgrade().status().message())
+        .contains("someone else changed demo/deployment/web")
+        .contains("spec.replicas 4 -> 6");
+    // HELD with the traffic on the preview's Ready pods: nothing is overwritten meanwhile.
+    assertThat(cluster.service).isEqualTo("preview");
+
+    upgrade().rollback(OPS);
+    UpgradeResult result = result();
+
+    assertEquals(Phase.ROLLED_BACK, result.phase());
+    assertThat(cluster.calls)
+        .endsWith(
+            "promote 4 pods, no traffic",
+            "revert to web-old with 4 replicas, Service as found, no preview");
+    assertThat(cluster.service).isEqualTo("found");
+    assertThat(cluster.preview).isEqualTo(-1);
+  }
+
+  @Test
   void planValidationTakesABlueGreenAndRefusesABadDelayOrName() {
     assertThat(PlanValidation.problems(plan("30s").build())).isEmpty();
     assertThat(

@@ -243,6 +243,9 @@ class FakeDeployment extends FakeCluster
   /** Someone else changes the Service's selector before the switch to the preview. */
   volatile boolean serviceDrift;
 
+  /** Someone else scales the user's Deployment while it is rolled behind the preview. */
+  volatile boolean deploymentDrift;
+
   private static final Active ACTIVE =
       new Active("web", Map.of("app", "web"), "[{\"port\":80}]", "web-preview", "old");
 
@@ -306,6 +309,10 @@ class FakeDeployment extends FakeCluster
   @Override
   public Switched promote(StepRequest request) {
     calls.add("promote " + request.replicas() + " pods, no traffic");
+    if (deploymentDrift) {
+      throw io.temporal.failure.ApplicationFailure.newNonRetryableFailure(
+          "spec.replicas " + pods + " -> 6", FAILURE_TARGET_CHANGED);
+    }
     onNew = pods;
     return switched();
   }
