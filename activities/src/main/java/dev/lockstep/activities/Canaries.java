@@ -195,7 +195,7 @@ final class Canaries {
    * The Service's endpoints by pod name, and whether each is ready: discovery.k8s.io/v1, or v1beta1
    * on a cluster before 1.21.
    */
-  private Map<String, Boolean> readyEndpoints(String namespace, String service) {
+  Map<String, Boolean> readyEndpoints(String namespace, String service) {
     Map<String, Boolean> pods = new LinkedHashMap<>();
     try {
       for (EndpointSlice slice :
@@ -323,7 +323,7 @@ final class Canaries {
    * The stable Deployment is what the run left it: its mark, strategy and template as expected, its
    * replicas one of {@code allowed} (what the run set before, or what this step sets).
    */
-  private static void checkStable(
+  static void checkStable(
       Deployment d, String runId, Expected expected, Set<Integer> allowed, Target target) {
     Marks.checkOurs(d, runId, target);
     List<String> diff = new ArrayList<>();
@@ -390,7 +390,7 @@ final class Canaries {
     return c;
   }
 
-  private void scale(Target target, String name, Deployment d, int replicas) {
+  void scale(Target target, String name, Deployment d, int replicas) {
     ObjectNode body = Serialization.jsonMapper().createObjectNode();
     body.putObject("metadata").put("resourceVersion", d.getMetadata().getResourceVersion());
     body.putObject("spec").put("replicas", replicas);

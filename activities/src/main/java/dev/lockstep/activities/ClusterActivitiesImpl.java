@@ -1,5 +1,6 @@
 package dev.lockstep.activities;
 
+import dev.lockstep.workflows.BlueGreenActivities;
 import dev.lockstep.workflows.CanaryActivities;
 import dev.lockstep.workflows.ClusterActivities;
 import dev.lockstep.workflows.DeploymentActivities;
@@ -19,7 +20,7 @@ import io.fabric8.kubernetes.client.KubernetesClient;
  * and {@link Marks}; a Deployment's inspect, revisions and writes are {@link Deployments}'.
  */
 public final class ClusterActivitiesImpl
-    implements ClusterActivities, DeploymentActivities, CanaryActivities {
+    implements ClusterActivities, DeploymentActivities, CanaryActivities, BlueGreenActivities {
   /**
    * What an attempt at one unit keeps in its heartbeat, so that a retry after a worker dies keeps
    * the same deadline and the same restart baseline.
@@ -58,6 +59,7 @@ public final class ClusterActivitiesImpl
   private final Records records;
   private final Deployments deployments;
   private final Canaries canaries;
+  private final BlueGreens blueGreens;
 
   private WorkerNotify notify = WorkerNotify.NONE;
 
@@ -81,6 +83,7 @@ public final class ClusterActivitiesImpl
     this.hooks = new HookJobs(client);
     this.deployments = new Deployments(client, records);
     this.canaries = new Canaries(client, deployments, records);
+    this.blueGreens = new BlueGreens(client, deployments, canaries, records);
     records.deployments(deployments);
   }
 
@@ -200,5 +203,40 @@ public final class ClusterActivitiesImpl
   @Override
   public void release(CanaryActivities.ReleaseRequest request) {
     canaries.release(request);
+  }
+
+  @Override
+  public Marked prepare(BlueGreenActivities.PrepareRequest request) {
+    return blueGreens.prepare(request);
+  }
+
+  @Override
+  public Switched preview(StepRequest request) {
+    return blueGreens.preview(request);
+  }
+
+  @Override
+  public Switched switchTraffic(SwitchRequest request) {
+    return blueGreens.switchTraffic(request);
+  }
+
+  @Override
+  public Switched promote(StepRequest request) {
+    return blueGreens.promote(request);
+  }
+
+  @Override
+  public Switched scaleDown(StepRequest request) {
+    return blueGreens.scaleDown(request);
+  }
+
+  @Override
+  public Switched revert(BlueGreenActivities.RevertRequest request) {
+    return blueGreens.revert(request);
+  }
+
+  @Override
+  public void release(BlueGreenActivities.ReleaseRequest request) {
+    blueGreens.release(request);
   }
 }

@@ -191,10 +191,15 @@ public final class HookJobs {
     labels.put(RUN_LABEL, request.runId());
     labels.put(HOOK_LABEL, request.hook());
     List<EnvVar> env =
-        List.of(
-            new EnvVar("LOCKSTEP_TARGET", request.target().toString(), null),
-            new EnvVar("LOCKSTEP_HOOK", request.hook(), null),
-            new EnvVar("LOCKSTEP_RUN", request.runId(), null));
+        new ArrayList<>(
+            List.of(
+                new EnvVar("LOCKSTEP_TARGET", request.target().toString(), null),
+                new EnvVar("LOCKSTEP_HOOK", request.hook(), null),
+                new EnvVar("LOCKSTEP_RUN", request.runId(), null)));
+    if (request.service() != null) {
+      // A blue-green's test hook reaches the preview at http://$LOCKSTEP_SERVICE.
+      env.add(new EnvVar("LOCKSTEP_SERVICE", request.service(), null));
+    }
     for (Container c : spec.getTemplate().getSpec().getContainers()) {
       List<EnvVar> merged = new ArrayList<>(Optional.ofNullable(c.getEnv()).orElse(List.of()));
       for (EnvVar e : env) {

@@ -75,7 +75,9 @@ class UpgradeCommand extends Common {
       description =
           "For a Deployment: rolling (default: its own rolling update, stopped at the gates),"
               + " canary (the plan file's steps, or by default: 25%, a gate, 50%, 1m, analysis,"
-              + " promote) or blue-green (not in this version yet).")
+              + " promote) or blue-green (a preview beside it, its test hook, a gate, the Service"
+              + " switched, then the Deployment itself; strategy.blueGreen in the plan file:"
+              + " scaleDownDelay, 30s by default, and previewService).")
   String strategy;
 
   @Option(names = "--unit-timeout", description = "How long one unit may take, e.g. 10m (default).")

@@ -32,11 +32,11 @@ class BadInputTest {
     String longNamespace = "n".repeat(64);
     return Stream.of(
         bad(
-            "a blue-green is not in this version yet",
+            "a blue-green of a StatefulSet",
             "upgrade",
-            "demo/deployment/web",
+            "demo/sts/pg",
             "--image",
-            "nginx:1.27",
+            "pg=postgres:15",
             "--strategy",
             "blue-green"),
         bad(

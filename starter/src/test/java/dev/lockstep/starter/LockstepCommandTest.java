@@ -77,7 +77,7 @@ class LockstepCommandTest {
   void badInputIsExit2WithOneLockstepLine() {
     for (String[] args :
         new String[][] {
-          {"upgrade", "demo/deployment/web", "--image", "nginx:1.27", "--strategy", "blue-green"},
+          {"upgrade", "demo/sts/pg", "--image", "pg=postgres:15", "--strategy", "blue-green"},
           {"upgrade", "demo/sts/pg", "--image", "pg=Not An Image"},
           {"upgrade", "demo/sts/pg", "--image", "pg=postgres:15", "--unit-timeout", "-1m"},
           {"upgrade", "demo/sts/pg", "--image", "pg=postgres:15", "--gate", "later"},

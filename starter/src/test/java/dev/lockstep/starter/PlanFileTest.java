@@ -72,6 +72,21 @@ class PlanFileTest {
                 + "  canary:\n"
                 + "    steps: [{setWeight: 20}, {pause: {}}, {pause: {duration: 10m}}, {analysis: {}}]\n");
     assertEquals(4, goodCanary.exit(), goodCanary.err());
+    FakeTemporal.Run blueGreen =
+        upgrade(
+            "target: demo/deployment/web\n"
+                + "change: {images: {web: nginx:1.27}}\n"
+                + "strategy:\n"
+                + "  blueGreen: {scaleDownDelay: later, previewService: web-next}\n");
+    assertEquals(2, blueGreen.exit(), blueGreen.err());
+    assertThat(blueGreen.err()).contains("strategy.blueGreen.scaleDownDelay");
+    FakeTemporal.Run goodBlueGreen =
+        upgrade(
+            "target: demo/deployment/web\n"
+                + "change: {images: {web: nginx:1.27}}\n"
+                + "strategy:\n"
+                + "  blueGreen: {scaleDownDelay: 5m, previewService: web-next}\n");
+    assertEquals(4, goodBlueGreen.exit(), goodBlueGreen.err());
     FakeTemporal.Run good =
         upgrade(
             "target: demo/deployment/web\n"

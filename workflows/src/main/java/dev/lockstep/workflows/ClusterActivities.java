@@ -148,6 +148,8 @@ public interface ClusterActivities {
    * @param hook backup, migrate, test or restore
    * @param spec what to run
    * @param jobName the Job's name
+   * @param service the Service the hook is to test ({@code LOCKSTEP_SERVICE} in its environment): a
+   *     blue-green's preview Service; null for none
    */
   record HookRequest(
       String cluster,
@@ -155,7 +157,18 @@ public interface ClusterActivities {
       String hook,
       UpgradePlan.Hook spec,
       String jobName,
-      String runId) {}
+      String runId,
+      String service) {
+    public HookRequest(
+        String cluster,
+        Target target,
+        String hook,
+        UpgradePlan.Hook spec,
+        String jobName,
+        String runId) {
+      this(cluster, target, hook, spec, jobName, runId, null);
+    }
+  }
 
   /** The hook's Job, and how long it ran. */
   record HookResult(String jobName, long seconds) {}

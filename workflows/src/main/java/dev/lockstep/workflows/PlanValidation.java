@@ -214,7 +214,28 @@ public final class PlanValidation {
     if (strategy.canary() != null) {
       canary(strategy.canary(), problems);
     }
-    notYet(problems, strategy.blueGreen() != null, "strategy blueGreen");
+    if (strategy.blueGreen() != null) {
+      blueGreen(strategy.blueGreen(), problems);
+    }
+  }
+
+  /** A blue-green's delay (a positive duration) and preview Service name (a DNS-1035 label). */
+  private static void blueGreen(UpgradePlan.BlueGreen blueGreen, List<String> problems) {
+    if (blueGreen.scaleDownDelay() != null) {
+      try {
+        Durations.positive("strategy.blueGreen.scaleDownDelay", blueGreen.scaleDownDelay());
+      } catch (IllegalArgumentException e) {
+        problems.add(e.getMessage());
+      }
+    }
+    String name = blueGreen.previewService();
+    if (name != null && (name.length() > 63 || !name.matches("[a-z]([-a-z0-9]*[a-z0-9])?"))) {
+      problems.add(
+          "strategy.blueGreen.previewService: '"
+              + name
+              + "' is not a Service name (lower-case letters, digits and '-', starting with a"
+              + " letter, at most 63 characters)");
+    }
   }
 
   /** A canary's steps: each exactly one of setWeight (0 to 100), pause and analysis. */
@@ -267,6 +288,19 @@ public final class PlanValidation {
     List<String> problems = new ArrayList<>();
     notYet(
         problems, plan.strategy() != null && plan.strategy().canary() != null, "strategy canary");
+    return problems;
+  }
+
+  /**
+   * What main refused before the blue-green strategy, in a plan this version accepts: a run refused
+   * for it ended before it did anything, and its history must replay as it ran.
+   */
+  static List<String> refusedBeforeBlueGreen(UpgradePlan plan) {
+    List<String> problems = new ArrayList<>();
+    notYet(
+        problems,
+        plan.strategy() != null && plan.strategy().blueGreen() != null,
+        "strategy blueGreen");
     return problems;
   }
 
@@ -375,9 +409,11 @@ public final class PlanValidation {
         canary
             ? DeploymentCanaryStrategy.steps(plan).stream()
                 .anyMatch(s -> s != null && s.pause() != null && s.pause().duration() == null)
-            : namesGates
-                ? !plan.strategy().rolling().gates().isEmpty()
-                : plan.effectiveGate() != UpgradePlan.Gate.NONE;
+            : plan.strategy() != null && plan.strategy().blueGreen() != null
+                ? plan.effectiveGate() != UpgradePlan.Gate.NONE
+                : namesGates
+                    ? !plan.strategy().rolling().gates().isEmpty()
+                    : plan.effectiveGate() != UpgradePlan.Gate.NONE;
     if ((plan.gateTimeout() != null || plan.countsApprovals()) && !gated) {
       problems.add(
           "gateTimeout, approvals and excludeStarter apply to gates, and the plan has none (gate: none,"

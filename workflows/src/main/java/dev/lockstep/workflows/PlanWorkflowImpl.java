@@ -121,6 +121,18 @@ public class PlanWorkflowImpl implements PlanWorkflow {
           gates.add("canary " + s.subject() + resume);
         }
       }
+    } else if (deployment
+        && plan.strategy() != null
+        && plan.strategy().blueGreen() != null
+        && snapshot != null
+        && snapshot.found()) {
+      for (Step s :
+          DeploymentBlueGreenStrategy.compile(
+              plan, snapshot.replicas(), TargetStrategy.Start.FRESH)) {
+        if (s.kind() == Step.Kind.GATE) {
+          gates.add("blue-green " + s.subject() + resume);
+        }
+      }
     } else if (deployment && snapshot != null && snapshot.found()) {
       for (int count : DeploymentRollingStrategy.gates(plan, snapshot.replicas())) {
         gates.add("at " + count + " of " + snapshot.replicas() + " new pods Ready" + resume);
@@ -169,6 +181,13 @@ public class PlanWorkflowImpl implements PlanWorkflow {
         && plan.strategy() != null
         && plan.strategy().canary() != null) {
       DeploymentCanaryStrategy.compile(plan, snapshot.replicas(), TargetStrategy.Start.FRESH)
+          .forEach(s -> steps.add(s.describe()));
+      return steps;
+    }
+    if (Target.DEPLOYMENT.equals(target.kind())
+        && plan.strategy() != null
+        && plan.strategy().blueGreen() != null) {
+      DeploymentBlueGreenStrategy.compile(plan, snapshot.replicas(), TargetStrategy.Start.FRESH)
           .forEach(s -> steps.add(s.describe()));
       return steps;
     }

@@ -43,6 +43,20 @@ public record Step(Kind kind, String subject, State state) {
      * and maxUnavailable and gets its replicas back; then the canary goes.
      */
     PROMOTE,
+    /**
+     * A blue-green's preview: a Deployment {@code <name>-preview} with the new template at the
+     * user's replicas and a preview Service selecting only its pods, every pod Ready; the active
+     * Service keeps to the user's pods.
+     */
+    PREVIEW,
+    /**
+     * A blue-green's switch of the active Service: to the preview's pods (the first), or back to
+     * the user's Deployment once it runs the new template (the second). Only Ready pods ever take
+     * it.
+     */
+    SWITCH,
+    /** A blue-green's end: the preview Deployment and Service removed, the Service as found. */
+    SCALE_DOWN,
     MIGRATE,
     GATE,
     TEST,
@@ -61,7 +75,12 @@ public record Step(Kind kind, String subject, State state) {
 
     /** Whether the step moves pods to the new version: a pause holds before it. */
     public boolean movesUnits() {
-      return this == UNIT || this == ROLL || this == WEIGHT || this == PROMOTE;
+      return this == UNIT
+          || this == ROLL
+          || this == WEIGHT
+          || this == PROMOTE
+          || this == PREVIEW
+          || this == SWITCH;
     }
 
     /** Whether the step returns the target rather than moving it forward. */

@@ -118,6 +118,38 @@ final class Stubs {
             .build());
   }
 
+  /** A blue-green's quick writes (prepare): as {@link #quick}. */
+  BlueGreenActivities blueGreenQuick() {
+    return Workflow.newActivityStub(
+        BlueGreenActivities.class,
+        options(Duration.ofMinutes(2), run.request.effectiveHeartbeatSeconds()).toBuilder()
+            .setScheduleToCloseTimeout(Duration.ofMinutes(10))
+            .build());
+  }
+
+  /**
+   * A blue-green's step that moves pods or traffic (preview, switch, promote, scale-down): {@code
+   * timeout}, and the slack; it stops writing before the run goes back.
+   */
+  BlueGreenActivities blueGreenWait(Duration timeout) {
+    Duration bound = timeout.plus(Duration.ofMinutes(2));
+    return Workflow.newActivityStub(
+        BlueGreenActivities.class,
+        options(bound, run.request.effectiveHeartbeatSeconds()).toBuilder()
+            .setScheduleToCloseTimeout(bound.plus(SLACK))
+            .setCancellationType(ActivityCancellationType.WAIT_CANCELLATION_COMPLETED)
+            .build());
+  }
+
+  /** A blue-green's steps that wait for every pod to settle (revert, release). */
+  BlueGreenActivities blueGreenSettle() {
+    return Workflow.newActivityStub(
+        BlueGreenActivities.class,
+        options(settleTimeout(), run.request.effectiveHeartbeatSeconds()).toBuilder()
+            .setScheduleToCloseTimeout(settleTimeout().plus(SLACK))
+            .build());
+  }
+
   /** A hook's stub: the hook's own timeout, and the slack. */
   ClusterActivities hook(UpgradePlan.Hook hook) {
     Duration timeout = hook.effectiveTimeout().plus(Duration.ofMinutes(2));

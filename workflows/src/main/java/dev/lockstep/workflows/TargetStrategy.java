@@ -58,6 +58,11 @@ interface TargetStrategy {
     return null;
   }
 
+  /** The Service a hook tests now ({@code LOCKSTEP_SERVICE}), or null. */
+  default String hookService() {
+    return null;
+  }
+
   /** How an abandoned run leaves the target, for its last line. */
   default String leftAsIs() {
     return "partition still pinned";

@@ -296,8 +296,25 @@ public record UpgradePlan(
   /**
    * A preview Deployment and Service beside the user's, the active Service switched to it, and the
    * preview removed {@code scaleDownDelay} after the user's Deployment took the traffic back.
+   *
+   * @param scaleDownDelay how long the preview stays after the traffic went back to the user's
+   *     Deployment (a durable timer); {@link #DEFAULT_SCALE_DOWN_DELAY} when not given
+   * @param previewService the preview Service's name; {@code <service>-preview} when not given
    */
-  public record BlueGreen(String scaleDownDelay) {}
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  public record BlueGreen(String scaleDownDelay, String previewService) {
+    public static final String DEFAULT_SCALE_DOWN_DELAY = "30s";
+
+    public BlueGreen(String scaleDownDelay) {
+      this(scaleDownDelay, null);
+    }
+
+    /** The delay as given, or the default. */
+    @JsonIgnore
+    public String effectiveScaleDownDelay() {
+      return scaleDownDelay == null ? DEFAULT_SCALE_DOWN_DELAY : scaleDownDelay;
+    }
+  }
 
   public String effectiveCluster() {
     return cluster == null || cluster.isBlank() ? Names.DEFAULT_CLUSTER : cluster;

@@ -47,6 +47,13 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
    */
   static final String CANARY_ACCEPTED = "canary-strategy-accepted";
 
+  /**
+   * Blue-green plans (strategy.blueGreen) are accepted from here on; main before it refused them
+   * before anything moved. The DEFAULT_VERSION branch can go once no run refused that way can still
+   * be replayed (the release that brings blue-green, plus the namespace's retention).
+   */
+  static final String BG_ACCEPTED = "bg-strategy-accepted";
+
   private final Run run = new Run();
   private final Story story = new Story(run);
   private Stubs stubs;
@@ -87,6 +94,13 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
             == Workflow.DEFAULT_VERSION) {
       // A canary run refused before canaries were accepted replays as it ran: refused.
       return invalid(refusedBeforeCanary);
+    }
+    List<String> refusedBeforeBlueGreen = PlanValidation.refusedBeforeBlueGreen(run.plan);
+    if (!refusedBeforeBlueGreen.isEmpty()
+        && Workflow.getVersion(BG_ACCEPTED, Workflow.DEFAULT_VERSION, 1)
+            == Workflow.DEFAULT_VERSION) {
+      // A blue-green run refused before blue-green was accepted replays as it ran: refused.
+      return invalid(refusedBeforeBlueGreen);
     }
     List<String> refusedBefore = PlanValidation.refusedBy020(run.plan);
     if (!refusedBefore.isEmpty()
@@ -137,6 +151,10 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
         && run.plan.strategy() != null
         && run.plan.strategy().canary() != null) {
       strategy = new DeploymentCanaryStrategy(run, story, stubs, snapshot);
+    } else if (Target.DEPLOYMENT.equals(run.target.kind())
+        && run.plan.strategy() != null
+        && run.plan.strategy().blueGreen() != null) {
+      strategy = new DeploymentBlueGreenStrategy(run, story, stubs, snapshot);
     } else if (Target.DEPLOYMENT.equals(run.target.kind())) {
       strategy = new DeploymentRollingStrategy(run, story, stubs, snapshot);
     } else {
@@ -455,7 +473,8 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
       case BACKUP -> Phase.BACKUP;
       case SCALE_UP -> Phase.SCALING_UP;
       case PREPARE, ADOPT -> Phase.PREPARING;
-      case UNIT, ROLL, WEIGHT, PAUSE_FOR, PROMOTE -> Phase.UPGRADING;
+      case UNIT, ROLL, WEIGHT, PAUSE_FOR, PROMOTE, PREVIEW, SWITCH -> Phase.UPGRADING;
+      case SCALE_DOWN -> Phase.SCALING_BACK;
       case ANALYSIS -> Phase.TESTING;
       case MIGRATE -> Phase.MIGRATING;
       case GATE -> Phase.WAITING_FOR_RESUME;
@@ -568,7 +587,13 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
           .hook(hook)
           .runHook(
               new ClusterActivities.HookRequest(
-                  run.cluster, run.target, name, hook, job, run.runId()));
+                  run.cluster,
+                  run.target,
+                  name,
+                  hook,
+                  job,
+                  run.runId(),
+                  strategy == null ? null : strategy.hookService()));
     } catch (ActivityFailure e) {
       Stubs.rethrowCancellation(e);
       throw new StepFailed(Run.cause(e), false);
@@ -1044,7 +1069,7 @@ public class UpgradeWorkflowImpl implements UpgradeWorkflow {
     }
     return switch (step.kind()) {
       case COLLECT, PRE_CHECKS, BACKUP -> Situation.BEFORE_CHANGE;
-      case SCALE_BACK, FINISH -> Situation.FINISHING;
+      case SCALE_BACK, SCALE_DOWN, FINISH -> Situation.FINISHING;
       default -> Situation.WORKING;
     };
   }

@@ -10,7 +10,8 @@ import java.util.Map;
  * them (the new ReplicaSet reaches each stretch's count, the old one keeps the rest). StatefulSet
  * targets are {@link FakeCluster}'s. Records every call in order.
  */
-class FakeDeployment extends FakeCluster implements DeploymentActivities, CanaryActivities {
+class FakeDeployment extends FakeCluster
+    implements DeploymentActivities, CanaryActivities, BlueGreenActivities {
   static final String TARGET = "demo/deployment/web";
   static final String OLD = "web-old";
   static final String NEW = "web-new";
@@ -223,6 +224,125 @@ class FakeDeployment extends FakeCluster implements DeploymentActivities, Canary
     calls.add("release the canary");
     stable = request.replicas();
     canary = -1;
+    marked = null;
+  }
+
+  // ---- the blue-green --------------------------------------------------------------------------
+
+  static final String PREVIEW = "web-preview-7c9d";
+
+  /** The preview's pods; -1 while there is no preview. */
+  volatile int preview = -1;
+
+  /** Where the Service sends traffic: "found", "fenced", "preview" or "back". */
+  volatile String service = "found";
+
+  /** The preview crash-loops. */
+  volatile boolean previewFails;
+
+  /** Someone else changes the Service's selector before the switch to the preview. */
+  volatile boolean serviceDrift;
+
+  /** Someone else scales the user's Deployment while it is rolled behind the preview. */
+  volatile boolean deploymentDrift;
+
+  private static final Active ACTIVE =
+      new Active("web", Map.of("app", "web"), "[{\"port\":80}]", "web-preview", "old");
+
+  private List<ClusterActivities.UnitSnapshot> blueGreenUnits() {
+    List<ClusterActivities.UnitSnapshot> units = new ArrayList<>();
+    for (int i = 0; i < Math.max(0, preview); i++) {
+      units.add(new ClusterActivities.UnitSnapshot(PREVIEW + "-" + i, i, PREVIEW, true, 0));
+    }
+    for (int i = 0; i < pods; i++) {
+      boolean isNew = i < onNew;
+      units.add(
+          new ClusterActivities.UnitSnapshot(
+              (isNew ? "web-new-" : "web-old-") + i, i, isNew ? NEW : OLD, true, 0));
+    }
+    return units;
+  }
+
+  private Switched switched() {
+    int toPreview = "preview".equals(service) ? Math.max(0, preview) : 0;
+    int toActive =
+        "preview".equals(service) ? 0 : pods + ("found".equals(service) ? Math.max(0, preview) : 0);
+    return new Switched(
+        new Expected(onNew > 0 ? "sha256:new" : "sha256:old", pods, "{}"),
+        onNew > 0 ? NEW : OLD,
+        preview < 0 ? null : PREVIEW,
+        blueGreenUnits(),
+        new ServiceTraffic("web", toActive, toPreview));
+  }
+
+  @Override
+  public Marked prepare(BlueGreenActivities.PrepareRequest request) {
+    calls.add("mark for the blue-green");
+    marked = request.runId();
+    return new Marked(new Expected("sha256:old", pods, "{}"), ACTIVE, !request.events().isEmpty());
+  }
+
+  @Override
+  public Switched preview(StepRequest request) {
+    calls.add("preview " + request.replicas() + " pods");
+    service = "fenced";
+    preview = request.replicas();
+    if (previewFails) {
+      throw io.temporal.failure.ApplicationFailure.newNonRetryableFailure(
+          "preview pod " + PREVIEW + "-0 is crash-looping (3 restarts)", FAILURE_UNIT_FAILED);
+    }
+    return switched();
+  }
+
+  @Override
+  public Switched switchTraffic(SwitchRequest request) {
+    calls.add(request.toPreview() ? "switch to the preview" : "switch back");
+    if (request.toPreview() && serviceDrift) {
+      throw io.temporal.failure.ApplicationFailure.newNonRetryableFailure(
+          "service web: spec.selector {app=web, pod-template-hash=old} -> {app=other}",
+          FAILURE_TARGET_CHANGED);
+    }
+    service = request.toPreview() ? "preview" : "back";
+    return switched();
+  }
+
+  @Override
+  public Switched promote(StepRequest request) {
+    calls.add("promote " + request.replicas() + " pods, no traffic");
+    if (deploymentDrift) {
+      throw io.temporal.failure.ApplicationFailure.newNonRetryableFailure(
+          "spec.replicas " + pods + " -> 6", FAILURE_TARGET_CHANGED);
+    }
+    onNew = pods;
+    return switched();
+  }
+
+  @Override
+  public Switched scaleDown(StepRequest request) {
+    calls.add("scale down the preview");
+    preview = -1;
+    service = "found";
+    return switched();
+  }
+
+  @Override
+  public Switched revert(BlueGreenActivities.RevertRequest request) {
+    calls.add(
+        "revert to "
+            + request.fromRevision()
+            + " with "
+            + request.replicas()
+            + " replicas, Service as found, no preview");
+    onNew = 0;
+    preview = -1;
+    service = "found";
+    marked = null;
+    return switched();
+  }
+
+  @Override
+  public void release(BlueGreenActivities.ReleaseRequest request) {
+    calls.add("release the blue-green");
     marked = null;
   }
 }

@@ -334,6 +334,35 @@ final class Scenarios {
         throw new IllegalStateException("recorded by main before the blue-green strategy only");
       };
 
+  /** A blue-green: preview, the gate, switch, promote, switch back, a 10m delay, scale-down. */
+  static final Scenario DEPLOYMENT_BLUEGREEN =
+      (client, cluster, env) -> {
+        startDeployment(client, BlueGreenWorkflowTest.plan("10m").build());
+        env.sleep(Duration.ofHours(2));
+        deployment(client).resume(new SteerRequest("bob", "preview healthy"));
+        deploymentResult(client);
+      };
+
+  /** A blue-green rolled back during its scale-down delay: everything as found. */
+  static final Scenario DEPLOYMENT_BLUEGREEN_ROLLED_BACK_AFTER_SWITCH =
+      (client, cluster, env) -> {
+        startDeployment(
+            client, BlueGreenWorkflowTest.plan("1h").gate(UpgradePlan.Gate.NONE).build());
+        await()
+            .atMost(10, TimeUnit.SECONDS)
+            .until(() -> deployment(client).status().message().contains("the preview goes at"));
+        deployment(client).rollback(OPS);
+        deploymentResult(client);
+      };
+
+  /** A crash-looping preview, rolled back by the policy before the switch. */
+  static final Scenario DEPLOYMENT_BLUEGREEN_BROKEN_ROLLED_BACK =
+      (client, cluster, env) -> {
+        ((FakeDeployment) cluster).previewFails = true;
+        startDeployment(client, BlueGreenWorkflowTest.plan(null).build());
+        deploymentResult(client);
+      };
+
   /** A canary: 25%, a gate, 50%, a 10m timer, analysis, promotion. */
   static final Scenario DEPLOYMENT_CANARY =
       (client, cluster, env) -> {
@@ -498,6 +527,13 @@ final class Scenarios {
           java.util.Map.entry(
               "deployment-bluegreen-refused-before-bluegreen.json",
               DEPLOYMENT_BLUEGREEN_REFUSED_BEFORE),
+          java.util.Map.entry("deployment-bluegreen.json", DEPLOYMENT_BLUEGREEN),
+          java.util.Map.entry(
+              "deployment-bluegreen-rolled-back-after-switch.json",
+              DEPLOYMENT_BLUEGREEN_ROLLED_BACK_AFTER_SWITCH),
+          java.util.Map.entry(
+              "deployment-bluegreen-broken-rolled-back.json",
+              DEPLOYMENT_BLUEGREEN_BROKEN_ROLLED_BACK),
           java.util.Map.entry(
               "deployment-canary-cancelled-at-gate.json", DEPLOYMENT_CANARY_CANCELLED_AT_GATE),
           java.util.Map.entry(
