@@ -371,6 +371,50 @@ class DeploymentBlueGreenIT {
   }
 
   @Test
+  void aWorkerKilledAfterTheSwitchIsReplacedAndTheRunEndsOnceWithNothingLeft() {
+    String ns = h.namespace();
+    Deployment before = deploymentWithService(ns, "k", 3, "example/k:1.0");
+    Service serviceBefore = service(ns, "k");
+    List<Map<String, Boolean>> traffic = watchEndpoints(ns, "k");
+    String target = ns + "/deployment/k";
+    h.start(blueGreen(target, "k", "example/k:2.0", UpgradePlan.Gate.NONE, "1s"));
+    org.awaitility.Awaitility.await()
+        .atMost(Duration.ofSeconds(90))
+        .until(() -> service(ns, "k").getSpec().getSelector().containsKey("lockstep.dev/preview"));
+    String previewUid = read(ns, "k-preview").getMetadata().getUid();
+    List<String> previews = Collections.synchronizedList(new ArrayList<>());
+    watches.add(
+        h.kube
+            .apps()
+            .deployments()
+            .inNamespace(ns)
+            .withName("k-preview")
+            .watch(
+                new Watcher<>() {
+                  @Override
+                  public void eventReceived(Action action, Deployment d) {
+                    previews.add(d.getMetadata().getUid());
+                  }
+
+                  @Override
+                  public void onClose(WatcherException cause) {}
+                }));
+
+    h.replaceWorkers();
+    UpgradeResult result = h.result(target);
+
+    assertEquals(Phase.COMPLETED, result.phase(), result.message());
+    assertThat(images(ns, "k", false)).hasSize(3).containsOnly("example/k:2.0");
+    assertThat(read(ns, "k").getSpec().getSelector()).isEqualTo(before.getSpec().getSelector());
+    assertThat(asWritten(service(ns, "k"))).isEqualTo(asWritten(serviceBefore));
+    assertThat(read(ns, "k-preview")).isNull();
+    // The preview the first worker created is the only one: the new worker never made another.
+    assertThat(previews).containsOnly(previewUid);
+    assertThat(runPods(ns)).isEmpty();
+    onlyReadyAndNeverNone(traffic);
+  }
+
+  @Test
   void aCrashLoopingPreviewIsRolledBackAndNeverTakesTraffic() {
     String ns = h.namespace();
     Deployment before = deploymentWithService(ns, "q", 2, "example/q:1.0");
