@@ -47,8 +47,8 @@ class DemoCommand implements Callable<Integer> {
       names = "--deployment",
       paramLabel = "STRATEGY",
       description =
-          "Upgrade the Deployment demo/deployment/aeterna instead, with this strategy: rolling or"
-              + " canary; each step is printed with the Service's traffic share per version.")
+          "Upgrade the Deployment demo/deployment/aeterna instead, with this strategy: rolling,"
+              + " canary or blue-green; each step is printed with the Service's traffic share per version.")
   String deployment;
 
   @Override

@@ -31,8 +31,7 @@ import java.util.TreeMap;
  * {@code status} prints its {@code Traffic:} line), and resuming every gate itself as {@code
  * lockstep resume} does.
  *
- * <p>A strategy is one {@link Kind}: its plan and the command a user would type. {@code blue-green}
- * is named but has no plan until that strategy exists; {@link #of} refuses it in one line.
+ * <p>A strategy is one {@link Kind}: its plan and the command a user would type.
  */
 final class DeploymentDemo {
   static final String TARGET = "demo/deployment/aeterna";
@@ -51,7 +50,7 @@ final class DeploymentDemo {
       this.flag = flag;
     }
 
-    /** The plan's strategy, or null while Lockstep cannot run it yet. */
+    /** The plan's strategy. */
     UpgradePlan.Strategy strategy() {
       return switch (this) {
         case ROLLING -> UpgradePlan.Strategy.rolling(List.of("1", "50%"));
@@ -66,7 +65,7 @@ final class DeploymentDemo {
                         new UpgradePlan.CanaryStep(null, new UpgradePlan.Pause("5s"), null),
                         new UpgradePlan.CanaryStep(null, null, Map.of()))),
                 null);
-        case BLUE_GREEN -> null;
+        case BLUE_GREEN -> new UpgradePlan.Strategy(null, null, new UpgradePlan.BlueGreen("5s"));
       };
     }
 
@@ -77,7 +76,7 @@ final class DeploymentDemo {
         case CANARY ->
             "strategy: {canary: {steps: [{setWeight: 25}, {pause: {}}, {setWeight: 50},"
                 + " {pause: {duration: 5s}}, {analysis: {}}]}}";
-        case BLUE_GREEN -> "";
+        case BLUE_GREEN -> "strategy: {blueGreen: {scaleDownDelay: 5s}}";
       };
     }
   }
@@ -92,21 +91,12 @@ final class DeploymentDemo {
    * The demo of {@code name}.
    *
    * @throws IllegalArgumentException with the one line to print, for a name that is not a strategy
-   *     or one the demo cannot run yet
    */
   static DeploymentDemo of(String name) {
     List<String> known = new ArrayList<>();
     for (Kind k : Kind.values()) {
       known.add(k.flag);
       if (k.flag.equals(name)) {
-        if (k.strategy() == null) {
-          throw new IllegalArgumentException(
-              "--deployment "
-                  + name
-                  + ": Lockstep has no "
-                  + name
-                  + " strategy yet; try --deployment rolling or --deployment canary");
-        }
         return new DeploymentDemo(k);
       }
     }

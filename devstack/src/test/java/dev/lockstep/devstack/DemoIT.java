@@ -88,15 +88,43 @@ class DemoIT {
   }
 
   @Test
-  void blueGreenIsRefusedInOneLineBeforeAnythingStarts() throws Exception {
+  void theBlueGreenDeploymentDemoSwitchesTheServiceToTheFullPreviewAtOnce() throws Exception {
     try (Processes.Running demo =
-        Processes.start(Map.of(), Processes.DEVSTACK, "demo", "--deployment", "blue-green")) {
+        Processes.start(
+            Map.of(),
+            Processes.DEVSTACK,
+            "demo",
+            "--deployment",
+            "blue-green",
+            "--pod-startup",
+            "200ms")) {
+      demo.awaitLine("Summary", Duration.ofSeconds(120));
+      assertThat(demo.process.waitFor(60, TimeUnit.SECONDS)).isTrue();
+      String out = String.join("\n", demo.lines);
+      assertEquals(0, demo.process.exitValue(), out);
+      // At the gate the preview runs beside the old pods and takes no traffic; after the switch
+      // every Ready endpoint is a new pod: no mixed share at any step.
+      assertThat(lineAfter(demo.lines, "gate before the switch"))
+          .isEqualTo("  Traffic: Service aeterna: aeterna:1.4.0 4 (100%) of the Ready endpoints");
+      assertThat(demo.lines)
+          .filteredOn(l -> l.startsWith("  Traffic: "))
+          .noneMatch(l -> l.contains("aeterna:1.4.0") && l.contains("aeterna:1.5.0"));
+      assertThat(out)
+          .contains("outcome:   COMPLETED")
+          .contains("traffic:   Service aeterna: aeterna:1.5.0 4 (100%) of the Ready endpoints");
+    }
+  }
+
+  @Test
+  void anUnknownStrategyIsRefusedInOneLineBeforeAnythingStarts() throws Exception {
+    try (Processes.Running demo =
+        Processes.start(Map.of(), Processes.DEVSTACK, "demo", "--deployment", "recreate")) {
       assertThat(demo.process.waitFor(60, TimeUnit.SECONDS)).isTrue();
       assertEquals(2, demo.process.exitValue(), String.join("\n", demo.lines));
       assertThat(demo.lines)
           .contains(
-              "lockstep demo: --deployment blue-green: Lockstep has no blue-green strategy yet;"
-                  + " try --deployment rolling or --deployment canary")
+              "lockstep demo: --deployment must be one of rolling, canary, blue-green, not"
+                  + " 'recreate'")
           .noneMatch(l -> l.startsWith("Starting the embedded stack"));
     }
   }
