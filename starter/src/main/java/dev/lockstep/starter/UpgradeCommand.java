@@ -74,7 +74,7 @@ class UpgradeCommand extends Common {
       names = "--strategy",
       description =
           "For a Deployment: rolling (default: its own rolling update, stopped at the gates),"
-              + " canary (the plan file's steps, or by default: 25%, a gate, 50%, 1m, analysis,"
+              + " canary (the plan file's steps, or by default: 25%%, a gate, 50%%, 1m, analysis,"
               + " promote) or blue-green (a preview beside it, its test hook, a gate, the Service"
               + " switched, then the Deployment itself; strategy.blueGreen in the plan file:"
               + " scaleDownDelay, 30s by default, and previewService).")
