@@ -163,5 +163,27 @@ class ReleaseBrokenWorkloadIT {
         .isEqualTo("ghcr.io/example/aeterna:0.1.0");
     assertThat(h.kube.configMaps().inNamespace(ns).withName("aeterna-config").get().getData())
         .doesNotContainKey("CACHE_TTL_SECONDS");
+    // lockstep audit: the release's run, then each workload's runs in the order they ran.
+    String releaseId = "lockstep/" + UpgradeHarness.CLUSTER + "/" + ns + "/helm/aeterna";
+    dev.lockstep.workflows.ReleaseAudit.Report audit =
+        dev.lockstep.workflows.ReleaseAudit.of(
+            started.runId(),
+            h.client.fetchHistory(releaseId, started.runId()).getEvents(),
+            h.client.getOptions().getDataConverter(),
+            null,
+            (id, run) -> h.client.fetchHistory(id, run).getEvents());
+    assertThat(audit.outcome()).isEqualTo("FAILED");
+    assertThat(audit.children())
+        .extracting(c -> c.workflowId().substring(c.workflowId().lastIndexOf('/') + 1))
+        .containsExactly("aeterna-postgresql", "aeterna", "aeterna-postgresql");
+    assertThat(audit.children())
+        .extracting(c -> c.audit().outcome())
+        .containsExactly("COMPLETED", "ROLLED_BACK", "COMPLETED");
+    assertThat(audit.entries())
+        .filteredOn(e -> e.what().equals("finish"))
+        .singleElement()
+        .extracting(dev.lockstep.workflows.Audit.Entry::detail)
+        .asString()
+        .startsWith("revision 2 failed");
   }
 }
