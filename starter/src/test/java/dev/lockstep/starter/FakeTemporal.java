@@ -79,7 +79,7 @@ final class FakeTemporal implements AutoCloseable {
     factory
         .newWorker("lockstep.default")
         .registerWorkflowImplementationTypes(
-            FakeUpgrade.class, FakeHistory.class, FakeReleaseRecords.class);
+            FakeUpgrade.class, FakeHistory.class, FakeReleaseRecords.class, FakeReleaseRun.class);
     factory.start();
     return new FakeTemporal(port, server, service, factory, client);
   }
@@ -344,6 +344,53 @@ final class FakeTemporal implements AutoCloseable {
               List.of(
                   "StatefulSet/ghostwire: its template has ghostwire=gw:1.18.0 (revision 1's images)"),
               request.action().equals(REPAIR)));
+    }
+  }
+
+  /**
+   * A release's run: records its request in {@link #STARTED}, accepts it (from revision 2) and
+   * never ends on its own.
+   */
+  public static final class FakeReleaseRun implements dev.lockstep.workflows.ReleaseWorkflow {
+    @Override
+    @SuppressWarnings("unchecked")
+    public dev.lockstep.workflows.ReleaseResult run(
+        dev.lockstep.workflows.ReleaseUpgradeRequest request) {
+      STARTED.put(Workflow.getInfo().getWorkflowId(), MAPPER.convertValue(request, Map.class));
+      Workflow.await(() -> false);
+      return null;
+    }
+
+    @Override
+    public dev.lockstep.workflows.Verdict awaitVerdict() {
+      return dev.lockstep.workflows.Verdict.ok("revision 2");
+    }
+
+    @Override
+    public String cancel(dev.lockstep.workflows.SteerRequest request) {
+      return "cancelling";
+    }
+
+    @Override
+    public void validateCancel(dev.lockstep.workflows.SteerRequest request) {}
+
+    @Override
+    public String rollback(dev.lockstep.workflows.SteerRequest request) {
+      return "rolling back";
+    }
+
+    @Override
+    public void validateRollback(dev.lockstep.workflows.SteerRequest request) {}
+
+    @Override
+    public void cancelSignal(dev.lockstep.workflows.SteerRequest request) {}
+
+    @Override
+    public void rollbackSignal(dev.lockstep.workflows.SteerRequest request) {}
+
+    @Override
+    public dev.lockstep.workflows.ReleaseStatus status() {
+      return null;
     }
   }
 

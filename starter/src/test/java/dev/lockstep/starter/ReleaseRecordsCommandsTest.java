@@ -188,4 +188,33 @@ class ReleaseRecordsCommandsTest {
         .contains("rollback refused: a Lockstep run of demo/helm/busy is open (run ");
     assertThat(FakeTemporal.RECORDS).noneMatch(a -> a.endsWith("demo/busy"));
   }
+
+  @Test
+  @SuppressWarnings("unchecked")
+  void rollbackToARevisionStartsTheReleasesRunUngatedUnlessAsked() {
+    FakeTemporal.Run r = cli("rollback", "demo/helm/back", "--to-revision", "1");
+
+    assertEquals(0, r.exit(), r.err());
+    assertThat(r.out())
+        .contains(
+            "rollback of demo/helm/back to revision 1 started (run ",
+            "from revision 2",
+            "follow:   lockstep status demo/helm/back");
+    java.util.Map<String, Object> request =
+        FakeTemporal.STARTED.get("lockstep/default/demo/helm/back");
+    assertThat(request).containsEntry("rollbackTo", 1);
+    assertThat((java.util.Map<String, Object>) request.get("workloads"))
+        .containsEntry("gate", "none");
+    assertThat((java.util.Map<String, Object>) request.get("release"))
+        .containsEntry("namespace", "demo")
+        .containsEntry("release", "back");
+
+    FakeTemporal.Run gated =
+        cli("rollback", "demo/helm/gated", "--to-revision", "1", "--gate", "first");
+    assertEquals(0, gated.exit(), gated.err());
+    assertThat(
+            (java.util.Map<String, Object>)
+                FakeTemporal.STARTED.get("lockstep/default/demo/helm/gated").get("workloads"))
+        .containsEntry("gate", "first");
+  }
 }

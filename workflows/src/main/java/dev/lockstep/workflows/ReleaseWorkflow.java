@@ -20,7 +20,10 @@ import io.temporal.workflow.WorkflowMethod;
 @WorkflowInterface
 public interface ReleaseWorkflow {
 
-  /** Runs the release's upgrade to its end. */
+  /**
+   * Runs the release's upgrade to its end; with {@link ReleaseUpgradeRequest#rollbackTo()}, its
+   * rollback to that stored revision ({@code helm rollback}) through the same children.
+   */
   @WorkflowMethod
   ReleaseResult run(ReleaseUpgradeRequest request);
 
