@@ -150,7 +150,7 @@ public final class Daemon implements AutoCloseable {
     Thread accept = new Thread(this::accept, "lockstep-daemon-accept");
     accept.setDaemon(true);
     accept.start();
-    long period = Math.max(100, Math.min(idle.toMillis() / 4, 10_000));
+    long period = Math.max(100, Math.min(idle.toMillis() / 4, 2_000));
     watch.scheduleWithFixedDelay(this::checkIdle, period, period, TimeUnit.MILLISECONDS);
     log(
         "pid "

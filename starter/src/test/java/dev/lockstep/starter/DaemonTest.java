@@ -322,6 +322,37 @@ class DaemonTest {
   }
 
   @Test
+  void aDaemonWhoseJarIsRebuiltStopsSoItsClientsStartTheNewOne() throws Exception {
+    Path d = Files.createTempDirectory(Path.of("/tmp"), "lsd");
+    Path jar = Files.writeString(d.resolve("lockstep-cli.jar"), "the first build");
+    String before = DaemonProtocol.buildId(jar);
+    Path s = DaemonProtocol.socket(d, before);
+    Daemon old =
+        Daemon.listen(
+            s, DaemonProtocol.lock(d, before), Duration.ofMinutes(30), jar, new PrintStream(LOG));
+    Files.writeString(jar, "the second build, longer");
+    assertThat(DaemonProtocol.buildId(jar)).isNotEqualTo(before);
+    await().atMost(Duration.ofSeconds(60)).until(() -> !old.isOpen());
+    assertThat(s).doesNotExist();
+  }
+
+  @Test
+  void warmConnectionsAreKeptPerSettingWithoutTheApiKeyInTheirName() {
+    dev.lockstep.workflows.TemporalConnection withKey =
+        new dev.lockstep.workflows.TemporalConnection(
+            "temporal:7233", "default", null, null, null, null, null, "very-secret-key");
+    dev.lockstep.workflows.TemporalConnection otherKey =
+        new dev.lockstep.workflows.TemporalConnection(
+            "temporal:7233", "default", null, null, null, null, null, "another-key");
+    assertThat(StubsCache.key(withKey)).doesNotContain("very-secret-key");
+    assertThat(StubsCache.key(withKey)).isNotEqualTo(StubsCache.key(otherKey));
+    assertThat(StubsCache.key(withKey))
+        .isNotEqualTo(
+            StubsCache.key(dev.lockstep.workflows.TemporalConnection.plain("temporal:7233", "x")));
+    assertThat(LOG.toString()).doesNotContain("first unit healthy").doesNotContain("--reason");
+  }
+
+  @Test
   void theRunDirectoryIsTheUsersAloneMode0700() throws IOException {
     Path xdg = Files.createTempDirectory(Path.of("/tmp"), "xdg");
     Path made = DaemonProtocol.runDirectory(Map.of("XDG_RUNTIME_DIR", xdg.toString()));
