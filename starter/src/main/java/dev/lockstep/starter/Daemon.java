@@ -158,7 +158,7 @@ public final class Daemon implements AutoCloseable {
             + " listening on "
             + socket
             + ", exits after "
-            + idle
+            + spoken(idle)
             + " without requests");
   }
 
@@ -199,7 +199,7 @@ public final class Daemon implements AutoCloseable {
       }
     }
     if (active.get() == 0 && System.nanoTime() - lastRequest >= idle.toNanos()) {
-      log("no request for " + idle + ": stopping");
+      log("no request for " + spoken(idle) + ": stopping");
       close();
     }
   }
@@ -361,7 +361,7 @@ public final class Daemon implements AutoCloseable {
         + " requests, "
         + stubs.size()
         + " Temporal connections; stops after "
-        + idle
+        + spoken(idle)
         + " without requests";
   }
 
@@ -443,6 +443,21 @@ public final class Daemon implements AutoCloseable {
   }
 
   private static final Pattern IDLE = Pattern.compile("(\\d+)\\s*(ms|s|m|h)?");
+
+  /** An idle time as {@code LOCKSTEP_CLI_DAEMON_IDLE} writes it: 2h, 30m, 90s, 500ms. */
+  static String spoken(Duration d) {
+    long ms = d.toMillis();
+    if (ms % 3_600_000 == 0 && ms > 0) {
+      return ms / 3_600_000 + "h";
+    }
+    if (ms % 60_000 == 0 && ms > 0) {
+      return ms / 60_000 + "m";
+    }
+    if (ms % 1_000 == 0) {
+      return ms / 1_000 + "s";
+    }
+    return ms + "ms";
+  }
 
   /** {@code LOCKSTEP_CLI_DAEMON_IDLE}: 90s, 30m, 2h, 500ms, or seconds; the default otherwise. */
   static Duration idle(String value) {

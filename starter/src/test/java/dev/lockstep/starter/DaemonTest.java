@@ -171,6 +171,15 @@ class DaemonTest {
   }
 
   @Test
+  void theIdleTimeIsToldAsItIsWrittenAndReadsBackTheSame() {
+    for (String written : List.of("2h", "30m", "90s", "500ms")) {
+      assertEquals(written, Daemon.spoken(Daemon.idle(written)));
+    }
+    assertEquals("30m", Daemon.spoken(Daemon.idle(null)));
+    assertEquals("45s", Daemon.spoken(Daemon.idle("45")));
+  }
+
+  @Test
   void listThroughTheDaemonShowsTheSameUpgradesAsInProcess() {
     Answer own = inProcess(at("list", "-o", "json"));
     Answer daemons = throughDaemon(at("list", "-o", "json"));
