@@ -17,10 +17,22 @@ import dev.lockstep.workflows.UpgradeWorkflow;
 import dev.lockstep.workflows.Upgrades;
 import io.fabric8.kubernetes.api.model.ContainerBuilder;
 import io.fabric8.kubernetes.api.model.NamespaceBuilder;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.PodTemplateSpec;
 import io.fabric8.kubernetes.api.model.Quantity;
+import io.fabric8.kubernetes.api.model.ServiceBuilder;
+import io.fabric8.kubernetes.api.model.apps.Deployment;
+import io.fabric8.kubernetes.api.model.apps.DeploymentBuilder;
+import io.fabric8.kubernetes.api.model.apps.DeploymentStatus;
+import io.fabric8.kubernetes.api.model.apps.ReplicaSet;
 import io.fabric8.kubernetes.api.model.apps.StatefulSet;
 import io.fabric8.kubernetes.api.model.apps.StatefulSetBuilder;
+import io.fabric8.kubernetes.api.model.discovery.v1.Endpoint;
+import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.Watch;
+import io.fabric8.kubernetes.client.Watcher;
+import io.fabric8.kubernetes.client.WatcherException;
 import io.temporal.client.WorkflowClient;
 import io.temporal.serviceclient.WorkflowServiceStubs;
 import io.temporal.serviceclient.WorkflowServiceStubsOptions;
@@ -40,7 +52,9 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
@@ -52,7 +66,7 @@ import java.util.stream.Collectors;
 /**
  * Lockstep's benchmarks (issue 8), on the embedded stack: the Temporal test server, kubesim, and a
  * worker (in this JVM, or as its own process where its memory or its death is measured). They print
- * tables; they assert nothing. {@code java -jar bench/target/lockstep-bench.jar [B1..B6] [--full]
+ * tables; they assert nothing. {@code java -jar bench/target/lockstep-bench.jar [B1..B7] [--full]
  * [--repeat N] [--sizes N,N] [--caches N,N] [--write docs/benchmarks.md]}.
  */
 public final class Bench {
@@ -356,6 +370,112 @@ public final class Bench {
               .endSpec()
               .build();
       kube.apps().statefulSets().inNamespace(ns).resource(sts).create();
+    }
+
+    /**
+     * A Deployment of {@code replicas} pods (container "app", requesting {@code requests}) with the
+     * Kubernetes default RollingUpdate written out (maxSurge 25%, maxUnavailable 25%), and the
+     * Service selecting its pods.
+     */
+    void deploymentWithService(
+        String ns, String name, int replicas, String image, Map<String, String> requests) {
+      Map<String, Quantity> quantities = new LinkedHashMap<>();
+      requests.forEach((k, v) -> quantities.put(k, new Quantity(v)));
+      Deployment d =
+          new DeploymentBuilder()
+              .withNewMetadata()
+              .withName(name)
+              .endMetadata()
+              .withNewSpec()
+              .withReplicas(replicas)
+              .withNewSelector()
+              .addToMatchLabels("app", name)
+              .endSelector()
+              .withNewStrategy()
+              .withType("RollingUpdate")
+              .withNewRollingUpdate()
+              .withNewMaxSurge("25%")
+              .withNewMaxUnavailable("25%")
+              .endRollingUpdate()
+              .endStrategy()
+              .withNewTemplate()
+              .withNewMetadata()
+              .addToLabels("app", name)
+              .endMetadata()
+              .withNewSpec()
+              .addNewContainer()
+              .withName("app")
+              .withImage(image)
+              .withNewResources()
+              .withRequests(quantities)
+              .endResources()
+              .endContainer()
+              .endSpec()
+              .endTemplate()
+              .endSpec()
+              .build();
+      kube.apps().deployments().inNamespace(ns).resource(d).create();
+      kube.services()
+          .inNamespace(ns)
+          .resource(
+              new ServiceBuilder()
+                  .withNewMetadata()
+                  .withName(name)
+                  .endMetadata()
+                  .withNewSpec()
+                  .addToSelector("app", name)
+                  .addNewPort()
+                  .withPort(80)
+                  .withNewTargetPort(80)
+                  .endPort()
+                  .endSpec()
+                  .build())
+          .create();
+    }
+
+    /**
+     * Waits (polled) until the Deployment has rolled out {@code image}: {@link #rolledOut} true,
+     * and its Service's EndpointSlices hold every replica Ready.
+     */
+    void awaitRolledOut(String ns, String name, String image, Duration timeout)
+        throws InterruptedException {
+      await(
+          ns + "/" + name + " rolled out on " + image + " behind its Service",
+          timeout,
+          Duration.ofMillis(50),
+          () -> {
+            Deployment d = kube.apps().deployments().inNamespace(ns).withName(name).get();
+            return d != null
+                    && rolledOut(d, replicaSets(ns), image)
+                    && readyEndpoints(ns, name) == d.getSpec().getReplicas()
+                ? Boolean.TRUE
+                : null;
+          });
+    }
+
+    List<ReplicaSet> replicaSets(String ns) {
+      return kube.apps().replicaSets().inNamespace(ns).list().getItems();
+    }
+
+    /** The Ready endpoints of the Service {@code service} (kubesim serves discovery.k8s.io/v1). */
+    int readyEndpoints(String ns, String service) {
+      int ready = 0;
+      for (EndpointSlice slice :
+          kube.discovery()
+              .v1()
+              .endpointSlices()
+              .inNamespace(ns)
+              .withLabel("kubernetes.io/service-name", service)
+              .list()
+              .getItems()) {
+        for (Endpoint e :
+            slice.getEndpoints() == null ? List.<Endpoint>of() : slice.getEndpoints()) {
+          if (e.getConditions() == null || !Boolean.FALSE.equals(e.getConditions().getReady())) {
+            ready++;
+          }
+        }
+      }
+      return ready;
     }
 
     /** Most StatefulSets per namespace in B2 and B3: a large cluster spreads them, too. */
@@ -1034,6 +1154,400 @@ public final class Bench {
     }
   }
 
+  // ---- B7 Deployment strategies --------------------------------------------------------------
+
+  /** B7's Deployments: 8 pods, so a 25% canary is 2 of them and maxSurge 25% is 2. */
+  static final int B7_REPLICAS = 8;
+
+  /** The strategies B7 runs with Lockstep, in the order it runs them in each repetition. */
+  static final List<String> B7_STRATEGIES = List.of("rolling", "canary", "blue-green");
+
+  /** The image of a pod template's first container, or null. */
+  static String image(PodTemplateSpec template) {
+    return template == null
+            || template.getSpec() == null
+            || template.getSpec().getContainers() == null
+            || template.getSpec().getContainers().isEmpty()
+        ? null
+        : template.getSpec().getContainers().get(0).getImage();
+  }
+
+  /**
+   * Whether {@code d} has rolled out {@code image}: its template on it and observed, every replica
+   * updated and available, no other pod of it left ({@code status.replicas}), and every ReplicaSet
+   * of it on another template (the old one) at 0 in spec and status. ReplicaSets of other owners (a
+   * canary's, a preview's) do not count.
+   */
+  static boolean rolledOut(Deployment d, List<ReplicaSet> sets, String image) {
+    return updatedAndAvailable(d, image) && oldSetsAtZero(d, sets, image);
+  }
+
+  /** The Deployment's side of {@link #rolledOut}, from its status alone. */
+  static boolean updatedAndAvailable(Deployment d, String image) {
+    DeploymentStatus st = d.getStatus();
+    int replicas = d.getSpec().getReplicas() == null ? 1 : d.getSpec().getReplicas();
+    if (st == null
+        || !image.equals(image(d.getSpec().getTemplate()))
+        || st.getObservedGeneration() == null
+        || st.getObservedGeneration() < d.getMetadata().getGeneration()
+        || !Integer.valueOf(replicas).equals(st.getUpdatedReplicas())
+        || !Integer.valueOf(replicas).equals(st.getAvailableReplicas())
+        || !Integer.valueOf(replicas).equals(st.getReplicas())) {
+      return false;
+    }
+    return true;
+  }
+
+  /** The ReplicaSets' side of {@link #rolledOut}: every one of {@code d} on another image at 0. */
+  static boolean oldSetsAtZero(Deployment d, List<ReplicaSet> sets, String image) {
+    String uid = d.getMetadata().getUid();
+    for (ReplicaSet rs : sets) {
+      boolean ours =
+          rs.getMetadata().getOwnerReferences() != null
+              && rs.getMetadata().getOwnerReferences().stream()
+                  .anyMatch(o -> o.getUid() != null && o.getUid().equals(uid));
+      if (!ours || image.equals(image(rs.getSpec().getTemplate()))) {
+        continue;
+      }
+      boolean specZero = rs.getSpec().getReplicas() == null || rs.getSpec().getReplicas() == 0;
+      boolean statusZero =
+          rs.getStatus() == null
+              || rs.getStatus().getReplicas() == null
+              || rs.getStatus().getReplicas() == 0;
+      if (!specZero || !statusZero) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /**
+   * The pods created in a namespace from its opening on, counted by uid through a watch (kubesim's
+   * controllers create them, so its request log does not show them).
+   */
+  static final class PodsCreated implements AutoCloseable {
+    /** Each pod seen added, by uid: the ReplicaSet that owns it. */
+    private final Map<String, String> seen = new ConcurrentHashMap<>();
+
+    private final Set<String> before;
+    private final Watch watch;
+    private volatile String lost;
+
+    PodsCreated(KubernetesClient kube, String ns) {
+      watch =
+          kube.pods()
+              .inNamespace(ns)
+              .watch(
+                  new Watcher<Pod>() {
+                    @Override
+                    public void eventReceived(Action action, Pod pod) {
+                      if (action == Action.ADDED) {
+                        var owners = pod.getMetadata().getOwnerReferences();
+                        seen.put(
+                            pod.getMetadata().getUid(),
+                            owners == null || owners.isEmpty() ? "none" : owners.get(0).getName());
+                      }
+                    }
+
+                    @Override
+                    public void onClose(WatcherException cause) {
+                      lost = cause.getMessage();
+                    }
+                  });
+      // Listed after the watch opened: a pod in both is an old one, not counted.
+      before =
+          kube.pods().inNamespace(ns).list().getItems().stream()
+              .map(p -> p.getMetadata().getUid())
+              .collect(Collectors.toSet());
+    }
+
+    /** The pods created since the watch opened; throws NotMeasured if the watch was lost. */
+    int count() {
+      if (lost != null) {
+        throw new NotMeasured("the pod watch closed (" + lost + ")");
+      }
+      return byOwner().values().stream().mapToInt(Integer::intValue).sum();
+    }
+
+    /** The pods created since the watch opened, by the ReplicaSet that owns them. */
+    Map<String, Integer> byOwner() {
+      Map<String, Integer> owners = new java.util.TreeMap<>();
+      seen.forEach(
+          (uid, owner) -> {
+            if (!before.contains(uid)) {
+              owners.merge(owner, 1, Integer::sum);
+            }
+          });
+      return owners;
+    }
+
+    @Override
+    public void close() {
+      watch.close();
+    }
+  }
+
+  /**
+   * A plan moving B7's Deployment {@code ns/deployment/name} to {@code image} by {@code strategy}.
+   */
+  static UpgradePlan deploymentPlan(String ns, String name, String image, String strategy) {
+    UpgradePlan.Strategy s =
+        switch (strategy) {
+          case "rolling" -> null;
+          case "canary" ->
+              new UpgradePlan.Strategy(
+                  null,
+                  new UpgradePlan.Canary(
+                      List.of(
+                          new UpgradePlan.CanaryStep(25, null, null),
+                          new UpgradePlan.CanaryStep(50, null, null))),
+                  null);
+          // The least delay the plan accepts: it must be positive.
+          case "blue-green" ->
+              new UpgradePlan.Strategy(null, null, new UpgradePlan.BlueGreen("1ms"));
+          default -> throw new IllegalArgumentException("no strategy " + strategy);
+        };
+    return UpgradePlan.builder()
+        .target(ns + "/deployment/" + name)
+        .cluster(Names.DEFAULT_CLUSTER)
+        .images(Map.of("app", image))
+        .gate(UpgradePlan.Gate.NONE)
+        .strategy(s)
+        .unitTimeout("10m")
+        .build();
+  }
+
+  /** What one strategy's runs measured, over the repetitions. */
+  static final class StrategyRuns {
+    final List<Double> seconds = new ArrayList<>();
+    final List<Double> ratios = new ArrayList<>();
+    final List<Double> events = new ArrayList<>();
+    final List<Double> requests = new ArrayList<>();
+    final List<Double> writes = new ArrayList<>();
+    final List<Double> pods = new ArrayList<>();
+    final List<String> failures = new ArrayList<>();
+  }
+
+  static String perPod(List<Double> values) {
+    return String.format(Locale.ROOT, "%.1f", median(values));
+  }
+
+  void b7() throws Exception {
+    Instant measuredFrom = Instant.now();
+    int replicas = B7_REPLICAS;
+    String from = "example/app:1.0";
+    String to = "example/app:2.0";
+    StrategyRuns floor = new StrategyRuns();
+    Map<String, StrategyRuns> runs = new LinkedHashMap<>();
+    B7_STRATEGIES.forEach(s -> runs.put(s, new StrategyRuns()));
+    try (Stack stack = new Stack(Duration.ofSeconds(1), true)) {
+      for (int r = 0; r < repeat; r++) {
+        String run = "run " + (r + 1);
+        // The floor: the Deployment's own RollingUpdate of the same change, in this repetition.
+        Double floorSeconds = null;
+        String ns = stack.namespace();
+        try {
+          stack.deploymentWithService(ns, "web", replicas, from, REQUESTS);
+          stack.awaitRolledOut(ns, "web", from, Duration.ofMinutes(2));
+          try (PodsCreated pods = new PodsCreated(stack.kube, ns)) {
+            Instant began = Instant.now();
+            stack
+                .kube
+                .apps()
+                .deployments()
+                .inNamespace(ns)
+                .withName("web")
+                .edit(
+                    d -> {
+                      d.getSpec().getTemplate().getSpec().getContainers().get(0).setImage(to);
+                      return d;
+                    });
+            await(
+                "the floor's RollingUpdate rolled out",
+                Duration.ofMinutes(5),
+                Duration.ofMillis(20),
+                () -> {
+                  Deployment d =
+                      stack.kube.apps().deployments().inNamespace(ns).withName("web").get();
+                  // The ReplicaSets are listed only once the Deployment says it is done.
+                  return d != null
+                          && updatedAndAvailable(d, to)
+                          && oldSetsAtZero(d, stack.replicaSets(ns), to)
+                      ? Boolean.TRUE
+                      : null;
+                });
+            floorSeconds = Duration.between(began, Instant.now()).toMillis() / 1000.0;
+            floor.seconds.add(floorSeconds);
+            floor.pods.add((double) pods.count() / replicas);
+          }
+        } catch (NotMeasured e) {
+          floor.failures.add(run + ": " + e.getMessage());
+        }
+        for (String strategy : B7_STRATEGIES) {
+          StrategyRuns these = runs.get(strategy);
+          String at = stack.namespace();
+          try {
+            stack.deploymentWithService(at, "web", replicas, from, REQUESTS);
+            stack.awaitRolledOut(at, "web", from, Duration.ofMinutes(2));
+            try (PodsCreated pods = new PodsCreated(stack.kube, at)) {
+              long mark = stack.sim.requestLog().mark();
+              Instant began = Instant.now();
+              Upgrades.Started started =
+                  Upgrades.start(
+                      stack.client,
+                      new UpgradeRequest(
+                          deploymentPlan(at, "web", to, strategy), "bench", "B7", 30));
+              // The target's only run: its namespace is new.
+              UpgradeResult result =
+                  Upgrades.untyped(
+                          stack.client,
+                          Names.DEFAULT_CLUSTER,
+                          Target.parse(at + "/deployment/web", at))
+                      .getResult(600, TimeUnit.SECONDS, UpgradeResult.class);
+              double seconds = Duration.between(began, Instant.now()).toMillis() / 1000.0;
+              long end = stack.sim.requestLog().mark();
+              if (result.phase() != Phase.COMPLETED) {
+                these.failures.add(
+                    run + ": the upgrade ended " + result.phase() + " (" + result.message() + ")");
+                continue;
+              }
+              int created = pods.count();
+              // Which ReplicaSets started them, for whoever reads the console.
+              System.out.println(
+                  "B7 " + strategy + ", " + run + ": pods started " + pods.byOwner());
+              // What the user relies on, checked, not timed: the Deployment on the new version.
+              stack.awaitRolledOut(at, "web", to, Duration.ofSeconds(30));
+              these.seconds.add(seconds);
+              if (floorSeconds != null) {
+                these.ratios.add(seconds / floorSeconds);
+              }
+              var history = stack.client.fetchHistory(started.workflowId(), started.runId());
+              these.events.add((double) history.getEvents().size() / replicas);
+              if (r == repeat - 1) {
+                // Where the time went, for whoever reads the console.
+                System.out.print(
+                    dev.lockstep.workflows.Audit.render(
+                        dev.lockstep.workflows.Audit.of(
+                            started.runId(),
+                            history.getEvents(),
+                            io.temporal.common.converter.GlobalDataConverter.get(),
+                            null)));
+              }
+              List<RequestRecord> requests =
+                  stack.sim.requestLog().since(mark).stream()
+                      .filter(x -> x.seq() <= end)
+                      .filter(x -> at.equals(x.namespace()) || x.namespace().isEmpty())
+                      .toList();
+              these.requests.add((double) requests.size() / replicas);
+              these.writes.add(
+                  (double) requests.stream().filter(RequestRecord::changedState).count()
+                      / replicas);
+              these.pods.add((double) created / replicas);
+            }
+          } catch (NotMeasured e) {
+            these.failures.add(run + ": " + e.getMessage());
+          } catch (TimeoutException e) {
+            these.failures.add(run + ": no result within 10 min");
+          } catch (RuntimeException e) {
+            these.failures.add(run + ": " + e);
+          }
+        }
+      }
+    }
+    tables.add(b7Table(floor, runs, measured(measuredFrom, b7Runs(repeat))));
+  }
+
+  static String b7Runs(int repeat) {
+    return count(repeat, "repetition")
+        + " (each: the floor, then Lockstep's rolling, canary and blue-green, each on a fresh"
+        + " Deployment)";
+  }
+
+  /**
+   * B7's table from its runs: a row FAILED where any of its runs (or, for ratios, the floor's) did.
+   */
+  Table b7Table(StrategyRuns floor, Map<String, StrategyRuns> runs, Measured measured) {
+    List<String> columns =
+        List.of(
+            "run",
+            "median of " + repeat,
+            "mean",
+            "ratio to the floor (median)",
+            "ratio to the floor (mean)",
+            "history events per pod replaced",
+            "API requests per pod replaced (of them writes)",
+            "pods started per pod replaced");
+    boolean floorOk = floor.failures.isEmpty() && !floor.seconds.isEmpty();
+    List<List<String>> rows = new ArrayList<>();
+    String floorRun = "Deployment RollingUpdate, no Lockstep (the floor)";
+    rows.add(
+        floorOk
+            ? List.of(
+                floorRun,
+                s(median(floor.seconds)),
+                s(mean(floor.seconds)),
+                "1.00",
+                "1.00",
+                "-",
+                "-",
+                String.format(Locale.ROOT, "%.2f", median(floor.pods)))
+            : failedRow(floorRun, columns.size()));
+    List<String> failures = new ArrayList<>();
+    floor.failures.forEach(x -> failures.add("the floor, " + x));
+    StringBuilder each = new StringBuilder("Each run: " + floor.seconds + " s (floor)");
+    String canaryVerdict = "not measured";
+    for (Map.Entry<String, StrategyRuns> e : runs.entrySet()) {
+      String label = "Lockstep " + e.getKey() + ", gate none";
+      StrategyRuns x = e.getValue();
+      x.failures.forEach(f -> failures.add(e.getKey() + ", " + f));
+      each.append(", ").append(x.seconds).append(" s (").append(e.getKey()).append(')');
+      if (!x.failures.isEmpty() || x.seconds.isEmpty()) {
+        rows.add(failedRow(label, columns.size()));
+        continue;
+      }
+      double ratio = floorOk ? median(x.ratios) : Double.NaN;
+      rows.add(
+          List.of(
+              label,
+              s(median(x.seconds)),
+              s(mean(x.seconds)),
+              floorOk ? ratio(ratio) : FAILED,
+              floorOk ? ratio(mean(x.ratios)) : FAILED,
+              perPod(x.events),
+              perPod(x.requests) + " (" + perPod(x.writes) + ")",
+              String.format(Locale.ROOT, "%.2f", median(x.pods))));
+      if (e.getKey().equals("canary") && floorOk) {
+        canaryVerdict = (ratio <= 1.05 ? "met" : "not met") + " (" + ratio(ratio) + ")";
+      }
+    }
+    return new Table(
+        "B7",
+        "Deployment strategies: " + B7_REPLICAS + " replicas, pods start in 1 s",
+        columns,
+        rows,
+        "Target (issue 15): canary ratio (median) <= 1.05: "
+            + canaryVerdict
+            + ". Each repetition runs the floor and each strategy on a fresh Deployment of "
+            + B7_REPLICAS
+            + " replicas with its Service, in a namespace of its own (pods request cpu 10m and"
+            + " memory 16Mi; RollingUpdate maxSurge 25% and maxUnavailable 25%, the Kubernetes"
+            + " defaults, written out). The floor: the Deployment's own RollingUpdate of the same"
+            + " image change, from the template write until every replica is updated and available"
+            + " and the old ReplicaSet is at 0. Lockstep, with gate none: rolling (the Deployment's"
+            + " own update, driven), canary (setWeight 25, setWeight 50, then promote; no pause),"
+            + " blue-green (scaleDownDelay 1ms, the least the plan accepts), each from its start to"
+            + " COMPLETED. A ratio is a run over the floor of its own repetition; the median and"
+            + " mean are of those. Per pod replaced ("
+            + B7_REPLICAS
+            + "): the run's history events; kubesim's request log from the start to the result, in"
+            + " the run's namespace and cluster-scoped; the pods created in the namespace during"
+            + " the run (a watch). "
+            + each
+            + "."
+            + failedNote(failures),
+        measured);
+  }
+
   // ---- B5 recovery ---------------------------------------------------------------------------
 
   void b5() throws Exception {
@@ -1391,11 +1905,11 @@ public final class Bench {
         case "--sizes" -> sizes = numbers(args[++i]);
         case "--caches" -> caches = numbers(args[++i]);
         default -> {
-          if (!args[i].matches("B[1-6]")) {
+          if (!args[i].matches("B[1-7]")) {
             System.err.println(
                 "lockstep bench: unknown argument '"
                     + args[i]
-                    + "': B1..B6, --full, --repeat N, --sizes N,N, --caches N,N, --write FILE");
+                    + "': B1..B7, --full, --repeat N, --sizes N,N, --caches N,N, --write FILE");
             System.exit(2);
           }
           which.add(args[i]);
@@ -1403,7 +1917,7 @@ public final class Bench {
       }
     }
     if (which.isEmpty()) {
-      which.addAll(List.of("B1", "B2", "B3", "B4", "B5", "B6"));
+      which.addAll(List.of("B1", "B2", "B3", "B4", "B5", "B6", "B7"));
     }
     Bench bench = new Bench(full, repeat, sizes, caches);
     bench.commit = commit(ROOT, write);
@@ -1434,6 +1948,9 @@ public final class Bench {
     }
     if (which.contains("B6")) {
       bench.b6();
+    }
+    if (which.contains("B7")) {
+      bench.b7();
     }
     System.out.println("Machine: " + machine());
     for (Table t : bench.tables) {

@@ -4,11 +4,17 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import io.fabric8.kubernetes.api.model.apps.Deployment;
+import io.fabric8.kubernetes.api.model.apps.DeploymentBuilder;
+import io.fabric8.kubernetes.api.model.apps.ReplicaSet;
+import io.fabric8.kubernetes.api.model.apps.ReplicaSetBuilder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
@@ -115,6 +121,126 @@ class BenchTest {
     assertThat(written).contains("### B1 new one\n\n| a |").doesNotContain("old B1");
     assertThat(written).contains("### B2 kept\n\nold B2\n");
     assertThat(written.indexOf("### B1")).isLessThan(written.indexOf("### B2"));
+  }
+
+  private static Deployment deployment(String image, int updated, int available, int total) {
+    return new DeploymentBuilder()
+        .withNewMetadata()
+        .withName("web")
+        .withUid("d-1")
+        .withGeneration(2L)
+        .endMetadata()
+        .withNewSpec()
+        .withReplicas(8)
+        .withNewTemplate()
+        .withNewSpec()
+        .addNewContainer()
+        .withName("app")
+        .withImage(image)
+        .endContainer()
+        .endSpec()
+        .endTemplate()
+        .endSpec()
+        .withNewStatus()
+        .withObservedGeneration(2L)
+        .withReplicas(total)
+        .withUpdatedReplicas(updated)
+        .withAvailableReplicas(available)
+        .endStatus()
+        .build();
+  }
+
+  private static ReplicaSet replicaSet(String owner, String image, int spec, int status) {
+    return new ReplicaSetBuilder()
+        .withNewMetadata()
+        .addNewOwnerReference()
+        .withUid(owner)
+        .endOwnerReference()
+        .endMetadata()
+        .withNewSpec()
+        .withReplicas(spec)
+        .withNewTemplate()
+        .withNewSpec()
+        .addNewContainer()
+        .withName("app")
+        .withImage(image)
+        .endContainer()
+        .endSpec()
+        .endTemplate()
+        .endSpec()
+        .withNewStatus()
+        .withReplicas(status)
+        .endStatus()
+        .build();
+  }
+
+  @Test
+  void theFloorEndsWhenEveryReplicaIsUpdatedAndAvailableAndTheOldReplicaSetIsAtZero() {
+    String to = "example/app:2.0";
+    ReplicaSet fresh = replicaSet("d-1", to, 8, 8);
+    assertThat(
+            Bench.rolledOut(
+                deployment(to, 8, 8, 8), List.of(fresh, replicaSet("d-1", "old", 0, 0)), to))
+        .isTrue();
+    // The old ReplicaSet scaled to 0 but its pods not gone yet: not done.
+    assertThat(
+            Bench.rolledOut(
+                deployment(to, 8, 8, 8), List.of(fresh, replicaSet("d-1", "old", 0, 2)), to))
+        .isFalse();
+    assertThat(Bench.rolledOut(deployment(to, 8, 6, 10), List.of(fresh), to)).isFalse();
+    assertThat(Bench.rolledOut(deployment("old", 8, 8, 8), List.of(fresh), to)).isFalse();
+    // A canary's or a preview's ReplicaSet (another owner) is not the Deployment's old one.
+    assertThat(
+            Bench.rolledOut(
+                deployment(to, 8, 8, 8), List.of(fresh, replicaSet("canary", "old", 2, 2)), to))
+        .isTrue();
+  }
+
+  @Test
+  void b7SaysPerStrategyTheRatioToTheFloorOfTheSameRepetitionAndWhetherTheCanaryMetItsTarget() {
+    Bench bench = new Bench(false, 2);
+    Bench.StrategyRuns floor = new Bench.StrategyRuns();
+    floor.seconds.addAll(List.of(2.0, 4.0));
+    floor.pods.addAll(List.of(1.0, 1.0));
+    Map<String, Bench.StrategyRuns> runs = new LinkedHashMap<>();
+    for (String strategy : Bench.B7_STRATEGIES) {
+      Bench.StrategyRuns x = new Bench.StrategyRuns();
+      x.seconds.addAll(List.of(3.0, 5.0));
+      x.ratios.addAll(List.of(1.5, 1.25));
+      x.events.addAll(List.of(4.0, 4.0));
+      x.requests.addAll(List.of(10.0, 12.0));
+      x.writes.addAll(List.of(1.0, 1.0));
+      x.pods.addAll(List.of(1.5, 1.5));
+      runs.put(strategy, x);
+    }
+    runs.get("blue-green").failures.add("run 2: the upgrade ended FAILED (x)");
+
+    Bench.Table t = bench.b7Table(floor, runs, null);
+
+    assertThat(t.rows().get(0))
+        .containsExactly(
+            "Deployment RollingUpdate, no Lockstep (the floor)",
+            "3.00 s",
+            "3.00 s",
+            "1.00",
+            "1.00",
+            "-",
+            "-",
+            "1.00");
+    assertThat(t.rows().get(2))
+        .containsExactly(
+            "Lockstep canary, gate none",
+            "4.00 s",
+            "4.00 s",
+            "1.375",
+            "1.375",
+            "4.0",
+            "11.0 (1.0)",
+            "1.50");
+    assertThat(t.rows().get(3)).startsWith("Lockstep blue-green, gate none", "FAILED");
+    assertThat(t.note())
+        .startsWith("Target (issue 15): canary ratio (median) <= 1.05: not met (1.375).")
+        .endsWith("FAILED: blue-green, run 2: the upgrade ended FAILED (x).");
   }
 
   private static String git(Path dir, String... args) throws Exception {
