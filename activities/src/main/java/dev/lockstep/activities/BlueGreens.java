@@ -15,7 +15,6 @@ import dev.lockstep.workflows.BlueGreenActivities;
 import dev.lockstep.workflows.BlueGreenActivities.Active;
 import dev.lockstep.workflows.BlueGreenActivities.Switched;
 import dev.lockstep.workflows.CanaryActivities;
-import dev.lockstep.workflows.ClusterActivities.RecordRequest;
 import dev.lockstep.workflows.ClusterActivities.UnitSnapshot;
 import dev.lockstep.workflows.DeploymentActivities.Expected;
 import dev.lockstep.workflows.Target;
@@ -69,13 +68,11 @@ final class BlueGreens {
   private final KubernetesClient client;
   private final Deployments deployments;
   private final Canaries canaries;
-  private final Records records;
 
-  BlueGreens(KubernetesClient client, Deployments deployments, Canaries canaries, Records records) {
+  BlueGreens(KubernetesClient client, Deployments deployments, Canaries canaries) {
     this.client = client;
     this.deployments = deployments;
     this.canaries = canaries;
-    this.records = records;
   }
 
   // ---- selectors ------------------------------------------------------------------------------
@@ -333,10 +330,7 @@ final class BlueGreens {
     String previewName = previewSet == null ? null : previewSet.getMetadata().getName();
     List<UnitSnapshot> units = Deployments.units(deployments.pods(d), previewName);
     return new Switched(
-        new Expected(
-            Deployments.hash(d.getSpec().getTemplate()),
-            Deployments.replicas(d),
-            Deployments.strategyJson(d)),
+        Deployments.expected(d),
         stableSet == null ? null : stableSet.getMetadata().getName(),
         previewName,
         units,
@@ -457,28 +451,11 @@ final class BlueGreens {
       LOG.info("marked service {} for a blue-green of {}", s.getMetadata().getName(), target);
     }
     if (!request.runId().equals(Marks.annotation(d))) {
-      ObjectNode body = Serialization.jsonMapper().createObjectNode();
-      ObjectNode meta = body.putObject("metadata");
-      meta.put("resourceVersion", d.getMetadata().getResourceVersion());
-      ObjectNode annotations = meta.putObject("annotations");
-      annotations.put(RUN_ANNOTATION, request.runId());
-      if (request.origin() != null) {
-        annotations.put(ORIGIN_ANNOTATION, Marks.json(request.origin()));
-      }
-      deployments.patch(target, body.toString());
+      deployments.mark(target, d, request.runId(), request.origin());
       LOG.info("marked {} for a blue-green", target);
     }
-    Expected expected =
-        new Expected(
-            Deployments.hash(d.getSpec().getTemplate()),
-            Deployments.replicas(d),
-            Deployments.strategyJson(d));
-    boolean told =
-        request.events() == null
-            || request.events().isEmpty()
-            || records.tell(
-                d.getMetadata().getUid(),
-                new RecordRequest(request.cluster(), target, request.events(), null, Map.of()));
+    Expected expected = Deployments.expected(d);
+    boolean told = deployments.toldStart(d, request.cluster(), target, request.events());
     return new BlueGreenActivities.Marked(
         expected,
         new Active(s.getMetadata().getName(), found, ports(s), previewService, hashOf(from)),

@@ -11,7 +11,6 @@ import static dev.lockstep.workflows.ClusterActivities.RUN_ANNOTATION;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.lockstep.workflows.CanaryActivities;
-import dev.lockstep.workflows.ClusterActivities.RecordRequest;
 import dev.lockstep.workflows.ClusterActivities.UnitSnapshot;
 import dev.lockstep.workflows.DeploymentActivities.Expected;
 import dev.lockstep.workflows.DeploymentActivities.Prepared;
@@ -60,12 +59,10 @@ final class Canaries {
 
   private final KubernetesClient client;
   private final Deployments deployments;
-  private final Records records;
 
-  Canaries(KubernetesClient client, Deployments deployments, Records records) {
+  Canaries(KubernetesClient client, Deployments deployments) {
     this.client = client;
     this.deployments = deployments;
-    this.records = records;
   }
 
   // ---- reading --------------------------------------------------------------------------------
@@ -290,28 +287,11 @@ final class Canaries {
                 + ", not that of "
                 + request.fromRevision());
       }
-      ObjectNode body = Serialization.jsonMapper().createObjectNode();
-      ObjectNode meta = body.putObject("metadata");
-      meta.put("resourceVersion", d.getMetadata().getResourceVersion());
-      ObjectNode annotations = meta.putObject("annotations");
-      annotations.put(RUN_ANNOTATION, request.runId());
-      if (request.origin() != null) {
-        annotations.put(ORIGIN_ANNOTATION, Marks.json(request.origin()));
-      }
-      deployments.patch(target, body.toString());
+      deployments.mark(target, d, request.runId(), request.origin());
       LOG.info("marked {} for a canary", target);
     }
-    Expected expected =
-        new Expected(
-            Deployments.hash(d.getSpec().getTemplate()),
-            Deployments.replicas(d),
-            Deployments.strategyJson(d));
-    boolean told =
-        request.events() == null
-            || request.events().isEmpty()
-            || records.tell(
-                d.getMetadata().getUid(),
-                new RecordRequest(request.cluster(), target, request.events(), null, Map.of()));
+    Expected expected = Deployments.expected(d);
+    boolean told = deployments.toldStart(d, request.cluster(), target, request.events());
     return new Prepared(expected, told);
   }
 
@@ -633,10 +613,7 @@ final class Canaries {
         // The canary's pods go with it: wait them out, so nothing of the run is left.
         if (all.size() == stablePods.size() && !canaryPodsLeft(target, request.runId())) {
           return new CanaryActivities.Weighted(
-              new Expected(
-                  Deployments.hash(d.getSpec().getTemplate()),
-                  Deployments.replicas(d),
-                  Deployments.strategyJson(d)),
+              Deployments.expected(d),
               name,
               null,
               stablePods,
@@ -742,10 +719,7 @@ final class Canaries {
         }
         if (!canaryPodsLeft(target, request.runId())) {
           return new CanaryActivities.Weighted(
-              new Expected(
-                  Deployments.hash(d.getSpec().getTemplate()),
-                  Deployments.replicas(d),
-                  Deployments.strategyJson(d)),
+              Deployments.expected(d),
               name,
               null,
               stablePods,

@@ -82,8 +82,8 @@ public final class ClusterActivitiesImpl
     this.health = new UnitHealth(client);
     this.hooks = new HookJobs(client);
     this.deployments = new Deployments(client, records);
-    this.canaries = new Canaries(client, deployments, records);
-    this.blueGreens = new BlueGreens(client, deployments, canaries, records);
+    this.canaries = new Canaries(client, deployments);
+    this.blueGreens = new BlueGreens(client, deployments, canaries);
     records.deployments(deployments);
   }
 

@@ -494,14 +494,41 @@ final class Deployments implements DeploymentActivities {
               + TemplateChange.images(d.getSpec().getTemplate())
               + ")");
     }
-    Expected expected = new Expected(hash(d.getSpec().getTemplate()), replicas(d), strategyJson(d));
-    boolean told =
-        request.events() == null
-            || request.events().isEmpty()
-            || records.tell(
-                d.getMetadata().getUid(),
-                new RecordRequest(request.cluster(), target, request.events(), null, Map.of()));
-    return new Prepared(expected, told);
+    return new Prepared(expected(d), toldStart(d, request.cluster(), target, request.events()));
+  }
+
+  /** What a run expects the Deployment to stay: its template's hash, replicas and strategy. */
+  static Expected expected(Deployment d) {
+    return new Expected(hash(d.getSpec().getTemplate()), replicas(d), strategyJson(d));
+  }
+
+  /**
+   * Records a run's start Events on the Deployment once (a retry finds them told).
+   *
+   * @return whether they are recorded (or there were none)
+   */
+  boolean toldStart(
+      Deployment d, String cluster, Target target, List<ClusterActivities.ClusterEvent> events) {
+    return events == null
+        || events.isEmpty()
+        || records.tell(
+            d.getMetadata().getUid(), new RecordRequest(cluster, target, events, null, Map.of()));
+  }
+
+  /**
+   * Marks the Deployment as this run's (its id and where it came from) in one merge patch that
+   * carries the resourceVersion read, so a write in between fails it rather than being overwritten.
+   */
+  void mark(Target target, Deployment d, String runId, ClusterActivities.Origin origin) {
+    ObjectNode body = Serialization.jsonMapper().createObjectNode();
+    ObjectNode meta = body.putObject("metadata");
+    meta.put("resourceVersion", d.getMetadata().getResourceVersion());
+    ObjectNode annotations = meta.putObject("annotations");
+    annotations.put(RUN_ANNOTATION, runId);
+    if (origin != null) {
+      annotations.put(ORIGIN_ANNOTATION, Marks.json(origin));
+    }
+    patch(target, body.toString());
   }
 
   /** Fails with the difference when the Deployment is not what the run left it. */
