@@ -87,6 +87,16 @@ public final class ClusterActivitiesImpl
     records.deployments(deployments);
   }
 
+  /**
+   * Waits, at most {@code timeout}, for the Events that steps handed over to be told after they
+   * returned (a unit's {@code UnitUpgraded}); returns whether all were. A worker that stops calls
+   * it so that no run's story is cut short; a test calls it before it counts the writes of what
+   * comes next.
+   */
+  public boolean awaitToldEvents(java.time.Duration timeout) throws InterruptedException {
+    return records.awaitTold(timeout);
+  }
+
   private static boolean isDeployment(Target target) {
     return Target.DEPLOYMENT.equals(target.kind());
   }

@@ -43,6 +43,9 @@ final class Records {
             return t;
           });
 
+  /** Events handed to {@link #tellers} and not yet told (or given up on). */
+  private int waiting;
+
   Records(KubernetesClient client, StatefulSets sets) {
     this.client = client;
     this.sets = sets;
@@ -58,6 +61,9 @@ final class Records {
    * named by the step, so an attempt that tells it again (a retried step) adds nothing.
    */
   void tellLater(String uid, RecordRequest request) {
+    synchronized (this) {
+      waiting++;
+    }
     try {
       tellers.execute(
           () -> {
@@ -65,11 +71,35 @@ final class Records {
               recordOn(uid, request);
             } catch (RuntimeException e) {
               LOG.warn("could not record on {}: {}", request.target(), e.getMessage());
+            } finally {
+              told();
             }
           });
     } catch (java.util.concurrent.RejectedExecutionException e) {
+      told();
       LOG.warn("not recording on {}: too many Events waiting", request.target());
     }
+  }
+
+  private synchronized void told() {
+    waiting--;
+    notifyAll();
+  }
+
+  /**
+   * Waits until every Event handed to {@link #tellLater} so far has been told (or given up on), at
+   * most {@code timeout}; returns whether none is left waiting.
+   */
+  synchronized boolean awaitTold(java.time.Duration timeout) throws InterruptedException {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (waiting > 0) {
+      long left = deadline - System.nanoTime();
+      if (left <= 0) {
+        return false;
+      }
+      java.util.concurrent.TimeUnit.NANOSECONDS.timedWait(this, left);
+    }
+    return true;
   }
 
   /**

@@ -323,7 +323,11 @@ final class UnitUpgrade {
     for (int ordinal = request.ordinal() + 1; ordinal < start + request.replicas(); ordinal++) {
       String name = request.target().name() + "-" + ordinal;
       Pod pod = client.pods().inNamespace(request.target().namespace()).withName(name).get();
-      if (pod == null || !request.toRevision().equals(revision(pod)) || ready(pod)) {
+      // A unit whose pod is gone (deleted, evicted: its controller brings it back) or going
+      // (Terminating, still Ready for a moment) is not Ready: it is waited for like one starting.
+      if (pod != null
+          && pod.getMetadata().getDeletionTimestamp() == null
+          && (!request.toRevision().equals(revision(pod)) || ready(pod))) {
         continue;
       }
       String why =
@@ -333,12 +337,17 @@ final class UnitUpgrade {
               + "-"
               + request.ordinal()
               + ") is not Ready"
-              + waitingReason(pod);
-      if (!Instant.now().isBefore(deadline) || restarts(pod) >= request.crashLoopRestarts()) {
+              + (pod == null
+                  ? " (no pod)"
+                  : pod.getMetadata().getDeletionTimestamp() != null
+                      ? " (its pod is terminating)"
+                      : waitingReason(pod));
+      int restarts = pod == null ? 0 : restarts(pod);
+      if (!Instant.now().isBefore(deadline) || restarts >= request.crashLoopRestarts()) {
         // Broken since it was verified (crash-looping), or not back in time: it is the cause.
         throw nonRetryable(
             FAILURE_UPGRADED_UNIT_FAILED,
-            why + (restarts(pod) > 0 ? " (" + restarts(pod) + " restarts)" : ""));
+            why + (restarts > 0 ? " (" + restarts + " restarts)" : ""));
       }
       throw ApplicationFailure.newFailure(
           why + "; waiting for it before the next unit moves", "UnitNotReady");

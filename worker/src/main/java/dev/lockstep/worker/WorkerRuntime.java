@@ -46,7 +46,10 @@ public final class WorkerRuntime implements AutoCloseable {
   private final ClusterWatch watch;
   private final WorkerFactory factory;
   private final boolean sticky;
+  private final ClusterActivitiesImpl activities;
   private volatile boolean running;
+
+  private static final Duration TOLD_EVENTS_GRACE = Duration.ofSeconds(5);
 
   private WorkerRuntime(
       WorkerSettings settings,
@@ -54,13 +57,15 @@ public final class WorkerRuntime implements AutoCloseable {
       KubernetesClient kube,
       ClusterWatch watch,
       WorkerFactory factory,
-      boolean sticky) {
+      boolean sticky,
+      ClusterActivitiesImpl activities) {
     this.settings = settings;
     this.service = service;
     this.kube = kube;
     this.watch = watch;
     this.factory = factory;
     this.sticky = sticky;
+    this.activities = activities;
   }
 
   /** Connects to Temporal and the cluster, registers the workflow and activities, and polls. */
@@ -159,14 +164,16 @@ public final class WorkerRuntime implements AutoCloseable {
         dev.lockstep.workflows.ReleaseRecordsWorkflowImpl.class,
         dev.lockstep.workflows.ReleaseWorkflowImpl.class);
     ClusterWatch watch = new ClusterWatch(kube, Duration.ofSeconds(5));
+    ClusterActivitiesImpl activities = new ClusterActivitiesImpl(kube, watch, notify);
     worker.registerActivitiesImplementations(
-        new ClusterActivitiesImpl(kube, watch, notify),
+        activities,
         new dev.lockstep.activities.NotificationsImpl(notify),
         // Helm renders here, never in the CLI; its native library unpacks on the first call.
         new dev.lockstep.activities.helm.HelmActivitiesImpl(
             kube, dev.lockstep.activities.helm.HelmCalls.DEFAULT_TIMEOUT));
     factory.start();
-    WorkerRuntime runtime = new WorkerRuntime(settings, service, kube, watch, factory, sticky);
+    WorkerRuntime runtime =
+        new WorkerRuntime(settings, service, kube, watch, factory, sticky, activities);
     runtime.running = true;
     // The connection's toString never shows an API key.
     LOG.info(
@@ -295,6 +302,15 @@ public final class WorkerRuntime implements AutoCloseable {
     if (!factory.isTerminated()) {
       factory.shutdownNow();
       factory.awaitTermination(5, TimeUnit.SECONDS);
+    }
+    // The Events steps handed over to be told after they returned (a unit's UnitUpgraded): told
+    // before the client closes, so a stopped worker does not cut a run's story short.
+    try {
+      if (!activities.awaitToldEvents(TOLD_EVENTS_GRACE)) {
+        LOG.warn("stopping with Events not yet told (after {})", TOLD_EVENTS_GRACE);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
     }
     watch.close();
     kube.close();

@@ -49,7 +49,7 @@ class ApiFaultsIT {
       targets.add(ns + "/statefulset/" + name);
     }
     UpgradeHarness.PodHistory history = h.watchPods(ns);
-    long mark = h.cluster.requests().mark();
+    long mark = h.mark();
     h.cluster
         .sim()
         .orElseThrow()

@@ -133,11 +133,12 @@ class ChecksIT {
 
   /** Starts the plan and expects pre-checks to refuse it without a single write. */
   private static Verdict refused(UpgradePlan plan) {
-    long mark = h.cluster.requests().mark();
+    long mark = h.mark();
     Upgrades.Started started = h.start(plan);
     assertEquals(Verdict.Refusal.CHECKS_FAILED, started.verdict().refusal());
     assertEquals(Phase.FAILED, h.result(plan.target()).phase());
-    assertThat(h.cluster.requests().writesSince(mark)).isEmpty();
+    String ns = plan.target().substring(0, plan.target().indexOf('/'));
+    assertThat(h.writesSince(mark, ns)).isEmpty();
     return started.verdict();
   }
 
@@ -339,7 +340,7 @@ class ChecksIT {
               + " does not validate a StatefulSet's template on update");
     }
     database(ns, 2, "100m");
-    long mark = h.cluster.requests().mark();
+    long mark = h.mark();
     Verdict verdict =
         refused(
             plan(ns)

@@ -110,7 +110,7 @@ class DeploymentRollingIT {
     String ns = h.namespace();
     h.deployment(ns, "doc", 4, "example/doc:1.0");
     String target = ns + "/deployment/doc";
-    long mark = h.cluster.requests().mark();
+    long mark = h.mark();
     dev.lockstep.workflows.PlanReport report =
         h.client
             .newWorkflowStub(
@@ -139,7 +139,7 @@ class DeploymentRollingIT {
             "finish");
     assertThat(report.gates()).hasSize(2);
     assertThat(report.templateDiff()).anyMatch(l -> l.contains("example/doc:2.0"));
-    assertThat(h.cluster.requests().writesSince(mark)).isEmpty();
+    assertThat(h.writesSince(mark, ns)).isEmpty();
   }
 
   @Test

@@ -293,12 +293,12 @@ class FailureIT {
     assertEquals(Phase.COMPLETED, result.phase(), result.message());
     assertThat(h.revisions(ns, "app").values()).containsOnly(v1.getStatus().getCurrentRevision());
 
-    long mark = h.cluster.requests().mark();
+    long mark = h.mark();
     var started = h.start(restoring(target, "42", UpgradePlan.Gate.NONE));
     assertThat(started.verdict().valid()).isFalse();
     assertThat(started.verdict().problems().get(0))
         .startsWith("revision 42 of " + target + " not found: its revisions are [");
-    assertThat(h.cluster.requests().writesSince(mark)).isEmpty();
+    assertThat(h.writesSince(mark, ns)).isEmpty();
   }
 
   @Test

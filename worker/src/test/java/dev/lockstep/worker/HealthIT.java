@@ -72,7 +72,7 @@ class HealthIT {
   void everyUnitIsCheckedThroughThePodProxyBeforeTheNext() {
     String ns = h.namespace();
     serving(ns);
-    long mark = h.cluster.requests().mark();
+    long mark = h.mark();
     String target = ns + "/statefulset/app";
     h.start(plan(target, "example/app:2.0", "1m"));
     UpgradeResult result = h.result(target);

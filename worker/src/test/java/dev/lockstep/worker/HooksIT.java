@@ -75,7 +75,7 @@ class HooksIT {
     String ns = h.namespace();
     h.statefulSet(ns, "app", 3, "example/app:1.0");
     String target = ns + "/statefulset/app";
-    long mark = h.cluster.requests().mark();
+    long mark = h.mark();
     h.start(
         plan(target, UpgradePlan.Gate.FIRST)
             .hooks(new UpgradePlan.Hooks(OK, OK, OK, null))
@@ -89,7 +89,7 @@ class HooksIT {
     assertThat(backup.getSpec().getTemplate().getSpec().getContainers().get(0).getEnv())
         .anyMatch(e -> e.getName().equals("LOCKSTEP_TARGET") && e.getValue().equals(target));
     // The backup Job was created before the first write to the StatefulSet.
-    List<RequestRecord> writes = h.cluster.requests().writesSince(mark);
+    List<RequestRecord> writes = h.writesSince(mark, ns);
     long backupAt = firstWrite(writes, "jobs");
     long firstChange = firstWrite(writes, "statefulsets");
     assertThat(backupAt).isLessThan(firstChange);
@@ -115,7 +115,7 @@ class HooksIT {
     StatefulSet before = h.statefulSet(ns, "app", 2, "example/app:1.0");
     h.cluster.behaviours().image("example/backup:1", ImageBehaviour.FAIL);
     String target = ns + "/statefulset/app";
-    long mark = h.cluster.requests().mark();
+    long mark = h.mark();
     h.start(
         plan(target, UpgradePlan.Gate.NONE)
             .hooks(
@@ -140,8 +140,7 @@ class HooksIT {
       assertThat(result.message())
           .contains("failed (BackoffLimitExceeded) (its log could not be read: ");
     }
-    assertThat(h.cluster.requests().writesSince(mark))
-        .noneMatch(r -> r.resource().equals("statefulsets"));
+    assertThat(h.writesSince(mark, ns)).noneMatch(r -> r.resource().equals("statefulsets"));
     StatefulSet after = h.kube.apps().statefulSets().inNamespace(ns).withName("app").get();
     assertEquals(before.getMetadata().getGeneration(), after.getMetadata().getGeneration());
   }

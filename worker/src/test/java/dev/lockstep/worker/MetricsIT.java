@@ -208,11 +208,12 @@ class MetricsIT {
     String ns = h.namespace();
     h.statefulSet(ns, "cart", 2, "example/cart:1.0");
     String target = ns + "/statefulset/cart";
+    h.cluster.behaviours().image("example/cart-backup:1", ImageBehaviour.FAIL);
     var faults = h.cluster.sim().orElseThrow().faults();
     // A 503 to the compatibility check's list leaves the inspect activity as it is (Temporal
-    // retries it); a 403 to each unit's look for FailedCreate events is passed over.
-    FaultRule events = new FaultRule("list", "events", 1.0, List.of(403), 0);
-    faults.set(List.of(events, new FaultRule("list", "services", 1.0, List.of(503), 0)));
+    // retries it); a 403 to the failed backup's log is passed over (the hook fails without it).
+    FaultRule log = new FaultRule("get", "pods/log", 1.0, List.of(403), 0);
+    faults.set(List.of(log, new FaultRule("list", "services", 1.0, List.of(503), 0)));
     // Started aside: the start waits for the verdict, which needs the check to get through.
     var started =
         java.util.concurrent.CompletableFuture.supplyAsync(
@@ -224,6 +225,12 @@ class MetricsIT {
                         .images(java.util.Map.of("cart", "example/cart:2.0"))
                         .gate(UpgradePlan.Gate.NONE)
                         .unitTimeout("1m")
+                        .hooks(
+                            new UpgradePlan.Hooks(
+                                new UpgradePlan.Hook("example/cart-backup:1", List.of("backup")),
+                                null,
+                                null,
+                                null))
                         .build()));
     await()
         .atMost(30, SECONDS)
@@ -236,11 +243,12 @@ class MetricsIT {
                             "code=\"503\"",
                             "activity_type=\"Inspect\""))
                     .isPositive());
-    faults.set(List.of(events));
+    faults.set(List.of(log));
     started.get(30, SECONDS);
     UpgradeResult result = h.result(target);
     faults.clear();
-    assertEquals(Phase.COMPLETED, result.phase(), result.message());
+    assertEquals(Phase.FAILED, result.phase(), result.message());
+    assertThat(result.message()).contains("its log could not be read: 403");
     await()
         .atMost(30, SECONDS)
         .untilAsserted(
@@ -250,7 +258,7 @@ class MetricsIT {
                             scrape(),
                             "lockstep_kubernetes_api_errors_total",
                             "code=\"403\"",
-                            "activity_type=\"UpgradeUnit\""))
+                            "activity_type=\"RunHook\""))
                     .isPositive());
   }
 }

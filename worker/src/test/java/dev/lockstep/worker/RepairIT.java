@@ -76,7 +76,7 @@ class RepairIT {
     terminate(target);
 
     // The next upgrade recognises the dead run, says what to do, and writes nothing.
-    long mark = h.cluster.requests().mark();
+    long mark = h.mark();
     var refused =
         h.start(UpgradeHarness.plan(target, "db", "postgres:14.10", UpgradePlan.Gate.FIRST));
     assertEquals(Verdict.Refusal.TARGET_HELD, refused.verdict().refusal());
@@ -85,7 +85,7 @@ class RepairIT {
         .contains("lockstep repair " + target + " --continue")
         .contains("--restore` to return to " + dead.fromRevision());
     h.result(target);
-    assertThat(h.cluster.requests().writesSince(mark)).isEmpty();
+    assertThat(h.writesSince(mark, ns)).isEmpty();
 
     h.start(repair(target, UpgradePlan.Repair.CONTINUE));
     UpgradeResult result = h.result(target);
@@ -168,12 +168,12 @@ class RepairIT {
     String ns = h.namespace();
     h.statefulSet(ns, "web", 2, "nginx:1.25");
     String target = ns + "/statefulset/web";
-    long mark = h.cluster.requests().mark();
+    long mark = h.mark();
     var started = h.start(repair(target, UpgradePlan.Repair.CONTINUE));
     assertThat(started.verdict().valid()).isFalse();
     assertThat(started.verdict().problems().get(0)).startsWith("nothing to repair: " + target);
     assertEquals(Phase.FAILED, h.result(target).phase());
-    assertThat(h.cluster.requests().writesSince(mark)).isEmpty();
+    assertThat(h.writesSince(mark, ns)).isEmpty();
   }
 
   private static String uid(String ns, String pod) {

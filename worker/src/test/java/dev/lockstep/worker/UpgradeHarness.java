@@ -58,6 +58,7 @@ final class UpgradeHarness implements AutoCloseable {
   final WorkflowClient client;
   private final List<WorkerFactory> factories = new ArrayList<>();
   private final List<ClusterWatch> watches = new ArrayList<>();
+  private final List<ClusterActivitiesImpl> activities = new ArrayList<>();
   private final List<Watch> podWatches = new ArrayList<>();
   private final List<String> namespaces = new ArrayList<>();
 
@@ -142,14 +143,45 @@ final class UpgradeHarness implements AutoCloseable {
         dev.lockstep.workflows.ReleaseWorkflowImpl.class);
     ClusterWatch watch = new ClusterWatch(kube, Duration.ofMillis(250));
     watches.add(watch);
+    ClusterActivitiesImpl acting = new ClusterActivitiesImpl(kube, watch, notify);
+    activities.add(acting);
     worker.registerActivitiesImplementations(
-        new ClusterActivitiesImpl(kube, watch, notify),
+        acting,
         new dev.lockstep.activities.NotificationsImpl(notify),
         new dev.lockstep.activities.helm.HelmActivitiesImpl(
             kube, dev.lockstep.activities.helm.HelmCalls.DEFAULT_TIMEOUT));
     factory.start();
     factories.add(factory);
     return factory;
+  }
+
+  /**
+   * Where the cluster's request log stands once every Event the workers' steps handed over to be
+   * told after they returned (a unit's {@code UnitUpgraded}) has been told: what is written after
+   * this mark is what came next, not an earlier run's story arriving late.
+   */
+  long mark() {
+    for (ClusterActivitiesImpl each : activities) {
+      try {
+        if (!each.awaitToldEvents(Duration.ofSeconds(30))) {
+          throw new AssertionError("the worker's Events were not told within 30 s");
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new AssertionError(e);
+      }
+    }
+    return cluster.requests().mark();
+  }
+
+  /**
+   * The writes since {@code mark} to namespace {@code ns} or to cluster-scoped objects: not those
+   * of another test's namespace.
+   */
+  List<dev.lockstep.kubesim.RequestRecord> writesSince(long mark, String ns) {
+    return cluster.requests().writesSince(mark).stream()
+        .filter(r -> r.namespace().isEmpty() || r.namespace().equals(ns))
+        .toList();
   }
 
   /**

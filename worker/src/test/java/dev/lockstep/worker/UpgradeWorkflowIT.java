@@ -272,7 +272,7 @@ class UpgradeWorkflowIT {
     Upgrades.Started first =
         h.start(UpgradeHarness.plan(target, "pg", "postgres:14.9", UpgradePlan.Gate.FIRST));
     h.awaitPhase(target, Phase.WAITING_FOR_RESUME);
-    long mark = h.cluster.requests().mark();
+    long mark = h.mark();
 
     Upgrades.TargetBusy busy =
         assertThrows(
@@ -281,7 +281,7 @@ class UpgradeWorkflowIT {
                 h.start(UpgradeHarness.plan(target, "pg", "postgres:15.0", UpgradePlan.Gate.NONE)));
     assertEquals(first.runId(), busy.runId());
     assertThat(busy.getMessage()).contains(first.workflowId()).contains(first.runId());
-    assertThat(h.cluster.requests().writesSince(mark)).isEmpty();
+    assertThat(h.writesSince(mark, ns)).isEmpty();
 
     h.upgrade(target).resume(BOB);
     assertEquals(Phase.COMPLETED, h.result(target).phase());
@@ -495,7 +495,7 @@ class UpgradeWorkflowIT {
       String why, String target, String container, String image, String timeout, String expected) {
     String ns = h.namespace();
     h.statefulSet(ns, "app", 2, "nginx:1.25");
-    long mark = h.cluster.requests().mark();
+    long mark = h.mark();
     UpgradePlan plan =
         UpgradeHarness.plan(ns + "/" + target, container, image, UpgradePlan.Gate.FIRST);
     plan = plan.toBuilder().unitTimeout(timeout).build();
@@ -512,6 +512,6 @@ class UpgradeWorkflowIT {
     assertEquals(why.equals("no change"), started.verdict().unchanged());
     UpgradeResult result = h.result(ns + "/" + target);
     assertEquals(why.equals("no change") ? Phase.COMPLETED : Phase.FAILED, result.phase());
-    assertThat(h.cluster.requests().writesSince(mark)).isEmpty();
+    assertThat(h.writesSince(mark, ns)).isEmpty();
   }
 }
