@@ -139,6 +139,7 @@ class ClusterWatchIT {
     h.onlyInRealLane(
         "ClusterWatchIT.aWaitWhereTheWorkerMayNotWatch...: real lane only (kubesim has no RBAC)");
     String forbidden = "forbidden" + ns.substring(ns.indexOf('-'));
+    h.refusalsExpected(forbidden);
     // Made by the admin, without the worker's Role: the worker may not list or watch here.
     kube.namespaces()
         .resource(

@@ -61,6 +61,8 @@ final class UpgradeHarness implements AutoCloseable {
   private final List<ClusterActivitiesImpl> activities = new ArrayList<>();
   private final List<Watch> podWatches = new ArrayList<>();
   private final List<String> namespaces = new ArrayList<>();
+  private final java.util.Set<String> refusalsExpected =
+      java.util.concurrent.ConcurrentHashMap.newKeySet();
 
   /** The workers' default notification targets: set, then {@link #replaceWorkers()}. */
   volatile dev.lockstep.activities.WorkerNotify notify = dev.lockstep.activities.WorkerNotify.NONE;
@@ -479,10 +481,46 @@ final class UpgradeHarness implements AutoCloseable {
     }
     env.close();
     watches.forEach(ClusterWatch::close);
+    List<dev.lockstep.kubesim.RequestRecord> refused = List.of();
     if (cluster.sim().isEmpty()) {
       // The shared real cluster: what this class made must not take the next one's room.
       namespaces.forEach(ns -> kube.namespaces().withName(ns).delete());
+      refused = refused();
     }
     cluster.close();
+    if (!refused.isEmpty()) {
+      throw new AssertionError(
+          "the worker's rights (docs/worker.md) refused "
+              + refused.size()
+              + " request(s), e.g. "
+              + refused.stream()
+                  .limit(5)
+                  .map(
+                      r ->
+                          r.status() + " " + r.verb() + " " + r.resource() + " in " + r.namespace())
+                  .distinct()
+                  .toList());
+    }
+  }
+
+  /**
+   * Says that the worker may be refused (401/403) in namespace {@code ns}: the test made it without
+   * the worker's Role, to see the refusal.
+   */
+  void refusalsExpected(String ns) {
+    refusalsExpected.add(ns);
+  }
+
+  /**
+   * The worker's requests the real API server refused (401/403) outside the namespaces a test said
+   * it would be refused in. In the real lane the worker runs with exactly docs/worker.md's rights,
+   * so a right they lack fails the test class, even where a step passes over the refusal (it would
+   * pass over it in every user's cluster too).
+   */
+  private List<dev.lockstep.kubesim.RequestRecord> refused() {
+    return cluster.requests().all().stream()
+        .filter(r -> r.status() == 401 || r.status() == 403)
+        .filter(r -> !refusalsExpected.contains(r.namespace()))
+        .toList();
   }
 }
