@@ -42,7 +42,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * Chaos: many upgrades at once while the worker process is SIGKILLed again and again at random
  * moments and replaced. Every upgrade must end COMPLETED with every unit replaced exactly once,
- * proven from the pods kubesim created (their uids per ordinal and revision).
+ * proven from the pods the cluster created (their uids per ordinal and revision). Both lanes: on
+ * kubesim, and on the real control plane with the worker under docs/worker.md's rights.
  *
  * <p>CI runs a reduced round (6 upgrades, 4 kills); {@code -Dlockstep.chaos.full=true} runs the
  * full one (20 upgrades of 3-5 units, 10 kills). The seed is {@code -Dlockstep.chaos.seed}.
@@ -61,7 +62,7 @@ class ChaosIT {
     env = stack.env();
     kube =
         new KubernetesClientBuilder()
-            .withConfig(Config.fromKubeconfig(Files.readString(stack.kubeconfig())))
+            .withConfig(Config.fromKubeconfig(Files.readString(stack.adminKubeconfig())))
             .build();
     service =
         WorkflowServiceStubs.newServiceStubs(
@@ -120,10 +121,15 @@ class ChaosIT {
     int upgrades = full ? 20 : 6;
     int kills = full ? 10 : 4;
     Random random = new Random(Long.getLong("lockstep.chaos.seed", 20261122L));
-    String ns = "chaos";
+    // Its own name on a real cluster, which may keep an earlier run's.
+    String ns = stack.real() ? "chaos-" + Long.toString(System.currentTimeMillis(), 36) : "chaos";
     kube.namespaces()
         .resource(new NamespaceBuilder().withNewMetadata().withName(ns).endMetadata().build())
         .create();
+    if (stack.real()) {
+      // The worker runs as docs/worker.md's ServiceAccount: its Role, bound here.
+      dev.lockstep.kubesim.lane.RealCluster.prepareNamespace(kube, ns);
+    }
     Map<String, Integer> replicas = new HashMap<>();
     for (int i = 0; i < upgrades; i++) {
       String name = "svc" + i;

@@ -446,6 +446,248 @@ class EndToEndIT {
     }
   }
 
+  /** A Deployment like the demo's aeterna, named {@code name}, with its Service. */
+  private static void deploymentWithService(String name, int replicas) {
+    io.fabric8.kubernetes.api.model.apps.Deployment d =
+        new io.fabric8.kubernetes.api.model.apps.DeploymentBuilder(DevStack.aeterna())
+            .editMetadata()
+            .withName(name)
+            .withLabels(Map.of("app.kubernetes.io/name", name))
+            .endMetadata()
+            .editSpec()
+            .withReplicas(replicas)
+            .editSelector()
+            .withMatchLabels(Map.of("app.kubernetes.io/name", name))
+            .endSelector()
+            .editTemplate()
+            .editMetadata()
+            .withLabels(Map.of("app.kubernetes.io/name", name))
+            .endMetadata()
+            .editSpec()
+            .editFirstContainer()
+            .withName(name)
+            .withImage("example/" + name + ":1.0")
+            .endContainer()
+            .endSpec()
+            .endTemplate()
+            .endSpec()
+            .build();
+    kube.apps().deployments().inNamespace("demo").resource(d).create();
+    kube.services().inNamespace("demo").resource(DevStack.service(name, "http")).create();
+    await()
+        .atMost(60, SECONDS)
+        .until(
+            () -> {
+              var status =
+                  kube.apps().deployments().inNamespace("demo").withName(name).get().getStatus();
+              return status != null
+                  && status.getReadyReplicas() != null
+                  && status.getReadyReplicas() == replicas;
+            });
+  }
+
+  /** Every pod of the namespace the watch saw: uid to image. */
+  private static final class PodsSeen implements Watcher<Pod> {
+    final Map<String, String> images = new java.util.concurrent.ConcurrentHashMap<>();
+
+    @Override
+    public void eventReceived(Action action, Pod pod) {
+      images.put(pod.getMetadata().getUid(), pod.getSpec().getContainers().get(0).getImage());
+    }
+
+    @Override
+    public void onClose(WatcherException cause) {}
+
+    long on(String image) {
+      return images.values().stream().filter(image::equals).count();
+    }
+  }
+
+  /** The new version starts in {@code startup}, so that a kill lands while its pods come up. */
+  private static void slowStart(String image, String startup) {
+    kube.configMaps()
+        .inNamespace("kube-system")
+        .resource(
+            new ConfigMapBuilder()
+                .withNewMetadata()
+                .withName("kubesim-behaviour")
+                .endMetadata()
+                .addToData("rules", image + " startup " + startup + "\n")
+                .build())
+        .createOr(io.fabric8.kubernetes.client.dsl.NonDeletingOperation::update);
+  }
+
+  /**
+   * The end state every Deployment strategy promises: COMPLETED, the user's Deployment on the new
+   * image at its replicas with every pod Ready on it, its Service selecting it as before, and
+   * nothing of Lockstep's left (no object labelled with a run, no run annotation).
+   */
+  private static void assertFinished(String name, int replicas, String image) {
+    var d = kube.apps().deployments().inNamespace("demo").withName(name).get();
+    assertEquals(image, d.getSpec().getTemplate().getSpec().getContainers().get(0).getImage());
+    assertEquals(replicas, d.getSpec().getReplicas());
+    assertThat(d.getMetadata().getAnnotations().keySet())
+        .noneMatch(k -> k.equals("lockstep.dev/run"));
+    assertEquals(
+        Map.of("app.kubernetes.io/name", name),
+        kube.services().inNamespace("demo").withName(name).get().getSpec().getSelector());
+    await()
+        .atMost(60, SECONDS)
+        .untilAsserted(
+            () -> {
+              assertThat(
+                      kube.apps().deployments().inNamespace("demo").list().getItems().stream()
+                          .map(x -> x.getMetadata().getName()))
+                  .as("Deployments of Lockstep's left in demo")
+                  .noneMatch(n -> n.startsWith(name + "-"));
+              assertThat(
+                      kube.apps()
+                          .deployments()
+                          .inNamespace("demo")
+                          .withLabel("lockstep.dev/run")
+                          .list()
+                          .getItems())
+                  .isEmpty();
+              assertThat(
+                      kube.services()
+                          .inNamespace("demo")
+                          .withLabel("lockstep.dev/run")
+                          .list()
+                          .getItems())
+                  .isEmpty();
+              assertThat(
+                      kube.pods()
+                          .inNamespace("demo")
+                          .withLabel("lockstep.dev/run")
+                          .list()
+                          .getItems())
+                  .isEmpty();
+              List<Pod> pods =
+                  kube.pods()
+                      .inNamespace("demo")
+                      .withLabel("app.kubernetes.io/name", name)
+                      .list()
+                      .getItems();
+              assertThat(pods).hasSize(replicas);
+              assertThat(pods)
+                  .allMatch(p -> image.equals(p.getSpec().getContainers().get(0).getImage()));
+            });
+  }
+
+  @Test
+  void aCanaryKilledMidWeightAndAtItsGateEndsPromotedWithEveryNewPodStartedOnce() throws Exception {
+    deploymentWithService("cart", 4);
+    slowStart("example/cart:2.0", "2s");
+    Path plan = dir.resolve("cart-canary.yaml");
+    Files.writeString(
+        plan,
+        "target: demo/deployment/cart\n"
+            + "change:\n"
+            + "  images: {cart: example/cart:2.0}\n"
+            + "strategy:\n"
+            + "  canary:\n"
+            + "    steps:\n"
+            + "    - setWeight: 50\n"
+            + "    - pause: {}\n");
+    PodsSeen seen = new PodsSeen();
+    String target = "demo/deployment/cart";
+    try (Watch watch = kube.pods().inNamespace("demo").watch(seen)) {
+      Processes.Result started =
+          lockstep("upgrade", "-f", plan.toString(), "--heartbeat-timeout", "3s");
+      assertEquals(0, started.exit(), started.err());
+      // SIGKILL while the canary's pods come up (mid-weight), then again at its gate.
+      await().atMost(60, SECONDS).until(() -> seen.on("example/cart:2.0") > 0);
+      worker.kill();
+      worker = startWorker();
+      awaitPhase(target, "WAITING_FOR_RESUME");
+      worker.kill();
+      worker = startWorker();
+      Processes.Result resumed = lockstep("resume", target);
+      assertEquals(0, resumed.exit(), resumed.err());
+      awaitPhase(target, "COMPLETED");
+      assertFinished("cart", 4, "example/cart:2.0");
+      // The canary's 2 (50% of 4) and the promotion's 4: none started twice.
+      assertEquals(6, seen.on("example/cart:2.0"), "pods started on the new version");
+    } finally {
+      kube.configMaps().inNamespace("kube-system").withName("kubesim-behaviour").delete();
+    }
+  }
+
+  @Test
+  void aBlueGreenKilledAfterTheSwitchAndInItsScaleDownDelayEndsWithEveryPodStartedOnce()
+      throws Exception {
+    deploymentWithService("pay", 2);
+    slowStart("example/pay:2.0", "2s");
+    Path plan = dir.resolve("pay-bg.yaml");
+    Files.writeString(
+        plan,
+        "target: demo/deployment/pay\n"
+            + "change:\n"
+            + "  images: {pay: example/pay:2.0}\n"
+            + "strategy:\n"
+            + "  blueGreen:\n"
+            + "    scaleDownDelay: 5s\n");
+    PodsSeen seen = new PodsSeen();
+    String target = "demo/deployment/pay";
+    java.util.function.Supplier<Map<String, String>> selector =
+        () -> kube.services().inNamespace("demo").withName("pay").get().getSpec().getSelector();
+    Map<String, String> own = selector.get();
+    try (Watch watch = kube.pods().inNamespace("demo").watch(seen)) {
+      Processes.Result started =
+          lockstep("upgrade", "-f", plan.toString(), "--heartbeat-timeout", "3s");
+      assertEquals(0, started.exit(), started.err());
+      awaitPhase(target, "WAITING_FOR_RESUME");
+      assertEquals(0, lockstep("resume", target).exit());
+      // SIGKILL once the Service points at the preview (between the switch and the way back).
+      await().atMost(60, SECONDS).until(() -> !own.equals(selector.get()));
+      worker.kill();
+      worker = startWorker();
+      // Again once it points back at the user's pods: the preview waits out its scale-down delay.
+      await().atMost(90, SECONDS).until(() -> own.equals(selector.get()));
+      worker.kill();
+      worker = startWorker();
+      awaitPhase(target, "COMPLETED");
+      assertFinished("pay", 2, "example/pay:2.0");
+      // The preview's 2 and the Deployment's own 2: none started twice.
+      assertEquals(4, seen.on("example/pay:2.0"), "pods started on the new version");
+    } finally {
+      kube.configMaps().inNamespace("kube-system").withName("kubesim-behaviour").delete();
+    }
+  }
+
+  @Test
+  void aRollingUpdateKilledMidWaveAndAtItsGateEndsWithEveryPodStartedOnce() throws Exception {
+    deploymentWithService("feed", 2);
+    slowStart("example/feed:2.0", "2s");
+    PodsSeen seen = new PodsSeen();
+    String target = "demo/deployment/feed";
+    try (Watch watch = kube.pods().inNamespace("demo").watch(seen)) {
+      Processes.Result started =
+          lockstep(
+              "upgrade",
+              target,
+              "--image",
+              "example/feed:2.0",
+              "--gate",
+              "first",
+              "--heartbeat-timeout",
+              "3s");
+      assertEquals(0, started.exit(), started.err());
+      await().atMost(60, SECONDS).until(() -> seen.on("example/feed:2.0") > 0);
+      worker.kill();
+      worker = startWorker();
+      awaitPhase(target, "WAITING_FOR_RESUME");
+      worker.kill();
+      worker = startWorker();
+      assertEquals(0, lockstep("resume", target).exit());
+      awaitPhase(target, "COMPLETED");
+      assertFinished("feed", 2, "example/feed:2.0");
+      assertEquals(2, seen.on("example/feed:2.0"), "pods started on the new version");
+    } finally {
+      kube.configMaps().inNamespace("kube-system").withName("kubesim-behaviour").delete();
+    }
+  }
+
   @Test
   void theWorkersKubeconfigHoldsOnlyThePublishedRbac() throws Exception {
     if (!stack.real()) {

@@ -140,6 +140,18 @@ public final class RealCluster implements AutoCloseable {
    * there, without which its pods are refused.
    */
   public void prepareNamespace(String namespace) {
+    prepare(admin, rbac, namespace);
+  }
+
+  /**
+   * {@link #prepareNamespace} on a real cluster that another process set up (e.g. {@code lockstep
+   * dev --control-plane}), with that cluster's {@code admin} client.
+   */
+  public static void prepareNamespace(KubernetesClient admin, String namespace) {
+    prepare(admin, new WorkerRbac(admin), namespace);
+  }
+
+  private static void prepare(KubernetesClient admin, WorkerRbac rbac, String namespace) {
     rbac.bind(namespace);
     // Asked here, not in the condition: that runs on the client's event loop, which must not block.
     boolean tokenSecrets = WorkerRbac.tokenSecrets(admin);
