@@ -77,6 +77,12 @@ class EndToEndIT {
     }
   }
 
+  /** SIGKILLs the worker process and starts another, as a crashed pod's replacement. */
+  private static void killWorker() throws Exception {
+    worker.kill();
+    worker = startWorker();
+  }
+
   private static Processes.Result lockstep(String... args) throws Exception {
     return Processes.cli(env, args);
   }
@@ -383,35 +389,26 @@ class EndToEndIT {
                       .getStatus();
               return s != null && s.getReadyReplicas() != null && s.getReadyReplicas() == 3;
             });
-    kube.configMaps()
-        .inNamespace("kube-system")
-        .resource(
-            new ConfigMapBuilder()
-                .withNewMetadata()
-                .withName("kubesim-behaviour")
-                .endMetadata()
-                .addToData("rules", "example/ledger:2.0 startup 4s\n")
-                .build())
-        .create();
     List<String[]> events = Collections.synchronizedList(new ArrayList<>());
-    try (Watch watch =
-        kube.pods()
-            .inNamespace("demo")
-            .watch(
-                new Watcher<Pod>() {
-                  @Override
-                  public void eventReceived(Action action, Pod pod) {
-                    events.add(
-                        new String[] {
-                          pod.getMetadata().getName(),
-                          pod.getMetadata().getUid(),
-                          pod.getSpec().getContainers().get(0).getImage()
-                        });
-                  }
+    try (AutoCloseable rules = slowStart("example/ledger:2.0", "4s");
+        Watch watch =
+            kube.pods()
+                .inNamespace("demo")
+                .watch(
+                    new Watcher<Pod>() {
+                      @Override
+                      public void eventReceived(Action action, Pod pod) {
+                        events.add(
+                            new String[] {
+                              pod.getMetadata().getName(),
+                              pod.getMetadata().getUid(),
+                              pod.getSpec().getContainers().get(0).getImage()
+                            });
+                      }
 
-                  @Override
-                  public void onClose(WatcherException cause) {}
-                })) {
+                      @Override
+                      public void onClose(WatcherException cause) {}
+                    })) {
       String target = "demo/statefulset/ledger";
       Processes.Result started =
           lockstep("upgrade", target, "--image", "example/ledger:2.0", "--heartbeat-timeout", "3s");
@@ -423,12 +420,10 @@ class EndToEndIT {
               () ->
                   events.stream()
                       .anyMatch(e -> e[0].equals("ledger-2") && e[2].equals("example/ledger:2.0")));
-      worker.kill();
-      worker = startWorker();
+      killWorker();
       awaitPhase(target, "WAITING_FOR_RESUME");
       // SIGKILL while it waits at the gate; the gate is Temporal's, not the worker's.
-      worker.kill();
-      worker = startWorker();
+      killWorker();
       Processes.Result resumed = lockstep("resume", target);
       assertEquals(0, resumed.exit(), resumed.err());
       awaitPhase(target, "COMPLETED");
@@ -441,8 +436,6 @@ class EndToEndIT {
                 .count();
         assertEquals(1, incarnations, pod + " was replaced more than once");
       }
-    } finally {
-      kube.configMaps().inNamespace("kube-system").withName("kubesim-behaviour").delete();
     }
   }
 
@@ -503,8 +496,11 @@ class EndToEndIT {
     }
   }
 
-  /** The new version starts in {@code startup}, so that a kill lands while its pods come up. */
-  private static void slowStart(String image, String startup) {
+  /**
+   * The new version starts in {@code startup}, so that a kill lands while its pods come up; until
+   * the returned rules are closed.
+   */
+  private static AutoCloseable slowStart(String image, String startup) {
     kube.configMaps()
         .inNamespace("kube-system")
         .resource(
@@ -515,6 +511,8 @@ class EndToEndIT {
                 .addToData("rules", image + " startup " + startup + "\n")
                 .build())
         .createOr(io.fabric8.kubernetes.client.dsl.NonDeletingOperation::update);
+    return () ->
+        kube.configMaps().inNamespace("kube-system").withName("kubesim-behaviour").delete();
   }
 
   /**
@@ -540,28 +538,14 @@ class EndToEndIT {
                           .map(x -> x.getMetadata().getName()))
                   .as("Deployments of Lockstep's left in demo")
                   .noneMatch(n -> n.startsWith(name + "-"));
+              String run = "lockstep.dev/run";
               assertThat(
-                      kube.apps()
-                          .deployments()
-                          .inNamespace("demo")
-                          .withLabel("lockstep.dev/run")
-                          .list()
-                          .getItems())
-                  .isEmpty();
-              assertThat(
-                      kube.services()
-                          .inNamespace("demo")
-                          .withLabel("lockstep.dev/run")
-                          .list()
-                          .getItems())
-                  .isEmpty();
-              assertThat(
-                      kube.pods()
-                          .inNamespace("demo")
-                          .withLabel("lockstep.dev/run")
-                          .list()
-                          .getItems())
-                  .isEmpty();
+                      List.of(
+                          kube.apps().deployments().inNamespace("demo").withLabel(run).list(),
+                          kube.services().inNamespace("demo").withLabel(run).list(),
+                          kube.pods().inNamespace("demo").withLabel(run).list()))
+                  .as("objects labelled with a run")
+                  .allMatch(list -> list.getItems().isEmpty());
               List<Pod> pods =
                   kube.pods()
                       .inNamespace("demo")
@@ -577,7 +561,6 @@ class EndToEndIT {
   @Test
   void aCanaryKilledMidWeightAndAtItsGateEndsPromotedWithEveryNewPodStartedOnce() throws Exception {
     deploymentWithService("cart", 4);
-    slowStart("example/cart:2.0", "2s");
     Path plan = dir.resolve("cart-canary.yaml");
     Files.writeString(
         plan,
@@ -591,25 +574,22 @@ class EndToEndIT {
             + "    - pause: {}\n");
     PodsSeen seen = new PodsSeen();
     String target = "demo/deployment/cart";
-    try (Watch watch = kube.pods().inNamespace("demo").watch(seen)) {
+    try (AutoCloseable rules = slowStart("example/cart:2.0", "2s");
+        Watch watch = kube.pods().inNamespace("demo").watch(seen)) {
       Processes.Result started =
           lockstep("upgrade", "-f", plan.toString(), "--heartbeat-timeout", "3s");
       assertEquals(0, started.exit(), started.err());
       // SIGKILL while the canary's pods come up (mid-weight), then again at its gate.
       await().atMost(60, SECONDS).until(() -> seen.on("example/cart:2.0") > 0);
-      worker.kill();
-      worker = startWorker();
+      killWorker();
       awaitPhase(target, "WAITING_FOR_RESUME");
-      worker.kill();
-      worker = startWorker();
+      killWorker();
       Processes.Result resumed = lockstep("resume", target);
       assertEquals(0, resumed.exit(), resumed.err());
       awaitPhase(target, "COMPLETED");
       assertFinished("cart", 4, "example/cart:2.0");
       // The canary's 2 (50% of 4) and the promotion's 4: none started twice.
       assertEquals(6, seen.on("example/cart:2.0"), "pods started on the new version");
-    } finally {
-      kube.configMaps().inNamespace("kube-system").withName("kubesim-behaviour").delete();
     }
   }
 
@@ -617,7 +597,6 @@ class EndToEndIT {
   void aBlueGreenKilledAfterTheSwitchAndInItsScaleDownDelayEndsWithEveryPodStartedOnce()
       throws Exception {
     deploymentWithService("pay", 2);
-    slowStart("example/pay:2.0", "2s");
     Path plan = dir.resolve("pay-bg.yaml");
     Files.writeString(
         plan,
@@ -632,7 +611,8 @@ class EndToEndIT {
     java.util.function.Supplier<Map<String, String>> selector =
         () -> kube.services().inNamespace("demo").withName("pay").get().getSpec().getSelector();
     Map<String, String> own = selector.get();
-    try (Watch watch = kube.pods().inNamespace("demo").watch(seen)) {
+    try (AutoCloseable rules = slowStart("example/pay:2.0", "2s");
+        Watch watch = kube.pods().inNamespace("demo").watch(seen)) {
       Processes.Result started =
           lockstep("upgrade", "-f", plan.toString(), "--heartbeat-timeout", "3s");
       assertEquals(0, started.exit(), started.err());
@@ -640,28 +620,24 @@ class EndToEndIT {
       assertEquals(0, lockstep("resume", target).exit());
       // SIGKILL once the Service points at the preview (between the switch and the way back).
       await().atMost(60, SECONDS).until(() -> !own.equals(selector.get()));
-      worker.kill();
-      worker = startWorker();
+      killWorker();
       // Again once it points back at the user's pods: the preview waits out its scale-down delay.
       await().atMost(90, SECONDS).until(() -> own.equals(selector.get()));
-      worker.kill();
-      worker = startWorker();
+      killWorker();
       awaitPhase(target, "COMPLETED");
       assertFinished("pay", 2, "example/pay:2.0");
       // The preview's 2 and the Deployment's own 2: none started twice.
       assertEquals(4, seen.on("example/pay:2.0"), "pods started on the new version");
-    } finally {
-      kube.configMaps().inNamespace("kube-system").withName("kubesim-behaviour").delete();
     }
   }
 
   @Test
   void aRollingUpdateKilledMidWaveAndAtItsGateEndsWithEveryPodStartedOnce() throws Exception {
     deploymentWithService("feed", 2);
-    slowStart("example/feed:2.0", "2s");
     PodsSeen seen = new PodsSeen();
     String target = "demo/deployment/feed";
-    try (Watch watch = kube.pods().inNamespace("demo").watch(seen)) {
+    try (AutoCloseable rules = slowStart("example/feed:2.0", "2s");
+        Watch watch = kube.pods().inNamespace("demo").watch(seen)) {
       Processes.Result started =
           lockstep(
               "upgrade",
@@ -674,17 +650,13 @@ class EndToEndIT {
               "3s");
       assertEquals(0, started.exit(), started.err());
       await().atMost(60, SECONDS).until(() -> seen.on("example/feed:2.0") > 0);
-      worker.kill();
-      worker = startWorker();
+      killWorker();
       awaitPhase(target, "WAITING_FOR_RESUME");
-      worker.kill();
-      worker = startWorker();
+      killWorker();
       assertEquals(0, lockstep("resume", target).exit());
       awaitPhase(target, "COMPLETED");
       assertFinished("feed", 2, "example/feed:2.0");
       assertEquals(2, seen.on("example/feed:2.0"), "pods started on the new version");
-    } finally {
-      kube.configMaps().inNamespace("kube-system").withName("kubesim-behaviour").delete();
     }
   }
 
