@@ -1692,7 +1692,7 @@ public final class Bench {
     Path launcher = ROOT.resolve("lockstep");
     int runs = Math.max(10, repeat);
     // Each resume answers an upgrade at its gate, once: one upgrade per call, per path.
-    List<String> commands = List.of("--help", "status", "list", "resume");
+    List<String> commands = List.of("--help", "status --help", "status", "list", "resume");
     Map<String, List<Double>> warm = new LinkedHashMap<>();
     Map<String, List<Double>> off = new LinkedHashMap<>();
     Map<String, List<String>> failures = new LinkedHashMap<>();
@@ -1759,6 +1759,7 @@ public final class Bench {
           String[] args =
               switch (c) {
                 case "--help", "list" -> new String[] {c};
+                case "status --help" -> new String[] {"status", "--help"};
                 default -> new String[] {c, target};
               };
           time(launcher, daemonOff, off.get(c), failures.get(c), call + ", daemon off", args);
@@ -1774,8 +1775,8 @@ public final class Bench {
     List<List<String>> rows = new ArrayList<>();
     for (String c : commands) {
       String label =
-          c.equals("--help")
-              ? "lockstep --help"
+          c.contains("--help")
+              ? "lockstep " + c
               : "lockstep " + c + (c.equals("list") ? "" : " TARGET");
       failures.get(c).forEach(x -> notes.add(c + ", " + x));
       rows.add(
@@ -1821,7 +1822,8 @@ public final class Bench {
             "Each call is `./lockstep ARGS` as a person runs it (the launcher, its JVM flags),"
                 + " against the local Temporal test server, wall time to exit. ./lockstep: the"
                 + " short commands answered by the warm CLI daemon (docs/cli.md#the-cli-daemon),"
-                + " --help printed by a JVM of its own as always; LOCKSTEP_CLI_DAEMON=off: every"
+                + " --help printed by the launcher from the page the build rendered, without a JVM,"
+                + " on both paths; LOCKSTEP_CLI_DAEMON=off: every other"
                 + " call a JVM of its own (with the class-data archive the build dumps beside the"
                 + " jar), called alternately with the daemon's. max(10, --repeat) calls of each;"
                 + " resume answers an upgrade waiting at its gate (one per call). The last two rows:"
