@@ -328,15 +328,21 @@ final class HttpFront {
       ServerWebSocket socket,
       ApiServer.Call call,
       java.util.function.UnaryOperator<String> format) {
+    java.util.concurrent.atomic.AtomicBoolean ended =
+        new java.util.concurrent.atomic.AtomicBoolean();
     ApiServer.WatchHandle handle =
         api.watch(
             call,
             line -> socket.writeTextMessage(format.apply(line)),
             () -> {
+              ended.set(true);
               if (!socket.isClosed()) {
                 socket.close();
               }
             });
+    if (ended.get()) {
+      return; // answered at once (410: too old a resourceVersion)
+    }
     ApiServer.WatchHandle timed = withTimers(call, handle);
     socket.closeHandler(v -> timed.close());
     socket.exceptionHandler(err -> timed.close());
