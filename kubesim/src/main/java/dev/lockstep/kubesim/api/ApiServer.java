@@ -1043,9 +1043,7 @@ public final class ApiServer {
           line.put("type", event.type());
           line.set(
               "object",
-              p.converted() && !event.type().equals("BOOKMARK")
-                  ? Conversions.out(p, event.object().deepCopy())
-                  : event.object());
+              p.converted() ? Conversions.out(p, event.object().deepCopy()) : event.object());
           sink.accept(line.toString());
         };
     Runnable stop;

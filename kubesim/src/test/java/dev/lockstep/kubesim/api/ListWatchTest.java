@@ -239,6 +239,28 @@ class ListWatchTest {
     assertThat(rv(bookmark.path("object"))).isEqualTo(String.valueOf(store.resourceVersion()));
   }
 
+  @Test
+  void aBookmarkIsInTheVersionTheWatchAskedFor() {
+    ApiServer.Call call =
+        new ApiServer.Call(
+            "GET",
+            ApiPath.parse("/apis/discovery.k8s.io/v1beta1/namespaces/ns/endpointslices")
+                .orElseThrow(),
+            new HashMap<>(Map.of("resourceVersion", "1")),
+            null,
+            null);
+    List<JsonNode> events = new CopyOnWriteArrayList<>();
+    ApiServer.WatchHandle handle = api.watch(call, line -> events.add(parse(line)), () -> {});
+    create("moves-the-version-on");
+    handle.bookmark();
+    handle.close();
+
+    assertThat(events).hasSize(1);
+    assertThat(events.get(0).path("object").path("apiVersion").asText())
+        .isEqualTo("discovery.k8s.io/v1beta1");
+    assertThat(events.get(0).path("object").path("kind").asText()).isEqualTo("EndpointSlice");
+  }
+
   // ---- helpers -------------------------------------------------------------------------------
 
   private static ResourceType type() {
