@@ -41,13 +41,22 @@ final class HttpFront {
   private final ApiServer api;
   private final RequestLog log;
   private final Faults faults;
+  private final java.time.Duration bookmarkInterval;
+  private final java.util.Set<io.vertx.core.http.HttpConnection> watching =
+      java.util.concurrent.ConcurrentHashMap.newKeySet();
   private HttpServer server;
 
-  HttpFront(Vertx vertx, ApiServer api, RequestLog log, Faults faults) {
+  HttpFront(
+      Vertx vertx,
+      ApiServer api,
+      RequestLog log,
+      Faults faults,
+      java.time.Duration bookmarkInterval) {
     this.vertx = vertx;
     this.api = api;
     this.log = log;
     this.faults = faults;
+    this.bookmarkInterval = bookmarkInterval;
   }
 
   /** Starts listening on 127.0.0.1; port 0 picks a free one. Returns the port. */
@@ -233,6 +242,9 @@ final class HttpFront {
         table.isEmpty()
             ? line -> line
             : line -> tableEvent(call, line, table.get(), first.getAndSet(false));
+    io.vertx.core.http.HttpConnection connection = request.connection();
+    watching.add(connection);
+    connection.closeHandler(v -> watching.remove(connection));
     if (websocket) {
       request
           .toWebSocket()
@@ -277,27 +289,71 @@ final class HttpFront {
       response.writeHead();
     }
     recorder.record(200);
-    response.closeHandler(v -> handle.close());
+    if (response.ended()) {
+      return; // answered at once (410: too old a resourceVersion)
+    }
+    ApiServer.WatchHandle timed = withTimers(call, handle);
+    response.closeHandler(v -> timed.close());
+  }
+
+  /**
+   * Ends a watch after its timeoutSeconds and, when the client allows bookmarks, sends one every
+   * bookmark interval and one 2 s before the timeout (when the real API server's watch cache sends
+   * its own). The returned handle also stops the timers.
+   */
+  private ApiServer.WatchHandle withTimers(ApiServer.Call call, ApiServer.WatchHandle handle) {
     long timeout = timeoutSeconds(call.query());
-    vertx.setTimer(timeout * 1000, id -> handle.close());
+    List<Long> timers = new java.util.ArrayList<>();
+    ApiServer.WatchHandle timed =
+        () -> {
+          synchronized (timers) {
+            timers.forEach(vertx::cancelTimer);
+          }
+          handle.close();
+        };
+    synchronized (timers) {
+      timers.add(vertx.setTimer(timeout * 1000, id -> timed.close()));
+      if ("true".equals(call.query().get("allowWatchBookmarks"))) {
+        long every = Math.max(1, bookmarkInterval.toMillis());
+        timers.add(vertx.setPeriodic(every, id -> handle.bookmark()));
+        if (timeout > 2) {
+          timers.add(vertx.setTimer((timeout - 2) * 1000, id -> handle.bookmark()));
+        }
+      }
+    }
+    return timed;
   }
 
   private void openWatch(
       ServerWebSocket socket,
       ApiServer.Call call,
       java.util.function.UnaryOperator<String> format) {
+    java.util.concurrent.atomic.AtomicBoolean ended =
+        new java.util.concurrent.atomic.AtomicBoolean();
     ApiServer.WatchHandle handle =
         api.watch(
             call,
             line -> socket.writeTextMessage(format.apply(line)),
             () -> {
+              ended.set(true);
               if (!socket.isClosed()) {
                 socket.close();
               }
             });
-    socket.closeHandler(v -> handle.close());
-    socket.exceptionHandler(err -> handle.close());
-    vertx.setTimer(timeoutSeconds(call.query()) * 1000, id -> handle.close());
+    if (ended.get()) {
+      return; // answered at once (410: too old a resourceVersion)
+    }
+    ApiServer.WatchHandle timed = withTimers(call, handle);
+    socket.closeHandler(v -> timed.close());
+    socket.exceptionHandler(err -> timed.close());
+  }
+
+  /**
+   * Cuts the connection of every open watch, as an API server that dies does: no closing frame or
+   * final chunk, so clients see the watch fail and watch again from the last version they saw.
+   */
+  void dropWatches() {
+    List.copyOf(watching).forEach(io.vertx.core.http.HttpConnection::close);
   }
 
   /** A watch ends after timeoutSeconds, or (like the API server's default) after 30 minutes. */

@@ -66,7 +66,7 @@ public final class Kubesim implements AutoCloseable {
     this.behaviours = new Behaviours(settings.podStartup);
     this.requestLog = new RequestLog(settings.requestLogCapacity);
     this.vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(1).setWorkerPoolSize(2));
-    this.api = new ApiServer(new Store());
+    this.api = new ApiServer(new Store(settings.watchHistory));
     Cluster cluster = new Cluster(api);
     this.controllers = new ControllerManager(settings.resync);
     Kubelet kubelet =
@@ -91,7 +91,7 @@ public final class Kubesim implements AutoCloseable {
     behaviours.onChange(controllers::resyncAll);
     seed(cluster);
     controllers.start();
-    this.front = new HttpFront(vertx, api, requestLog, faults);
+    this.front = new HttpFront(vertx, api, requestLog, faults, settings.bookmarkInterval);
     this.port = front.start(settings.port);
   }
 
@@ -113,6 +113,8 @@ public final class Kubesim implements AutoCloseable {
     private String nodeMemory = "16Gi";
     private Duration resync = Duration.ofSeconds(5);
     private int requestLogCapacity = 200_000;
+    private int watchHistory = Store.DEFAULT_HISTORY_LIMIT;
+    private Duration bookmarkInterval = Duration.ofMinutes(1);
 
     /** The port to listen on, on 127.0.0.1; 0 (default) picks a free one. */
     public Builder port(int port) {
@@ -153,6 +155,32 @@ public final class Kubesim implements AutoCloseable {
     /** The most request-log entries kept (default 200,000). */
     public Builder requestLogCapacity(int capacity) {
       this.requestLogCapacity = capacity;
+      return this;
+    }
+
+    /**
+     * How many changes of each type are kept for watches and paged lists (default 10,000): a watch
+     * from an older resourceVersion, or a paged list continued from one, is answered 410 Expired,
+     * as a real API server answers once its watch cache or etcd has dropped that version. A small
+     * number provokes it in a test.
+     */
+    public Builder watchHistory(int changes) {
+      if (changes < 1) {
+        throw new IllegalArgumentException("watchHistory must be at least 1, not " + changes);
+      }
+      this.watchHistory = changes;
+      return this;
+    }
+
+    /**
+     * How often a watch that allows bookmarks ({@code allowWatchBookmarks=true}) gets a BOOKMARK
+     * event (default 1 minute), besides the one 2 s before its timeout.
+     */
+    public Builder bookmarkInterval(Duration interval) {
+      if (interval.isNegative() || interval.isZero()) {
+        throw new IllegalArgumentException("bookmarkInterval must be positive, not " + interval);
+      }
+      this.bookmarkInterval = interval;
       return this;
     }
 
@@ -239,6 +267,27 @@ public final class Kubesim implements AutoCloseable {
   }
 
   /** The request log: every request clients sent. */
+  /**
+   * Drops the watch history up to now, as etcd's compaction does: a client resuming a watch (or a
+   * paged list) from an earlier resourceVersion gets 410 Expired and must list again.
+   */
+  public void compact() {
+    api.store().compact();
+  }
+
+  /**
+   * Cuts every open watch's connection, as an API server that dies does: clients watch again from
+   * the last resourceVersion they saw (and, if {@link #compact()} dropped it meanwhile, meet 410).
+   */
+  public void dropWatches() {
+    front.dropWatches();
+  }
+
+  /** How many watches were answered with a 410 ERROR event since start. */
+  public long expiredWatches() {
+    return api.expiredWatches();
+  }
+
   public RequestLog requestLog() {
     return requestLog;
   }

@@ -5,9 +5,10 @@ import java.util.concurrent.CountDownLatch;
 
 /**
  * {@code java -jar kubesim.jar [--port 16443] [--kubeconfig FILE] [--pod-startup 1s] [--nodes 3]
- * [--node-cpu 4] [--node-memory 16Gi]}: serves a simulated cluster until stopped, printing {@code
- * ready} once it serves. {@code java -jar kubesim.jar nodes --kubeconfig FILE ...} plays the nodes
- * of a real control plane instead (see {@link HollowNodesMain}).
+ * [--node-cpu 4] [--node-memory 16Gi] [--watch-history 10000] [--bookmark-interval 1m]}: serves a
+ * simulated cluster until stopped, printing {@code ready} once it serves. {@code java -jar
+ * kubesim.jar nodes --kubeconfig FILE ...} plays the nodes of a real control plane instead (see
+ * {@link HollowNodesMain}).
  */
 public final class KubesimMain {
   private KubesimMain() {}
@@ -37,6 +38,9 @@ public final class KubesimMain {
           case "--nodes" -> builder.nodes(Integer.parseInt(value));
           case "--node-cpu" -> builder.nodeCpu(value);
           case "--node-memory" -> builder.nodeMemory(value);
+          case "--watch-history" -> builder.watchHistory(Integer.parseInt(value));
+          case "--bookmark-interval" ->
+              builder.bookmarkInterval(ImageBehaviour.parseDuration(value));
           default -> throw new IllegalArgumentException("unknown option " + arg);
         }
       }
@@ -73,7 +77,8 @@ public final class KubesimMain {
 
   private static String usage() {
     return "usage: java -jar kubesim.jar [--port 16443] [--kubeconfig FILE] [--pod-startup 1s]"
-        + " [--nodes 3] [--node-cpu 4] [--node-memory 16Gi]\n"
+        + " [--nodes 3] [--node-cpu 4] [--node-memory 16Gi] [--watch-history 10000]"
+        + " [--bookmark-interval 1m]\n"
         + "       java -jar kubesim.jar nodes --kubeconfig FILE [--nodes 3] ... (--help for more)";
   }
 }

@@ -5,6 +5,8 @@ import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
 import dev.lockstep.activities.ClusterWatch;
+import dev.lockstep.kubesim.FaultRule;
+import dev.lockstep.kubesim.RequestRecord;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import java.time.Duration;
@@ -91,6 +93,112 @@ class ClusterWatchIT {
       assertThat(assertTimeoutPreemptively(Duration.ofSeconds(30), () -> neighbour.get()))
           .isEqualTo("now");
     }
+  }
+
+  @Test
+  void aWaitWhoseWatchMeetsA410ListsAgainAndSeesWhatChangedMeanwhile() throws Exception {
+    // A real server drops a version from its watch cache only after minutes of changes; kubesim
+    // can be told to (compaction), and to cut its watches (a dying API server).
+    UpgradeHarness.onlyInKubesimLane(
+        "ClusterWatchIT.aWaitWhoseWatchMeetsA410...: kubesim lane only (a real API server expires"
+            + " a watch's version only after minutes)");
+    dev.lockstep.kubesim.Kubesim sim = h.cluster.sim().orElseThrow();
+    h.statefulSet(ns, "relisted", 1, "example/app:1.0");
+    try (ClusterWatch watch = new ClusterWatch(kube, Duration.ofHours(1))) {
+      AtomicInteger looks = new AtomicInteger();
+      CompletableFuture<String> waiting =
+          waitFor(watch, "relisted", view -> looks.incrementAndGet());
+      await().atMost(Duration.ofSeconds(30)).until(() -> looks.get() >= 1);
+      long expired = sim.expiredWatches();
+
+      // The API server dies: the informers try to watch again, and cannot yet...
+      long mark = sim.requestLog().mark();
+      sim.faults().set(List.of(new FaultRule("watch", "*", 1.0, List.of(503), 0)));
+      try {
+        sim.dropWatches();
+        await().atMost(Duration.ofSeconds(30)).until(() -> watchesRefused(sim, mark));
+        // ... and meanwhile the awaited change happens and the history before it is compacted:
+        // the version the informers will watch from is gone.
+        go("relisted");
+        sim.compact();
+      } finally {
+        sim.faults().clear();
+      }
+      // Their watch is answered 410 Expired; they list again, and so the wait sees the change.
+      assertThat(assertTimeoutPreemptively(Duration.ofSeconds(60), () -> waiting.get()))
+          .isEqualTo("now");
+      assertThat(sim.expiredWatches()).isGreaterThan(expired);
+    }
+  }
+
+  @Test
+  void anUpgradeUnitWhoseWaitMeetsA410StillCompletes() {
+    UpgradeHarness.onlyInKubesimLane(
+        "ClusterWatchIT.anUpgradeUnitWhoseWaitMeetsA410...: kubesim lane only (a real API server"
+            + " expires a watch's version only after minutes)");
+    dev.lockstep.kubesim.Kubesim sim = h.cluster.sim().orElseThrow();
+    h.statefulSet(ns, "unit410", 2, "example/unit410:1.0");
+    sim.behaviours()
+        .image(
+            "example/unit410:2.0",
+            dev.lockstep.kubesim.ImageBehaviour.startingIn(Duration.ofSeconds(3)));
+    String target = ns + "/statefulset/unit410";
+    h.start(
+        dev.lockstep.workflows.UpgradePlan.builder()
+            .target(target)
+            .cluster(UpgradeHarness.CLUSTER)
+            .images(Map.of("unit410", "example/unit410:2.0"))
+            .gate(dev.lockstep.workflows.UpgradePlan.Gate.NONE)
+            .unitTimeout("2m")
+            .build());
+    // The first unit's new pod is starting: its wait is on.
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .until(() -> image("unit410-1").equals("example/unit410:2.0"));
+    long expired = sim.expiredWatches();
+    long mark = sim.requestLog().mark();
+    sim.faults().set(List.of(new FaultRule("watch", "*", 1.0, List.of(503), 0)));
+    try {
+      // The API server dies; the worker's informers try to watch again, and cannot yet...
+      sim.dropWatches();
+      await().atMost(Duration.ofSeconds(30)).until(() -> watchesRefused(sim, mark));
+      // ... while the unit's pod gets Ready, and the history of it is compacted away.
+      await()
+          .atMost(Duration.ofSeconds(60))
+          .until(
+              () -> {
+                Pod pod = kube.pods().inNamespace(ns).withName("unit410-1").get();
+                return pod != null
+                    && pod.getStatus().getConditions().stream()
+                        .anyMatch(c -> c.getType().equals("Ready") && c.getStatus().equals("True"));
+              });
+      sim.compact();
+    } finally {
+      sim.faults().clear();
+    }
+    dev.lockstep.workflows.UpgradeResult result = h.result(target);
+    assertThat(result.phase())
+        .as(result.message())
+        .isEqualTo(dev.lockstep.workflows.Phase.COMPLETED);
+    assertThat(h.revisions(ns, "unit410").values()).containsOnly(result.status().toRevision());
+    assertThat(sim.expiredWatches()).as("the worker's watches met a 410").isGreaterThan(expired);
+  }
+
+  /**
+   * Whether both informers of the namespace (pods, StatefulSets) tried to watch since {@code mark}
+   * and were refused: from then on, the version they will watch from is fixed.
+   */
+  private static boolean watchesRefused(dev.lockstep.kubesim.Kubesim sim, long mark) {
+    return sim.requestLog().since(mark).stream()
+        .filter(r -> r.verb().equals("watch") && r.status() == 503 && r.namespace().equals(ns))
+        .map(RequestRecord::resource)
+        .collect(java.util.stream.Collectors.toSet())
+        .containsAll(List.of("pods", "statefulsets"));
+  }
+
+  private static String image(String pod) {
+    Pod found = kube.pods().inNamespace(ns).withName(pod).get();
+    return found == null ? "" : found.getSpec().getContainers().get(0).getImage();
   }
 
   /** Waits, with an hour's tick, until the StatefulSet carries the annotation "go". */

@@ -25,6 +25,10 @@ public final class ApiServer {
 
   private final Store store;
   private final List<ChangeListener> listeners = new CopyOnWriteArrayList<>();
+  private final java.util.Set<WatchHandle> watches =
+      java.util.concurrent.ConcurrentHashMap.newKeySet();
+  private final java.util.concurrent.atomic.AtomicLong expiredWatches =
+      new java.util.concurrent.atomic.AtomicLong();
   private volatile PodRuntime podRuntime;
 
   public ApiServer(Store store) {
@@ -140,71 +144,210 @@ public final class ApiServer {
 
   private Answer list(Call call) {
     ApiPath p = call.path();
+    Map<String, String> q = call.query();
+    String rv = q.getOrDefault("resourceVersion", "");
+    String match = q.getOrDefault("resourceVersionMatch", "");
+    String token = q.getOrDefault("continue", "");
+    checkListOptions(rv, match, token);
+    long limit = limit(q.get("limit"));
     // Only what the selectors select is copied.
-    Store.Listing listing = store.listWithVersion(p.type(), p.namespace(), selectorFilter(call));
-    List<JsonNode> selected = new ArrayList<>();
-    listing.items().forEach(selected::add);
+    Predicate<JsonNode> filter = selectorFilter(call);
+    boolean selectors =
+        !q.getOrDefault("labelSelector", "").isBlank()
+            || !q.getOrDefault("fieldSelector", "").isBlank();
+    long current = store.resourceVersion();
+    long at = -1; // the latest
+    String start = "";
+    if (!token.isEmpty()) {
+      Continue from = Continue.decode(token);
+      start = from.start();
+      if (from.version() == -1) {
+        at = -1;
+      } else if (from.version() > current) {
+        throw futureRevision();
+      } else if (from.version() < store.oldestVersion(p.type())) {
+        ObjectNode status = status(410, "Expired", INCONSISTENT_CONTINUE);
+        status.with("metadata").put("continue", new Continue(-1, from.start()).encode());
+        return Answer.json(410, status);
+      } else {
+        at = from.version();
+      }
+    } else if (!rv.isEmpty()) {
+      long version = version(rv);
+      boolean exact = match.equals("Exact") || (match.isEmpty() && limit > 0 && version != 0);
+      if (exact) {
+        if (version > current) {
+          throw futureRevision();
+        }
+        at = version;
+      } else {
+        // Served from the watch cache, as the real server does: not older than the version asked,
+        // whole (a limit is ignored for version 0, and the version cannot be waited for here).
+        if (version > current) {
+          throw new ApiException(
+              504,
+              "Timeout",
+              "Timeout: Too large resource version: " + version + ", current: " + current);
+        }
+        if (version == 0) {
+          limit = 0;
+        }
+      }
+    }
+    // The latest state is read under the store's lock, with the version it is at.
+    Store.Snapshot read = store.snapshot(p.type(), p.namespace(), filter, at);
+    java.util.NavigableMap<String, ObjectNode> snapshot = read.items();
+    at = read.version();
     ObjectNode list = NODES.objectNode();
     list.put("apiVersion", p.type().apiVersion());
     list.put("kind", p.type().kind() + "List");
     ObjectNode metadata = list.putObject("metadata");
-    metadata.put("resourceVersion", listing.resourceVersion());
-    selected = page(call, selected, metadata);
+    metadata.put("resourceVersion", String.valueOf(at));
+    java.util.NavigableMap<String, ObjectNode> rest =
+        start.isEmpty() ? snapshot : snapshot.tailMap(start, true);
     ArrayNode items = NODES.arrayNode();
-    selected.forEach(items::add);
+    String last = null;
+    for (var entry : rest.entrySet()) {
+      if (limit > 0 && items.size() == limit) {
+        break;
+      }
+      items.add(entry.getValue());
+      last = entry.getKey();
+    }
+    if (limit > 0 && rest.size() > limit) {
+      metadata.put("continue", new Continue(at, last + "\u0000").encode());
+      if (!selectors) {
+        metadata.put("remainingItemCount", rest.size() - limit);
+      }
+    }
     list.set("items", items);
     return Answer.json(200, list);
   }
 
-  /**
-   * {@code limit} and {@code continue}, as a real API server pages a list: in name order, at most
-   * {@code limit} items, and a continue token while more remain. Unlike a real server, a later page
-   * reads the current state rather than the first page's snapshot (and never answers 410).
-   */
-  private static List<JsonNode> page(Call call, List<JsonNode> items, ObjectNode metadata) {
-    String limitText = call.query().get("limit");
-    String token = call.query().get("continue");
-    long limit;
-    try {
-      limit = limitText == null || limitText.isBlank() ? 0 : Long.parseLong(limitText);
-    } catch (NumberFormatException e) {
-      throw ApiException.badRequest("limit: invalid value " + limitText);
-    }
-    if (limit <= 0 && (token == null || token.isBlank())) {
-      return items;
-    }
-    java.util.function.Function<JsonNode, String> key =
-        o ->
-            o.path("metadata").path("namespace").asText("")
-                + "/"
-                + o.path("metadata").path("name").asText("");
-    List<JsonNode> sorted = new ArrayList<>(items);
-    sorted.sort(java.util.Comparator.comparing(key));
-    if (token != null && !token.isBlank()) {
-      String after;
-      try {
-        after =
-            new String(
-                java.util.Base64.getUrlDecoder().decode(token),
-                java.nio.charset.StandardCharsets.UTF_8);
-      } catch (IllegalArgumentException e) {
-        throw ApiException.badRequest("continue key is not valid: " + e.getMessage());
+  private static final String INCONSISTENT_CONTINUE =
+      "The provided continue parameter is too old to display a consistent list result. You can"
+          + " start a new list without the continue parameter, or use the continue token in this"
+          + " response to retrieve the remainder of the results. Continuing with the provided token"
+          + " results in an inconsistent list - objects that were created, modified, or deleted"
+          + " between the time the first chunk was returned and now may show up in the list.";
+
+  private static ApiException futureRevision() {
+    return new ApiException(
+        500, "InternalError", "etcdserver: mvcc: required revision is a future revision");
+  }
+
+  /** ListOptions' resourceVersion rules, with a v1.20 API server's refusals. */
+  private static void checkListOptions(String rv, String match, String token) {
+    List<String> forbidden = new ArrayList<>();
+    if (!match.isEmpty()) {
+      if (!match.equals("Exact") && !match.equals("NotOlderThan")) {
+        forbidden.add(
+            "resourceVersionMatch: Unsupported value: \""
+                + match
+                + "\": supported values: \"Exact\", \"NotOlderThan\", \"\"");
+      } else if (rv.isEmpty()) {
+        forbidden.add(
+            "resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden unless"
+                + " resourceVersion is provided");
+      } else if (match.equals("Exact") && rv.equals("0")) {
+        forbidden.add(
+            "resourceVersionMatch: Forbidden: resourceVersionMatch \"exact\" is forbidden for"
+                + " resourceVersion \"0\"");
       }
-      sorted = sorted.stream().filter(o -> key.apply(o).compareTo(after) > 0).toList();
+      if (!token.isEmpty()) {
+        forbidden.add(
+            "resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden when continue is"
+                + " provided");
+      }
     }
-    if (limit > 0 && sorted.size() > limit) {
-      List<JsonNode> first = sorted.subList(0, (int) limit);
-      metadata.put(
-          "continue",
-          java.util.Base64.getUrlEncoder()
-              .withoutPadding()
-              .encodeToString(
-                  key.apply(first.get(first.size() - 1))
-                      .getBytes(java.nio.charset.StandardCharsets.UTF_8)));
-      metadata.put("remainingItemCount", sorted.size() - limit);
-      return first;
+    if (!forbidden.isEmpty()) {
+      throw new ApiException(
+          422,
+          "Invalid",
+          "ListOptions.meta.k8s.io \"\" is invalid: "
+              + (forbidden.size() == 1
+                  ? forbidden.get(0)
+                  : "[" + String.join(", ", forbidden) + "]"));
     }
-    return sorted;
+    if (!token.isEmpty() && !rv.isEmpty() && !rv.equals("0")) {
+      throw ApiException.badRequest(
+          "specifying resource version is not allowed when using continue");
+    }
+  }
+
+  private static long limit(String text) {
+    try {
+      return text == null || text.isBlank() ? 0 : Long.parseLong(text);
+    } catch (NumberFormatException e) {
+      throw ApiException.badRequest("limit: invalid value " + text);
+    }
+  }
+
+  /** A list's resourceVersion parameter, refused as the real server refuses it. */
+  private static long version(String rv) {
+    try {
+      long version = Long.parseUnsignedLong(rv);
+      if (version < 0) {
+        throw new NumberFormatException("out of range");
+      }
+      return version;
+    } catch (NumberFormatException e) {
+      throw new ApiException(
+          500,
+          "InternalError",
+          "resourceVersion: Invalid value: \""
+              + rv
+              + "\": strconv.ParseUint: parsing \""
+              + rv
+              + "\": invalid syntax");
+    }
+  }
+
+  /**
+   * A continue token as a real API server writes it: base64 (URL alphabet, unpadded) of {@code
+   * {"v":"meta.k8s.io/v1","rv":N,"start":"KEY"}}, where N is the version of the first page's
+   * snapshot (-1: continue at the latest) and KEY the last key returned followed by a NUL (the next
+   * key there can be). Clients treat it as opaque.
+   */
+  record Continue(long version, String start) {
+    String encode() {
+      ObjectNode token = NODES.objectNode();
+      token.put("v", "meta.k8s.io/v1");
+      token.put("rv", version);
+      token.put("start", start);
+      return java.util.Base64.getUrlEncoder()
+          .withoutPadding()
+          .encodeToString(token.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    }
+
+    static Continue decode(String token) {
+      JsonNode json;
+      try {
+        byte[] bytes = java.util.Base64.getUrlDecoder().decode(token.replace("=", ""));
+        json = Store.JSON.readTree(bytes);
+      } catch (IllegalArgumentException | java.io.IOException e) {
+        throw invalid(e.getMessage() == null ? "malformed" : e.getMessage().split("\n")[0]);
+      }
+      if (json == null || !json.isObject()) {
+        throw invalid("not an object");
+      }
+      String v = json.path("v").asText("");
+      if (!v.equals("meta.k8s.io/v1")) {
+        throw invalid("server does not recognize this encoded version \"" + v + "\"");
+      }
+      if (!json.path("rv").canConvertToLong() || json.path("rv").asLong() == 0) {
+        throw invalid("incorrect encoded start resourceVersion (version meta.k8s.io/v1)");
+      }
+      String start = json.path("start").asText("");
+      if (start.isEmpty()) {
+        throw invalid("encoded start key is empty (version meta.k8s.io/v1)");
+      }
+      return new Continue(json.path("rv").asLong(), start);
+    }
+
+    private static ApiException invalid(String why) {
+      return ApiException.badRequest("invalid continue token: continue key is not valid: " + why);
+    }
   }
 
   /** The label and field selectors of a list or watch, as one filter over whole objects. */
@@ -855,42 +998,88 @@ public final class ApiServer {
 
   // ---- watch ---------------------------------------------------------------------------------
 
+  /** How many watches were refused with a 410 ERROR event (too old a resourceVersion). */
+  public long expiredWatches() {
+    return expiredWatches.get();
+  }
+
   /** An open watch; {@link #close()} ends it. */
   public interface WatchHandle {
     void close();
+
+    /**
+     * Sends a BOOKMARK event carrying the store's current resourceVersion, in order with the
+     * changes, when anything changed since the watch began (as a real server's watch cache does).
+     */
+    default void bookmark() {}
   }
 
   /**
    * Opens a watch on a collection: every event whose object passes the selectors is written to
-   * {@code sink} as one JSON line ({@code {"type":..., "object":...}}). With a resourceVersion,
-   * objects not changed since it are not sent again as ADDED.
+   * {@code sink} as one JSON line ({@code {"type":..., "object":...}}). Without a resourceVersion
+   * (or "0") it starts with an ADDED event per object; from a resourceVersion, it replays every
+   * change after it. A resourceVersion older than the store's history gets one ERROR event (a 410
+   * Expired {@code Status}) and the watch ends, as a real API server answers from its watch cache:
+   * the client must list again.
    */
   public WatchHandle watch(Call call, java.util.function.Consumer<String> sink, Runnable onEnd) {
     ApiPath p = call.path();
     Predicate<JsonNode> filter = selectorFilter(call);
     long since = parseVersion(call.query().get("resourceVersion"));
     AtomicBoolean open = new AtomicBoolean(true);
-    Runnable stop =
-        store.watch(
-            p.type(),
-            p.namespace(),
-            since,
-            event -> {
-              if (open.get() && filter.test(event.object())) {
-                ObjectNode line = NODES.objectNode();
-                line.put("type", event.type());
-                line.set(
-                    "object",
-                    p.converted() ? Conversions.out(p, event.object().deepCopy()) : event.object());
-                sink.accept(line.toString());
-              }
-            });
-    return () -> {
-      if (open.compareAndSet(true, false)) {
-        stop.run();
-        onEnd.run();
+    // As the watch cache: a bookmark goes out only once something changed since the watch began.
+    long begun = since == 0 ? store.resourceVersion() : since;
+    java.util.function.Consumer<Store.Event> events =
+        event -> {
+          if (!open.get()) {
+            return;
+          }
+          long version =
+              parseVersion(event.object().path("metadata").path("resourceVersion").asText());
+          if (event.type().equals("BOOKMARK") ? version <= begun : !filter.test(event.object())) {
+            return;
+          }
+          ObjectNode line = NODES.objectNode();
+          line.put("type", event.type());
+          line.set(
+              "object",
+              p.converted() ? Conversions.out(p, event.object().deepCopy()) : event.object());
+          sink.accept(line.toString());
+        };
+    Runnable stop;
+    try {
+      stop = store.watch(p.type(), p.namespace(), since, events);
+    } catch (ApiException e) {
+      if (e.code() != 410) {
+        throw e;
       }
-    };
+      ObjectNode line = NODES.objectNode();
+      line.put("type", "ERROR");
+      line.set("object", status(e.code(), e.reason(), e.getMessage()));
+      sink.accept(line.toString());
+      expiredWatches.incrementAndGet();
+      open.set(false);
+      onEnd.run();
+      return () -> {};
+    }
+    WatchHandle handle =
+        new WatchHandle() {
+          @Override
+          public void close() {
+            if (open.compareAndSet(true, false)) {
+              stop.run();
+              onEnd.run();
+            }
+          }
+
+          @Override
+          public void bookmark() {
+            if (open.get()) {
+              store.bookmark(p.type(), events);
+            }
+          }
+        };
+    return handle;
   }
 
   private static long parseVersion(String rv) {

@@ -7,12 +7,16 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.NavigableMap;
 import java.util.Optional;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentSkipListMap;
@@ -33,7 +37,14 @@ import java.util.function.Predicate;
  *
  * <p>What the store itself sets, as the API server's registry does: on create the uid,
  * creationTimestamp, resourceVersion and generation 1; on update the resourceVersion when anything
- * changed and the generation when anything outside metadata and status changed.
+ * changed and the generation when anything outside metadata and status changed; a delete takes a
+ * resourceVersion too, which the DELETED event's object carries (as etcd's delete revision).
+ *
+ * <p>Like etcd and the API server's watch cache, it keeps a bounded history of changes per type
+ * ({@code historyLimit} events each): a watch from a resourceVersion replays what changed after it,
+ * and a list can be read as it was at a past resourceVersion (a paged list's later pages read the
+ * first page's snapshot). A version older than the retained window is answered 410 Expired, as a
+ * real server answers once its watch cache or etcd compaction has dropped it.
  */
 public final class Store {
   static final ObjectMapper JSON = new ObjectMapper();
@@ -44,6 +55,12 @@ public final class Store {
   private record Watcher(ResourceType type, String namespace, Consumer<Event> sink) {}
 
   private record Key(String namespace, String name) {}
+
+  /** One stored change: the object after it ({@code null} previous for a creation), and before. */
+  private record Change(long version, String type, ObjectNode object, ObjectNode previous) {}
+
+  /** The default number of changes kept per type. */
+  public static final int DEFAULT_HISTORY_LIMIT = 10_000;
 
   /** type → namespace ("" when cluster-scoped) → name → object. */
   private final Map<
@@ -56,6 +73,67 @@ public final class Store {
   private final List<Watcher> watchers = new CopyOnWriteArrayList<>();
   private final ReentrantLock writes = new ReentrantLock();
   private volatile long resourceVersion;
+
+  /** type → its latest changes, oldest first; guarded by {@link #writes}. */
+  private final Map<ResourceType, ArrayDeque<Change>> history = new HashMap<>();
+
+  /** type → the newest version dropped from its history; guarded by {@link #writes}. */
+  private final Map<ResourceType, Long> compacted = new HashMap<>();
+
+  private final int historyLimit;
+
+  /** The version up to which {@link #compact()} last dropped every type's history. */
+  private long compactedAll;
+
+  /** A store keeping {@link #DEFAULT_HISTORY_LIMIT} changes per type. */
+  public Store() {
+    this(DEFAULT_HISTORY_LIMIT);
+  }
+
+  /** A store keeping the last {@code historyLimit} changes of each type (at least 1). */
+  public Store(int historyLimit) {
+    if (historyLimit < 1) {
+      throw new IllegalArgumentException("historyLimit must be at least 1, not " + historyLimit);
+    }
+    this.historyLimit = historyLimit;
+  }
+
+  /** The store's current resourceVersion: that of its latest write. */
+  public long resourceVersion() {
+    return resourceVersion;
+  }
+
+  /**
+   * The oldest version of a type that a watch can start from or a list can be read at: every change
+   * after it is still in the history.
+   */
+  public long oldestVersion(ResourceType type) {
+    writes.lock();
+    try {
+      return oldest(type);
+    } finally {
+      writes.unlock();
+    }
+  }
+
+  private long oldest(ResourceType type) {
+    return Math.max(compacted.getOrDefault(type, 0L), compactedAll);
+  }
+
+  /**
+   * Drops the history of every type up to now, as etcd's compaction (every 5 minutes behind a real
+   * API server) does: a watch from an earlier version, or a paged list continued from one, is then
+   * answered 410.
+   */
+  public void compact() {
+    writes.lock();
+    try {
+      history.clear();
+      compactedAll = resourceVersion;
+    } finally {
+      writes.unlock();
+    }
+  }
 
   /** The canonical path of an object, or of the collection when {@code name} is null. */
   public static String path(ResourceType type, String namespace, String name) {
@@ -139,15 +217,6 @@ public final class Store {
     return result;
   }
 
-  /** A list and the store's resourceVersion at the time it was read. */
-  public record Listing(List<ObjectNode> items, String resourceVersion) {}
-
-  /** The objects passing {@code filter}, copied, and the version they were read at. */
-  Listing listWithVersion(ResourceType type, String namespace, Predicate<JsonNode> filter) {
-    String version = String.valueOf(resourceVersion);
-    return new Listing(list(type, namespace, filter), version);
-  }
-
   ObjectNode create(ResourceType type, String namespace, ObjectNode object) {
     writes.lock();
     try {
@@ -173,6 +242,7 @@ public final class Store {
       metadata.put("resourceVersion", String.valueOf(++resourceVersion));
       metadata.put("generation", 1);
       put(type, null, created);
+      record(type, "ADDED", created, null);
       publish(type, "ADDED", created);
       return created.deepCopy();
     } finally {
@@ -230,6 +300,7 @@ public final class Store {
       }
       metadata.put("resourceVersion", String.valueOf(++resourceVersion));
       put(type, current, updated);
+      record(type, "MODIFIED", updated, current);
       publish(type, "MODIFIED", updated);
       return updated.deepCopy();
     } finally {
@@ -253,7 +324,11 @@ public final class Store {
         return false;
       }
       remove(type, current);
-      publish(type, "DELETED", current);
+      // As etcd: the delete is a revision of its own, and watchers see the object at it.
+      ObjectNode deleted = current.deepCopy();
+      deleted.with("metadata").put("resourceVersion", String.valueOf(++resourceVersion));
+      record(type, "DELETED", deleted, current);
+      publish(type, "DELETED", deleted);
       return true;
     } finally {
       writes.unlock();
@@ -261,28 +336,134 @@ public final class Store {
   }
 
   /**
-   * Watches a type (in one namespace, or in all when null): {@code sink} gets an ADDED event for
-   * every object changed after {@code sinceVersion} (every object when 0), then every change as it
-   * is stored, in order. The returned handle ends the watch.
+   * Watches a type (in one namespace, or in all when null). From version 0, {@code sink} first gets
+   * an ADDED event for every object there is; from another version, every change after it, as it
+   * happened (ADDED, MODIFIED, DELETED), replayed from the history. Then every change as it is
+   * stored, in order. The returned handle ends the watch.
+   *
+   * @throws ApiException 410 Expired when {@code sinceVersion} is older than the history kept
    */
   public Runnable watch(
       ResourceType type, String namespace, long sinceVersion, Consumer<Event> sink) {
     Watcher watcher = new Watcher(type, namespace, sink);
     writes.lock();
     try {
-      forEach(
-          type,
-          namespace,
-          o -> {
-            if (version(o) > sinceVersion) {
-              sink.accept(new Event("ADDED", (ObjectNode) o));
-            }
-          });
+      if (sinceVersion == 0) {
+        forEach(type, namespace, o -> sink.accept(new Event("ADDED", (ObjectNode) o)));
+      } else {
+        long oldest = oldest(type);
+        if (sinceVersion < oldest) {
+          throw tooOld(sinceVersion, oldest);
+        }
+        for (Change change : history.getOrDefault(type, new ArrayDeque<>())) {
+          if (change.version() > sinceVersion && inNamespace(type, namespace, change.object())) {
+            sink.accept(new Event(change.type(), change.object()));
+          }
+        }
+      }
       watchers.add(watcher);
     } finally {
       writes.unlock();
     }
     return () -> watchers.remove(watcher);
+  }
+
+  /** The 410 a real API server answers for a watch from a version its watch cache has dropped. */
+  static ApiException tooOld(long version, long oldest) {
+    return new ApiException(
+        410, "Expired", "too old resource version: " + version + " (" + oldest + ")");
+  }
+
+  /**
+   * A bookmark for a watch on {@code type}: sent through {@code sink} under the write lock, so that
+   * every change up to its version has been sent before it and none after.
+   */
+  public void bookmark(ResourceType type, Consumer<Event> sink) {
+    writes.lock();
+    try {
+      ObjectNode object = JSON.createObjectNode();
+      object.put("kind", type.kind());
+      object.put("apiVersion", type.apiVersion());
+      ObjectNode metadata = object.putObject("metadata");
+      metadata.put("resourceVersion", String.valueOf(resourceVersion));
+      metadata.putNull("creationTimestamp");
+      sink.accept(new Event("BOOKMARK", object));
+    } finally {
+      writes.unlock();
+    }
+  }
+
+  /** Objects by key, in key order, as they were at a version. */
+  record Snapshot(NavigableMap<String, ObjectNode> items, long version) {}
+
+  /**
+   * The objects of a type passing {@code filter} as they were at {@code version} (the latest when
+   * negative), in one namespace or in all when null, keyed as etcd keys them under the list's
+   * prefix ({@code name}, or {@code namespace/name} for a list across namespaces): the current
+   * objects with every later change undone.
+   *
+   * @throws ApiException 410 when {@code version} is older than the history kept
+   */
+  Snapshot snapshot(ResourceType type, String namespace, Predicate<JsonNode> filter, long version) {
+    TreeMap<String, ObjectNode> state = new TreeMap<>();
+    boolean acrossNamespaces = namespace == null && type.namespaced();
+    java.util.function.Function<JsonNode, String> key =
+        o ->
+            acrossNamespaces
+                ? o.path("metadata").path("namespace").asText("")
+                    + "/"
+                    + o.path("metadata").path("name").asText("")
+                : o.path("metadata").path("name").asText("");
+    long at;
+    writes.lock();
+    try {
+      at = version < 0 ? resourceVersion : version;
+      long oldest = oldest(type);
+      if (at < oldest) {
+        throw new ApiException(
+            410, "Gone", "The resourceVersion for the provided list is too old.");
+      }
+      forEach(type, namespace, o -> state.put(key.apply(o), (ObjectNode) o));
+      var changes = history.getOrDefault(type, new ArrayDeque<>()).descendingIterator();
+      while (changes.hasNext()) {
+        Change change = changes.next();
+        if (change.version() <= at) {
+          break;
+        }
+        if (!inNamespace(type, namespace, change.object())) {
+          continue;
+        }
+        if (change.previous() == null) {
+          state.remove(key.apply(change.object()));
+        } else {
+          state.put(key.apply(change.previous()), change.previous());
+        }
+      }
+    } finally {
+      writes.unlock();
+    }
+    TreeMap<String, ObjectNode> selected = new TreeMap<>();
+    state.forEach(
+        (k, o) -> {
+          if (filter.test(o)) {
+            selected.put(k, o.deepCopy());
+          }
+        });
+    return new Snapshot(selected, at);
+  }
+
+  private static boolean inNamespace(ResourceType type, String namespace, JsonNode object) {
+    return namespace == null
+        || !type.namespaced()
+        || namespace.equals(object.path("metadata").path("namespace").asText(null));
+  }
+
+  private void record(ResourceType type, String change, ObjectNode object, ObjectNode previous) {
+    ArrayDeque<Change> changes = history.computeIfAbsent(type, t -> new ArrayDeque<>());
+    changes.addLast(new Change(version(object), change, object, previous));
+    while (changes.size() > historyLimit) {
+      compacted.put(type, changes.removeFirst().version());
+    }
   }
 
   private void publish(ResourceType type, String change, ObjectNode object) {
