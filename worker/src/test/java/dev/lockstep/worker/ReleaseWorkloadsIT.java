@@ -42,7 +42,9 @@ import org.junit.jupiter.api.Test;
  * written; the upgrade to 0.2.0 creates {@code shop-search} and waits it Ready, deletes {@code
  * shop-legacy} after every other workload moved, and records revision 2 as Helm would (its manifest
  * with the new workload, without the removed one); {@code lockstep rollback --to-revision 1} brings
- * {@code shop-legacy} back from revision 1's manifest and deletes {@code shop-search}.
+ * {@code shop-legacy} back from revision 1's manifest and deletes {@code shop-search}. In the
+ * kubesim lane also: the same upgrade of another release ({@code cart}) whose new workload never
+ * gets Ready is deleted again and the release recorded failed.
  */
 class ReleaseWorkloadsIT {
   private static final Path CHART = Path.of("src/test/resources/charts/shop");
@@ -105,7 +107,14 @@ class ReleaseWorkloadsIT {
   }
 
   private static int revisions() {
-    return h.kube.secrets().inNamespace(ns).withLabel("owner", "helm").list().getItems().size();
+    return h.kube
+        .secrets()
+        .inNamespace(ns)
+        .withLabel("owner", "helm")
+        .withLabel("name", "shop")
+        .list()
+        .getItems()
+        .size();
   }
 
   private static HelmActivities.ReleaseRequest upgradeTo(String version) {
@@ -239,5 +248,95 @@ class ReleaseWorkloadsIT {
         .contains("name: shop-legacy")
         .doesNotContain("shop-search");
     assertThat(revision(2).path("info").path("status").asText()).isEqualTo("superseded");
+  }
+
+  @Test
+  void aNewWorkloadThatNeverGetsReadyIsDeletedAndTheReleaseRecordedFailed() {
+    UpgradeHarness.onlyInKubesimLane(
+        "ReleaseWorkloadsIT: a new workload that never gets Ready runs in the kubesim lane only (a"
+            + " -broken tag crash-loops in kubesim)");
+    HelmInstall.install(
+        h.kube,
+        new ChartRenderer(HelmCalls.DEFAULT_TIMEOUT),
+        CHART.resolve("0.1.0"),
+        "cart",
+        ns,
+        Map.of(),
+        Instant.now());
+    await()
+        .atMost(60, SECONDS)
+        .ignoreExceptions()
+        .until(() -> ready(deployment("cart-web"), 2) && ready(statefulSet("cart-legacy"), 1));
+
+    Upgrades.Started started =
+        Releases.start(
+            h.client,
+            new ReleaseUpgradeRequest(
+                new HelmActivities.ReleaseRequest(
+                    ns,
+                    "cart",
+                    ReleasePlanIT.chartFiles(CHART),
+                    "0.2.0",
+                    List.of(),
+                    List.of("searchTag=0.2.0-broken"),
+                    "default"),
+                null,
+                UpgradePlan.builder().gate(UpgradePlan.Gate.NONE).unitTimeout("5s").build(),
+                Map.of(),
+                "alice",
+                "cart 0.2.0, search broken",
+                0));
+    assertThat(started.verdict().valid()).as("%s", started.verdict()).isTrue();
+    ReleaseResult result =
+        WorkflowStub.fromTyped(
+                Releases.of(h.client, UpgradeHarness.CLUSTER, new Target(ns, Target.HELM, "cart")))
+            .getResult(ReleaseResult.class);
+
+    assertEquals(Phase.FAILED, result.phase(), result.message());
+    assertThat(result.message())
+        .startsWith("Deployment/cart-search could not be created: ")
+        .contains("not Ready within 10s")
+        .endsWith("every workload is back at revision 1");
+    assertThat(String.join("\n", result.status().story()))
+        .containsSubsequence(
+            "Deployment/cart-search rolled back: Deployment/cart-search deleted",
+            "revision 2 failed, revision 1 stays deployed");
+    // The new workload is gone, the one the chart removes was never touched, the rest is back.
+    assertThat(deployment("cart-search")).isNull();
+    assertThat(ready(statefulSet("cart-legacy"), 1)).isTrue();
+    assertThat(
+            deployment("cart-web")
+                .getSpec()
+                .getTemplate()
+                .getSpec()
+                .getContainers()
+                .get(0)
+                .getImage())
+        .isEqualTo("ghcr.io/example/shop-web:0.1.0");
+    // As Helm records a failed upgrade: 2 failed with the manifest it tried, 1 still deployed.
+    ObjectNode v2 =
+        ReleaseCodec.decodeSecretData(
+            h.kube
+                .secrets()
+                .inNamespace(ns)
+                .withName("sh.helm.release.v1.cart.v2")
+                .get()
+                .getData()
+                .get("release"));
+    assertThat(v2.path("info").path("status").asText()).isEqualTo("failed");
+    assertThat(v2.path("manifest").asText()).contains("name: cart-search");
+    assertThat(
+            ReleaseCodec.decodeSecretData(
+                    h.kube
+                        .secrets()
+                        .inNamespace(ns)
+                        .withName("sh.helm.release.v1.cart.v1")
+                        .get()
+                        .getData()
+                        .get("release"))
+                .path("info")
+                .path("status")
+                .asText())
+        .isEqualTo("deployed");
   }
 }

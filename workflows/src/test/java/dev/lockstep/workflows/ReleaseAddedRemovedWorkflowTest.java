@@ -108,6 +108,22 @@ class ReleaseAddedRemovedWorkflowTest {
             org.assertj.core.groups.Tuple.tuple("StatefulSet/legacy", "completed"));
     assertThat(result.status().story())
         .contains("Deployment/search created, 1/1 Ready", "StatefulSet/legacy deleted");
+    // lockstep audit names both steps, in the order they ran.
+    ReleaseAudit.Report audit =
+        ReleaseAudit.of(
+            result.status().runId(),
+            client.fetchHistory("lockstep/default/demo/helm/shop").getEvents(),
+            client.getOptions().getDataConverter(),
+            null,
+            (id, run) -> client.fetchHistory(id, run).getEvents());
+    assertThat(audit.entries())
+        .filteredOn(e -> e.what().equals("workload") && !e.subject().startsWith("lockstep/"))
+        .extracting(Audit.Entry::subject, Audit.Entry::detail)
+        .containsExactly(
+            org.assertj.core.groups.Tuple.tuple(
+                "Deployment/search", "Deployment/search created, 1/1 Ready"),
+            org.assertj.core.groups.Tuple.tuple(
+                "StatefulSet/legacy", "StatefulSet/legacy deleted"));
     replays();
   }
 
