@@ -254,6 +254,11 @@ final class PlanCommand extends UpgradeCommand {
         s.append(", subchart");
       }
       s.append(')');
+      if (w.change().equals("create")) {
+        s.append(" new: created, then waited until every replica is Ready");
+      } else if (w.change().equals("delete")) {
+        s.append(" removed from the chart: deleted last, after the rest is Ready");
+      }
       if (w.declaredDowntime()) {
         s.append(" DECLARED DOWNTIME: deleted and created again, after the backup");
       }

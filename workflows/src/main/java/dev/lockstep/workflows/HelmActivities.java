@@ -64,8 +64,10 @@ public interface HelmActivities {
 
   /**
    * Reads the release from Helm's storage, renders the chart with the merged values as {@code helm
-   * upgrade} would, and says what the upgrade would do. Changes nothing; safe to repeat. Bad input
-   * is reported in {@link ReleasePlan#problems()}, not thrown.
+   * upgrade} would, and says what the upgrade would do (workloads it creates and deletes included).
+   * Changes nothing; safe to repeat. Bad input is reported in {@link ReleasePlan#problems()}, not
+   * thrown: so is a workload whose kind would change, or one to create whose name a workload that
+   * is not the release's holds.
    */
   ReleasePlan planRelease(ReleaseRequest request);
 
@@ -75,7 +77,9 @@ public interface HelmActivities {
    *
    * @param key {@code Kind/name}
    * @param kind {@code statefulset} or {@code deployment}
-   * @param template the new {@code spec.template}
+   * @param change {@code update} (a child run moves its pod template), {@code create} or {@code
+   *     delete} (the release's run creates or deletes it with {@link #placeWorkload})
+   * @param template the new {@code spec.template} (empty for {@code delete})
    */
   record WorkloadUpgrade(
       String key,
@@ -101,9 +105,11 @@ public interface HelmActivities {
    * Plans the upgrade as {@link #planRelease} does, then marks the release as {@code helm upgrade}
    * does while it works: a new revision with status {@code pending-upgrade} holding the new chart,
    * values, manifest and hooks, so that another {@code helm upgrade} is refused by Helm itself.
-   * Refused (problems, nothing written) when another operation holds the release, or when the
-   * upgrade would create, delete or change the kind of a workload (not supported yet). Idempotent:
-   * a retry by the same run finds its own pending revision and writes nothing.
+   * Refused (problems, nothing written) when another operation holds the release, when the upgrade
+   * would change the kind of a workload, or create one whose name a workload that is not the
+   * release's holds. The workloads returned include those the upgrade creates ({@code create}, in
+   * the plan's order) and removes ({@code delete}, last). Idempotent: a retry by the same run finds
+   * its own pending revision and writes nothing.
    */
   PendingUpgrade beginUpgrade(BeginRequest request);
 
@@ -119,6 +125,37 @@ public interface HelmActivities {
    * Idempotent. Returns one line per object acted on.
    */
   List<String> moveObjects(ObjectsRequest request);
+
+  /**
+   * One workload of a stored revision's manifest, to make exist (created, then waited Ready) or not
+   * (deleted, then waited gone): a workload an upgrade adds or removes, or its undoing.
+   *
+   * @param revision the revision whose manifest renders the workload (for {@code present}: what is
+   *     created; otherwise which object is deleted, and whether Helm's keep policy spares it)
+   * @param key {@code Kind/name}, as the plan names it
+   * @param present true: create it when absent and wait until every replica is Ready; false: delete
+   *     it when present (its pods go with it) and wait until it is gone
+   * @param readySeconds how long each replica may take to become Ready (the plan's unit timeout)
+   */
+  record WorkloadPresence(
+      String namespace,
+      String release,
+      int revision,
+      String key,
+      boolean present,
+      long readySeconds) {}
+
+  /**
+   * Creates (with Helm's ownership metadata, as {@code helm upgrade} creates a new object) or
+   * deletes one workload of the release and waits for the result, heartbeating: created, it is done
+   * when all its replicas are Ready on the template created; deleted, when the API server no longer
+   * has it. Idempotent: a workload already there (this release's) is not created again, one already
+   * gone is not deleted again, so a retry after a crash at any line only waits. Fails (not retried)
+   * when a workload of that name exists that is not this release's (as Helm refuses to adopt it),
+   * when the API server refuses the object, or when a created workload is not Ready in time ({@code
+   * readySeconds} per replica). Returns one line for the run's story.
+   */
+  String placeWorkload(WorkloadPresence request);
 
   /** Run the hooks of one event of a stored revision. */
   record HooksRequest(
@@ -166,10 +203,10 @@ public interface HelmActivities {
    * revision (numbered after the latest) with revision {@code toRevision}'s chart, values, manifest
    * and hooks, status {@code pending-rollback}, description {@code Rollback to N}. Refused
    * (problems, nothing written) when the release or the revision does not exist, another operation
-   * holds the release, the revision is the deployed one (nothing to do), or its workloads are not
-   * the deployed revision's (one would be created, deleted or change kind). The returned plan's
-   * {@code toChart} is the revision's chart; {@code fromRevision} the deployed one. Idempotent: a
-   * retry by the same run finds its own pending revision and writes nothing.
+   * holds the release, the revision is the deployed one (nothing to do), or a workload would change
+   * kind (one created or deleted moves as in an upgrade). The returned plan's {@code toChart} is
+   * the revision's chart; {@code fromRevision} the deployed one. Idempotent: a retry by the same
+   * run finds its own pending revision and writes nothing.
    */
   PendingUpgrade beginRollback(RollbackRequest request);
 

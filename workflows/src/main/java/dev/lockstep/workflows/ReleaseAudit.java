@@ -301,6 +301,19 @@ public final class ReleaseAudit {
             null,
             ran == null || ran.isEmpty() ? "none" : String.valueOf(ran));
       }
+      case "HelmPlaceWorkload" -> {
+        HelmActivities.WorkloadPresence r =
+            first(converter, input, HelmActivities.WorkloadPresence.class);
+        String done = first(converter, result, String.class);
+        yield new Audit.Entry(
+            time,
+            millis,
+            "workload",
+            r.key(),
+            null,
+            null,
+            done != null ? done : r.key() + (r.present() ? " created" : " deleted"));
+      }
       case "RunHook" ->
           new Audit.Entry(time, millis, "backup", "", null, null, "backup hook completed");
       case "HelmFinishUpgrade" -> {

@@ -1,12 +1,15 @@
 package dev.lockstep.workflows;
 
+import io.temporal.activity.ActivityCancellationType;
 import io.temporal.activity.ActivityOptions;
 import io.temporal.api.enums.v1.ParentClosePolicy;
 import io.temporal.api.enums.v1.WorkflowIdReusePolicy;
 import io.temporal.common.RetryOptions;
 import io.temporal.failure.ActivityFailure;
+import io.temporal.failure.CanceledFailure;
 import io.temporal.failure.ChildWorkflowFailure;
 import io.temporal.workflow.Async;
+import io.temporal.workflow.CancellationScope;
 import io.temporal.workflow.ChildWorkflowOptions;
 import io.temporal.workflow.Promise;
 import io.temporal.workflow.Workflow;
@@ -28,6 +31,14 @@ public class ReleaseWorkflowImpl implements ReleaseWorkflow {
    * only names the new path in a rollback's history and can stay.
    */
   static final String HRB_ROLLBACK_TO_REVISION = "hrb-rollback-to-revision";
+
+  /**
+   * A chart upgrade that adds or removes a workload (issue 16): the release's run creates or
+   * deletes it itself ({@code placeWorkload}) at its place in the order, and undoes that when it
+   * goes back. Runs recorded before it never reach that path (their plans were refused), so the
+   * marker only names it in a history and can stay.
+   */
+  static final String RWL_ADDED_REMOVED_WORKLOADS = "rwl-added-removed-workloads";
 
   private static final String WAITING = "waiting";
   private static final String UPGRADING = "upgrading";
@@ -60,6 +71,11 @@ public class ReleaseWorkflowImpl implements ReleaseWorkflow {
 
   private HelmActivities helm;
   private HelmActivities hooks;
+  private HelmActivities placements;
+
+  /** The workloads the run moves, in order, as planned. */
+  private List<HelmActivities.WorkloadUpgrade> moves = List.of();
+
   private ClusterActivities cluster;
 
   @Override
@@ -77,6 +93,15 @@ public class ReleaseWorkflowImpl implements ReleaseWorkflow {
     cluster =
         Workflow.newActivityStub(
             ClusterActivities.class, options(Duration.ofMinutes(30), heartbeat));
+    // A created workload may take a while to become Ready (its own bound is the plan's unit
+    // timeout per replica); an operator's stop cancels the wait, and the undo runs only once the
+    // activity has let go, so it never races a create still in flight.
+    placements =
+        Workflow.newActivityStub(
+            HelmActivities.class,
+            ActivityOptions.newBuilder(options(Duration.ofHours(2), heartbeat))
+                .setCancellationType(ActivityCancellationType.WAIT_CANCELLATION_COMPLETED)
+                .build());
     String release = request.release().namespace() + "/" + request.release().release();
 
     boolean rollback = request.isRollback();
@@ -113,6 +138,7 @@ public class ReleaseWorkflowImpl implements ReleaseWorkflow {
     toRevision = held.toRevision();
     fromChart = held.plan().fromChart();
     toChart = held.plan().toChart();
+    moves = held.workloads();
     for (HelmActivities.WorkloadUpgrade w : held.workloads()) {
       workloads.add(
           new ReleaseStatus.Workload(
@@ -120,7 +146,7 @@ public class ReleaseWorkflowImpl implements ReleaseWorkflow {
               Names.workflowId(
                   request.cluster(), new Target(request.release().namespace(), w.kind(), w.name())),
               WAITING,
-              request.gateOf(w.key(), w.name()).name().toLowerCase(),
+              placed(w) ? "none" : request.gateOf(w.key(), w.name()).name().toLowerCase(),
               ""));
     }
     verdict = Verdict.ok("revision " + fromRevision);
@@ -170,10 +196,20 @@ public class ReleaseWorkflowImpl implements ReleaseWorkflow {
             .forEach(this::tell);
       }
       for (int i = 0; i < held.workloads().size() && failure == null && stopAsked == null; i++) {
-        String failed = upgrade(i, held.workloads().get(i));
-        if (failed == null) {
+        HelmActivities.WorkloadUpgrade w = held.workloads().get(i);
+        String failed;
+        if (placed(w)) {
+          // The undo is registered first: a workload half created is deleted, one half deleted
+          // is restored (both idempotent).
           done.add(i);
-        } else if (stopAsked == null) {
+          failed = place(i, w);
+        } else {
+          failed = upgrade(i, w);
+          if (failed == null) {
+            done.add(i);
+          }
+        }
+        if (failed != null && stopAsked == null) {
           failure = failed;
         }
       }
@@ -240,6 +276,76 @@ public class ReleaseWorkflowImpl implements ReleaseWorkflow {
     setState(index, stopped ? result.phase().name().toLowerCase().replace('_', '-') : FAILED, why);
     tell(w.key() + ": " + (result == null ? "" : result.phase() + ", ") + why);
     return w.key() + (result == null ? " could not run" : " ended " + result.phase()) + ": " + why;
+  }
+
+  /** Whether the release's run creates or deletes the workload itself (no child run). */
+  private static boolean placed(HelmActivities.WorkloadUpgrade w) {
+    return w.change().equals("create") || w.change().equals("delete");
+  }
+
+  /**
+   * Creates (then waits Ready) or deletes a workload the chart added or removed; null when done,
+   * else why not. An operator's cancel or rollback stops the wait.
+   */
+  private String place(int index, HelmActivities.WorkloadUpgrade w) {
+    Workflow.getVersion(RWL_ADDED_REMOVED_WORKLOADS, Workflow.DEFAULT_VERSION, 1);
+    boolean create = w.change().equals("create");
+    current = index;
+    phase = Phase.UPGRADING;
+    message = (create ? "creating " : "deleting ") + w.key();
+    setState(index, UPGRADING, "");
+    String done;
+    try {
+      done = placeWorkload(create ? toRevision : fromRevision, w.key(), create);
+    } catch (ActivityFailure e) {
+      String why = Run.cause(e);
+      setState(index, FAILED, why);
+      tell(w.key() + ": " + why);
+      return w.key() + " could not be " + (create ? "created" : "deleted") + ": " + why;
+    } catch (CanceledFailure e) {
+      setState(index, stopAsked == Phase.CANCELLED ? "cancelled" : "rolled-back", "stopped");
+      tell(w.key() + ": stopped, " + (create ? "not created" : "not deleted"));
+      return w.key() + " stopped";
+    }
+    setState(index, COMPLETED, done);
+    tell(done);
+    return null;
+  }
+
+  /**
+   * One {@code placeWorkload}, cancelled when an operator asks the release to stop while it waits.
+   *
+   * @throws CanceledFailure when it was stopped that way
+   */
+  private String placeWorkload(int revision, String key, boolean present) {
+    HelmActivities.WorkloadPresence presence =
+        new HelmActivities.WorkloadPresence(
+            request.release().namespace(),
+            request.release().release(),
+            revision,
+            key,
+            present,
+            request.workloads().effectiveUnitTimeout().toSeconds());
+    if (goingBack) {
+      return placements.placeWorkload(presence);
+    }
+    List<Promise<String>> result = new ArrayList<>();
+    CancellationScope scope =
+        Workflow.newCancellationScope(
+            () -> result.add(Async.function(placements::placeWorkload, presence)));
+    scope.run();
+    Workflow.await(() -> result.get(0).isCompleted() || stopAsked != null);
+    if (!result.get(0).isCompleted()) {
+      scope.cancel("stopped by " + stopBy.identity());
+    }
+    try {
+      return result.get(0).get();
+    } catch (ActivityFailure e) {
+      if (e.getCause() instanceof CanceledFailure c) {
+        throw c;
+      }
+      throw e;
+    }
   }
 
   /** Runs a child upgrade to its end; null when it could not run at all. */
@@ -320,6 +426,13 @@ public class ReleaseWorkflowImpl implements ReleaseWorkflow {
       int index = done.get(k);
       ReleaseStatus.Workload w = workloads.get(index);
       current = index;
+      if (placed(moves.get(index))) {
+        String not = unplace(index, moves.get(index));
+        if (not != null) {
+          stuck.add(w.key() + ": " + not);
+        }
+        continue;
+      }
       message = "rolling back " + w.key();
       setState(index, ROLLING_BACK, "");
       String[] kindName = w.workflowId().split("/");
@@ -378,6 +491,29 @@ public class ReleaseWorkflowImpl implements ReleaseWorkflow {
       return end(Phase.FAILED, end);
     }
     return end(stopAsked != null && failure == null ? stopAsked : Phase.FAILED, end);
+  }
+
+  /**
+   * Undoes a workload the run created (deleted) or deleted (created again from the revision the
+   * release started from, and waited Ready); null when done, else why not.
+   */
+  private String unplace(int index, HelmActivities.WorkloadUpgrade w) {
+    Workflow.getVersion(RWL_ADDED_REMOVED_WORKLOADS, Workflow.DEFAULT_VERSION, 1);
+    boolean created = w.change().equals("create");
+    message = (created ? "deleting " : "restoring ") + w.key();
+    setState(index, ROLLING_BACK, "");
+    try {
+      // The revision that renders it: the new one for a created workload, the old for a deleted.
+      String done = placeWorkload(created ? toRevision : fromRevision, w.key(), !created);
+      setState(index, ROLLED_BACK, done);
+      tell(w.key() + " rolled back: " + done);
+      return null;
+    } catch (ActivityFailure e) {
+      String not = Run.cause(e);
+      setState(index, FAILED, not);
+      tell(w.key() + " NOT rolled back: " + not);
+      return not;
+    }
   }
 
   private final java.util.Map<Integer, String> fromRevisions = new java.util.HashMap<>();

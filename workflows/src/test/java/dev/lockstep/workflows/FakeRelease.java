@@ -23,6 +23,22 @@ class FakeRelease extends FakeCluster implements HelmActivities {
   /** The problems the plan gives (refused). */
   volatile List<String> refuse = List.of();
 
+  /**
+   * Revision 2 also adds the Deployment {@code search} (created after {@code cache}) and removes
+   * the StatefulSet {@code legacy} (deleted last), as a chart upgrade that adds and removes a
+   * workload plans it.
+   */
+  volatile boolean addsAndRemoves;
+
+  /** The workload whose creation never becomes Ready. */
+  volatile String notReady;
+
+  /** The hook event that fails. */
+  volatile String failHooks;
+
+  /** While set, creating a workload waits (heartbeating) until it is counted down. */
+  volatile java.util.concurrent.CountDownLatch holdCreate;
+
   FakeRelease() {
     super(2);
   }
@@ -74,6 +90,31 @@ class FakeRelease extends FakeCluster implements HelmActivities {
               false,
               template));
       moves.add(new WorkloadMove("StatefulSet/" + name, "update", name.equals("db"), false));
+    }
+    if (addsAndRemoves) {
+      workloads.add(
+          2,
+          new WorkloadUpgrade(
+              "Deployment/search",
+              Target.DEPLOYMENT,
+              "search",
+              "create",
+              false,
+              false,
+              Map.of(
+                  "spec",
+                  Map.of("containers", List.of(Map.of("name", "search", "image", "search:1.0"))))));
+      moves.add(2, new WorkloadMove("Deployment/search", "create", false, false));
+      workloads.add(
+          new WorkloadUpgrade(
+              "StatefulSet/legacy",
+              Target.STATEFULSET,
+              "legacy",
+              "delete",
+              false,
+              false,
+              Map.of()));
+      moves.add(new WorkloadMove("StatefulSet/legacy", "delete", false, false));
     }
     return new PendingUpgrade(
         new ReleasePlan(
@@ -156,8 +197,36 @@ class FakeRelease extends FakeCluster implements HelmActivities {
   }
 
   @Override
+  public String placeWorkload(WorkloadPresence request) {
+    String what =
+        (request.present() ? "create " : "delete ")
+            + request.key()
+            + " of revision "
+            + request.revision();
+    journal.add(what);
+    if (request.present() && holdCreate != null) {
+      try {
+        while (!holdCreate.await(100, java.util.concurrent.TimeUnit.MILLISECONDS)) {
+          io.temporal.activity.Activity.getExecutionContext().heartbeat(null);
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+    if (request.present() && request.key().equals(notReady) && request.revision() == 2) {
+      throw io.temporal.failure.ApplicationFailure.newNonRetryableFailure(
+          request.key() + " created but not Ready within 600s (0/1 Ready)", "WorkloadNotReady");
+    }
+    return request.key() + (request.present() ? " created, 1/1 Ready" : " deleted");
+  }
+
+  @Override
   public List<String> runHooks(HooksRequest request) {
     journal.add("hooks " + request.event());
+    if (request.event().equals(failHooks)) {
+      throw io.temporal.failure.ApplicationFailure.newNonRetryableFailure(
+          "Job shop-test failed (BackoffLimitExceeded)", ClusterActivities.FAILURE_HOOK_FAILED);
+    }
     return List.of();
   }
 

@@ -460,6 +460,23 @@ final class Scenarios {
         WorkflowStub.fromTyped(release(client)).getResult(ReleaseResult.class);
       };
 
+  /** A chart upgrade adding Deployment/search and removing StatefulSet/legacy: deployed. */
+  static final Scenario HUP_RELEASE_RWL_ADDED_AND_REMOVED =
+      (client, cluster, env) -> {
+        ((FakeRelease) cluster).addsAndRemoves = true;
+        Releases.start(client, ReleaseAddedRemovedWorkflowTest.request());
+        WorkflowStub.fromTyped(release(client)).getResult(ReleaseResult.class);
+      };
+
+  /** The same upgrade whose test hook fails: legacy restored, search deleted, in reverse. */
+  static final Scenario HUP_RELEASE_RWL_TEST_FAILED_RESTORED =
+      (client, cluster, env) -> {
+        ((FakeRelease) cluster).addsAndRemoves = true;
+        ((FakeRelease) cluster).failHooks = "test";
+        Releases.start(client, ReleaseAddedRemovedWorkflowTest.request());
+        WorkflowStub.fromTyped(release(client)).getResult(ReleaseResult.class);
+      };
+
   /** A plan without notify: told the worker's default webhooks, reminded while it waits. */
   static final Scenario NOTIFY_DEFAULTS_REMINDED =
       (client, cluster, env) -> {
@@ -544,7 +561,11 @@ final class Scenarios {
               HUP_RELEASE_HRB_ROLLED_BACK_TO_REVISION),
           java.util.Map.entry(
               "hup-release-hrb-rollback-failed.json", HUP_RELEASE_HRB_ROLLBACK_FAILED),
-          java.util.Map.entry("chart-notify-opted-out.json", CHART_NOTIFY_OPTED_OUT));
+          java.util.Map.entry("chart-notify-opted-out.json", CHART_NOTIFY_OPTED_OUT),
+          java.util.Map.entry(
+              "hup-release-rwl-added-and-removed.json", HUP_RELEASE_RWL_ADDED_AND_REMOVED),
+          java.util.Map.entry(
+              "hup-release-rwl-test-failed-restored.json", HUP_RELEASE_RWL_TEST_FAILED_RESTORED));
 
   /** The workflow id a saved history ran under: its target's, told by the file's name. */
   static String workflowId(String fileName) {

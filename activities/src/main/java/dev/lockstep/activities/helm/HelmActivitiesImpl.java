@@ -31,6 +31,7 @@ public final class HelmActivitiesImpl implements HelmActivities {
   private final ChartRenderer renderer;
   private final ReleaseObjects objects;
   private final HookJobs hookJobs;
+  private final ReleaseWorkloads workloads;
   private final KubernetesClient client;
 
   public HelmActivitiesImpl(KubernetesClient client, Duration helmTimeout) {
@@ -39,6 +40,7 @@ public final class HelmActivitiesImpl implements HelmActivities {
     this.renderer = new ChartRenderer(helmTimeout);
     this.objects = new ReleaseObjects(client);
     this.hookJobs = new HookJobs(client);
+    this.workloads = new ReleaseWorkloads(client);
   }
 
   @Override
@@ -48,7 +50,12 @@ public final class HelmActivitiesImpl implements HelmActivities {
     if (held != null) {
       return refused(held);
     }
-    return plan(request, lastDeployed(history).orElseThrow()).plan();
+    Planned planned = plan(request, lastDeployed(history).orElseThrow());
+    if (!planned.plan().problems().isEmpty()) {
+      return planned.plan();
+    }
+    List<String> problems = workloadProblems(planned, request.release(), request.namespace());
+    return problems.isEmpty() ? planned.plan() : refused(problems);
   }
 
   /**
@@ -203,7 +210,7 @@ public final class HelmActivitiesImpl implements HelmActivities {
     if (!planned.plan().problems().isEmpty()) {
       return new PendingUpgrade(planned.plan(), 0, 0, List.of());
     }
-    List<String> problems = unsupported(planned, UPGRADE_EVENTS, "upgrade");
+    List<String> problems = unsupported(planned, UPGRADE_EVENTS, "upgrade", name, ns);
     if (!problems.isEmpty()) {
       return new PendingUpgrade(refused(problems), 0, 0, List.of());
     }
@@ -242,24 +249,50 @@ public final class HelmActivitiesImpl implements HelmActivities {
   }
 
   /**
-   * Why a lockstep upgrade or rollback cannot do what the plan says, one line each: a workload it
-   * would create, delete or change the kind of, a hook of its events that is not a Job.
+   * Why the workloads of a plan cannot move, one line each: a workload whose kind changes (the old
+   * one would have to be deleted before the new one exists: downtime Lockstep does not take on its
+   * own), a workload to create whose name a workload that is not the release's holds (Helm refuses
+   * it too). Reads the cluster, writes nothing.
    */
-  private static List<String> unsupported(Planned planned, List<String> events, String what) {
+  private List<String> workloadProblems(Planned planned, String release, String namespace) {
     List<String> problems = new java.util.ArrayList<>();
     for (WorkloadMove move : planned.plan().workloads()) {
-      if (!move.change().equals("update")) {
+      if (move.change().equals("replace")) {
+        String name = move.key().substring(move.key().indexOf('/') + 1);
+        String was =
+            planned.plan().objects().stream()
+                .filter(o -> o.workload() && o.change().equals("delete"))
+                .map(ObjectChange::key)
+                .filter(k -> k.endsWith("/" + name))
+                .findFirst()
+                .orElse("a workload");
         problems.add(
-            move.key()
-                + " would be "
-                + (move.change().equals("create")
-                    ? "created"
-                    : move.change().equals("delete") ? "deleted" : "replaced (its kind changes)")
-                + ": lockstep "
-                + what
-                + " of a release moves changed workloads only, for now");
+            was
+                + " would become "
+                + move.key()
+                + " (its kind changes): refused, as the old one must be deleted before the new"
+                + " one exists; rename it in the chart (both then run side by side for a while)"
+                + " or change it with helm");
+      } else if (move.change().equals("create")) {
+        rendered(planned, move.key())
+            .flatMap(o -> workloads.foreign(release, namespace, o))
+            .ifPresent(problems::add);
       }
     }
+    return problems;
+  }
+
+  private static Optional<ChartRenderer.RenderedObject> rendered(Planned planned, String key) {
+    return planned.next().objects().stream().filter(o -> o.key().equals(key)).findFirst();
+  }
+
+  /**
+   * Why a lockstep upgrade or rollback cannot do what the plan says, one line each: {@link
+   * #workloadProblems}, a hook of its events that is not a Job.
+   */
+  private List<String> unsupported(
+      Planned planned, List<String> events, String what, String release, String namespace) {
+    List<String> problems = workloadProblems(planned, release, namespace);
     for (HelmRelease.Hook hook : planned.next().hooks()) {
       if (!hook.kind().equals("Job") && hook.events().stream().anyMatch(events::contains)) {
         problems.add(
@@ -275,15 +308,27 @@ public final class HelmActivitiesImpl implements HelmActivities {
     return problems;
   }
 
-  /** The workloads to move, in the plan's order, each with its new pod template. */
+  /**
+   * The workloads to move, in the plan's order, each with its new pod template (none for one the
+   * upgrade deletes).
+   */
   private static List<WorkloadUpgrade> workloads(Planned planned) {
     List<WorkloadUpgrade> workloads = new java.util.ArrayList<>();
     for (WorkloadMove move : planned.plan().workloads()) {
-      ChartRenderer.RenderedObject object =
-          planned.next().objects().stream()
-              .filter(o -> o.key().equals(move.key()))
-              .findFirst()
-              .orElseThrow();
+      if (move.change().equals("delete")) {
+        int slash = move.key().indexOf('/');
+        workloads.add(
+            new WorkloadUpgrade(
+                move.key(),
+                move.key().substring(0, slash).toLowerCase(java.util.Locale.ROOT),
+                move.key().substring(slash + 1),
+                move.change(),
+                move.subchart(),
+                false,
+                Map.of()));
+        continue;
+      }
+      ChartRenderer.RenderedObject object = rendered(planned, move.key()).orElseThrow();
       @SuppressWarnings("unchecked")
       Map<String, Object> template =
           Serialization.jsonMapper()
@@ -396,7 +441,7 @@ public final class HelmActivitiesImpl implements HelmActivities {
             target.hooks());
     HelmPlan.Report report = HelmPlan.of(base, next);
     Planned planned = new Planned(toPlan(report), next);
-    List<String> problems = unsupported(planned, ROLLBACK_EVENTS, "rollback");
+    List<String> problems = unsupported(planned, ROLLBACK_EVENTS, "rollback", name, ns);
     if (!problems.isEmpty()) {
       return new PendingUpgrade(refused(problems), 0, 0, List.of());
     }
@@ -613,6 +658,34 @@ public final class HelmActivitiesImpl implements HelmActivities {
         .stream()
         .map(a -> a.key() + " " + a.action())
         .toList();
+  }
+
+  @Override
+  public String placeWorkload(WorkloadPresence request) {
+    try {
+      HelmRelease revision = revision(request.namespace(), request.release(), request.revision());
+      ChartRenderer.RenderedObject object =
+          ChartRenderer.objects(revision.manifest()).stream()
+              .filter(o -> o.key().equals(request.key()))
+              .findFirst()
+              .orElseThrow(
+                  () ->
+                      ApplicationFailure.newNonRetryableFailure(
+                          "revision "
+                              + request.revision()
+                              + " of "
+                              + request.namespace()
+                              + "/"
+                              + request.release()
+                              + " has no "
+                              + request.key(),
+                          "WorkloadMissing"));
+      return request.present()
+          ? workloads.create(request.release(), request.namespace(), object, request.readySeconds())
+          : workloads.delete(request.release(), request.namespace(), object);
+    } catch (KubernetesClientException e) {
+      throw refusedByTheApiServer(e);
+    }
   }
 
   @Override
