@@ -177,17 +177,35 @@ final class ReleaseCommands {
     }
     ReleaseStatus.Workload now = s.currentWorkload();
     if (now != null) {
-      b.append("\nmoving now: ")
-          .append(now.key())
-          .append(": lockstep status ")
-          .append(childTarget(now))
-          .append('\n');
+      b.append("\nmoving now: ").append(now.key());
+      String placing = placing(s, now);
+      if (placing != null) {
+        b.append(": being ").append(placing).append(" by the release's own run\n");
+      } else {
+        b.append(": lockstep status ").append(childTarget(now)).append('\n');
+      }
     }
     if (!s.story().isEmpty()) {
       b.append("\nstory:\n");
       s.story().forEach(l -> b.append("  ").append(l).append('\n'));
     }
     return b.toString();
+  }
+
+  /**
+   * What the release's own run is doing to a workload the chart adds or removes ("created",
+   * "deleted", "restored"), which has no child run; null when the workload moving now is a child
+   * run's.
+   */
+  static String placing(ReleaseStatus s, ReleaseStatus.Workload now) {
+    String message = s.message() == null ? "" : s.message();
+    for (String[] verb :
+        new String[][] {{"creating ", "created"}, {"deleting ", "deleted"}, {"restoring ", "restored"}}) {
+      if (message.equals(verb[0] + now.key())) {
+        return verb[1];
+      }
+    }
+    return null;
   }
 
   /** The workload target of a child run, from its workflow id. */
@@ -251,6 +269,23 @@ final class ReleaseCommands {
               + " is moving now ("
               + status.phase()
               + ")");
+    }
+    String placing = placing(status, now);
+    if (placing != null) {
+      // A workload the chart adds or removes: the release's own run creates or deletes it, with
+      // no child run and no gate.
+      throw new CliFailure(
+          CliFailure.REFUSED,
+          action
+              + " refused: "
+              + now.key()
+              + " is being "
+              + placing
+              + " by the release's own run, which has no gate there; `lockstep cancel "
+              + release
+              + "` or `lockstep rollback "
+              + release
+              + "` stops it");
     }
     Target child = childTarget(now);
     command.out().println(release + ": " + action + " goes to " + now.key() + " (" + child + ")");

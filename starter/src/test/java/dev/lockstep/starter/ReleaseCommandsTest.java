@@ -68,4 +68,53 @@ class ReleaseCommandsTest {
         .asString()
         .contains("StatefulSet/cache", "upgrading", "first");
   }
+
+  @Test
+  void aWorkloadTheChartAddsIsNamedAsTheReleasesOwnStepWithNoChildRunToFollow() {
+    ReleaseStatus.Workload search =
+        new ReleaseStatus.Workload(
+            "Deployment/shop-search",
+            "lockstep/default/demo/deployment/shop-search",
+            "upgrading",
+            "none",
+            "");
+    ReleaseStatus status =
+        new ReleaseStatus(
+            "demo/helm/shop",
+            "default",
+            "run-1",
+            Phase.UPGRADING,
+            "creating Deployment/shop-search",
+            1,
+            2,
+            "shop-0.1.0",
+            "shop-0.2.0",
+            List.of(search),
+            0,
+            List.of(),
+            "2026-11-27T23:00:00Z",
+            null);
+
+    assertThat(ReleaseCommands.render(status))
+        .contains("moving now: Deployment/shop-search: being created by the release's own run")
+        .doesNotContain("lockstep status demo/deployment/shop-search");
+    assertThat(ReleaseCommands.placing(status, search)).isEqualTo("created");
+    ReleaseStatus child =
+        new ReleaseStatus(
+            "demo/helm/shop",
+            "default",
+            "run-1",
+            Phase.UPGRADING,
+            "upgrading Deployment/shop-search (lockstep/default/demo/deployment/shop-search)",
+            1,
+            2,
+            "shop-0.1.0",
+            "shop-0.2.0",
+            List.of(search),
+            0,
+            List.of(),
+            "2026-11-27T23:00:00Z",
+            null);
+    assertThat(ReleaseCommands.placing(child, search)).isNull();
+  }
 }
