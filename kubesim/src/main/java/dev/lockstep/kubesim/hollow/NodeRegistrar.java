@@ -42,6 +42,7 @@ public final class NodeRegistrar implements AutoCloseable {
   private final LoopbackPodNetwork network;
   private final String cpu;
   private final String memory;
+  private final java.util.function.ToIntFunction<String> kubeletPort;
   private final ScheduledExecutorService renewer =
       Executors.newSingleThreadScheduledExecutor(
           r -> {
@@ -50,9 +51,17 @@ public final class NodeRegistrar implements AutoCloseable {
             return t;
           });
 
+  /**
+   * @param kubeletPort the port of a node's kubelet API, advertised in its status
+   */
   public NodeRegistrar(
-      KubernetesClient client, LoopbackPodNetwork network, String cpu, String memory) {
+      KubernetesClient client,
+      LoopbackPodNetwork network,
+      String cpu,
+      String memory,
+      java.util.function.ToIntFunction<String> kubeletPort) {
     this.client = client;
+    this.kubeletPort = kubeletPort;
     this.network = network;
     this.cpu = cpu;
     this.memory = memory;
@@ -117,8 +126,11 @@ public final class NodeRegistrar implements AutoCloseable {
     info.put("operatingSystem", "linux");
     info.put("architecture", "amd64");
     info.put("osImage", "kubesim hollow node");
-    // No kubelet API is served (pod logs through the API server do not work in this mode).
-    status.putObject("daemonEndpoints").putObject("kubeletEndpoint").put("Port", 10250);
+    // Where the API server reads pod logs (HollowKubeletServer), as a kubelet advertises it.
+    status
+        .putObject("daemonEndpoints")
+        .putObject("kubeletEndpoint")
+        .put("Port", kubeletPort.applyAsInt(name));
     ObjectNode patch = Cluster.JSON.createObjectNode();
     patch.set("status", status);
     client
