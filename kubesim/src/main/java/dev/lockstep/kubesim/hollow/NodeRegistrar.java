@@ -22,6 +22,7 @@ import java.util.List;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.function.ToIntFunction;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -42,7 +43,7 @@ public final class NodeRegistrar implements AutoCloseable {
   private final LoopbackPodNetwork network;
   private final String cpu;
   private final String memory;
-  private final java.util.function.ToIntFunction<String> kubeletPort;
+  private final ToIntFunction<String> kubeletPort;
   private final ScheduledExecutorService renewer =
       Executors.newSingleThreadScheduledExecutor(
           r -> {
@@ -59,7 +60,7 @@ public final class NodeRegistrar implements AutoCloseable {
       LoopbackPodNetwork network,
       String cpu,
       String memory,
-      java.util.function.ToIntFunction<String> kubeletPort) {
+      ToIntFunction<String> kubeletPort) {
     this.client = client;
     this.kubeletPort = kubeletPort;
     this.network = network;
