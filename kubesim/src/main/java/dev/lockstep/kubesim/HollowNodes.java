@@ -3,6 +3,7 @@ package dev.lockstep.kubesim;
 import dev.lockstep.kubesim.controller.ControllerManager;
 import dev.lockstep.kubesim.controller.Kubelet;
 import dev.lockstep.kubesim.hollow.HollowKubeletApi;
+import dev.lockstep.kubesim.hollow.HollowKubeletServer;
 import dev.lockstep.kubesim.hollow.LoopbackPodNetwork;
 import dev.lockstep.kubesim.hollow.NodeRegistrar;
 import dev.lockstep.kubesim.hollow.PodNetworkGateway;
@@ -28,7 +29,9 @@ import org.slf4j.LoggerFactory;
  * binds to them with the same kubelet logic, image behaviours and {@code kubesim-behaviour}
  * ConfigMap as kubesim's own cluster. Ready pods listen on loopback addresses, and the API server's
  * pod proxy reaches them through {@link PodNetworkGateway} when the API server runs with {@code
- * HTTP_PROXY=http://127.0.0.1:GATEWAY_PORT}.
+ * HTTP_PROXY=http://127.0.0.1:GATEWAY_PORT}; each node serves its pods' logs ({@link
+ * HollowKubeletServer}), which the API server reaches through the same gateway with {@code
+ * HTTPS_PROXY} set to it as well.
  *
  * <pre>{@code
  * try (HollowNodes nodes = HollowNodes.builder(Config.fromKubeconfig(text)).nodes(3).start()) {
@@ -48,6 +51,7 @@ public final class HollowNodes implements AutoCloseable {
   private final ControllerManager controllers;
   private final NodeRegistrar registrar;
   private final PodNetworkGateway gateway;
+  private final HollowKubeletServer kubeletServer;
   private final SharedIndexInformer<ConfigMap> behaviourConfigMap;
   private final int gatewayPort;
 
@@ -64,13 +68,17 @@ public final class HollowNodes implements AutoCloseable {
       this.network = new LoopbackPodNetwork(vertx, index);
       this.api = new HollowKubeletApi(client, index.keySet());
       this.controllers = new ControllerManager(settings.resync);
-      controllers.register(
-          new Kubelet(api, network, behaviours::forKubelet, behaviours::podStartup));
+      Kubelet kubelet = new Kubelet(api, network, behaviours::forKubelet, behaviours::podStartup);
+      controllers.register(kubelet);
       behaviours.onChange(controllers::resyncAll);
       this.behaviourConfigMap = watchBehaviourConfigMap();
-      this.registrar = new NodeRegistrar(client, network, settings.nodeCpu, settings.nodeMemory);
+      this.kubeletServer = new HollowKubeletServer(vertx, network, api::pod, kubelet::logLines);
+      Map<String, Integer> kubeletPorts = kubeletServer.start(nodeNames);
+      this.registrar =
+          new NodeRegistrar(
+              client, network, settings.nodeCpu, settings.nodeMemory, kubeletPorts::get);
       registrar.register(nodeNames);
-      this.gateway = new PodNetworkGateway(vertx, api::pod);
+      this.gateway = new PodNetworkGateway(vertx, api::pod, kubeletServer::target);
       this.gatewayPort = gateway.start(settings.gatewayPort);
       api.start(controllers);
       controllers.start();
@@ -208,7 +216,10 @@ public final class HollowNodes implements AutoCloseable {
     return nodeNames;
   }
 
-  /** The pod network gateway's port: the API server's {@code HTTP_PROXY} should point here. */
+  /**
+   * The pod network gateway's port: the API server's {@code HTTP_PROXY} (pod proxy) and {@code
+   * HTTPS_PROXY} (pod logs) should point here.
+   */
   public int gatewayPort() {
     return gatewayPort;
   }
@@ -227,7 +238,7 @@ public final class HollowNodes implements AutoCloseable {
     // Called by a failed start too, when some of these were never made.
     for (AutoCloseable part :
         new AutoCloseable[] {
-          behaviourConfigMap, api, controllers, registrar, gateway, network, client
+          behaviourConfigMap, api, controllers, registrar, gateway, kubeletServer, network, client
         }) {
       if (part != null) {
         try {

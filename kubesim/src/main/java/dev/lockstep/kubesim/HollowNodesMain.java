@@ -68,9 +68,10 @@ final class HollowNodesMain {
     System.out.println(
         "gateway http://127.0.0.1:"
             + nodes.gatewayPort()
-            + " (start the API server with HTTP_PROXY=http://127.0.0.1:"
+            + " (start the API server with HTTP_PROXY and HTTPS_PROXY=http://127.0.0.1:"
             + nodes.gatewayPort()
-            + " for its pod proxy to reach the pods)");
+            + " and NO_PROXY=127.0.0.1,localhost for its pod proxy and pod logs to reach the"
+            + " nodes)");
     System.out.println("ready");
     System.out.flush();
     CountDownLatch stopped = new CountDownLatch(1);

@@ -2,6 +2,7 @@ package dev.lockstep.kubesim;
 
 import static java.util.concurrent.TimeUnit.SECONDS;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import dev.lockstep.kubesim.lane.ControlPlaneKit;
@@ -278,6 +279,62 @@ class HollowNodesIT {
       // Its pods would wait for a node that is gone; the Node goes with the process.
       client.nodes().withName("cli-node-1").delete();
     }
+  }
+
+  @Test
+  @Order(7)
+  void podLogsAreReadThroughTheRealApiServerFromTheHollowNodesKubeletApi() {
+    assertThat(client.nodes().withName("hollow-node-1").get().getStatus().getDaemonEndpoints())
+        .satisfies(d -> assertThat(d.getKubeletEndpoint().getPort()).isPositive());
+    Pod job = pod("failed-job", "registry.local/backup:1-broken");
+    job.getSpec().setRestartPolicy("Never");
+    client.pods().inNamespace(NS).resource(job).create();
+    client.pods().inNamespace(NS).resource(pod("looping", "registry.local/app:2-broken")).create();
+    await()
+        .atMost(30, SECONDS)
+        .until(
+            () ->
+                "Failed"
+                        .equals(
+                            client
+                                .pods()
+                                .inNamespace(NS)
+                                .withName("failed-job")
+                                .get()
+                                .getStatus()
+                                .getPhase())
+                    && containerStatus("looping") != null
+                    && containerStatus("looping").getRestartCount() >= 2);
+
+    // What a failed hook's message carries: the tail of its pod's log.
+    assertThat(client.pods().inNamespace(NS).withName("failed-job").tailingLines(5).getLog())
+        .matches(
+            "\\S+ \\[kubesim\\] app: starting image registry.local/backup:1-broken\n"
+                + "\\S+ \\[kubesim\\] app: exited with code 1\n");
+    assertThat(client.pods().inNamespace(NS).withName("failed-job").tailingLines(1).getLog())
+        .endsWith(" [kubesim] app: exited with code 1\n");
+    var looping = client.pods().inNamespace(NS).withName("looping");
+    String[] tail = looping.tailingLines(2).getLog().split("\n");
+    assertThat(tail)
+        .hasSize(2)
+        .allSatisfy(
+            l ->
+                assertThat(l)
+                    .endsWith("app: exited with code 1 (kubesim: this image is set to crash)"));
+    assertThat(looping.getLog().split("\n")).hasSizeGreaterThanOrEqualTo(2);
+    assertThat(looping.inContainer("app").limitBytes(10).getLog()).hasSize(10);
+    assertThat(looping.usingTimestamps().tailingLines(1).getLog())
+        .matches("(\\S+) \\1 \\[kubesim\\] app: exited .*\n");
+    assertThat(looping.terminated().tailingLines(1).getLog())
+        .endsWith("app: exited with code 1 (kubesim: this image is set to crash)\n");
+    // A container that never exited has no previous log: the kubelet's 400, relayed.
+    client.pods().inNamespace(NS).resource(pod("steady", "registry.local/app:3")).create();
+    await()
+        .atMost(30, SECONDS)
+        .until(() -> Workloads.ready(client.pods().inNamespace(NS).withName("steady").get()));
+    assertThat(client.pods().inNamespace(NS).withName("steady").getLog()).endsWith("app: ready\n");
+    assertThatThrownBy(() -> client.pods().inNamespace(NS).withName("steady").terminated().getLog())
+        .hasMessageContaining("previous terminated container \"app\" in pod \"steady\" not found");
   }
 
   private int readyReplicas(String name) {

@@ -282,18 +282,25 @@ public final class Kubelet implements Controller, PodRuntime {
 
   @Override
   public String log(ObjectNode pod, String container, int tailLines) {
-    PodState state = states.get(uid(pod));
-    if (state == null) {
-      return "";
-    }
-    List<String> lines;
-    synchronized (state.log) {
-      lines = state.log.stream().filter(l -> l.contains(" [kubesim] " + container + ": ")).toList();
-    }
+    List<String> lines = logLines(pod, container);
     if (tailLines >= 0 && lines.size() > tailLines) {
       lines = lines.subList(lines.size() - tailLines, lines.size());
     }
     return lines.isEmpty() ? "" : String.join("\n", lines) + "\n";
+  }
+
+  /**
+   * Every line {@code container} of {@code pod} wrote, oldest first, each starting with its time
+   * (ISO-8601, UTC) and a space: the log that pods/log and a hollow node's kubelet API serve.
+   */
+  public List<String> logLines(ObjectNode pod, String container) {
+    PodState state = states.get(uid(pod));
+    if (state == null) {
+      return List.of();
+    }
+    synchronized (state.log) {
+      return state.log.stream().filter(l -> l.contains(" [kubesim] " + container + ": ")).toList();
+    }
   }
 
   @Override

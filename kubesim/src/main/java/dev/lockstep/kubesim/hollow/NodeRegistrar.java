@@ -22,6 +22,7 @@ import java.util.List;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.function.ToIntFunction;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -42,6 +43,7 @@ public final class NodeRegistrar implements AutoCloseable {
   private final LoopbackPodNetwork network;
   private final String cpu;
   private final String memory;
+  private final ToIntFunction<String> kubeletPort;
   private final ScheduledExecutorService renewer =
       Executors.newSingleThreadScheduledExecutor(
           r -> {
@@ -50,9 +52,17 @@ public final class NodeRegistrar implements AutoCloseable {
             return t;
           });
 
+  /**
+   * @param kubeletPort the port of a node's kubelet API, advertised in its status
+   */
   public NodeRegistrar(
-      KubernetesClient client, LoopbackPodNetwork network, String cpu, String memory) {
+      KubernetesClient client,
+      LoopbackPodNetwork network,
+      String cpu,
+      String memory,
+      ToIntFunction<String> kubeletPort) {
     this.client = client;
+    this.kubeletPort = kubeletPort;
     this.network = network;
     this.cpu = cpu;
     this.memory = memory;
@@ -117,8 +127,11 @@ public final class NodeRegistrar implements AutoCloseable {
     info.put("operatingSystem", "linux");
     info.put("architecture", "amd64");
     info.put("osImage", "kubesim hollow node");
-    // No kubelet API is served (pod logs through the API server do not work in this mode).
-    status.putObject("daemonEndpoints").putObject("kubeletEndpoint").put("Port", 10250);
+    // Where the API server reads pod logs (HollowKubeletServer), as a kubelet advertises it.
+    status
+        .putObject("daemonEndpoints")
+        .putObject("kubeletEndpoint")
+        .put("Port", kubeletPort.applyAsInt(name));
     ObjectNode patch = Cluster.JSON.createObjectNode();
     patch.set("status", status);
     client

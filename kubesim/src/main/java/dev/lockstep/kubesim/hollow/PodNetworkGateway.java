@@ -5,9 +5,14 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpClient;
 import io.vertx.core.http.HttpClientOptions;
+import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.RequestOptions;
+import io.vertx.core.net.NetClient;
+import io.vertx.core.net.NetClientOptions;
+import io.vertx.core.net.NetSocket;
+import io.vertx.core.net.SocketAddress;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
@@ -26,6 +31,11 @@ import java.util.regex.Pattern;
  * <p>A pod that does not listen on the port (not Ready, undeclared port) refuses the connection;
  * the gateway then closes the API server's connection without an answer, and the API server reports
  * its own error ({@code error trying to reach service}, 500), as for a refused dial.
+ *
+ * <p>With {@code HTTPS_PROXY=http://127.0.0.1:PORT} too, the API server's connections to the nodes'
+ * kubelet API (pod logs: {@code https://NODE:KUBELET_PORT/containerLogs/...}) come here as {@code
+ * CONNECT NODE:KUBELET_PORT}, and are tunnelled to that node's {@link HollowKubeletServer}; a
+ * {@code CONNECT} to anything else is refused (502).
  */
 public final class PodNetworkGateway implements AutoCloseable {
   private static final Pattern POD_PROXY =
@@ -43,17 +53,25 @@ public final class PodNetworkGateway implements AutoCloseable {
 
   private final Vertx vertx;
   private final BiFunction<String, String, Optional<ObjectNode>> pods;
+  private final BiFunction<String, Integer, Optional<SocketAddress>> kubelets;
   private final HttpClient client;
+  private final NetClient tunnels;
   private HttpServer server;
 
   /**
    * @param vertx where the gateway runs
    * @param pods a hollow pod by namespace and name
+   * @param kubelets where a {@code CONNECT host:port} to a node's kubelet API goes
    */
-  public PodNetworkGateway(Vertx vertx, BiFunction<String, String, Optional<ObjectNode>> pods) {
+  public PodNetworkGateway(
+      Vertx vertx,
+      BiFunction<String, String, Optional<ObjectNode>> pods,
+      BiFunction<String, Integer, Optional<SocketAddress>> kubelets) {
     this.vertx = vertx;
     this.pods = pods;
+    this.kubelets = kubelets;
     this.client = vertx.createHttpClient(new HttpClientOptions().setConnectTimeout(2_000));
+    this.tunnels = vertx.createNetClient(new NetClientOptions().setConnectTimeout(2_000));
   }
 
   /** Listens on 127.0.0.1 ({@code port} 0 picks a free one) and returns the port. */
@@ -70,6 +88,10 @@ public final class PodNetworkGateway implements AutoCloseable {
   }
 
   private void forward(HttpServerRequest request) {
+    if (request.method() == HttpMethod.CONNECT) {
+      tunnel(request);
+      return;
+    }
     request.pause();
     Matcher m = POD_PROXY.matcher(pathOf(request.getHeader("X-Forwarded-Uri")));
     if (!m.matches()) {
@@ -132,6 +154,43 @@ public final class PodNetworkGateway implements AutoCloseable {
         .onFailure(e -> request.connection().close());
   }
 
+  /** {@code CONNECT host:port}: a byte tunnel to a node's kubelet API, or 502. */
+  private void tunnel(HttpServerRequest request) {
+    String authority = request.uri();
+    int colon = authority.lastIndexOf(':');
+    Optional<SocketAddress> target = Optional.empty();
+    if (colon > 0) {
+      try {
+        target =
+            kubelets.apply(
+                authority.substring(0, colon), Integer.parseInt(authority.substring(colon + 1)));
+      } catch (NumberFormatException e) {
+        // no port: not a node's kubelet
+      }
+    }
+    if (target.isEmpty()) {
+      request
+          .response()
+          .setStatusCode(502)
+          .end("kubesim gateway: " + authority + " is no hollow node's kubelet API\n");
+      return;
+    }
+    tunnels
+        .connect(target.get())
+        .onFailure(e -> request.response().setStatusCode(502).end())
+        .onSuccess(
+            kubelet ->
+                request
+                    .toNetSocket()
+                    .onFailure(e -> kubelet.close())
+                    .onSuccess(apiServer -> splice(apiServer, kubelet)));
+  }
+
+  private static void splice(NetSocket a, NetSocket b) {
+    a.pipeTo(b);
+    b.pipeTo(a);
+  }
+
   /** As the API server picks it: the first port of the first container that declares any. */
   private static int defaultPort(JsonNode pod) {
     for (JsonNode container : pod.path("spec").path("containers")) {
@@ -156,5 +215,6 @@ public final class PodNetworkGateway implements AutoCloseable {
       server.close();
     }
     client.close();
+    tunnels.close();
   }
 }

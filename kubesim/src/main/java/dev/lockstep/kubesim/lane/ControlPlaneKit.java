@@ -15,8 +15,9 @@ import java.util.Optional;
  * A real Kubernetes control plane (kube-apiserver, controller manager and scheduler of v1.20.2 with
  * etcd) from the offline kit ({@code LOCKSTEP_K8S_TOOLS}, by default {@code shared/tools/k8s}
  * beside the checkout), started on free ports with its state under {@code target/}, and removed by
- * {@link #close()}. Its API server's {@code HTTP_PROXY} points at a hollow nodes' pod network
- * gateway, so that its pod proxy reaches hollow pods. For tests only.
+ * {@link #close()}. Its API server's {@code HTTP_PROXY} and {@code HTTPS_PROXY} point at a hollow
+ * nodes' pod network gateway, so that its pod proxy reaches hollow pods and its {@code pods/log}
+ * their nodes' kubelet API. For tests only.
  */
 public final class ControlPlaneKit implements AutoCloseable {
   private final Path script;
@@ -87,7 +88,12 @@ public final class ControlPlaneKit implements AutoCloseable {
             "STATE", state.toString(),
             // etcd in memory, as the script's default; removed by close()
             "ETCD_DATA", "/dev/shm/k8s-etcd-" + api,
-            "HTTP_PROXY", "http://127.0.0.1:" + gatewayPort);
+            "HTTP_PROXY", "http://127.0.0.1:" + gatewayPort,
+            // pods/log: the API server dials the nodes' kubelet API over https, which only
+            // HTTPS_PROXY sends through the gateway; NO_PROXY keeps the script's own curl
+            // (which honours HTTPS_PROXY, unlike HTTP_PROXY) off it.
+            "HTTPS_PROXY", "http://127.0.0.1:" + gatewayPort,
+            "NO_PROXY", "127.0.0.1,localhost");
     ControlPlaneKit plane = new ControlPlaneKit(script, env, state);
     Runtime.getRuntime().addShutdownHook(plane.stopAtExit);
     try {
