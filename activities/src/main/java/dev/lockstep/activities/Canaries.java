@@ -537,18 +537,41 @@ final class Canaries {
             request.stable(),
             Set.copyOf(List.of(request.stable().replicas(), request.replicas())),
             target);
-        // The new template and the replicas in one write: the user's own strategy rolls it.
         d.getSpec().setTemplate(changed.template());
-        d.getSpec().setReplicas(request.replicas());
+        // The new template and the replicas in one write would be a scaling event first for the
+        // Deployment controller (an active ReplicaSet's desired-replicas differ): it would scale
+        // the old ReplicaSet back up to the full count, then roll. So while an old ReplicaSet
+        // has pods, the template goes alone, with a strategy that starts all its new pods at
+        // once and stops no old one before they are available; the replicas (and the user's
+        // strategy) come back once the old ReplicaSets are at 0, when only the new one scales.
+        boolean scalesOld =
+            Deployments.replicas(d) != request.replicas()
+                && sets.stream().anyMatch(rs -> specReplicas(rs) > 0);
+        if (scalesOld) {
+          d.getSpec().setStrategy(promoting());
+        } else {
+          d.getSpec().setReplicas(request.replicas());
+        }
         d.setStatus(null);
         try {
           client.apps().deployments().inNamespace(target.namespace()).resource(d).update();
         } catch (KubernetesClientException e) {
           throw retryable(e, "could not promote the canary of " + target);
         }
-        LOG.info("promoting {}: new template, {} replicas", target, request.replicas());
+        LOG.info(
+            scalesOld
+                ? "promoting {}: new template at {} replicas, then {}"
+                : "promoting {}: new template{}, {} replicas",
+            target,
+            scalesOld ? Deployments.replicas(d) : "",
+            request.replicas());
         continue;
       }
+      // Between the two writes: the new template at the stable share, the promoting strategy.
+      boolean between =
+          promoting(d)
+              && Deployments.replicas(d) == request.stable().replicas()
+              && Deployments.replicas(d) != request.replicas();
       List<String> diff = new ArrayList<>();
       if (!TemplateChange.same(d.getSpec().getTemplate(), changed.template())) {
         diff.add(
@@ -556,10 +579,10 @@ final class Canaries {
                 + TemplateChange.images(d.getSpec().getTemplate())
                 + ")");
       }
-      if (Deployments.replicas(d) != request.replicas()) {
+      if (!between && Deployments.replicas(d) != request.replicas()) {
         diff.add("spec.replicas " + request.replicas() + " -> " + Deployments.replicas(d));
       }
-      if (!Objects.equals(Deployments.strategyJson(d), request.stable().strategy())) {
+      if (!between && !Objects.equals(Deployments.strategyJson(d), request.stable().strategy())) {
         diff.add(
             "spec.strategy " + request.stable().strategy() + " -> " + Deployments.strategyJson(d));
       }
@@ -600,6 +623,21 @@ final class Canaries {
             FAILURE_UNIT_FAILED,
             "deployment \"" + target.name() + "\" exceeded its progress deadline");
       }
+      if (between
+          && Deployments.complete(d)
+          && sets.stream()
+              .filter(rs -> !rs.getMetadata().getName().equals(name))
+              .allMatch(rs -> specReplicas(rs) == 0)) {
+        // Only the new ReplicaSet is active: the controller scales it alone to the replicas.
+        ObjectNode body = Serialization.jsonMapper().createObjectNode();
+        body.putObject("metadata").put("resourceVersion", d.getMetadata().getResourceVersion());
+        ObjectNode spec = body.putObject("spec");
+        spec.put("replicas", request.replicas());
+        spec.set("strategy", strategyPatch(request.stable().strategy()));
+        deployments.patch(target, body.toString());
+        LOG.info("promoting {}: {} replicas on the new template", target, request.replicas());
+        continue;
+      }
       boolean rolled =
           name != null
               && Deployments.complete(d)
@@ -632,6 +670,56 @@ final class Canaries {
       context.heartbeat(started);
       Deployments.sleep();
     }
+  }
+
+  private static int specReplicas(ReplicaSet rs) {
+    return rs.getSpec() == null || rs.getSpec().getReplicas() == null
+        ? 0
+        : rs.getSpec().getReplicas();
+  }
+
+  /**
+   * The strategy of the stable Deployment between the promotion's two writes: every new pod at
+   * once, no old one stopped before they are available (the canary serves meanwhile).
+   */
+  static DeploymentStrategy promoting() {
+    return new io.fabric8.kubernetes.api.model.apps.DeploymentStrategyBuilder()
+        .withType("RollingUpdate")
+        .withNewRollingUpdate()
+        .withMaxSurge(new io.fabric8.kubernetes.api.model.IntOrString("100%"))
+        .withMaxUnavailable(new io.fabric8.kubernetes.api.model.IntOrString(0))
+        .endRollingUpdate()
+        .build();
+  }
+
+  static boolean promoting(Deployment d) {
+    DeploymentStrategy s = d.getSpec().getStrategy();
+    return s != null
+        && "RollingUpdate".equals(s.getType())
+        && s.getRollingUpdate() != null
+        && s.getRollingUpdate().getMaxSurge() != null
+        && "100%".equals(s.getRollingUpdate().getMaxSurge().getStrVal())
+        && s.getRollingUpdate().getMaxUnavailable() != null
+        && Integer.valueOf(0).equals(s.getRollingUpdate().getMaxUnavailable().getIntVal());
+  }
+
+  /** A merge patch's {@code spec.strategy} that makes it {@code strategyJson} exactly. */
+  static ObjectNode strategyPatch(String strategyJson) {
+    ObjectNode strategy =
+        (ObjectNode)
+            Serialization.jsonMapper()
+                .valueToTree(Serialization.unmarshal(strategyJson, DeploymentStrategy.class));
+    if (!strategy.hasNonNull("rollingUpdate")) {
+      strategy.putNull("rollingUpdate");
+    } else {
+      ObjectNode rolling = (ObjectNode) strategy.get("rollingUpdate");
+      for (String field : List.of("maxSurge", "maxUnavailable")) {
+        if (!rolling.hasNonNull(field)) {
+          rolling.putNull(field);
+        }
+      }
+    }
+    return strategy;
   }
 
   private void deleteCanary(Target target) {
@@ -746,9 +834,13 @@ final class Canaries {
       ObjectNode annotations = meta.putObject("annotations");
       annotations.putNull(RUN_ANNOTATION);
       annotations.putNull(ORIGIN_ANNOTATION);
-      // The user's replicas back, unless someone else changed them since.
+      // The user's replicas back, unless someone else changed them since; and the user's
+      // strategy, if a promotion stopped between its two writes.
       if (request.stable() != null && Deployments.replicas(d) == request.stable().replicas()) {
         body.putObject("spec").put("replicas", request.replicas());
+      }
+      if (request.stable() != null && request.stable().strategy() != null && promoting(d)) {
+        body.with("spec").set("strategy", strategyPatch(request.stable().strategy()));
       }
       deployments.patch(target, body.toString());
     }
