@@ -365,6 +365,52 @@ class DeploymentCanaryIT {
   }
 
   @Test
+  void aPromotionCutBetweenItsTwoWritesFinishesFromWhatItReads() {
+    String ns = h.namespace();
+    Deployment before = deploymentWithService(ns, "cut", 4, "example/cut:1.0");
+    String target = ns + "/deployment/cut";
+    h.start(canary(target, "cut", "example/cut:2.0", 50, "gate"));
+    h.awaitPhase(target, Phase.WAITING_FOR_RESUME);
+    Map<String, String> created = watchCreatedPods(ns);
+    // What the promotion's first write leaves, as if its worker died right after it: the new
+    // template at the stable share (2), every new pod at once, no old one stopped before.
+    h.kube
+        .apps()
+        .deployments()
+        .inNamespace(ns)
+        .withName("cut")
+        .edit(
+            d -> {
+              d.getSpec()
+                  .getTemplate()
+                  .getSpec()
+                  .getContainers()
+                  .get(0)
+                  .setImage("example/cut:2.0");
+              d.getSpec()
+                  .setStrategy(
+                      new io.fabric8.kubernetes.api.model.apps.DeploymentStrategyBuilder()
+                          .withType("RollingUpdate")
+                          .withNewRollingUpdate()
+                          .withMaxSurge(new io.fabric8.kubernetes.api.model.IntOrString("100%"))
+                          .withMaxUnavailable(new io.fabric8.kubernetes.api.model.IntOrString(0))
+                          .endRollingUpdate()
+                          .build());
+              return d;
+            });
+
+    h.upgrade(target).resume(OPS);
+    UpgradeResult result = h.result(target);
+
+    assertEquals(Phase.COMPLETED, result.phase(), result.message());
+    assertThat(created.values()).hasSize(4).containsOnly("example/cut:2.0");
+    Deployment after = read(ns, "cut");
+    assertThat(after.getSpec().getReplicas()).isEqualTo(4);
+    assertThat(after.getSpec().getStrategy()).isEqualTo(before.getSpec().getStrategy());
+    assertThat(read(ns, "cut-canary")).isNull();
+  }
+
+  @Test
   void cancelAtTheGateRemovesTheCanaryAndReturnsTheDeploymentExactlyAsFound() {
     String ns = h.namespace();
     Deployment before = deploymentWithService(ns, "api", 4, "example/api:1.0");
