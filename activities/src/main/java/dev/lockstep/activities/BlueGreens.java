@@ -560,90 +560,92 @@ final class BlueGreens {
     Instant deadline =
         Instant.ofEpochMilli(started.startedAt()).plusSeconds(request.timeoutSeconds());
     Map<String, Integer> baseline = new HashMap<>();
-    while (true) {
-      Deployment d = deployments.require(target);
-      Canaries.checkStable(
-          d, request.runId(), request.stable(), Set.of(request.stable().replicas()), target);
-      Service s = active(target, a, request.runId(), List.of(a.selector(), fenced(a)));
-      if (!selector(s).equals(fenced(a))) {
-        // The user's pods only, before any preview pod (which carries every label of S) exists.
-        setSelector(s, fenced(a), false);
-        continue;
-      }
-      if (ourPreviewService(target, a.previewService(), request.runId()) == null) {
-        try {
-          client
-              .services()
-              .inNamespace(target.namespace())
-              .resource(newPreviewService(s, a, request.runId()))
-              .create();
-          LOG.info("created service {}/{}", target.namespace(), a.previewService());
-        } catch (KubernetesClientException e) {
-          if (e.getCode() != 409) {
-            throw retryable(e, "could not create the preview Service of " + target);
+    try (ClusterWatch.Changes changes = deployments.changes(target)) {
+      while (true) {
+        Deployment d = deployments.require(target);
+        Canaries.checkStable(
+            d, request.runId(), request.stable(), Set.of(request.stable().replicas()), target);
+        Service s = active(target, a, request.runId(), List.of(a.selector(), fenced(a)));
+        if (!selector(s).equals(fenced(a))) {
+          // The user's pods only, before any preview pod (which carries every label of S) exists.
+          setSelector(s, fenced(a), false);
+          continue;
+        }
+        if (ourPreviewService(target, a.previewService(), request.runId()) == null) {
+          try {
+            client
+                .services()
+                .inNamespace(target.namespace())
+                .resource(newPreviewService(s, a, request.runId()))
+                .create();
+            LOG.info("created service {}/{}", target.namespace(), a.previewService());
+          } catch (KubernetesClientException e) {
+            if (e.getCode() != 409) {
+              throw retryable(e, "could not create the preview Service of " + target);
+            }
           }
+          continue;
         }
-        continue;
-      }
-      Deployment p = ourPreview(target, request.runId());
-      if (p == null) {
-        TemplateChange.Result changed;
-        try {
-          changed = Deployments.desired(d, deployments.replicaSets(d), request.change(), target);
-        } catch (IllegalArgumentException e) {
-          throw nonRetryable(FAILURE_REJECTED, e.getMessage());
-        }
-        try {
-          client
-              .apps()
-              .deployments()
-              .inNamespace(target.namespace())
-              .resource(newPreview(d, changed, request.runId(), request.replicas()))
-              .create();
-          LOG.info(
-              "created {}/{} with {} replicas",
-              target.namespace(),
-              previewName,
-              request.replicas());
-        } catch (KubernetesClientException e) {
-          if (e.getCode() != 409) {
-            throw retryable(e, "could not create the preview of " + target);
+        Deployment p = ourPreview(target, request.runId());
+        if (p == null) {
+          TemplateChange.Result changed;
+          try {
+            changed = Deployments.desired(d, deployments.replicaSets(d), request.change(), target);
+          } catch (IllegalArgumentException e) {
+            throw nonRetryable(FAILURE_REJECTED, e.getMessage());
           }
+          try {
+            client
+                .apps()
+                .deployments()
+                .inNamespace(target.namespace())
+                .resource(newPreview(d, changed, request.runId(), request.replicas()))
+                .create();
+            LOG.info(
+                "created {}/{} with {} replicas",
+                target.namespace(),
+                previewName,
+                request.replicas());
+          } catch (KubernetesClientException e) {
+            if (e.getCode() != 409) {
+              throw retryable(e, "could not create the preview of " + target);
+            }
+          }
+          continue;
         }
-        continue;
+        if (Deployments.replicas(p) != request.replicas()) {
+          canaries.scale(target, previewName, p, request.replicas());
+          continue;
+        }
+        Switched now = seen(target, d, p, a.service());
+        Set<String> previewSets = names(deployments.replicaSets(p));
+        List<UnitSnapshot> previewPods =
+            now.units().stream().filter(u -> isPreview(u, target, previewSets)).toList();
+        checkCrashLoops(previewPods, started, baseline, request.crashLoopRestarts(), "preview");
+        DeploymentCondition late = Deployments.deadlinePassed(p);
+        if (late != null) {
+          throw nonRetryable(
+              FAILURE_UNIT_FAILED,
+              "deployment \"" + previewName + "\" exceeded its progress deadline");
+        }
+        if (Deployments.complete(p)
+            && previewPods.size() == request.replicas()
+            && previewPods.stream()
+                .allMatch(u -> u.ready() && Objects.equals(u.revision(), now.previewRevision()))) {
+          return now;
+        }
+        if (Instant.now().isAfter(deadline)) {
+          throw nonRetryable(
+              FAILURE_UNIT_FAILED,
+              "the preview did not reach "
+                  + request.replicas()
+                  + " Ready pods after "
+                  + request.timeoutSeconds()
+                  + "s");
+        }
+        context.heartbeat(started);
+        deployments.await(changes, context, started, deadline);
       }
-      if (Deployments.replicas(p) != request.replicas()) {
-        canaries.scale(target, previewName, p, request.replicas());
-        continue;
-      }
-      Switched now = seen(target, d, p, a.service());
-      Set<String> previewSets = names(deployments.replicaSets(p));
-      List<UnitSnapshot> previewPods =
-          now.units().stream().filter(u -> isPreview(u, target, previewSets)).toList();
-      checkCrashLoops(previewPods, started, baseline, request.crashLoopRestarts(), "preview");
-      DeploymentCondition late = Deployments.deadlinePassed(p);
-      if (late != null) {
-        throw nonRetryable(
-            FAILURE_UNIT_FAILED,
-            "deployment \"" + previewName + "\" exceeded its progress deadline");
-      }
-      if (Deployments.complete(p)
-          && previewPods.size() == request.replicas()
-          && previewPods.stream()
-              .allMatch(u -> u.ready() && Objects.equals(u.revision(), now.previewRevision()))) {
-        return now;
-      }
-      if (Instant.now().isAfter(deadline)) {
-        throw nonRetryable(
-            FAILURE_UNIT_FAILED,
-            "the preview did not reach "
-                + request.replicas()
-                + " Ready pods after "
-                + request.timeoutSeconds()
-                + "s");
-      }
-      context.heartbeat(started);
-      Deployments.sleep();
     }
   }
 
@@ -725,84 +727,89 @@ final class BlueGreens {
     Instant deadline =
         Instant.ofEpochMilli(started.startedAt()).plusSeconds(request.timeoutSeconds());
     Map<String, Integer> baseline = new HashMap<>();
-    while (true) {
-      Deployment d = deployments.require(target);
-      Marks.checkOurs(d, request.runId(), target);
-      active(target, a, request.runId(), List.of(toPreview(a, request.runId())));
-      List<ReplicaSet> sets = deployments.replicaSets(d);
-      TemplateChange.Result changed;
-      try {
-        changed = Deployments.desired(d, sets, request.change(), target);
-      } catch (IllegalArgumentException e) {
-        throw nonRetryable(FAILURE_REJECTED, e.getMessage());
-      }
-      if (Deployments.hash(d.getSpec().getTemplate()).equals(request.stable().templateHash())) {
-        Canaries.checkStable(
-            d, request.runId(), request.stable(), Set.of(request.stable().replicas()), target);
-        // The new template in one write: the user's own strategy rolls it, with no traffic on it.
-        d.getSpec().setTemplate(changed.template());
-        d.setStatus(null);
+    try (ClusterWatch.Changes changes = deployments.changes(target)) {
+      while (true) {
+        Deployment d = deployments.require(target);
+        Marks.checkOurs(d, request.runId(), target);
+        active(target, a, request.runId(), List.of(toPreview(a, request.runId())));
+        List<ReplicaSet> sets = deployments.replicaSets(d);
+        TemplateChange.Result changed;
         try {
-          client.apps().deployments().inNamespace(target.namespace()).resource(d).update();
-        } catch (KubernetesClientException e) {
-          throw retryable(e, "could not roll " + target + " to the new template");
+          changed = Deployments.desired(d, sets, request.change(), target);
+        } catch (IllegalArgumentException e) {
+          throw nonRetryable(FAILURE_REJECTED, e.getMessage());
         }
-        LOG.info("rolling {} to the new template behind the preview", target);
-        continue;
+        if (Deployments.hash(d.getSpec().getTemplate()).equals(request.stable().templateHash())) {
+          Canaries.checkStable(
+              d, request.runId(), request.stable(), Set.of(request.stable().replicas()), target);
+          // The new template in one write: the user's own strategy rolls it, with no traffic on it.
+          d.getSpec().setTemplate(changed.template());
+          d.setStatus(null);
+          try {
+            client.apps().deployments().inNamespace(target.namespace()).resource(d).update();
+          } catch (KubernetesClientException e) {
+            throw retryable(e, "could not roll " + target + " to the new template");
+          }
+          LOG.info("rolling {} to the new template behind the preview", target);
+          continue;
+        }
+        List<String> diff = new ArrayList<>();
+        if (!TemplateChange.same(d.getSpec().getTemplate(), changed.template())) {
+          diff.add(
+              "spec.template is neither the one the run found nor the new one (images now "
+                  + TemplateChange.images(d.getSpec().getTemplate())
+                  + ")");
+        }
+        if (Deployments.replicas(d) != request.replicas()) {
+          diff.add("spec.replicas " + request.replicas() + " -> " + Deployments.replicas(d));
+        }
+        if (!Objects.equals(Deployments.strategyJson(d), request.stable().strategy())) {
+          diff.add(
+              "spec.strategy "
+                  + request.stable().strategy()
+                  + " -> "
+                  + Deployments.strategyJson(d));
+        }
+        if (!diff.isEmpty()) {
+          throw nonRetryable(FAILURE_TARGET_CHANGED, String.join("; ", diff));
+        }
+        Deployment p = ourPreview(target, request.runId());
+        Switched now = seen(target, d, p, a.service());
+        Set<String> previewSets = p == null ? Set.of() : names(deployments.replicaSets(p));
+        List<UnitSnapshot> userPods =
+            now.units().stream().filter(u -> !isPreview(u, target, previewSets)).toList();
+        checkCrashLoops(
+            userPods.stream()
+                .filter(u -> Objects.equals(u.revision(), now.stableRevision()))
+                .toList(),
+            started,
+            baseline,
+            request.crashLoopRestarts(),
+            "new");
+        if (Deployments.deadlinePassed(d) != null) {
+          throw nonRetryable(
+              FAILURE_UNIT_FAILED,
+              "deployment \"" + target.name() + "\" exceeded its progress deadline");
+        }
+        if (now.stableRevision() != null
+            && Deployments.complete(d)
+            && userPods.size() == request.replicas()
+            && userPods.stream()
+                .allMatch(u -> u.ready() && now.stableRevision().equals(u.revision()))) {
+          return now;
+        }
+        if (Instant.now().isAfter(deadline)) {
+          throw nonRetryable(
+              FAILURE_UNIT_FAILED,
+              "the rollout of "
+                  + target
+                  + " did not complete after "
+                  + request.timeoutSeconds()
+                  + "s");
+        }
+        context.heartbeat(started);
+        deployments.await(changes, context, started, deadline);
       }
-      List<String> diff = new ArrayList<>();
-      if (!TemplateChange.same(d.getSpec().getTemplate(), changed.template())) {
-        diff.add(
-            "spec.template is neither the one the run found nor the new one (images now "
-                + TemplateChange.images(d.getSpec().getTemplate())
-                + ")");
-      }
-      if (Deployments.replicas(d) != request.replicas()) {
-        diff.add("spec.replicas " + request.replicas() + " -> " + Deployments.replicas(d));
-      }
-      if (!Objects.equals(Deployments.strategyJson(d), request.stable().strategy())) {
-        diff.add(
-            "spec.strategy " + request.stable().strategy() + " -> " + Deployments.strategyJson(d));
-      }
-      if (!diff.isEmpty()) {
-        throw nonRetryable(FAILURE_TARGET_CHANGED, String.join("; ", diff));
-      }
-      Deployment p = ourPreview(target, request.runId());
-      Switched now = seen(target, d, p, a.service());
-      Set<String> previewSets = p == null ? Set.of() : names(deployments.replicaSets(p));
-      List<UnitSnapshot> userPods =
-          now.units().stream().filter(u -> !isPreview(u, target, previewSets)).toList();
-      checkCrashLoops(
-          userPods.stream()
-              .filter(u -> Objects.equals(u.revision(), now.stableRevision()))
-              .toList(),
-          started,
-          baseline,
-          request.crashLoopRestarts(),
-          "new");
-      if (Deployments.deadlinePassed(d) != null) {
-        throw nonRetryable(
-            FAILURE_UNIT_FAILED,
-            "deployment \"" + target.name() + "\" exceeded its progress deadline");
-      }
-      if (now.stableRevision() != null
-          && Deployments.complete(d)
-          && userPods.size() == request.replicas()
-          && userPods.stream()
-              .allMatch(u -> u.ready() && now.stableRevision().equals(u.revision()))) {
-        return now;
-      }
-      if (Instant.now().isAfter(deadline)) {
-        throw nonRetryable(
-            FAILURE_UNIT_FAILED,
-            "the rollout of "
-                + target
-                + " did not complete after "
-                + request.timeoutSeconds()
-                + "s");
-      }
-      context.heartbeat(started);
-      Deployments.sleep();
     }
   }
 
@@ -814,42 +821,44 @@ final class BlueGreens {
     Instant deadline =
         Instant.ofEpochMilli(started.startedAt())
             .plusSeconds(Math.max(60, request.timeoutSeconds()));
-    while (true) {
-      Deployment d = deployments.require(target);
-      Canaries.checkStable(
-          d, request.runId(), request.stable(), Set.of(request.stable().replicas()), target);
-      String newHash = hashOf(Deployments.current(d, deployments.replicaSets(d)));
-      Service s = service(target.namespace(), a.service());
-      boolean marked = s != null && request.runId().equals(Marks.annotation(s));
-      if (marked) {
-        s = active(target, a, request.runId(), List.of(a.selector(), onHash(a, newHash)));
-      } else if (s == null || !selector(s).equals(a.selector())) {
-        // Unmarked: done before, unless someone else changed it since.
-        s = active(target, a, request.runId(), List.of(a.selector()));
-      }
-      Deployment p = ourPreview(target, request.runId());
-      if (p != null) {
-        delete(target, true, p.getMetadata().getName());
-        continue;
-      }
-      if (ourPreviewService(target, a.previewService(), request.runId()) != null) {
-        delete(target, false, a.previewService());
-        continue;
-      }
-      if (!previewPodsLeft(target, request.runId())) {
+    try (ClusterWatch.Changes changes = deployments.changes(target)) {
+      while (true) {
+        Deployment d = deployments.require(target);
+        Canaries.checkStable(
+            d, request.runId(), request.stable(), Set.of(request.stable().replicas()), target);
+        String newHash = hashOf(Deployments.current(d, deployments.replicaSets(d)));
+        Service s = service(target.namespace(), a.service());
+        boolean marked = s != null && request.runId().equals(Marks.annotation(s));
         if (marked) {
-          // The preview's pods are gone: S selects exactly the user's pods now.
-          setSelector(s, a.selector(), true);
+          s = active(target, a, request.runId(), List.of(a.selector(), onHash(a, newHash)));
+        } else if (s == null || !selector(s).equals(a.selector())) {
+          // Unmarked: done before, unless someone else changed it since.
+          s = active(target, a, request.runId(), List.of(a.selector()));
+        }
+        Deployment p = ourPreview(target, request.runId());
+        if (p != null) {
+          delete(target, true, p.getMetadata().getName());
           continue;
         }
-        return seen(target, d, null, a.service());
+        if (ourPreviewService(target, a.previewService(), request.runId()) != null) {
+          delete(target, false, a.previewService());
+          continue;
+        }
+        if (!previewPodsLeft(target, request.runId())) {
+          if (marked) {
+            // The preview's pods are gone: S selects exactly the user's pods now.
+            setSelector(s, a.selector(), true);
+            continue;
+          }
+          return seen(target, d, null, a.service());
+        }
+        if (Instant.now().isAfter(deadline)) {
+          throw ApplicationFailure.newFailure(
+              "timed out waiting for the preview's pods of " + target + " to go", "Timeout");
+        }
+        context.heartbeat(started);
+        deployments.await(changes, context, started, deadline);
       }
-      if (Instant.now().isAfter(deadline)) {
-        throw ApplicationFailure.newFailure(
-            "timed out waiting for the preview's pods of " + target + " to go", "Timeout");
-      }
-      context.heartbeat(started);
-      Deployments.sleep();
     }
   }
 
@@ -892,98 +901,100 @@ final class BlueGreens {
             ? request.active()
             : markedActive(target, request.runId(), oldHash);
     String name = request.fromRevision();
-    while (true) {
-      d = deployments.require(target);
-      Deployment p = ourPreview(target, request.runId());
-      Service s = a == null ? null : service(target.namespace(), a.service());
-      boolean serviceOurs = s != null && request.runId().equals(Marks.annotation(s));
-      if (serviceOurs && !Objects.equals(ports(s), a.ports())) {
-        throw nonRetryable(
-            FAILURE_TARGET_CHANGED,
-            "service " + a.service() + ": spec.ports " + a.ports() + " -> " + ports(s));
-      }
-      Switched now = seen(target, d, p, serviceOurs ? a.service() : null);
-      Set<String> previewSets = p == null ? Set.of() : names(deployments.replicaSets(p));
-      List<UnitSnapshot> previewPods =
-          now.units().stream().filter(u -> isPreview(u, target, previewSets)).toList();
-      List<UnitSnapshot> userPods =
-          now.units().stream().filter(u -> !isPreview(u, target, previewSets)).toList();
-      boolean templateBack =
-          TemplateChange.same(d.getSpec().getTemplate(), Deployments.templateOf(back));
-      if (request.runId().equals(Marks.annotation(d))) {
-        if (!templateBack
-            && serviceOurs
-            && p != null
-            && !selector(s).equals(toPreview(a, request.runId()))
-            && previewPods.size() == Deployments.replicas(p)
-            && !previewPods.isEmpty()
-            && previewPods.stream().allMatch(UnitSnapshot::ready)) {
-          // The user's Deployment goes back while the preview's Ready pods take the traffic.
-          setSelector(s, toPreview(a, request.runId()), false);
-          continue;
+    try (ClusterWatch.Changes changes = deployments.changes(target)) {
+      while (true) {
+        d = deployments.require(target);
+        Deployment p = ourPreview(target, request.runId());
+        Service s = a == null ? null : service(target.namespace(), a.service());
+        boolean serviceOurs = s != null && request.runId().equals(Marks.annotation(s));
+        if (serviceOurs && !Objects.equals(ports(s), a.ports())) {
+          throw nonRetryable(
+              FAILURE_TARGET_CHANGED,
+              "service " + a.service() + ": spec.ports " + a.ports() + " -> " + ports(s));
         }
-        // One write returns the user's Deployment as found: template, replicas, strategy, mark.
-        d.getMetadata().getAnnotations().remove(RUN_ANNOTATION);
-        d.getMetadata().getAnnotations().remove(ORIGIN_ANNOTATION);
-        if (!templateBack) {
-          d.getSpec().setTemplate(Deployments.templateOf(back));
-        }
-        d.getSpec().setReplicas(request.replicas());
-        if (request.strategy() != null) {
-          d.getSpec()
-              .setStrategy(Serialization.unmarshal(request.strategy(), DeploymentStrategy.class));
-        }
-        d.getSpec().setPaused(null);
-        d.setStatus(null);
-        try {
-          client.apps().deployments().inNamespace(target.namespace()).resource(d).update();
-        } catch (KubernetesClientException e) {
-          throw retryable(e, "could not return " + target + " to " + name);
-        }
-        LOG.info("returned {} to {} with {} replicas", target, name, request.replicas());
-        continue;
-      }
-      boolean userBack =
-          Deployments.complete(d)
-              && userPods.size() == request.replicas()
-              && userPods.stream().allMatch(u -> name.equals(u.revision()) && u.ready());
-      if (userBack) {
-        if (serviceOurs) {
-          Map<String, String> fence = onHash(a, oldHash);
-          if (p != null || !previewPods.isEmpty() || previewPodsLeft(target, request.runId())) {
-            if (!selector(s).equals(fence)) {
-              // Switch back at once: the user's Ready pods only, before the preview's go.
-              setSelector(s, fence, false);
-              continue;
-            }
-          } else {
-            setSelector(s, a.selector(), true);
+        Switched now = seen(target, d, p, serviceOurs ? a.service() : null);
+        Set<String> previewSets = p == null ? Set.of() : names(deployments.replicaSets(p));
+        List<UnitSnapshot> previewPods =
+            now.units().stream().filter(u -> isPreview(u, target, previewSets)).toList();
+        List<UnitSnapshot> userPods =
+            now.units().stream().filter(u -> !isPreview(u, target, previewSets)).toList();
+        boolean templateBack =
+            TemplateChange.same(d.getSpec().getTemplate(), Deployments.templateOf(back));
+        if (request.runId().equals(Marks.annotation(d))) {
+          if (!templateBack
+              && serviceOurs
+              && p != null
+              && !selector(s).equals(toPreview(a, request.runId()))
+              && previewPods.size() == Deployments.replicas(p)
+              && !previewPods.isEmpty()
+              && previewPods.stream().allMatch(UnitSnapshot::ready)) {
+            // The user's Deployment goes back while the preview's Ready pods take the traffic.
+            setSelector(s, toPreview(a, request.runId()), false);
             continue;
           }
-        }
-        if (p != null) {
-          delete(target, true, p.getMetadata().getName());
+          // One write returns the user's Deployment as found: template, replicas, strategy, mark.
+          d.getMetadata().getAnnotations().remove(RUN_ANNOTATION);
+          d.getMetadata().getAnnotations().remove(ORIGIN_ANNOTATION);
+          if (!templateBack) {
+            d.getSpec().setTemplate(Deployments.templateOf(back));
+          }
+          d.getSpec().setReplicas(request.replicas());
+          if (request.strategy() != null) {
+            d.getSpec()
+                .setStrategy(Serialization.unmarshal(request.strategy(), DeploymentStrategy.class));
+          }
+          d.getSpec().setPaused(null);
+          d.setStatus(null);
+          try {
+            client.apps().deployments().inNamespace(target.namespace()).resource(d).update();
+          } catch (KubernetesClientException e) {
+            throw retryable(e, "could not return " + target + " to " + name);
+          }
+          LOG.info("returned {} to {} with {} replicas", target, name, request.replicas());
           continue;
         }
-        if (a != null && ourPreviewService(target, a.previewService(), request.runId()) != null) {
-          delete(target, false, a.previewService());
-          continue;
+        boolean userBack =
+            Deployments.complete(d)
+                && userPods.size() == request.replicas()
+                && userPods.stream().allMatch(u -> name.equals(u.revision()) && u.ready());
+        if (userBack) {
+          if (serviceOurs) {
+            Map<String, String> fence = onHash(a, oldHash);
+            if (p != null || !previewPods.isEmpty() || previewPodsLeft(target, request.runId())) {
+              if (!selector(s).equals(fence)) {
+                // Switch back at once: the user's Ready pods only, before the preview's go.
+                setSelector(s, fence, false);
+                continue;
+              }
+            } else {
+              setSelector(s, a.selector(), true);
+              continue;
+            }
+          }
+          if (p != null) {
+            delete(target, true, p.getMetadata().getName());
+            continue;
+          }
+          if (a != null && ourPreviewService(target, a.previewService(), request.runId()) != null) {
+            delete(target, false, a.previewService());
+            continue;
+          }
+          if (!previewPodsLeft(target, request.runId()) && !serviceOurs) {
+            return now;
+          }
         }
-        if (!previewPodsLeft(target, request.runId()) && !serviceOurs) {
-          return now;
+        if (Instant.now().isAfter(deadline)) {
+          throw ApplicationFailure.newFailure(
+              "timed out waiting for every pod of "
+                  + target
+                  + " Ready on "
+                  + name
+                  + ", no preview, its Service as found",
+              "Timeout");
         }
+        context.heartbeat(started);
+        deployments.await(changes, context, started, deadline);
       }
-      if (Instant.now().isAfter(deadline)) {
-        throw ApplicationFailure.newFailure(
-            "timed out waiting for every pod of "
-                + target
-                + " Ready on "
-                + name
-                + ", no preview, its Service as found",
-            "Timeout");
-      }
-      context.heartbeat(started);
-      Deployments.sleep();
     }
   }
 

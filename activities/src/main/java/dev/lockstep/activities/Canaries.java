@@ -400,114 +400,116 @@ final class Canaries {
     Map<String, Integer> baseline = new HashMap<>();
     int wantCanary = request.canaryReplicas();
     int wantStable = request.stableReplicas();
-    while (true) {
-      Deployment d = deployments.require(target);
-      checkStable(
-          d,
-          request.runId(),
-          request.stable(),
-          Set.copyOf(List.of(request.stable().replicas(), wantStable)),
-          target);
-      Deployment c = ourCanary(target, request.runId());
-      if (c == null) {
-        TemplateChange.Result changed;
-        try {
-          changed = Deployments.desired(d, deployments.replicaSets(d), request.change(), target);
-        } catch (IllegalArgumentException e) {
-          throw nonRetryable(FAILURE_REJECTED, e.getMessage());
-        }
-        try {
-          client
-              .apps()
-              .deployments()
-              .inNamespace(target.namespace())
-              .resource(newCanary(d, changed, request.runId(), wantCanary))
-              .create();
-          LOG.info("created {}/{} with {} replicas", target.namespace(), canaryName, wantCanary);
-        } catch (KubernetesClientException e) {
-          if (e.getCode() != 409) {
-            throw retryable(e, "could not create the canary of " + target);
+    try (ClusterWatch.Changes changes = deployments.changes(target)) {
+      while (true) {
+        Deployment d = deployments.require(target);
+        checkStable(
+            d,
+            request.runId(),
+            request.stable(),
+            Set.copyOf(List.of(request.stable().replicas(), wantStable)),
+            target);
+        Deployment c = ourCanary(target, request.runId());
+        if (c == null) {
+          TemplateChange.Result changed;
+          try {
+            changed = Deployments.desired(d, deployments.replicaSets(d), request.change(), target);
+          } catch (IllegalArgumentException e) {
+            throw nonRetryable(FAILURE_REJECTED, e.getMessage());
           }
-        }
-        continue;
-      }
-      // Grow first: the Ready pods behind the Service never drop below the user's replicas.
-      if (Deployments.replicas(c) < wantCanary) {
-        scale(target, canaryName, c, wantCanary);
-        continue;
-      }
-      if (Deployments.replicas(d) < wantStable) {
-        scale(target, target.name(), d, wantStable);
-        continue;
-      }
-      List<ReplicaSet> canarySets = deployments.replicaSets(c);
-      Set<String> canaryNames = names(canarySets);
-      List<UnitSnapshot> units = units(d, canaryNames);
-      for (UnitSnapshot u : units) {
-        if (!isCanary(u, target, canaryNames)) {
+          try {
+            client
+                .apps()
+                .deployments()
+                .inNamespace(target.namespace())
+                .resource(newCanary(d, changed, request.runId(), wantCanary))
+                .create();
+            LOG.info("created {}/{} with {} replicas", target.namespace(), canaryName, wantCanary);
+          } catch (KubernetesClientException e) {
+            if (e.getCode() != 409) {
+              throw retryable(e, "could not create the canary of " + target);
+            }
+          }
           continue;
         }
-        int base =
-            started.baselineRestarts() < 0
-                ? baseline.computeIfAbsent(u.name(), n -> u.restarts())
-                : 0;
-        if (u.restarts() - base >= request.crashLoopRestarts()) {
-          throw nonRetryable(
-              FAILURE_UNIT_FAILED,
-              "canary pod " + u.name() + " is crash-looping (" + u.restarts() + " restarts)");
-        }
-      }
-      DeploymentCondition late = Deployments.deadlinePassed(c);
-      if (late != null) {
-        throw nonRetryable(
-            FAILURE_UNIT_FAILED,
-            "deployment \"" + canaryName + "\" exceeded its progress deadline");
-      }
-      if (available(c) >= wantCanary && available(d) >= wantStable) {
-        if (Deployments.replicas(c) > wantCanary) {
+        // Grow first: the Ready pods behind the Service never drop below the user's replicas.
+        if (Deployments.replicas(c) < wantCanary) {
           scale(target, canaryName, c, wantCanary);
           continue;
         }
-        if (Deployments.replicas(d) > wantStable) {
+        if (Deployments.replicas(d) < wantStable) {
           scale(target, target.name(), d, wantStable);
           continue;
         }
+        List<ReplicaSet> canarySets = deployments.replicaSets(c);
+        Set<String> canaryNames = names(canarySets);
+        List<UnitSnapshot> units = units(d, canaryNames);
+        for (UnitSnapshot u : units) {
+          if (!isCanary(u, target, canaryNames)) {
+            continue;
+          }
+          int base =
+              started.baselineRestarts() < 0
+                  ? baseline.computeIfAbsent(u.name(), n -> u.restarts())
+                  : 0;
+          if (u.restarts() - base >= request.crashLoopRestarts()) {
+            throw nonRetryable(
+                FAILURE_UNIT_FAILED,
+                "canary pod " + u.name() + " is crash-looping (" + u.restarts() + " restarts)");
+          }
+        }
+        DeploymentCondition late = Deployments.deadlinePassed(c);
+        if (late != null) {
+          throw nonRetryable(
+              FAILURE_UNIT_FAILED,
+              "deployment \"" + canaryName + "\" exceeded its progress deadline");
+        }
+        if (available(c) >= wantCanary && available(d) >= wantStable) {
+          if (Deployments.replicas(c) > wantCanary) {
+            scale(target, canaryName, c, wantCanary);
+            continue;
+          }
+          if (Deployments.replicas(d) > wantStable) {
+            scale(target, target.name(), d, wantStable);
+            continue;
+          }
+        }
+        long canaryPods = units.stream().filter(u -> isCanary(u, target, canaryNames)).count();
+        long stablePods = units.size() - canaryPods;
+        if (Deployments.replicas(c) == wantCanary
+            && Deployments.replicas(d) == wantStable
+            && Deployments.complete(c)
+            && Deployments.complete(d)
+            && canaryPods == wantCanary
+            && stablePods == wantStable
+            && units.stream().allMatch(UnitSnapshot::ready)) {
+          ReplicaSet stableSet = Deployments.current(d, deployments.replicaSets(d));
+          ReplicaSet canarySet = Deployments.current(c, canarySets);
+          Set<String> stableNames = names(deployments.replicaSets(d));
+          return new CanaryActivities.Weighted(
+              new Expected(
+                  request.stable().templateHash(),
+                  Deployments.replicas(d),
+                  Deployments.strategyJson(d)),
+              stableSet == null ? null : stableSet.getMetadata().getName(),
+              canarySet == null ? null : canarySet.getMetadata().getName(),
+              units,
+              traffic(d, stableNames, canaryNames, units));
+        }
+        if (Instant.now().isAfter(deadline)) {
+          throw nonRetryable(
+              FAILURE_UNIT_FAILED,
+              "the canary did not reach "
+                  + wantCanary
+                  + " Ready pods (and the stable Deployment "
+                  + wantStable
+                  + ") after "
+                  + request.timeoutSeconds()
+                  + "s");
+        }
+        context.heartbeat(started);
+        deployments.await(changes, context, started, deadline);
       }
-      long canaryPods = units.stream().filter(u -> isCanary(u, target, canaryNames)).count();
-      long stablePods = units.size() - canaryPods;
-      if (Deployments.replicas(c) == wantCanary
-          && Deployments.replicas(d) == wantStable
-          && Deployments.complete(c)
-          && Deployments.complete(d)
-          && canaryPods == wantCanary
-          && stablePods == wantStable
-          && units.stream().allMatch(UnitSnapshot::ready)) {
-        ReplicaSet stableSet = Deployments.current(d, deployments.replicaSets(d));
-        ReplicaSet canarySet = Deployments.current(c, canarySets);
-        Set<String> stableNames = names(deployments.replicaSets(d));
-        return new CanaryActivities.Weighted(
-            new Expected(
-                request.stable().templateHash(),
-                Deployments.replicas(d),
-                Deployments.strategyJson(d)),
-            stableSet == null ? null : stableSet.getMetadata().getName(),
-            canarySet == null ? null : canarySet.getMetadata().getName(),
-            units,
-            traffic(d, stableNames, canaryNames, units));
-      }
-      if (Instant.now().isAfter(deadline)) {
-        throw nonRetryable(
-            FAILURE_UNIT_FAILED,
-            "the canary did not reach "
-                + wantCanary
-                + " Ready pods (and the stable Deployment "
-                + wantStable
-                + ") after "
-                + request.timeoutSeconds()
-                + "s");
-      }
-      context.heartbeat(started);
-      Deployments.sleep();
     }
   }
 
@@ -518,120 +520,213 @@ final class Canaries {
     Instant deadline =
         Instant.ofEpochMilli(started.startedAt()).plusSeconds(request.timeoutSeconds());
     Map<String, Integer> baseline = new HashMap<>();
-    while (true) {
-      Deployment d = deployments.require(target);
-      Marks.checkOurs(d, request.runId(), target);
-      List<ReplicaSet> sets = deployments.replicaSets(d);
-      TemplateChange.Result changed;
-      try {
-        changed = Deployments.desired(d, sets, request.change(), target);
-      } catch (IllegalArgumentException e) {
-        throw nonRetryable(FAILURE_REJECTED, e.getMessage());
-      }
-      boolean onOld =
-          Deployments.hash(d.getSpec().getTemplate()).equals(request.stable().templateHash());
-      if (onOld) {
-        checkStable(
-            d,
-            request.runId(),
-            request.stable(),
-            Set.copyOf(List.of(request.stable().replicas(), request.replicas())),
-            target);
-        // The new template and the replicas in one write: the user's own strategy rolls it.
-        d.getSpec().setTemplate(changed.template());
-        d.getSpec().setReplicas(request.replicas());
-        d.setStatus(null);
+    try (ClusterWatch.Changes changes = deployments.changes(target)) {
+      while (true) {
+        Deployment d = deployments.require(target);
+        Marks.checkOurs(d, request.runId(), target);
+        List<ReplicaSet> sets = deployments.replicaSets(d);
+        TemplateChange.Result changed;
         try {
-          client.apps().deployments().inNamespace(target.namespace()).resource(d).update();
-        } catch (KubernetesClientException e) {
-          throw retryable(e, "could not promote the canary of " + target);
+          changed = Deployments.desired(d, sets, request.change(), target);
+        } catch (IllegalArgumentException e) {
+          throw nonRetryable(FAILURE_REJECTED, e.getMessage());
         }
-        LOG.info("promoting {}: new template, {} replicas", target, request.replicas());
-        continue;
-      }
-      List<String> diff = new ArrayList<>();
-      if (!TemplateChange.same(d.getSpec().getTemplate(), changed.template())) {
-        diff.add(
-            "spec.template is neither the one the run found nor the new one (images now "
-                + TemplateChange.images(d.getSpec().getTemplate())
-                + ")");
-      }
-      if (Deployments.replicas(d) != request.replicas()) {
-        diff.add("spec.replicas " + request.replicas() + " -> " + Deployments.replicas(d));
-      }
-      if (!Objects.equals(Deployments.strategyJson(d), request.stable().strategy())) {
-        diff.add(
-            "spec.strategy " + request.stable().strategy() + " -> " + Deployments.strategyJson(d));
-      }
-      if (!diff.isEmpty()) {
-        throw nonRetryable(FAILURE_TARGET_CHANGED, String.join("; ", diff));
-      }
-      ReplicaSet fresh = Deployments.current(d, sets);
-      String name = fresh == null ? null : fresh.getMetadata().getName();
-      Set<String> stableNames = names(sets);
-      Deployment c = ourCanary(target, request.runId());
-      Set<String> canaryNames = c == null ? Set.of() : names(deployments.replicaSets(c));
-      List<UnitSnapshot> all = Deployments.units(deployments.pods(d), name);
-      List<UnitSnapshot> stablePods =
-          all.stream().filter(u -> !isCanary(u, target, canaryNames)).toList();
-      for (UnitSnapshot u : stablePods) {
-        if (name == null || !name.equals(u.revision())) {
+        boolean onOld =
+            Deployments.hash(d.getSpec().getTemplate()).equals(request.stable().templateHash());
+        if (onOld) {
+          checkStable(
+              d,
+              request.runId(),
+              request.stable(),
+              Set.copyOf(List.of(request.stable().replicas(), request.replicas())),
+              target);
+          d.getSpec().setTemplate(changed.template());
+          // The new template and the replicas in one write would be a scaling event first for the
+          // Deployment controller (an active ReplicaSet's desired-replicas differ): it would scale
+          // the old ReplicaSet back up to the full count, then roll. So while an old ReplicaSet
+          // has pods, the template goes alone, with a strategy that starts all its new pods at
+          // once and stops no old one before they are available; the replicas (and the user's
+          // strategy) come back once the old ReplicaSets are at 0, when only the new one scales.
+          boolean scalesOld =
+              Deployments.replicas(d) != request.replicas()
+                  && sets.stream().anyMatch(rs -> specReplicas(rs) > 0);
+          if (scalesOld) {
+            d.getSpec().setStrategy(promoting());
+          } else {
+            d.getSpec().setReplicas(request.replicas());
+          }
+          d.setStatus(null);
+          try {
+            client.apps().deployments().inNamespace(target.namespace()).resource(d).update();
+          } catch (KubernetesClientException e) {
+            throw retryable(e, "could not promote the canary of " + target);
+          }
+          LOG.info(
+              scalesOld
+                  ? "promoting {}: new template at {} replicas, then {}"
+                  : "promoting {}: new template{}, {} replicas",
+              target,
+              scalesOld ? Deployments.replicas(d) : "",
+              request.replicas());
           continue;
         }
-        int base =
-            started.baselineRestarts() < 0
-                ? baseline.computeIfAbsent(u.name(), n -> u.restarts())
-                : 0;
-        if (u.restarts() - base >= request.crashLoopRestarts()) {
+        // Between the two writes: the new template at the stable share, the promoting strategy.
+        boolean between =
+            promoting(d)
+                && Deployments.replicas(d) == request.stable().replicas()
+                && Deployments.replicas(d) != request.replicas();
+        List<String> diff = new ArrayList<>();
+        if (!TemplateChange.same(d.getSpec().getTemplate(), changed.template())) {
+          diff.add(
+              "spec.template is neither the one the run found nor the new one (images now "
+                  + TemplateChange.images(d.getSpec().getTemplate())
+                  + ")");
+        }
+        if (!between && Deployments.replicas(d) != request.replicas()) {
+          diff.add("spec.replicas " + request.replicas() + " -> " + Deployments.replicas(d));
+        }
+        if (!between && !Objects.equals(Deployments.strategyJson(d), request.stable().strategy())) {
+          diff.add(
+              "spec.strategy "
+                  + request.stable().strategy()
+                  + " -> "
+                  + Deployments.strategyJson(d));
+        }
+        if (!diff.isEmpty()) {
+          throw nonRetryable(FAILURE_TARGET_CHANGED, String.join("; ", diff));
+        }
+        ReplicaSet fresh = Deployments.current(d, sets);
+        String name = fresh == null ? null : fresh.getMetadata().getName();
+        Set<String> stableNames = names(sets);
+        Deployment c = ourCanary(target, request.runId());
+        Set<String> canaryNames = c == null ? Set.of() : names(deployments.replicaSets(c));
+        List<UnitSnapshot> all = Deployments.units(deployments.pods(d), name);
+        List<UnitSnapshot> stablePods =
+            all.stream().filter(u -> !isCanary(u, target, canaryNames)).toList();
+        for (UnitSnapshot u : stablePods) {
+          if (name == null || !name.equals(u.revision())) {
+            continue;
+          }
+          int base =
+              started.baselineRestarts() < 0
+                  ? baseline.computeIfAbsent(u.name(), n -> u.restarts())
+                  : 0;
+          if (u.restarts() - base >= request.crashLoopRestarts()) {
+            throw nonRetryable(
+                FAILURE_UNIT_FAILED,
+                "pod "
+                    + u.name()
+                    + " is crash-looping on "
+                    + name
+                    + " ("
+                    + u.restarts()
+                    + " restarts)");
+          }
+        }
+        DeploymentCondition late = Deployments.deadlinePassed(d);
+        if (late != null) {
           throw nonRetryable(
               FAILURE_UNIT_FAILED,
-              "pod "
-                  + u.name()
-                  + " is crash-looping on "
-                  + name
-                  + " ("
-                  + u.restarts()
-                  + " restarts)");
+              "deployment \"" + target.name() + "\" exceeded its progress deadline");
         }
-      }
-      DeploymentCondition late = Deployments.deadlinePassed(d);
-      if (late != null) {
-        throw nonRetryable(
-            FAILURE_UNIT_FAILED,
-            "deployment \"" + target.name() + "\" exceeded its progress deadline");
-      }
-      boolean rolled =
-          name != null
-              && Deployments.complete(d)
-              && stablePods.size() == request.replicas()
-              && stablePods.stream().allMatch(u -> name.equals(u.revision()) && u.ready());
-      if (rolled) {
-        if (c != null) {
-          deleteCanary(target);
+        if (between
+            && Deployments.complete(d)
+            && sets.stream()
+                .filter(rs -> !rs.getMetadata().getName().equals(name))
+                .allMatch(rs -> specReplicas(rs) == 0)) {
+          // Only the new ReplicaSet is active: the controller scales it alone to the replicas.
+          ObjectNode body = Serialization.jsonMapper().createObjectNode();
+          body.putObject("metadata").put("resourceVersion", d.getMetadata().getResourceVersion());
+          ObjectNode spec = body.putObject("spec");
+          spec.put("replicas", request.replicas());
+          spec.set("strategy", strategyPatch(request.stable().strategy()));
+          deployments.patch(target, body.toString());
+          LOG.info("promoting {}: {} replicas on the new template", target, request.replicas());
           continue;
         }
-        // The canary's pods go with it: wait them out, so nothing of the run is left.
-        if (all.size() == stablePods.size() && !canaryPodsLeft(target, request.runId())) {
-          return new CanaryActivities.Weighted(
-              Deployments.expected(d),
-              name,
-              null,
-              stablePods,
-              traffic(d, stableNames, Set.of(), stablePods));
+        boolean rolled =
+            name != null
+                && Deployments.complete(d)
+                && stablePods.size() == request.replicas()
+                && stablePods.stream().allMatch(u -> name.equals(u.revision()) && u.ready());
+        if (rolled) {
+          if (c != null) {
+            deleteCanary(target);
+            continue;
+          }
+          // The canary's pods go with it: wait them out, so nothing of the run is left.
+          if (all.size() == stablePods.size() && !canaryPodsLeft(target, request.runId())) {
+            return new CanaryActivities.Weighted(
+                Deployments.expected(d),
+                name,
+                null,
+                stablePods,
+                traffic(d, stableNames, Set.of(), stablePods));
+          }
+        }
+        if (Instant.now().isAfter(deadline)) {
+          throw nonRetryable(
+              FAILURE_UNIT_FAILED,
+              "the promotion of "
+                  + target
+                  + " did not complete after "
+                  + request.timeoutSeconds()
+                  + "s");
+        }
+        context.heartbeat(started);
+        deployments.await(changes, context, started, deadline);
+      }
+    }
+  }
+
+  private static int specReplicas(ReplicaSet rs) {
+    return rs.getSpec() == null || rs.getSpec().getReplicas() == null
+        ? 0
+        : rs.getSpec().getReplicas();
+  }
+
+  /**
+   * The strategy of the stable Deployment between the promotion's two writes: every new pod at
+   * once, no old one stopped before they are available (the canary serves meanwhile).
+   */
+  static DeploymentStrategy promoting() {
+    return new io.fabric8.kubernetes.api.model.apps.DeploymentStrategyBuilder()
+        .withType("RollingUpdate")
+        .withNewRollingUpdate()
+        .withMaxSurge(new io.fabric8.kubernetes.api.model.IntOrString("100%"))
+        .withMaxUnavailable(new io.fabric8.kubernetes.api.model.IntOrString(0))
+        .endRollingUpdate()
+        .build();
+  }
+
+  static boolean promoting(Deployment d) {
+    DeploymentStrategy s = d.getSpec().getStrategy();
+    return s != null
+        && "RollingUpdate".equals(s.getType())
+        && s.getRollingUpdate() != null
+        && s.getRollingUpdate().getMaxSurge() != null
+        && "100%".equals(s.getRollingUpdate().getMaxSurge().getStrVal())
+        && s.getRollingUpdate().getMaxUnavailable() != null
+        && Integer.valueOf(0).equals(s.getRollingUpdate().getMaxUnavailable().getIntVal());
+  }
+
+  /** A merge patch's {@code spec.strategy} that makes it {@code strategyJson} exactly. */
+  static ObjectNode strategyPatch(String strategyJson) {
+    ObjectNode strategy =
+        (ObjectNode)
+            Serialization.jsonMapper()
+                .valueToTree(Serialization.unmarshal(strategyJson, DeploymentStrategy.class));
+    if (!strategy.hasNonNull("rollingUpdate")) {
+      strategy.putNull("rollingUpdate");
+    } else {
+      ObjectNode rolling = (ObjectNode) strategy.get("rollingUpdate");
+      for (String field : List.of("maxSurge", "maxUnavailable")) {
+        if (!rolling.hasNonNull(field)) {
+          rolling.putNull(field);
         }
       }
-      if (Instant.now().isAfter(deadline)) {
-        throw nonRetryable(
-            FAILURE_UNIT_FAILED,
-            "the promotion of "
-                + target
-                + " did not complete after "
-                + request.timeoutSeconds()
-                + "s");
-      }
-      context.heartbeat(started);
-      Deployments.sleep();
     }
+    return strategy;
   }
 
   private void deleteCanary(Target target) {
@@ -700,39 +795,41 @@ final class Canaries {
       LOG.info(
           "returned {} to {} with {} replicas", target, request.fromRevision(), request.replicas());
     }
-    while (true) {
-      d = deployments.require(target);
-      String name = request.fromRevision();
-      Deployment c = ourCanary(target, request.runId());
-      Set<String> canaryNames = c == null ? Set.of() : names(deployments.replicaSets(c));
-      List<UnitSnapshot> all = Deployments.units(deployments.pods(d), name);
-      List<UnitSnapshot> stablePods =
-          all.stream().filter(u -> !isCanary(u, target, canaryNames)).toList();
-      boolean back0 =
-          Deployments.complete(d)
-              && stablePods.size() == request.replicas()
-              && stablePods.stream().allMatch(u -> name.equals(u.revision()) && u.ready());
-      if (back0) {
-        if (c != null) {
-          deleteCanary(target);
-          continue;
+    try (ClusterWatch.Changes changes = deployments.changes(target)) {
+      while (true) {
+        d = deployments.require(target);
+        String name = request.fromRevision();
+        Deployment c = ourCanary(target, request.runId());
+        Set<String> canaryNames = c == null ? Set.of() : names(deployments.replicaSets(c));
+        List<UnitSnapshot> all = Deployments.units(deployments.pods(d), name);
+        List<UnitSnapshot> stablePods =
+            all.stream().filter(u -> !isCanary(u, target, canaryNames)).toList();
+        boolean back0 =
+            Deployments.complete(d)
+                && stablePods.size() == request.replicas()
+                && stablePods.stream().allMatch(u -> name.equals(u.revision()) && u.ready());
+        if (back0) {
+          if (c != null) {
+            deleteCanary(target);
+            continue;
+          }
+          if (!canaryPodsLeft(target, request.runId())) {
+            return new CanaryActivities.Weighted(
+                Deployments.expected(d),
+                name,
+                null,
+                stablePods,
+                traffic(d, names(deployments.replicaSets(d)), Set.of(), stablePods));
+          }
         }
-        if (!canaryPodsLeft(target, request.runId())) {
-          return new CanaryActivities.Weighted(
-              Deployments.expected(d),
-              name,
-              null,
-              stablePods,
-              traffic(d, names(deployments.replicaSets(d)), Set.of(), stablePods));
+        if (Instant.now().isAfter(deadline)) {
+          throw ApplicationFailure.newFailure(
+              "timed out waiting for every pod of " + target + " Ready on " + name + ", no canary",
+              "Timeout");
         }
+        context.heartbeat(started);
+        deployments.await(changes, context, started, deadline);
       }
-      if (Instant.now().isAfter(deadline)) {
-        throw ApplicationFailure.newFailure(
-            "timed out waiting for every pod of " + target + " Ready on " + name + ", no canary",
-            "Timeout");
-      }
-      context.heartbeat(started);
-      Deployments.sleep();
     }
   }
 
@@ -746,9 +843,13 @@ final class Canaries {
       ObjectNode annotations = meta.putObject("annotations");
       annotations.putNull(RUN_ANNOTATION);
       annotations.putNull(ORIGIN_ANNOTATION);
-      // The user's replicas back, unless someone else changed them since.
+      // The user's replicas back, unless someone else changed them since; and the user's
+      // strategy, if a promotion stopped between its two writes.
       if (request.stable() != null && Deployments.replicas(d) == request.stable().replicas()) {
         body.putObject("spec").put("replicas", request.replicas());
+      }
+      if (request.stable() != null && request.stable().strategy() != null && promoting(d)) {
+        body.with("spec").set("strategy", strategyPatch(request.stable().strategy()));
       }
       deployments.patch(target, body.toString());
     }

@@ -81,7 +81,7 @@ public final class ClusterActivitiesImpl
     this.finishing = new Finishing(client, sets, records);
     this.health = new UnitHealth(client);
     this.hooks = new HookJobs(client);
-    this.deployments = new Deployments(client, records);
+    this.deployments = new Deployments(client, records, watch);
     this.canaries = new Canaries(client, deployments);
     this.blueGreens = new BlueGreens(client, deployments, canaries);
     records.deployments(deployments);

@@ -33,6 +33,8 @@ public final class ClusterWatch implements AutoCloseable {
   private final KubernetesClient client;
   private final Duration tick;
   private final ConcurrentMap<String, Namespace> namespaces = new ConcurrentHashMap<>();
+  private final ConcurrentMap<String, DeploymentNamespace> deploymentNamespaces =
+      new ConcurrentHashMap<>();
 
   /** What a waiting activity can read: the informers' caches, never the API server. */
   public interface View {
@@ -357,9 +359,156 @@ public final class ClusterWatch implements AutoCloseable {
     }
   }
 
+  // ---- Deployments ------------------------------------------------------------------------------
+
+  /**
+   * The changes of one Deployment's objects, for a wait that reads them from the API server: it
+   * reads once per change, not on a timer. Register ({@link #deploymentChanges}) before the first
+   * read: a change during a read is not lost, it ends the next {@link #await} at once.
+   */
+  public interface Changes extends AutoCloseable {
+    /**
+     * Returns at the first change since the last await returned (or since registering), or after
+     * {@code atMost} (the safety re-read), beating {@code heartbeat} every tick meanwhile. The
+     * changes of a burst end one await, not one each.
+     *
+     * @return whether a change ended it
+     */
+    boolean await(Duration atMost, Heartbeat heartbeat) throws InterruptedException;
+
+    @Override
+    void close();
+  }
+
+  /**
+   * Whether an object named {@code object} may concern the Deployment {@code deployment}: the
+   * Deployment itself and those named after it (its canary {@code NAME-canary}, its preview), its
+   * ReplicaSets ({@code NAME-HASH}) and their pods ({@code NAME-HASH-SUFFIX}). Too wide at worst (a
+   * Deployment {@code NAME-x} wakes the waits on {@code NAME}), which costs a read, never a missed
+   * change.
+   */
+  static boolean concerns(String object, String deployment) {
+    return object.equals(deployment) || object.startsWith(deployment + "-");
+  }
+
+  /** One Deployment, one ReplicaSet and one pod informer for the namespace's Deployment waits. */
+  private static final class DeploymentNamespace {
+    final List<SharedIndexInformer<?>> informers = new ArrayList<>();
+    final ConcurrentMap<String, Set<Semaphore>> waiters = new ConcurrentHashMap<>();
+
+    DeploymentNamespace(KubernetesClient client, String name) {
+      informers.add(watched(client.apps().deployments().inNamespace(name).runnableInformer(0)));
+      informers.add(watched(client.apps().replicaSets().inNamespace(name).runnableInformer(0)));
+      informers.add(watched(client.pods().inNamespace(name).runnableInformer(0)));
+    }
+
+    private <T extends io.fabric8.kubernetes.api.model.HasMetadata> SharedIndexInformer<T> watched(
+        SharedIndexInformer<T> informer) {
+      // Errors pass (the informer lists and watches again): a wait that hears nothing still
+      // re-reads at its safety interval, so a refused watch slows it, never blinds it.
+      informer.exceptionHandler((started, error) -> true);
+      informer.addEventHandler(
+          new ResourceEventHandler<T>() {
+            @Override
+            public void onAdd(T object) {
+              wake(object.getMetadata().getName());
+            }
+
+            @Override
+            public void onUpdate(T before, T after) {
+              wake(after.getMetadata().getName());
+            }
+
+            @Override
+            public void onDelete(T object, boolean deletedFinalStateUnknown) {
+              wake(object.getMetadata().getName());
+            }
+          });
+      return informer;
+    }
+
+    void wake(String object) {
+      waiters.forEach(
+          (deployment, waiting) -> {
+            if (concerns(object, deployment)) {
+              waiting.forEach(Semaphore::release);
+            }
+          });
+    }
+
+    void start() {
+      informers.forEach(SharedIndexInformer::start);
+    }
+
+    boolean alive() {
+      return informers.stream()
+          .allMatch(i -> i.isRunning() && !i.stopped().toCompletableFuture().isDone());
+    }
+
+    void stop() {
+      informers.forEach(SharedIndexInformer::stop);
+    }
+  }
+
+  /**
+   * Starts hearing the changes of the Deployment {@code deployment} in {@code namespace} (and of
+   * what {@link #concerns} it): the namespace's informers are started on the first call and shared
+   * by every wait after it.
+   */
+  public Changes deploymentChanges(String namespace, String deployment) {
+    DeploymentNamespace ns =
+        deploymentNamespaces.compute(
+            namespace,
+            (n, existing) -> {
+              if (existing != null && existing.alive()) {
+                return existing;
+              }
+              if (existing != null) {
+                existing.stop();
+              }
+              DeploymentNamespace created = new DeploymentNamespace(client, n);
+              created.start();
+              return created;
+            });
+    Semaphore changed = new Semaphore(0);
+    ns.waiters.computeIfAbsent(deployment, d -> new CopyOnWriteArraySet<>()).add(changed);
+    return new Changes() {
+      @Override
+      public boolean await(Duration atMost, Heartbeat heartbeat) throws InterruptedException {
+        Instant start = Instant.now();
+        Instant until = start.plus(atMost);
+        while (true) {
+          Duration left = Duration.between(Instant.now(), until);
+          Duration wait = left.compareTo(tick) < 0 ? left : tick;
+          if (changed.tryAcquire(Math.max(0, wait.toMillis()), TimeUnit.MILLISECONDS)) {
+            // The read that follows sees every change heard so far.
+            changed.drainPermits();
+            return true;
+          }
+          if (!Instant.now().isBefore(until)) {
+            return false;
+          }
+          heartbeat.beat(Duration.between(start, Instant.now()));
+        }
+      }
+
+      @Override
+      public void close() {
+        ns.waiters.computeIfPresent(
+            deployment,
+            (d, waiting) -> {
+              waiting.remove(changed);
+              return waiting.isEmpty() ? null : waiting;
+            });
+      }
+    };
+  }
+
   @Override
   public void close() {
     namespaces.values().forEach(Namespace::stop);
     namespaces.clear();
+    deploymentNamespaces.values().forEach(DeploymentNamespace::stop);
+    deploymentNamespaces.clear();
   }
 }

@@ -64,8 +64,10 @@ import org.slf4j.LoggerFactory;
  * resourceVersion read (a conflict is retried by Temporal and reads again), so a retry after a
  * crash at any line acts at most once.
  *
- * <p>Waits read the Deployment, its ReplicaSets and its pods about once a second and heartbeat what
- * they saw; they do not share the worker's informers yet.
+ * <p>Waits read the Deployment, its ReplicaSets and its pods when one of them changes, as the
+ * worker's shared informers hear it ({@link ClusterWatch#deploymentChanges}), and at the latest
+ * every {@link #SAFETY} (a missed or refused watch slows a wait, never blinds it); while nothing
+ * changes they cost no request. They heartbeat meanwhile.
  */
 final class Deployments implements DeploymentActivities {
   private static final Logger LOG = LoggerFactory.getLogger(Deployments.class);
@@ -73,15 +75,47 @@ final class Deployments implements DeploymentActivities {
   static final String REVISION_ANNOTATION = "deployment.kubernetes.io/revision";
   private static final Duration POLL = Duration.ofMillis(500);
 
+  /** The longest a wait goes without reading, whatever the watches say. */
+  static final Duration SAFETY = Duration.ofSeconds(15);
+
   /** What a wait keeps in its heartbeat: when the step started, so a retry keeps its deadline. */
   public record WaitProgress(long startedAt, int baselineRestarts) {}
 
   private final KubernetesClient client;
   private final Records records;
+  private final ClusterWatch watch;
 
-  Deployments(KubernetesClient client, Records records) {
+  Deployments(KubernetesClient client, Records records, ClusterWatch watch) {
     this.client = client;
     this.records = records;
+    this.watch = watch;
+  }
+
+  /** Starts hearing the changes of the target (and its canary or preview): before a wait reads. */
+  ClusterWatch.Changes changes(Target target) {
+    return watch.deploymentChanges(target.namespace(), target.name());
+  }
+
+  /**
+   * Waits for the next change {@code changes} hears, at most {@link #SAFETY} and not past {@code
+   * deadline} (null: none), heartbeating {@code details} meanwhile; a cancelled activity ends it.
+   */
+  void await(
+      ClusterWatch.Changes changes,
+      ActivityExecutionContext context,
+      Object details,
+      Instant deadline) {
+    Duration atMost = SAFETY;
+    if (deadline != null) {
+      Duration left = Duration.between(Instant.now(), deadline).plusMillis(1);
+      atMost = left.compareTo(atMost) < 0 ? left : atMost;
+    }
+    try {
+      changes.await(atMost, waited -> context.heartbeat(details));
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw ApplicationFailure.newFailure("interrupted", "Interrupted");
+    }
   }
 
   // ---- reading --------------------------------------------------------------------------------
@@ -803,92 +837,96 @@ final class Deployments implements DeploymentActivities {
     Instant deadline =
         Instant.ofEpochMilli(started.startedAt()).plusSeconds(request.timeoutSeconds());
     Map<String, Integer> baseline = new HashMap<>();
-    while (true) {
-      Deployment d = require(target);
-      checkDrift(d, request.runId(), request.expected(), target);
-      List<ReplicaSet> sets = replicaSets(d);
-      ReplicaSet fresh = current(d, sets);
-      String name = fresh == null ? null : fresh.getMetadata().getName();
-      List<UnitSnapshot> units = units(pods(d), name);
-      List<UnitSnapshot> onNew =
-          units.stream().filter(u -> name != null && name.equals(u.revision())).toList();
-      int ready = (int) onNew.stream().filter(UnitSnapshot::ready).count();
-      int old = units.size() - onNew.size();
-      for (UnitSnapshot u : onNew) {
-        // A HELD run's retry counts restarts from now on, not those that held it.
-        int base =
-            started.baselineRestarts() < 0
-                ? baseline.computeIfAbsent(u.name(), n -> u.restarts())
-                : 0;
-        if (u.restarts() - base >= request.crashLoopRestarts()) {
+    try (ClusterWatch.Changes changes = changes(target)) {
+      while (true) {
+        Deployment d = require(target);
+        checkDrift(d, request.runId(), request.expected(), target);
+        List<ReplicaSet> sets = replicaSets(d);
+        ReplicaSet fresh = current(d, sets);
+        String name = fresh == null ? null : fresh.getMetadata().getName();
+        List<UnitSnapshot> units = units(pods(d), name);
+        List<UnitSnapshot> onNew =
+            units.stream().filter(u -> name != null && name.equals(u.revision())).toList();
+        int ready = (int) onNew.stream().filter(UnitSnapshot::ready).count();
+        int old = units.size() - onNew.size();
+        for (UnitSnapshot u : onNew) {
+          // A HELD run's retry counts restarts from now on, not those that held it.
+          int base =
+              started.baselineRestarts() < 0
+                  ? baseline.computeIfAbsent(u.name(), n -> u.restarts())
+                  : 0;
+          if (u.restarts() - base >= request.crashLoopRestarts()) {
+            throw nonRetryable(
+                FAILURE_UNIT_FAILED,
+                "pod "
+                    + u.name()
+                    + " is crash-looping on "
+                    + name
+                    + " ("
+                    + u.restarts()
+                    + " restarts)");
+          }
+        }
+        DeploymentCondition deadlinePassed = deadlinePassed(d);
+        if (deadlinePassed != null) {
           throw nonRetryable(
               FAILURE_UNIT_FAILED,
-              "pod "
-                  + u.name()
-                  + " is crash-looping on "
-                  + name
-                  + " ("
-                  + u.restarts()
-                  + " restarts)");
+              "deployment \""
+                  + target.name()
+                  + "\" exceeded its progress deadline"
+                  + (deadlinePassed.getMessage() == null
+                      ? ""
+                      : ": " + deadlinePassed.getMessage()));
         }
-      }
-      DeploymentCondition deadlinePassed = deadlinePassed(d);
-      if (deadlinePassed != null) {
-        throw nonRetryable(
-            FAILURE_UNIT_FAILED,
-            "deployment \""
-                + target.name()
-                + "\" exceeded its progress deadline"
-                + (deadlinePassed.getMessage() == null ? "" : ": " + deadlinePassed.getMessage()));
-      }
-      int replicas = replicas(d);
-      String user = userStrategy(d);
-      boolean bounded = !request.last() && fenceposts(user, replicas) != null;
-      if (!request.last()
-          && name != null
-          && ready >= request.count()
-          && (!bounded || old <= replicas - request.count())) {
-        if (!paused(d)) {
-          setPaused(d, true, target);
+        int replicas = replicas(d);
+        String user = userStrategy(d);
+        boolean bounded = !request.last() && fenceposts(user, replicas) != null;
+        if (!request.last()
+            && name != null
+            && ready >= request.count()
+            && (!bounded || old <= replicas - request.count())) {
+          if (!paused(d)) {
+            setPaused(d, true, target);
+          }
+          return new Progress(name, ready, units, false);
         }
-        return new Progress(name, ready, units, false);
-      }
-      if (request.last()
-          && name != null
-          && complete(d)
-          && units.stream().allMatch(u -> name.equals(u.revision()) && u.ready())) {
-        return new Progress(name, ready, units, false);
-      }
-      Held now = held(d);
-      if (bounded) {
-        Held next = nextStep(now, user, d, replicas, ready, old, request.count());
-        if (!next.equals(now) || paused(d)) {
-          LOG.info(
-              "{}: rolling to {} new pods (maxSurge {}, maxUnavailable {})",
-              target,
-              next.count(),
-              next.maxSurge(),
-              next.maxUnavailable());
-          write(d, next, null, target);
+        if (request.last()
+            && name != null
+            && complete(d)
+            && units.stream().allMatch(u -> name.equals(u.revision()) && u.ready())) {
+          return new Progress(name, ready, units, false);
         }
-      } else if (now != null || paused(d)) {
-        // The last step (or a Recreate Deployment, which has no bounded step): the user's own
-        // settings back, and the controller finishes the rollout with them.
-        write(d, null, null, target);
+        Held now = held(d);
+        if (bounded) {
+          Held next = nextStep(now, user, d, replicas, ready, old, request.count());
+          if (!next.equals(now) || paused(d)) {
+            LOG.info(
+                "{}: rolling to {} new pods (maxSurge {}, maxUnavailable {})",
+                target,
+                next.count(),
+                next.maxSurge(),
+                next.maxUnavailable());
+            write(d, next, null, target);
+          }
+        } else if (now != null || paused(d)) {
+          // The last step (or a Recreate Deployment, which has no bounded step): the user's own
+          // settings back, and the controller finishes the rollout with them.
+          write(d, null, null, target);
+        }
+        if (Instant.now().isAfter(deadline)) {
+          throw nonRetryable(
+              FAILURE_UNIT_FAILED,
+              "only "
+                  + ready
+                  + " of "
+                  + request.count()
+                  + " pods Ready on the new version after "
+                  + request.timeoutSeconds()
+                  + "s");
+        }
+        context.heartbeat(started);
+        this.await(changes, context, started, deadline);
       }
-      if (Instant.now().isAfter(deadline)) {
-        throw nonRetryable(
-            FAILURE_UNIT_FAILED,
-            "only "
-                + ready
-                + " of "
-                + request.count()
-                + " pods Ready on the new version after "
-                + request.timeoutSeconds()
-                + "s");
-      }
-      context.heartbeat(started);
-      sleep();
     }
   }
 
@@ -897,41 +935,43 @@ final class Deployments implements DeploymentActivities {
     Target target = request.target();
     ActivityExecutionContext context = Activity.getExecutionContext();
     WaitProgress started = progress(context, false);
-    while (true) {
-      Deployment d = require(target);
-      boolean ours = request.runId().equals(Marks.annotation(d));
-      List<ReplicaSet> sets = replicaSets(d);
-      ReplicaSet fresh = current(d, sets);
-      String name = fresh == null ? null : fresh.getMetadata().getName();
-      List<UnitSnapshot> units = units(pods(d), name);
-      if (!ours) {
-        // A retry after the write below: done once the Deployment is still on our revision.
-        if (Objects.equals(name, request.toRevision()) && Marks.annotation(d) == null) {
+    try (ClusterWatch.Changes changes = changes(target)) {
+      while (true) {
+        Deployment d = require(target);
+        boolean ours = request.runId().equals(Marks.annotation(d));
+        List<ReplicaSet> sets = replicaSets(d);
+        ReplicaSet fresh = current(d, sets);
+        String name = fresh == null ? null : fresh.getMetadata().getName();
+        List<UnitSnapshot> units = units(pods(d), name);
+        if (!ours) {
+          // A retry after the write below: done once the Deployment is still on our revision.
+          if (Objects.equals(name, request.toRevision()) && Marks.annotation(d) == null) {
+            return told(request, d, name, units);
+          }
+          Marks.checkOurs(d, request.runId(), target);
+        }
+        checkDrift(d, request.runId(), request.expected(), target);
+        if (Objects.equals(name, request.toRevision())
+            && complete(d)
+            && units.stream().allMatch(u -> name.equals(u.revision()) && u.ready())) {
+          ObjectNode body = Serialization.jsonMapper().createObjectNode();
+          ObjectNode meta = body.putObject("metadata");
+          meta.put("resourceVersion", d.getMetadata().getResourceVersion());
+          ObjectNode annotations = meta.putObject("annotations");
+          annotations.putNull(RUN_ANNOTATION);
+          annotations.putNull(ORIGIN_ANNOTATION);
+          body.putObject("spec").putNull("paused");
+          patch(target, body.toString());
           return told(request, d, name, units);
         }
-        Marks.checkOurs(d, request.runId(), target);
+        if (held(d) != null) {
+          write(d, null, null, target);
+        } else if (paused(d)) {
+          setPaused(d, false, target);
+        }
+        context.heartbeat(started);
+        this.await(changes, context, started, null);
       }
-      checkDrift(d, request.runId(), request.expected(), target);
-      if (Objects.equals(name, request.toRevision())
-          && complete(d)
-          && units.stream().allMatch(u -> name.equals(u.revision()) && u.ready())) {
-        ObjectNode body = Serialization.jsonMapper().createObjectNode();
-        ObjectNode meta = body.putObject("metadata");
-        meta.put("resourceVersion", d.getMetadata().getResourceVersion());
-        ObjectNode annotations = meta.putObject("annotations");
-        annotations.putNull(RUN_ANNOTATION);
-        annotations.putNull(ORIGIN_ANNOTATION);
-        body.putObject("spec").putNull("paused");
-        patch(target, body.toString());
-        return told(request, d, name, units);
-      }
-      if (held(d) != null) {
-        write(d, null, null, target);
-      } else if (paused(d)) {
-        setPaused(d, false, target);
-      }
-      context.heartbeat(started);
-      sleep();
     }
   }
 
@@ -982,20 +1022,22 @@ final class Deployments implements DeploymentActivities {
       }
       LOG.info("returned {} to the template of {}", target, request.fromRevision());
     }
-    while (true) {
-      d = require(target);
-      String name = request.fromRevision();
-      List<UnitSnapshot> units = units(pods(d), name);
-      if (complete(d) && units.stream().allMatch(u -> name.equals(u.revision()) && u.ready())) {
-        int ready = (int) units.stream().filter(UnitSnapshot::ready).count();
-        return new Progress(name, ready, units, false);
+    try (ClusterWatch.Changes changes = changes(target)) {
+      while (true) {
+        d = require(target);
+        String name = request.fromRevision();
+        List<UnitSnapshot> units = units(pods(d), name);
+        if (complete(d) && units.stream().allMatch(u -> name.equals(u.revision()) && u.ready())) {
+          int ready = (int) units.stream().filter(UnitSnapshot::ready).count();
+          return new Progress(name, ready, units, false);
+        }
+        if (Instant.now().isAfter(deadline)) {
+          throw ApplicationFailure.newFailure(
+              "timed out waiting for every pod of " + target + " Ready on " + name, "Timeout");
+        }
+        context.heartbeat(started);
+        this.await(changes, context, started, deadline);
       }
-      if (Instant.now().isAfter(deadline)) {
-        throw ApplicationFailure.newFailure(
-            "timed out waiting for every pod of " + target + " Ready on " + name, "Timeout");
-      }
-      context.heartbeat(started);
-      sleep();
     }
   }
 
@@ -1041,6 +1083,7 @@ final class Deployments implements DeploymentActivities {
     }
   }
 
+  /** The Service switch's wait: EndpointSlices are not watched, so it re-reads every 500 ms. */
   static void sleep() {
     try {
       Thread.sleep(POLL.toMillis());

@@ -45,6 +45,77 @@ class ClusterWatchIT {
     }
   }
 
+  /** Whether {@code changes} heard a change, without waiting for one. */
+  private static boolean heard(ClusterWatch.Changes changes) throws InterruptedException {
+    return changes.await(Duration.ZERO, waited -> {});
+  }
+
+  /** Waits for a change; the tick and the safety are an hour, so only a change ends it. */
+  private static void woken(ClusterWatch.Changes changes) throws Exception {
+    CompletableFuture.runAsync(
+            () -> {
+              try {
+                changes.await(Duration.ofHours(1), waited -> {});
+              } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+              }
+            })
+        .get(30, java.util.concurrent.TimeUnit.SECONDS);
+  }
+
+  @Test
+  void aDeploymentWaitIsWokenByItsDeploymentItsCanaryAndTheirPodsNotByANeighbour()
+      throws Exception {
+    String here = h.namespace();
+    h.deployment(here, "web", 1, "example/app:1.0");
+    h.deployment(here, "api", 1, "example/app:1.0");
+    try (ClusterWatch watch = new ClusterWatch(kube, Duration.ofHours(1));
+        ClusterWatch.Changes web = watch.deploymentChanges(here, "web");
+        ClusterWatch.Changes api = watch.deploymentChanges(here, "api")) {
+      // The informers' first list wakes both; then they are quiet until something changes.
+      woken(web);
+      woken(api);
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .until(() -> kube.pods().inNamespace(here).list().getItems().size() == 2);
+      while (web.await(Duration.ofMillis(300), waited -> {})
+          || api.await(Duration.ofMillis(300), waited -> {})) {
+        // drain the first list's events
+      }
+
+      // The neighbour's pod changes: the neighbour's wait is woken, not this one.
+      kube.pods()
+          .inNamespace(here)
+          .withLabel("app", "api")
+          .list()
+          .getItems()
+          .forEach(p -> kube.pods().resource(p).edit(q -> label(q, "touch", "1")));
+      woken(api);
+      assertThat(heard(web)).isFalse();
+
+      // Its own pod, its Deployment, and a canary named after it each wake it.
+      kube.pods()
+          .inNamespace(here)
+          .withLabel("app", "web")
+          .list()
+          .getItems()
+          .forEach(p -> kube.pods().resource(p).edit(q -> label(q, "touch", "1")));
+      woken(web);
+      kube.apps()
+          .deployments()
+          .inNamespace(here)
+          .withName("web")
+          .edit(
+              d -> {
+                d.getMetadata().setAnnotations(Map.of("touch", "1"));
+                return d;
+              });
+      woken(web);
+      h.deployment(here, "web-canary", 1, "example/app:2.0");
+      woken(web);
+    }
+  }
+
   @Test
   void aWaitSeesItsOwnPodsAndIsWokenByThemNotByItsNeighbours() throws Exception {
     h.statefulSet(ns, "mine", 2, "example/app:1.0");

@@ -304,6 +304,112 @@ class DeploymentCanaryIT {
     assertThat(readyEndpoints(ns, "web")).hasSize(4);
   }
 
+  /** The image of every pod created in {@code ns} from now on, by name (a watch). */
+  private Map<String, String> watchCreatedPods(String ns) {
+    Set<String> before = new TreeSet<>();
+    h.kube
+        .pods()
+        .inNamespace(ns)
+        .list()
+        .getItems()
+        .forEach(p -> before.add(p.getMetadata().getName()));
+    Map<String, String> created = new ConcurrentHashMap<>();
+    watches.add(
+        h.kube
+            .pods()
+            .inNamespace(ns)
+            .watch(
+                new Watcher<>() {
+                  @Override
+                  public void eventReceived(Action action, Pod pod) {
+                    String name = pod.getMetadata().getName();
+                    if (!before.contains(name)) {
+                      created.putIfAbsent(
+                          name,
+                          pod.getSpec().getContainers().get(0).getImage()
+                              + (pod.getMetadata().getLabels().containsKey(RUN_LABEL)
+                                  ? " (canary)"
+                                  : ""));
+                    }
+                  }
+
+                  @Override
+                  public void onClose(WatcherException cause) {}
+                }));
+    return created;
+  }
+
+  @Test
+  void promotionStartsNoPodOnTheOldTemplate() {
+    String ns = h.namespace();
+    Deployment before = deploymentWithService(ns, "pr", 4, "example/pr:1.0");
+    List<Set<String>> traffic = watchTraffic(ns, "pr");
+    String target = ns + "/deployment/pr";
+    h.start(canary(target, "pr", "example/pr:2.0", 50, "gate"));
+    h.awaitPhase(target, Phase.WAITING_FOR_RESUME);
+    Map<String, String> created = watchCreatedPods(ns);
+
+    h.upgrade(target).resume(OPS);
+    UpgradeResult result = h.result(target);
+
+    assertEquals(Phase.COMPLETED, result.phase(), result.message());
+    // The promotion started the user's 4 pods on the new template, and nothing else: no pod of
+    // the old template (the stable share is not scaled back up before it rolls), no canary pod.
+    assertThat(created.values()).hasSize(4).containsOnly("example/pr:2.0");
+    Deployment after = read(ns, "pr");
+    assertThat(after.getSpec().getReplicas()).isEqualTo(4);
+    assertThat(after.getSpec().getStrategy()).isEqualTo(before.getSpec().getStrategy());
+    assertThat(images(ns, "pr")).hasSize(4).containsOnly("example/pr:2.0");
+    assertThat(read(ns, "pr-canary")).isNull();
+    assertThat(traffic).allMatch(s -> s.size() >= 4, "at least 4 Ready endpoints");
+  }
+
+  @Test
+  void aPromotionCutBetweenItsTwoWritesFinishesFromWhatItReads() {
+    String ns = h.namespace();
+    Deployment before = deploymentWithService(ns, "cut", 4, "example/cut:1.0");
+    String target = ns + "/deployment/cut";
+    h.start(canary(target, "cut", "example/cut:2.0", 50, "gate"));
+    h.awaitPhase(target, Phase.WAITING_FOR_RESUME);
+    Map<String, String> created = watchCreatedPods(ns);
+    // What the promotion's first write leaves, as if its worker died right after it: the new
+    // template at the stable share (2), every new pod at once, no old one stopped before.
+    h.kube
+        .apps()
+        .deployments()
+        .inNamespace(ns)
+        .withName("cut")
+        .edit(
+            d -> {
+              d.getSpec()
+                  .getTemplate()
+                  .getSpec()
+                  .getContainers()
+                  .get(0)
+                  .setImage("example/cut:2.0");
+              d.getSpec()
+                  .setStrategy(
+                      new io.fabric8.kubernetes.api.model.apps.DeploymentStrategyBuilder()
+                          .withType("RollingUpdate")
+                          .withNewRollingUpdate()
+                          .withMaxSurge(new io.fabric8.kubernetes.api.model.IntOrString("100%"))
+                          .withMaxUnavailable(new io.fabric8.kubernetes.api.model.IntOrString(0))
+                          .endRollingUpdate()
+                          .build());
+              return d;
+            });
+
+    h.upgrade(target).resume(OPS);
+    UpgradeResult result = h.result(target);
+
+    assertEquals(Phase.COMPLETED, result.phase(), result.message());
+    assertThat(created.values()).hasSize(4).containsOnly("example/cut:2.0");
+    Deployment after = read(ns, "cut");
+    assertThat(after.getSpec().getReplicas()).isEqualTo(4);
+    assertThat(after.getSpec().getStrategy()).isEqualTo(before.getSpec().getStrategy());
+    assertThat(read(ns, "cut-canary")).isNull();
+  }
+
   @Test
   void cancelAtTheGateRemovesTheCanaryAndReturnsTheDeploymentExactlyAsFound() {
     String ns = h.namespace();

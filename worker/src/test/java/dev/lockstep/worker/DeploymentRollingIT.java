@@ -1,9 +1,11 @@
 package dev.lockstep.worker;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import dev.lockstep.kubesim.ImageBehaviour;
+import dev.lockstep.kubesim.RequestRecord;
 import dev.lockstep.workflows.Phase;
 import dev.lockstep.workflows.SteerRequest;
 import dev.lockstep.workflows.UpgradePlan;
@@ -162,6 +164,60 @@ class DeploymentRollingIT {
     assertEquals(Phase.CANCELLED, result.phase(), result.message());
     assertThat(asWritten(read(ns, "api"))).isEqualTo(asWritten(before));
     assertThat(images(ns, "api")).hasSize(4).containsOnly("example/api:1.0");
+  }
+
+  /** The pod of {@code app} on {@code image}, if there is one. */
+  private Pod podOn(String ns, String app, String image) {
+    return h.kube.pods().inNamespace(ns).withLabel("app", app).list().getItems().stream()
+        .filter(p -> image.equals(p.getSpec().getContainers().get(0).getImage()))
+        .findFirst()
+        .orElse(null);
+  }
+
+  private static boolean ready(Pod p) {
+    return p != null
+        && p.getStatus() != null
+        && p.getStatus().getConditions() != null
+        && p.getStatus().getConditions().stream()
+            .anyMatch(c -> "Ready".equals(c.getType()) && "True".equals(c.getStatus()));
+  }
+
+  @Test
+  void aStepWaitingForASlowPodReadsTheDeploymentOnlyWhenSomethingChanges() {
+    String ns = h.namespace();
+    h.deployment(ns, "slow", 1, "example/slow:1.0");
+    h.cluster
+        .behaviours()
+        .image("example/slow:2.0", ImageBehaviour.startingIn(Duration.ofSeconds(8)));
+    String target = ns + "/deployment/slow";
+    h.start(UpgradeHarness.plan(target, "slow", "example/slow:2.0", UpgradePlan.Gate.NONE));
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .until(() -> podOn(ns, "slow", "example/slow:2.0") != null);
+    long waiting = h.cluster.requests().mark();
+
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .until(() -> ready(podOn(ns, "slow", "example/slow:2.0")));
+    long started = h.cluster.requests().mark();
+    UpgradeResult result = h.result(target);
+
+    assertEquals(Phase.COMPLETED, result.phase(), result.message());
+    // While the new pod took its 8 s to start, the step read the Deployment only when something
+    // of it changed (the pod's and its ReplicaSet's few updates at its creation and at its Ready:
+    // 2 to 5 reads in either lane), never on a timer: a read every 500 ms would be 16.
+    List<RequestRecord> whileStarting =
+        h.cluster.requests().since(waiting).stream()
+            .filter(r -> r.seq() <= started && isGet(r, ns, "slow"))
+            .toList();
+    assertThat(whileStarting).hasSizeLessThanOrEqualTo(8);
+  }
+
+  private static boolean isGet(RequestRecord r, String ns, String name) {
+    return "get".equals(r.verb())
+        && "deployments".equals(r.resource())
+        && ns.equals(r.namespace())
+        && name.equals(r.name());
   }
 
   @Test

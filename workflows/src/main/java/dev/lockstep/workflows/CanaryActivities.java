@@ -51,9 +51,12 @@ public interface CanaryActivities {
   Weighted setWeight(WeightRequest request);
 
   /**
-   * Promotes: the stable Deployment gets the new template and its replicas back in one write and
-   * rolls with its own maxSurge and maxUnavailable; once every pod of it is Ready on the new
-   * template, the canary is deleted and its pods waited out. Fails as {@link #setWeight} does.
+   * Promotes without starting a pod on the old template: the stable Deployment gets the new
+   * template at its stable share with maxSurge 100% and maxUnavailable 0, then, once its old
+   * ReplicaSets are at 0, its replicas and its own strategy back (one write when the share is
+   * already the full count); once every pod of it is Ready on the new template, the canary is
+   * deleted and its pods waited out. Idempotent: each write is chosen from what the Deployment is
+   * now. Fails as {@link #setWeight} does.
    */
   @ActivityMethod
   Weighted promote(PromoteRequest request);
