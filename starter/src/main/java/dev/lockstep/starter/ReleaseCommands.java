@@ -200,7 +200,9 @@ final class ReleaseCommands {
   static String placing(ReleaseStatus s, ReleaseStatus.Workload now) {
     String message = s.message() == null ? "" : s.message();
     for (String[] verb :
-        new String[][] {{"creating ", "created"}, {"deleting ", "deleted"}, {"restoring ", "restored"}}) {
+        new String[][] {
+          {"creating ", "created"}, {"deleting ", "deleted"}, {"restoring ", "restored"}
+        }) {
       if (message.equals(verb[0] + now.key())) {
         return verb[1];
       }
