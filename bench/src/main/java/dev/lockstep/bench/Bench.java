@@ -1892,7 +1892,20 @@ public final class Bench {
     return numbers;
   }
 
-  public static void main(String[] args) throws Exception {
+  /** The command line of {@code lockstep bench}. */
+  record Args(
+      List<String> which,
+      Path write,
+      boolean full,
+      int repeat,
+      List<Integer> sizes,
+      List<Integer> caches) {}
+
+  private static final String USAGE =
+      "B1..B7, --full, --repeat N, --sizes N,N, --caches N,N, --write FILE";
+
+  /** Reads the command line; a bad one is an IllegalArgumentException saying what is wrong. */
+  static Args parse(String... args) {
     List<String> which = new ArrayList<>();
     Path write = null;
     boolean full = false;
@@ -1900,24 +1913,48 @@ public final class Bench {
     List<Integer> sizes = List.of();
     List<Integer> caches = List.of();
     for (int i = 0; i < args.length; i++) {
-      switch (args[i]) {
-        case "--write" -> write = Path.of(args[++i]);
-        case "--full" -> full = true;
-        case "--repeat" -> repeat = Integer.parseInt(args[++i]);
-        case "--sizes" -> sizes = numbers(args[++i]);
-        case "--caches" -> caches = numbers(args[++i]);
-        default -> {
-          if (!args[i].matches("B[1-7]")) {
-            System.err.println(
-                "lockstep bench: unknown argument '"
-                    + args[i]
-                    + "': B1..B7, --full, --repeat N, --sizes N,N, --caches N,N, --write FILE");
-            System.exit(2);
+      String option = args[i];
+      boolean valued = List.of("--write", "--repeat", "--sizes", "--caches").contains(option);
+      if (valued && i + 1 >= args.length) {
+        throw new IllegalArgumentException(option + " needs a value: " + USAGE);
+      }
+      try {
+        switch (option) {
+          case "--write" -> write = Path.of(args[++i]);
+          case "--full" -> full = true;
+          case "--repeat" -> repeat = Integer.parseInt(args[++i]);
+          case "--sizes" -> sizes = numbers(args[++i]);
+          case "--caches" -> caches = numbers(args[++i]);
+          default -> {
+            if (!option.matches("B[1-7]")) {
+              throw new IllegalArgumentException("unknown argument '" + option + "': " + USAGE);
+            }
+            which.add(option);
           }
-          which.add(args[i]);
         }
+      } catch (NumberFormatException e) {
+        throw new IllegalArgumentException(
+            option + " takes whole numbers, not '" + args[i] + "': " + USAGE);
       }
     }
+    return new Args(which, write, full, repeat, sizes, caches);
+  }
+
+  public static void main(String[] args) throws Exception {
+    Args parsed;
+    try {
+      parsed = parse(args);
+    } catch (IllegalArgumentException e) {
+      System.err.println("lockstep bench: " + e.getMessage());
+      System.exit(2);
+      return;
+    }
+    List<String> which = new ArrayList<>(parsed.which());
+    Path write = parsed.write();
+    boolean full = parsed.full();
+    int repeat = parsed.repeat();
+    List<Integer> sizes = parsed.sizes();
+    List<Integer> caches = parsed.caches();
     if (which.isEmpty()) {
       which.addAll(List.of("B1", "B2", "B3", "B4", "B5", "B6", "B7"));
     }

@@ -252,4 +252,18 @@ class BenchTest {
     assertEquals(0, p.exitValue(), out);
     return out;
   }
+
+  @Test
+  void aBadCommandLineIsOneLineSayingWhatIsWrong() {
+    assertThatThrownBy(() -> Bench.parse("B6", "--write"))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageStartingWith("--write needs a value: B1..B7");
+    assertThatThrownBy(() -> Bench.parse("--repeat", "many"))
+        .hasMessageStartingWith("--repeat takes whole numbers, not 'many'");
+    assertThatThrownBy(() -> Bench.parse("B9")).hasMessageStartingWith("unknown argument 'B9'");
+    Bench.Args args = Bench.parse("B1", "B6", "--repeat", "7", "--write", "docs/benchmarks.md");
+    assertEquals(java.util.List.of("B1", "B6"), args.which());
+    assertEquals(7, args.repeat());
+    assertEquals(Path.of("docs/benchmarks.md"), args.write());
+  }
 }

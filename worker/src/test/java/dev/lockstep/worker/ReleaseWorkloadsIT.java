@@ -252,9 +252,6 @@ class ReleaseWorkloadsIT {
 
   @Test
   void aNewWorkloadThatNeverGetsReadyIsDeletedAndTheReleaseRecordedFailed() {
-    UpgradeHarness.onlyInKubesimLane(
-        "ReleaseWorkloadsIT: a new workload that never gets Ready runs in the kubesim lane only (a"
-            + " -broken tag crash-loops in kubesim)");
     HelmInstall.install(
         h.kube,
         new ChartRenderer(HelmCalls.DEFAULT_TIMEOUT),
