@@ -538,17 +538,7 @@ final class BlueGreens {
       Map<String, Integer> baseline,
       int threshold,
       String what) {
-    for (UnitSnapshot u : pods) {
-      int base =
-          started.baselineRestarts() < 0
-              ? baseline.computeIfAbsent(u.name(), n -> u.restarts())
-              : 0;
-      if (u.restarts() - base >= threshold) {
-        throw nonRetryable(
-            FAILURE_UNIT_FAILED,
-            what + " pod " + u.name() + " is crash-looping (" + u.restarts() + " restarts)");
-      }
-    }
+    Deployments.failIfCrashLooping(pods, started, baseline, threshold, what + " pod ", "");
   }
 
   Switched preview(BlueGreenActivities.StepRequest request) {

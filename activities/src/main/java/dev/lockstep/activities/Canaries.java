@@ -444,20 +444,13 @@ final class Canaries {
         List<ReplicaSet> canarySets = deployments.replicaSets(c);
         Set<String> canaryNames = names(canarySets);
         List<UnitSnapshot> units = units(d, canaryNames);
-        for (UnitSnapshot u : units) {
-          if (!isCanary(u, target, canaryNames)) {
-            continue;
-          }
-          int base =
-              started.baselineRestarts() < 0
-                  ? baseline.computeIfAbsent(u.name(), n -> u.restarts())
-                  : 0;
-          if (u.restarts() - base >= request.crashLoopRestarts()) {
-            throw nonRetryable(
-                FAILURE_UNIT_FAILED,
-                "canary pod " + u.name() + " is crash-looping (" + u.restarts() + " restarts)");
-          }
-        }
+        Deployments.failIfCrashLooping(
+            units.stream().filter(u -> isCanary(u, target, canaryNames)).toList(),
+            started,
+            baseline,
+            request.crashLoopRestarts(),
+            "canary pod ",
+            "");
         DeploymentCondition late = Deployments.deadlinePassed(c);
         if (late != null) {
           throw nonRetryable(
@@ -603,26 +596,13 @@ final class Canaries {
         List<UnitSnapshot> all = Deployments.units(deployments.pods(d), name);
         List<UnitSnapshot> stablePods =
             all.stream().filter(u -> !isCanary(u, target, canaryNames)).toList();
-        for (UnitSnapshot u : stablePods) {
-          if (name == null || !name.equals(u.revision())) {
-            continue;
-          }
-          int base =
-              started.baselineRestarts() < 0
-                  ? baseline.computeIfAbsent(u.name(), n -> u.restarts())
-                  : 0;
-          if (u.restarts() - base >= request.crashLoopRestarts()) {
-            throw nonRetryable(
-                FAILURE_UNIT_FAILED,
-                "pod "
-                    + u.name()
-                    + " is crash-looping on "
-                    + name
-                    + " ("
-                    + u.restarts()
-                    + " restarts)");
-          }
-        }
+        Deployments.failIfCrashLooping(
+            stablePods.stream().filter(u -> name != null && name.equals(u.revision())).toList(),
+            started,
+            baseline,
+            request.crashLoopRestarts(),
+            "pod ",
+            " on " + name);
         DeploymentCondition late = Deployments.deadlinePassed(d);
         if (late != null) {
           throw nonRetryable(

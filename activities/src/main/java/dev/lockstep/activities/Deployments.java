@@ -300,6 +300,32 @@ final class Deployments implements DeploymentActivities {
         && Optional.ofNullable(s.getAvailableReplicas()).orElse(0) >= want;
   }
 
+  /**
+   * Fails the step when one of {@code pods} has restarted {@code threshold} times or more since the
+   * wait began: a HELD run's retry ({@code started.baselineRestarts() < 0}) counts restarts from
+   * its first look at each pod ({@code baseline}), not those that held it. The message is {@code
+   * what} + the pod + " is crash-looping" + {@code on} + its restarts.
+   */
+  static void failIfCrashLooping(
+      List<UnitSnapshot> pods,
+      WaitProgress started,
+      Map<String, Integer> baseline,
+      int threshold,
+      String what,
+      String on) {
+    for (UnitSnapshot u : pods) {
+      int base =
+          started.baselineRestarts() < 0
+              ? baseline.computeIfAbsent(u.name(), n -> u.restarts())
+              : 0;
+      if (u.restarts() - base >= threshold) {
+        throw nonRetryable(
+            FAILURE_UNIT_FAILED,
+            what + u.name() + " is crash-looping" + on + " (" + u.restarts() + " restarts)");
+      }
+    }
+  }
+
   static DeploymentCondition deadlinePassed(Deployment d) {
     if (d.getStatus() == null || d.getStatus().getConditions() == null) {
       return null;
@@ -849,24 +875,8 @@ final class Deployments implements DeploymentActivities {
             units.stream().filter(u -> name != null && name.equals(u.revision())).toList();
         int ready = (int) onNew.stream().filter(UnitSnapshot::ready).count();
         int old = units.size() - onNew.size();
-        for (UnitSnapshot u : onNew) {
-          // A HELD run's retry counts restarts from now on, not those that held it.
-          int base =
-              started.baselineRestarts() < 0
-                  ? baseline.computeIfAbsent(u.name(), n -> u.restarts())
-                  : 0;
-          if (u.restarts() - base >= request.crashLoopRestarts()) {
-            throw nonRetryable(
-                FAILURE_UNIT_FAILED,
-                "pod "
-                    + u.name()
-                    + " is crash-looping on "
-                    + name
-                    + " ("
-                    + u.restarts()
-                    + " restarts)");
-          }
-        }
+        failIfCrashLooping(
+            onNew, started, baseline, request.crashLoopRestarts(), "pod ", " on " + name);
         DeploymentCondition deadlinePassed = deadlinePassed(d);
         if (deadlinePassed != null) {
           throw nonRetryable(
